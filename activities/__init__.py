@@ -1,0 +1,1 @@
+"""Every side effect lives here: subprocesses, HTTP, the database, Telegram, the LLM."""

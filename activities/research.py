@@ -1,0 +1,208 @@
+"""Research worker: gathers what the goal names (workspace files, http/https URLs), drafts
+structured notes (with the LLM when configured), and writes `notes.md` + `notes.json`.
+
+Without an LLM it still writes honest notes: what it read, what it could not read, and what a
+person (or an LLM) would still have to do.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from core.jobs import StepInput, StepOutput
+from core.llm import llm_client
+from core.registry import WorkerDefinition
+from core.settings import Settings
+from core.temporal import RESEARCH_QUEUE
+from core.workspace import WorkspaceError, read_text, workspace_dir, write_text
+
+URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+PATH_RE = re.compile(r"(?<![\w/])((?:[\w.-]+/)*[\w-]+\.[A-Za-z0-9]{1,8})\b")
+MAX_URL_BYTES = 200_000
+URL_TIMEOUT_SECONDS = 10.0
+MAX_SOURCES = 10
+
+
+class Source(BaseModel):
+    kind: str  # "file" | "url"
+    ref: str
+    ok: bool
+    detail: str = ""
+    excerpt: str = ""
+
+
+class ResearchNotes(BaseModel):
+    goal: str
+    sources: list[Source] = Field(default_factory=list)
+    findings: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    method: str = "deterministic"
+
+
+def _strip_html(text: str) -> str:
+    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
+    text = re.sub(r"(?s)<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+
+
+async def fetch_url(client: httpx.AsyncClient, url: str) -> Source:
+    try:
+        async with client.stream("GET", url) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > MAX_URL_BYTES:
+                    break
+            if response.status_code >= 400:
+                return Source(kind="url", ref=url, ok=False, detail=f"HTTP {response.status_code}")
+            text = body[:MAX_URL_BYTES].decode(response.encoding or "utf-8", errors="replace")
+            if "html" in response.headers.get("content-type", ""):
+                title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+                text = (f"{_strip_html(title.group(1))} — " if title else "") + _strip_html(text)
+            return Source(
+                kind="url",
+                ref=url,
+                ok=True,
+                detail=f"HTTP {response.status_code}, {len(body)} bytes"
+                + (" (truncated)" if len(body) > MAX_URL_BYTES else ""),
+                excerpt=text[:1500],
+            )
+    except httpx.HTTPError as exc:
+        return Source(
+            kind="url", ref=url, ok=False, detail=f"could not fetch: {type(exc).__name__}"
+        )
+
+
+def read_file_source(workspace: Path, ref: str) -> Source:
+    try:
+        text = read_text(workspace, ref, max_bytes=MAX_URL_BYTES)
+    except WorkspaceError as exc:
+        return Source(kind="file", ref=ref, ok=False, detail=str(exc))
+    return Source(
+        kind="file", ref=ref, ok=True, detail=f"{len(text)} characters", excerpt=text[:1500]
+    )
+
+
+def deterministic_notes(goal: str, sources: list[Source]) -> ResearchNotes:
+    notes = ResearchNotes(goal=goal, sources=sources)
+    for source in sources:
+        if source.ok:
+            first = source.excerpt.strip().splitlines()[0][:200] if source.excerpt.strip() else ""
+            notes.findings.append(f"{source.kind} {source.ref}: {source.detail}. Starts: {first!r}")
+        else:
+            notes.open_questions.append(
+                f"Could not read {source.kind} {source.ref}: {source.detail}"
+            )
+    if not sources:
+        notes.open_questions.append(
+            "The goal names no workspace file or URL, and no LLM is configured: nothing was "
+            "gathered. Name a file or a URL, or configure OPENAI_API_KEY for open-ended research."
+        )
+    notes.open_questions.append(
+        "No LLM is configured, so no analysis or synthesis was done beyond collecting sources."
+    )
+    return notes
+
+
+async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> ResearchNotes | None:
+    client = llm_client(settings)
+    if client is None:
+        return None
+    material = (
+        "\n\n".join(f"[{s.kind} {s.ref}] {s.detail}\n{s.excerpt}" for s in sources if s.ok)
+        or "(no sources could be read)"
+    )
+    response = await client.chat.completions.create(
+        model=settings.openai_model,
+        messages=[
+            {
+                "role": "system",
+                "content": "You are a research worker. Reply with JSON only: "
+                '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
+                "never invent sources.",
+            },
+            {"role": "user", "content": f"Goal: {goal}\n\nSources:\n{material[:12000]}"},
+        ],
+        response_format={"type": "json_object"},
+    )
+    content = response.choices[0].message.content or "{}"
+    try:
+        data: dict[str, Any] = json.loads(content)
+    except json.JSONDecodeError:
+        return None
+    return ResearchNotes(
+        goal=goal,
+        sources=sources,
+        findings=[str(x) for x in data.get("findings", [])][:30],
+        open_questions=[str(x) for x in data.get("open_questions", [])][:30],
+        method=f"llm:{settings.openai_model}",
+    )
+
+
+def render_markdown(notes: ResearchNotes) -> str:
+    lines = [
+        f"# Research notes\n\n**Goal:** {notes.goal}\n\n_Method: {notes.method}_\n",
+        "## Sources",
+    ]
+    lines += [
+        f"- [{'ok' if s.ok else 'failed'}] {s.kind} `{s.ref}` — {s.detail}" for s in notes.sources
+    ]
+    if not notes.sources:
+        lines.append("- (none)")
+    lines.append("\n## Findings")
+    lines += [f"- {f}" for f in notes.findings] or ["- (none)"]
+    lines.append("\n## Open questions")
+    lines += [f"- {q}" for q in notes.open_questions] or ["- (none)"]
+    return "\n".join(lines) + "\n"
+
+
+class ResearchActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn(name="research.gather")
+    async def gather(self, step: StepInput) -> StepOutput:
+        goal = str(step.params.get("goal") or step.goal)
+        workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
+        urls = list(dict.fromkeys(URL_RE.findall(goal)))[:MAX_SOURCES]
+        goal_without_urls = URL_RE.sub(" ", goal)
+        files = [m for m in dict.fromkeys(PATH_RE.findall(goal_without_urls))][:MAX_SOURCES]
+        sources = [read_file_source(workspace, ref) for ref in files]
+        if urls:
+            activity.heartbeat({"phase": f"fetching {len(urls)} URL(s)"})
+            async with httpx.AsyncClient(
+                timeout=URL_TIMEOUT_SECONDS, follow_redirects=True, max_redirects=3
+            ) as client:
+                for url in urls:
+                    sources.append(await fetch_url(client, url))
+        notes = await llm_notes(self.settings, goal, sources) or deterministic_notes(goal, sources)
+        write_text(workspace, "notes.md", render_markdown(notes))
+        write_text(workspace, "notes.json", notes.model_dump_json(indent=2))
+        read_ok = sum(1 for s in notes.sources if s.ok)
+        return StepOutput(
+            worker=step.worker,
+            summary=f"read {read_ok} of {len(notes.sources)} source(s); "
+            f"{len(notes.findings)} finding(s), {len(notes.open_questions)} open question(s)",
+            output=render_markdown(notes),
+            files=["notes.md", "notes.json"],
+            data={"method": notes.method, "sources": len(notes.sources), "read": read_ok},
+        )
+
+
+WORKER = WorkerDefinition(
+    name="research",
+    description="Gathers information from workspace files and URLs and writes structured notes.",
+    task_queue=RESEARCH_QUEUE,
+    step_activity="research.gather",
+    activities=lambda settings: [ResearchActivities(settings).gather],
+    capabilities=("research", "notes", "urls", "files"),
+    keywords=("research", "find", "look up", "investigate", "summarize", "read", "compare"),
+)

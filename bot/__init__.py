@@ -1,0 +1,1 @@
+"""The chat side: a transport-agnostic operator plus Telegram and console transports."""

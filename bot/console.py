@@ -1,0 +1,74 @@
+"""Console chat: the same operator, another transport. Used when no Telegram token is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import TextIO
+
+from activities.senders import console_text
+
+from .operator import Operator
+from .types import Incoming
+
+log = logging.getLogger(__name__)
+
+CONSOLE_CHAT_ID = 1
+CONSOLE_USER_ID = 1
+PROMPT = "you> "
+
+
+async def _read_line() -> str | None:
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line if line else None
+
+
+async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    print(
+        "Console chat (no TELEGRAM_BOT_TOKEN set). Try: /exec echo hello · /research notes.txt · "
+        "/jobs · /help. Ctrl-D or Ctrl-C to quit.",
+        file=out,
+        flush=True,
+    )
+    while not stop.is_set():
+        print(PROMPT, end="", file=out, flush=True)
+        reader = asyncio.ensure_future(_read_line())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if reader not in done:
+            reader.cancel()
+            return
+        line = reader.result()
+        if line is None:  # end of input: Ctrl-D quits; a detached run keeps its workers going
+            if sys.stdin.isatty():
+                stop.set()
+            return
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            replies = await operator.handle(_incoming(text))
+        except Exception:
+            log.exception("console message failed: %s", text[:100])
+            print(
+                "⚠️ Something went wrong on my side (see the log); nothing was lost.",
+                file=out,
+                flush=True,
+            )
+            continue
+        for reply in replies:
+            print(console_text(reply.text, reply.buttons), file=out, flush=True)
+
+
+def _incoming(text: str) -> Incoming:
+    return Incoming(
+        user_id=CONSOLE_USER_ID,
+        chat_id=CONSOLE_CHAT_ID,
+        chat_type="private",
+        text=text,
+        username="console",
+        trusted=True,
+    )

@@ -1,0 +1,195 @@
+"""The operator's view of jobs in Temporal: start, describe, list, cancel, retry, reroute.
+
+Every answer comes from Temporal (visibility over search attributes, the workflow's `status`
+query, pending-activity heartbeat details), never from chat memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.client import (
+    WorkflowExecutionStatus as ExecStatus,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.jobs import JobSpec, JobState, JobStatus, MetadataUpdate, RerouteRequest, RetryRequest
+from core.registry import WorkerRegistry
+from core.temporal import (
+    OPERATOR_QUEUE,
+    SA_JOB_STATUS,
+    SA_REPORT_CHAT_ID,
+    SA_SCHEDULE_ID,
+    SA_WORKER_NAME,
+)
+
+JOB_WORKFLOW = "JobWorkflow"
+
+_EXEC_TO_STATE = {
+    ExecStatus.COMPLETED: JobState.completed,
+    ExecStatus.FAILED: JobState.failed,
+    ExecStatus.CANCELED: JobState.cancelled,
+    ExecStatus.TERMINATED: JobState.failed,
+    ExecStatus.TIMED_OUT: JobState.failed,
+}
+
+
+class JobNotFoundError(LookupError):
+    pass
+
+
+class JobActionError(ValueError):
+    """A refused action (e.g. retry on a running job); the message is for the person."""
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    job_id: str
+    state: str
+    worker: str
+    goal: str
+    chat_id: int | None
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+def search_attributes_for(spec: JobSpec) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(SA_JOB_STATUS, JobState.queued.value),
+        SearchAttributePair(SA_WORKER_NAME, spec.main_step.worker),
+        SearchAttributePair(SA_REPORT_CHAT_ID, spec.report_chat_id),
+    ]
+    if spec.schedule_id:
+        pairs.append(SearchAttributePair(SA_SCHEDULE_ID, spec.schedule_id))
+    return TypedSearchAttributes(pairs)
+
+
+def job_memo(spec: JobSpec) -> dict[str, object]:
+    return {"goal": spec.goal, "requested_by": spec.requested_by, "topic_id": spec.topic_id}
+
+
+class JobClient:
+    def __init__(self, client: Client, registry: WorkerRegistry) -> None:
+        self.client = client
+        self.registry = registry
+
+    async def start(self, spec: JobSpec) -> WorkflowHandle[object, object]:
+        return await self.client.start_workflow(
+            JOB_WORKFLOW,
+            spec,
+            id=spec.job_id,
+            task_queue=OPERATOR_QUEUE,
+            search_attributes=search_attributes_for(spec),
+            memo=job_memo(spec),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    def handle(self, job_id: str) -> WorkflowHandle[object, object]:
+        return self.client.get_workflow_handle(job_id)
+
+    async def describe(self, job_id: str) -> WorkflowExecutionDescription:
+        try:
+            return await self.handle(job_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFoundError(f"no job {job_id}") from None
+            raise
+
+    async def status(self, job_id: str) -> tuple[JobStatus, WorkflowExecutionDescription]:
+        """Live status from the workflow's query, with the running step's heartbeat tail."""
+        desc = await self.describe(job_id)
+        status = await self.handle(job_id).query("status", result_type=JobStatus)
+        if desc.status in _EXEC_TO_STATE and not status.state.is_final:
+            status = status.model_copy(update={"state": _EXEC_TO_STATE[desc.status]})
+        for pending in desc.raw_description.pending_activities:
+            if pending.heartbeat_details.payloads:
+                with contextlib.suppress(Exception):
+                    details = await self.client.data_converter.decode(
+                        pending.heartbeat_details.payloads
+                    )
+                    tail = details[0].get("tail", "") if isinstance(details[0], dict) else ""
+                    if tail:
+                        status = status.model_copy(update={"progress": tail})
+            if pending.attempt > 1:
+                status = status.model_copy(
+                    update={"attempt": pending.attempt, "last_error": pending.last_failure.message}
+                )
+        return status, desc
+
+    async def list(self, query: str, limit: int = 20) -> list[JobSummary]:
+        out: list[JobSummary] = []
+        async for wf in self.client.list_workflows(query, limit=limit, page_size=min(limit, 1000)):
+            sa = wf.typed_search_attributes
+            memo = await wf.memo()
+            out.append(
+                JobSummary(
+                    job_id=wf.id,
+                    state=sa.get(SA_JOB_STATUS) or _state_of(wf.status),
+                    worker=sa.get(SA_WORKER_NAME) or "",
+                    goal=str(memo.get("goal", "")),
+                    chat_id=sa.get(SA_REPORT_CHAT_ID),
+                    started_at=wf.start_time,
+                    closed_at=wf.close_time,
+                )
+            )
+        return out
+
+    async def count(self, query: str) -> int:
+        return (await self.client.count_workflows(query)).count
+
+    async def cancel(self, job_id: str) -> None:
+        desc = await self.describe(job_id)
+        if desc.status != ExecStatus.RUNNING:
+            raise JobActionError(f"{job_id} is not running (it {_state_of(desc.status)})")
+        await self.handle(job_id).cancel()
+
+    async def retry(self, job_id: str, user_id: int | None) -> str:
+        return await self._update(job_id, "retry", RetryRequest(requested_by=user_id))
+
+    async def reroute(self, job_id: str, worker: str, user_id: int | None) -> str:
+        definition = self.registry.get(worker)
+        request = RerouteRequest(
+            worker=definition.name,
+            task_queue=definition.task_queue,
+            activity=definition.step_activity,
+            requested_by=user_id,
+        )
+        return await self._update(job_id, "reroute", request)
+
+    async def update_metadata(
+        self, job_id: str, metadata: dict[str, str], user_id: int | None
+    ) -> str:
+        result = await self._update(
+            job_id, "update_metadata", MetadataUpdate(metadata=metadata, requested_by=user_id)
+        )
+        return str(result)
+
+    async def _update(self, job_id: str, name: str, arg: object) -> str:
+        desc = await self.describe(job_id)
+        if desc.status != ExecStatus.RUNNING:
+            raise JobActionError(
+                f"{job_id} has ended ({_state_of(desc.status)}); nothing to {name}"
+            )
+        try:
+            return str(await self.handle(job_id).execute_update(name, arg))
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise JobActionError(getattr(cause, "message", None) or str(cause)) from None
+
+
+def _state_of(status: ExecStatus | None) -> str:
+    if status is None:
+        return "unknown"
+    if status in _EXEC_TO_STATE:
+        return _EXEC_TO_STATE[status].value
+    return status.name.lower()

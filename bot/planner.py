@@ -1,0 +1,98 @@
+"""Turns an intent (worker + input) into a validated `JobSpec`, using the worker registry.
+
+Routing is data: a step names a worker; the registry says which task queue and activity serve it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.ids import new_job_id
+from core.jobs import JobSpec, NotifyPolicy, RetrySpec, StepSpec
+from core.registry import WorkerDefinition, WorkerRegistry
+from core.settings import Settings
+
+REPORTING_WORKER = "reporting"
+
+
+class PlanError(ValueError):
+    """A request that cannot become a job; the message is shown to the person."""
+
+
+def step_for(
+    worker: WorkerDefinition, params: dict[str, Any], settings: Settings, timeout: int | None = None
+) -> StepSpec:
+    return StepSpec(
+        worker=worker.name,
+        task_queue=worker.task_queue,
+        activity=worker.step_activity,
+        params=params,
+        timeout_seconds=min(
+            timeout or worker.default_timeout_seconds, settings.task_max_run_seconds
+        ),
+        heartbeat_timeout_seconds=worker.heartbeat_timeout_seconds,
+        retry=RetrySpec(),
+    )
+
+
+class Planner:
+    def __init__(self, registry: WorkerRegistry, settings: Settings) -> None:
+        self.registry = registry
+        self.settings = settings
+
+    def plan(
+        self,
+        *,
+        goal: str,
+        steps: list[tuple[str, dict[str, Any]]],
+        chat_id: int,
+        topic_id: int | None = None,
+        requested_by: int | None = None,
+        report: bool = True,
+        notify: NotifyPolicy = NotifyPolicy.state_changes,
+        schedule_id: str | None = None,
+        job_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> JobSpec:
+        if not goal.strip():
+            raise PlanError("a job needs a goal")
+        specs: list[StepSpec] = []
+        for name, params in steps:
+            try:
+                worker = self.registry.get(name)
+            except LookupError as exc:
+                raise PlanError(str(exc)) from None
+            specs.append(step_for(worker, params, self.settings))
+        if (
+            report
+            and REPORTING_WORKER in self.registry
+            and (not specs or specs[-1].worker != REPORTING_WORKER)
+        ):
+            specs.append(step_for(self.registry.get(REPORTING_WORKER), {}, self.settings))
+        try:
+            return JobSpec(
+                job_id=job_id or new_job_id(),
+                goal=goal.strip(),
+                steps=specs,
+                report_chat_id=chat_id,
+                topic_id=topic_id,
+                requested_by=requested_by,
+                notify=notify,
+                schedule_id=schedule_id,
+                metadata=metadata or {},
+                needs_attention_timeout_seconds=self.settings.needs_attention_timeout_minutes * 60,
+            )
+        except ValueError as exc:
+            raise PlanError(f"invalid job: {exc}") from None
+
+    def exec_job(self, command: str, **kw: Any) -> JobSpec:
+        command = command.strip()
+        if not command:
+            raise PlanError("usage: /exec <command>, for example /exec df -h")
+        return self.plan(goal=f"run: {command}", steps=[("execution", {"command": command})], **kw)
+
+    def research_job(self, goal: str, **kw: Any) -> JobSpec:
+        goal = goal.strip()
+        if not goal:
+            raise PlanError("usage: /research <goal>, for example /research summarize notes.txt")
+        return self.plan(goal=goal, steps=[("research", {"goal": goal})], **kw)

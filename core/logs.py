@@ -1,0 +1,51 @@
+"""Logging set-up: secrets are redacted from every record, noisy HTTP loggers quietened."""
+
+from __future__ import annotations
+
+import logging
+
+from core.settings import Settings
+
+
+class RedactSecrets(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "[REDACTED]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    values = [settings.telegram_bot_token, settings.openai_api_key, settings.temporal_api_key]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
+    """Log to stderr; with `to_file` (the console chat owns the terminal) log to
+    `<data>/hbo.log` and keep only errors on stderr."""
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact = RedactSecrets(secrets_of(settings))
+    stream = logging.StreamHandler()
+    handlers: list[logging.Handler] = [stream]
+    if to_file:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        stream.setLevel(logging.ERROR)
+        handlers.append(logging.FileHandler(settings.data_path / "hbo.log"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(redact)
+    root = logging.getLogger()
+    root.handlers[:] = handlers
+    root.setLevel(settings.log_level.upper())
+    # httpx logs full request URLs, and Bot API URLs contain the token.
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

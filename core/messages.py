@@ -1,0 +1,27 @@
+"""Outgoing chat messages, as data: the notify activity and both transports speak this."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Button(BaseModel):
+    label: str
+    # Callback data holds only an action and an id (Telegram allows 64 bytes).
+    data: str = Field(max_length=64)
+
+
+class ChatMessage(BaseModel):
+    chat_id: int
+    topic_id: int | None = None
+    text: str  # Telegram HTML
+    buttons: list[Button] = Field(default_factory=list)
+    document_path: str | None = None  # a workspace file to attach when text alone is too long
+
+
+class JobNotification(BaseModel):
+    """A job's state change to tell its chat about, at most once (ledger compare-and-set)."""
+
+    job_id: str
+    status: str
+    message: ChatMessage

@@ -1,0 +1,95 @@
+"""The worker registry: every worker is a name, a description, capabilities, a task queue and
+its activities. Built-ins register exactly as plugins do, through the
+`heartbeat_operator.workers` entry-point group (plus `HBO_WORKER_PLUGINS=module:attr,…`)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "heartbeat_operator.workers"
+
+
+@dataclass(frozen=True)
+class WorkerDefinition:
+    name: str
+    description: str
+    task_queue: str
+    step_activity: str  # activity name that runs one job step (StepInput -> StepOutput)
+    # Builds the activity callables for a worker process, given its settings.
+    activities: Callable[[Any], Sequence[Callable[..., Any]]]
+    capabilities: tuple[str, ...] = ()
+    # Words in a request that make this worker a good fit (the deterministic router uses them).
+    keywords: tuple[str, ...] = ()
+    default_timeout_seconds: int = 300
+    # Set for workers whose step activity calls activity.heartbeat() regularly.
+    heartbeat_timeout_seconds: int | None = None
+    in_default_plans: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class UnknownWorkerError(LookupError):
+    pass
+
+
+class WorkerRegistry:
+    def __init__(self, workers: Sequence[WorkerDefinition]) -> None:
+        self._workers: dict[str, WorkerDefinition] = {}
+        for worker in workers:
+            if worker.name in self._workers:
+                log.warning("worker %r registered twice; keeping the first", worker.name)
+                continue
+            self._workers[worker.name] = worker
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._workers
+
+    def get(self, name: str) -> WorkerDefinition:
+        try:
+            return self._workers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._workers)) or "none"
+            raise UnknownWorkerError(f"no worker named {name!r} (known: {known})") from None
+
+    def all(self) -> list[WorkerDefinition]:
+        return list(self._workers.values())
+
+    def names(self) -> list[str]:
+        return list(self._workers)
+
+    def task_queues(self) -> list[str]:
+        return sorted({w.task_queue for w in self._workers.values()})
+
+    def with_capability(self, capability: str) -> list[WorkerDefinition]:
+        return [w for w in self._workers.values() if capability in w.capabilities]
+
+
+def _load_object(spec: str) -> WorkerDefinition:
+    module_name, _, attr = spec.partition(":")
+    obj = getattr(importlib.import_module(module_name), attr or "WORKER")
+    if not isinstance(obj, WorkerDefinition):
+        raise TypeError(f"{spec} is not a WorkerDefinition")
+    return obj
+
+
+def discover_workers(extra_specs: Sequence[str] = ()) -> WorkerRegistry:
+    workers: list[WorkerDefinition] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+        except Exception:
+            log.exception("worker plugin %s failed to load; skipped", ep.value)
+            continue
+        if isinstance(obj, WorkerDefinition):
+            workers.append(obj)
+        else:
+            log.error("entry point %s is not a WorkerDefinition; skipped", ep.value)
+    for spec in extra_specs:
+        workers.append(_load_object(spec))
+    return WorkerRegistry(workers)

@@ -1,0 +1,224 @@
+"""All configuration in one place (pydantic-settings; environment and `.env`).
+
+The environment variable names are the public contract: README, `.env.example` and
+`docker-compose.temporal.yml` use exactly these.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+
+_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_hhmm(value: str) -> int:
+    """`HH:MM` -> minutes after midnight; `24:00` is allowed (as the end of a window)."""
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise ValueError(f"time {value!r} is not HH:MM (00:00-24:00)")
+    minutes = int(match.group(1)) * 60 + int(match.group(2))
+    if minutes > 24 * 60:
+        raise ValueError(f"time {value!r} is past 24:00")
+    return minutes
+
+
+def parse_quiet_window(value: str) -> tuple[int, int] | None:
+    """`HH:MM-HH:MM` -> (start, end) minutes; empty -> no window."""
+    value = value.strip()
+    if not value:
+        return None
+    parts = value.split("-")
+    if len(parts) != 2:
+        raise ValueError(f"quiet hours {value!r} must look like 23:00-07:00")
+    start, end = parse_hhmm(parts[0]), parse_hhmm(parts[1])
+    if start == 24 * 60:
+        raise ValueError("a quiet window cannot start at 24:00")
+    return start, end
+
+
+def validate_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)"
+        ) from exc
+    return value
+
+
+def _split_ids(value: object) -> list[int]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [int(v) for v in value]
+    items = [item.strip() for item in str(value).split(",")]
+    try:
+        return [int(item) for item in items if item]
+    except ValueError as exc:
+        raise ValueError(f"expected comma-separated numeric ids, got {value!r}") from exc
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- Telegram -----------------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_base_url: str = Field(default=TELEGRAM_DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
+    telegram_allowed_user_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="TELEGRAM_ALLOWED_USER_IDS"
+    )
+    telegram_allowed_chat_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="TELEGRAM_ALLOWED_CHAT_IDS"
+    )
+    telegram_poll_timeout: float = Field(default=10.0, alias="TELEGRAM_POLL_TIMEOUT")
+
+    # --- Temporal -----------------------------------------------------------------------
+    temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    temporal_dev_port: int = Field(default=7233, alias="TEMPORAL_DEV_PORT")
+    temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
+    temporal_cli_path: str | None = Field(default=None, alias="TEMPORAL_CLI_PATH")
+
+    # --- Storage ------------------------------------------------------------------------
+    data_dir: Path = Field(default=Path("./data"), alias="HBO_DATA_DIR")
+    database_url_setting: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # --- LLM (optional) -----------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+
+    # --- Jobs ---------------------------------------------------------------------------
+    task_max_run_seconds: int = Field(default=300, ge=1, alias="TASK_MAX_RUN_SECONDS")
+    execution_output_cap_bytes: int = Field(
+        default=64_000, ge=1024, alias="EXECUTION_OUTPUT_CAP_BYTES"
+    )
+    execution_allow_shell: bool = Field(default=False, alias="EXECUTION_ALLOW_SHELL")
+    execution_env_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"],
+        alias="EXECUTION_ENV_ALLOWLIST",
+    )
+    needs_attention_timeout_minutes: int = Field(
+        default=24 * 60, ge=1, alias="NEEDS_ATTENTION_TIMEOUT_MINUTES"
+    )
+    worker_plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="HBO_WORKER_PLUGINS"
+    )
+
+    # --- Heartbeat (names from the source documents) ------------------------------------
+    heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")
+    heartbeat_default_prompt: str = Field(default="", alias="HEARTBEAT_DEFAULT_PROMPT")
+    heartbeat_quiet_hours: str = Field(default="", alias="HEARTBEAT_QUIET_HOURS")
+    heartbeat_quiet_interval_minutes: int = Field(
+        default=0, ge=0, alias="HEARTBEAT_QUIET_INTERVAL_MINUTES"
+    )
+    heartbeat_previous_conclusion_chars: int = Field(
+        default=500, ge=0, alias="HEARTBEAT_PREVIOUS_CONCLUSION_CHARS"
+    )
+    heartbeat_repetition_detection: bool = Field(
+        default=True, alias="HEARTBEAT_REPETITION_DETECTION"
+    )
+    heartbeat_repetition_threshold: float = Field(
+        default=0.8, ge=0.0, le=1.0, alias="HEARTBEAT_REPETITION_THRESHOLD"
+    )
+    heartbeat_ack_token: str = Field(default="HEARTBEAT_OK", alias="HEARTBEAT_ACK_TOKEN")
+    timezone: str = Field(default="UTC", alias="TIMEZONE")
+
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("telegram_allowed_user_ids", "telegram_allowed_chat_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> list[int]:
+        return _split_ids(value)
+
+    @field_validator("execution_env_allowlist", "worker_plugins", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        return [item.strip() for item in str(value or "").split(",") if item.strip()]
+
+    @field_validator("telegram_bot_token", "openai_api_key", "temporal_api_key", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("temporal_address", "openai_base_url", "database_url_setting", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("heartbeat_quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        parse_quiet_window(value)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _base_url(self) -> Settings:
+        self.telegram_base_url = self.telegram_base_url.rstrip("/")
+        return self
+
+    # --- Derived --------------------------------------------------------------------------
+    @property
+    def console_mode(self) -> bool:
+        return self.telegram_bot_token is None
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.data_path / "workspaces"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        return self.data_path / "temporal.db"
+
+    @property
+    def database_url(self) -> str:
+        if self.database_url_setting:
+            return self.database_url_setting
+        return f"sqlite+aiosqlite:///{self.data_path / 'operator.db'}"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_dev_port}"
+
+    def is_allowed_user(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.telegram_allowed_user_ids
+
+    def is_allowed_chat(self, chat_id: int, chat_type: str) -> bool:
+        """Private chats are gated by user id only; groups also need their chat allowed."""
+        if chat_type == "private":
+            return True
+        return chat_id in self.telegram_allowed_chat_ids
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

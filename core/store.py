@@ -1,0 +1,194 @@
+"""Repositories over the operator database: chats, the report ledger, the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from core.db import Database
+from core.tables import AuditEntry, Chat, ReportLedger
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _insert(db: Database, table: type) -> Insert:
+    dialect = postgresql if db.dialect == "postgresql" else sqlite
+    return dialect.insert(table)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ChatActivity:
+    chat_id: int
+    last_activity_at: datetime | None
+    message_count: int
+
+
+class ChatStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def touch(
+        self,
+        chat_id: int,
+        *,
+        chat_type: str,
+        user_id: int | None,
+        title: str = "",
+        now: datetime | None = None,
+    ) -> None:
+        """Record that a person spoke in this chat (drives busy checks and heartbeat context)."""
+        now = now or utcnow()
+        stmt = _insert(self.db, Chat).values(
+            chat_id=chat_id,
+            chat_type=chat_type,
+            title=title,
+            last_user_id=user_id,
+            last_activity_at=now,
+            message_count=1,
+            created_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=[Chat.chat_id],
+            set_={
+                "chat_type": chat_type,
+                "title": title or Chat.title,
+                "last_user_id": user_id,
+                "last_activity_at": now,
+                "message_count": Chat.message_count + 1,
+            },
+        )
+        async with self.db.session() as session:
+            await session.execute(stmt)
+
+    async def get(self, chat_id: int) -> Chat | None:
+        async with self.db.session() as session:
+            return await session.get(Chat, chat_id)
+
+    async def all(self) -> list[Chat]:
+        async with self.db.session() as session:
+            return list((await session.scalars(select(Chat).order_by(Chat.chat_id))).all())
+
+
+class ReportLedgerStore:
+    """Compare-and-set on `last_reported_status` (see `core.tables.ReportLedger`)."""
+
+    def __init__(self, db: Database, lease: timedelta = timedelta(seconds=120)) -> None:
+        self.db = db
+        self.lease = lease
+
+    async def claim(
+        self, job_id: str, chat_id: int, status: str, now: datetime | None = None
+    ) -> bool:
+        """True if the caller should report `status` now: not yet reported, nobody else on it."""
+        now = now or utcnow()
+        create = (
+            _insert(self.db, ReportLedger)
+            .values(job_id=job_id, chat_id=chat_id, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[ReportLedger.job_id])  # type: ignore[attr-defined]
+        )
+        take = (
+            update(ReportLedger)
+            .where(
+                ReportLedger.job_id == job_id,
+                or_(
+                    ReportLedger.last_reported_status.is_(None),
+                    ReportLedger.last_reported_status != status,
+                ),
+                or_(
+                    ReportLedger.claim_until.is_(None),
+                    ReportLedger.claim_until < now,
+                    ReportLedger.claim_status != status,
+                ),
+            )
+            .values(claim_status=status, claim_until=now + self.lease, updated_at=now)
+        )
+        async with self.db.session() as session:
+            await session.execute(create)
+            result = await session.execute(take)
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def confirm(self, job_id: str, status: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        async with self.db.session() as session:
+            await session.execute(
+                update(ReportLedger)
+                .where(ReportLedger.job_id == job_id)
+                .values(
+                    last_reported_status=status,
+                    reported_at=now,
+                    claim_status=None,
+                    claim_until=None,
+                    updated_at=now,
+                )
+            )
+
+    async def mark_reported(
+        self, job_id: str, chat_id: int, status: str, now: datetime | None = None
+    ) -> None:
+        """Record a status as told by other means (the operator's own reply with the job card)."""
+        now = now or utcnow()
+        stmt = _insert(self.db, ReportLedger).values(
+            job_id=job_id,
+            chat_id=chat_id,
+            last_reported_status=status,
+            reported_at=now,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=[ReportLedger.job_id],
+            set_={"last_reported_status": status, "reported_at": now, "updated_at": now},
+        )
+        async with self.db.session() as session:
+            await session.execute(stmt)
+
+    async def release(self, job_id: str, status: str) -> None:
+        """Give a claim back after a failed send, so a retry (or the heartbeat) can report."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(ReportLedger)
+                .where(and_(ReportLedger.job_id == job_id, ReportLedger.claim_status == status))
+                .values(claim_status=None, claim_until=None)
+            )
+
+    async def last_reported(self, job_ids: list[str]) -> dict[str, str | None]:
+        if not job_ids:
+            return {}
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(ReportLedger.job_id, ReportLedger.last_reported_status).where(
+                    ReportLedger.job_id.in_(job_ids)
+                )
+            )
+            return {job_id: status for job_id, status in rows.all()}
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(
+        self, action: str, *, user_id: int | None, chat_id: int | None, detail: str = ""
+    ) -> None:
+        async with self.db.session() as session:
+            session.add(
+                AuditEntry(
+                    at=utcnow(),
+                    user_id=user_id,
+                    chat_id=chat_id,
+                    action=action,
+                    detail=detail[:2000],
+                )
+            )
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            )
+            return list(rows.all())

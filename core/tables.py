@@ -1,0 +1,80 @@
+"""What the operator keeps outside Temporal (SQLAlchemy 2 models).
+
+Temporal holds job state; this database holds what Temporal cannot: which chats exist and when
+their person last spoke, what each job last told its chat (the report ledger), and an audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_type: Mapped[str] = mapped_column(String(32), default="private")
+    title: Mapped[str] = mapped_column(String(255), default="")
+    last_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReportLedger(Base):
+    """`last_reported_status` per job, shared by the job's own push and the heartbeat.
+
+    A sender first *claims* a status (compare-and-set with a short lease), sends, then
+    *confirms*. Two senders never both send the same status while a claim is live; a crash
+    between send and confirm lets the lease expire, so the change is repeated, never lost.
+    """
+
+    __tablename__ = "report_ledger"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    last_reported_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claim_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,250 @@
+"""Process entry point (`hbo`): the embedded stack, the workers, the bot.
+
+hbo up                      dev server (unless TEMPORAL_ADDRESS) + all workers + bot/console
+hbo worker [--queue NAME]   Temporal workers for some task queues (default: all)
+hbo bot                     the Telegram bot only (a Temporal client)
+python worker_main.py --queue execution   same as `hbo worker --queue execution`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import NotifyActivities
+from activities.senders import Sender, build_sender
+from core.db import Database
+from core.devserver import DevServer, from_settings
+from core.logs import setup_logging
+from core.registry import WorkerRegistry, discover_workers
+from core.settings import Settings, load_settings
+from core.store import AuditLog, ChatStore, ReportLedgerStore
+from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
+from workflows.job import JobWorkflow
+
+log = logging.getLogger("hbo")
+
+
+@dataclass
+class Runtime:
+    """Shared resources of one process."""
+
+    settings: Settings
+    client: Client
+    db: Database
+    registry: WorkerRegistry
+
+    @property
+    def ledger(self) -> ReportLedgerStore:
+        return ReportLedgerStore(self.db)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
+
+    @property
+    def chats(self) -> ChatStore:
+        return ChatStore(self.db)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, client: Client | None = None) -> AsyncIterator[Runtime]:
+    db = Database(settings.database_url)
+    await db.migrate()
+    client = client or await connect(settings)
+    added = await ensure_search_attributes(client)
+    if added:
+        log.info("registered search attributes: %s", ", ".join(added))
+    try:
+        yield Runtime(settings, client, db, discover_workers(settings.worker_plugins))
+    finally:
+        await db.close()
+
+
+def build_workers(runtime: Runtime, queues: Sequence[str], sender: Sender) -> list[Worker]:
+    """One Temporal worker per task queue; registry workers sharing a queue share a worker."""
+    activities: dict[str, list[Any]] = {q: [] for q in queues}
+    for definition in runtime.registry.all():
+        if definition.task_queue in activities:
+            activities[definition.task_queue].extend(definition.activities(runtime.settings))
+    workflows: dict[str, list[type]] = {q: [] for q in queues}
+    if OPERATOR_QUEUE in activities:
+        notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
+        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update]
+        workflows[OPERATOR_QUEUE].append(JobWorkflow)
+    workers = []
+    for queue in queues:
+        if not activities[queue] and not workflows[queue]:
+            log.warning("no worker is registered for task queue %r; not polling it", queue)
+            continue
+        workers.append(
+            Worker(
+                runtime.client,
+                task_queue=queue,
+                workflows=workflows[queue],
+                activities=activities[queue],
+                # Cancellation reaches an activity with its heartbeat response: keep it prompt.
+                max_heartbeat_throttle_interval=timedelta(seconds=1),
+                default_heartbeat_throttle_interval=timedelta(seconds=1),
+                graceful_shutdown_timeout=timedelta(seconds=3),
+            )
+        )
+    return workers
+
+
+async def run_workers(
+    runtime: Runtime, queues: Sequence[str], stop: asyncio.Event, sender: Sender
+) -> None:
+    workers = build_workers(runtime, queues, sender)
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await sender.close()
+
+
+async def run_chat(runtime: Runtime, stop: asyncio.Event) -> None:
+    from bot.operator import Operator, OperatorDeps
+
+    operator = Operator(
+        OperatorDeps(
+            settings=runtime.settings,
+            client=runtime.client,
+            registry=runtime.registry,
+            chats=runtime.chats,
+            ledger=runtime.ledger,
+            audit=runtime.audit,
+        )
+    )
+    if runtime.settings.console_mode:
+        from bot.console import run_console
+
+        await run_console(operator, stop)
+    else:
+        from bot.telegram_app import build_application, run_telegram
+
+        app = build_application(runtime.settings, operator)
+        await run_telegram(app, stop, runtime.settings.telegram_poll_timeout)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _until_stopped(stop: asyncio.Event, *coros: Any) -> None:
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and not task.cancelled() and task.exception():
+                log.error("a component stopped: %r", task.exception())
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def cmd_up(settings: Settings) -> int:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    server: DevServer | None = None
+    if settings.temporal_address is None:
+        server = from_settings(settings)
+        print(
+            f"Starting the Temporal dev server ({server.binary}) on {server.target} …", flush=True
+        )
+        await server.start()
+        print(f"Temporal Web UI: {server.ui_url}", flush=True)
+    try:
+        async with open_runtime(settings) as runtime:
+            mode = "console chat" if settings.console_mode else "Telegram bot"
+            print(
+                f"Workers on {', '.join(ALL_QUEUES)}; {mode}; data in {settings.data_path}",
+                flush=True,
+            )
+            await _until_stopped(
+                stop,
+                run_workers(runtime, ALL_QUEUES, stop, build_sender(settings)),
+                run_chat(runtime, stop),
+            )
+    finally:
+        if server is not None:
+            await server.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+async def cmd_worker(settings: Settings, queues: Sequence[str]) -> int:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    async with open_runtime(settings) as runtime:
+        await run_workers(runtime, queues, stop, build_sender(settings))
+    return 0
+
+
+async def cmd_bot(settings: Settings) -> int:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    async with open_runtime(settings) as runtime:
+        await run_chat(runtime, stop)
+    return 0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hbo", description="Heartbeat Operator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="dev server + all workers + bot (or console chat) in one process")
+    worker = sub.add_parser("worker", help="run Temporal workers")
+    worker.add_argument(
+        "--queue",
+        action="append",
+        choices=ALL_QUEUES,
+        help="task queue to poll (repeatable; default: all)",
+    )
+    sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
+    if argv and argv[0].startswith("--"):
+        argv = ["worker", *argv]
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings, to_file=args.command == "up" and settings.console_mode)
+    try:
+        if args.command == "up":
+            return asyncio.run(cmd_up(settings))
+        if args.command == "worker":
+            return asyncio.run(cmd_worker(settings, args.queue or list(ALL_QUEUES)))
+        return asyncio.run(cmd_bot(settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
