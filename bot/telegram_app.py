@@ -27,9 +27,9 @@ from activities.senders import html_to_plain, keyboard
 from core.render import split_message
 from core.settings import Settings
 
+from .commands import all_commands
 from .operator import Operator
 from .types import Incoming, Reply
-from .views import HELP
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
-    commands = [BotCommand(usage.split()[0].lstrip("/"), what[:256]) for usage, what, _ in HELP]
+    commands = [BotCommand(c.name, c.summary[:256]) for c in all_commands().values() if c.menu]
     try:
         await app.bot.set_my_commands(commands)
     except Exception as exc:

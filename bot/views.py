@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecutionDescription
@@ -11,38 +12,22 @@ from core.jobs import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
 from core.render import STATE_ICONS, esc, truncate_utf16
 
+from .commands import Command
 from .job_client import JobSummary
 from .types import Reply
 
-HELP = [
-    ("/exec <command>", "run a command in a fresh job workspace", "/exec df -h"),
-    (
-        "/research <goal>",
-        "gather notes from files and URLs the goal names",
-        "/research summarize https://example.com",
-    ),
-    ("/jobs", "recent jobs in this chat", "/jobs"),
-    ("/job <id>", "one job's live status", "/job job-abc123"),
-    ("/cancel <id>", "cancel a running job", "/cancel job-abc123"),
-    ("/retry <id>", "retry the failed step of a job that needs attention", "/retry job-abc123"),
-    (
-        "/reroute <id> <worker>",
-        "run the failed step on another worker",
-        "/reroute job-abc123 execution",
-    ),
-    ("/workers", "the workers and whether they are online", "/workers"),
-    ("/help", "this list", "/help"),
-]
 
-
-def help_text() -> str:
+def help_text(commands: Sequence[Command]) -> str:
     lines = [
         "<b>Heartbeat Operator</b> — I turn requests into durable background jobs "
         "and tell you when they change.",
         "",
     ]
-    for usage, what, example in HELP:
-        lines.append(f"{esc(usage)} — {esc(what)}\n   e.g. <code>{esc(example)}</code>")
+    for cmd in commands:
+        if cmd.menu:
+            lines.append(
+                f"{esc(cmd.usage)} — {esc(cmd.summary)}\n   e.g. <code>{esc(cmd.example)}</code>"
+            )
     return "\n".join(lines)
 
 

@@ -78,3 +78,16 @@ class AuditEntry(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ConversationTurn(Base):
+    """A small per-chat memory for LLM intake: the last few turns and the job ids they named."""
+
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text, default="")
+    job_ids: Mapped[str] = mapped_column(String(500), default="")  # comma-separated
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

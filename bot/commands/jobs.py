@@ -1,0 +1,55 @@
+"""Intake and status of one-off jobs: /exec, /research, /jobs, /job."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot import views
+from bot.commands import button, command
+from bot.job_client import JobNotFoundError
+from bot.types import Incoming, Reply
+from core.ids import normalize_job_id
+
+if TYPE_CHECKING:
+    from bot.operator import Operator
+
+
+@command("exec", "/exec <command>", "run a command in a fresh job workspace", "/exec df -h")
+async def exec_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    spec = op.planner.exec_job(args, **op.origin(msg))
+    return await op.start_job(spec, "/exec runs a command on the execution worker")
+
+
+@command(
+    "research",
+    "/research <goal>",
+    "gather notes from the files and URLs the goal names",
+    "/research summarize https://example.com",
+)
+async def research_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    spec = op.planner.research_job(args, **op.origin(msg))
+    return await op.start_job(spec, "/research gathers notes on the research worker")
+
+
+@command("jobs", "/jobs", "recent jobs in this chat", "/jobs")
+async def jobs_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {msg.chat_id}"
+    jobs = await op.jobs.list(query, limit=15)
+    total = await op.jobs.count(query)
+    return [Reply(text=views.job_list("Recent jobs", jobs, total))]
+
+
+@command("job", "/job <id>", "one job's live status", "/job job-abc123")
+async def job_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    if not args:
+        return [Reply(text="usage: /job <id>, for example /job job-abc123")]
+    job_id = normalize_job_id(args.split()[0])
+    status, desc = await op.jobs.status(job_id)
+    if not op.owns(msg, desc):
+        raise JobNotFoundError(f"no job {job_id} in this chat")
+    return [views.job_detail(status, desc)]
+
+
+@button("job")
+async def job_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+    return await job_command(op, msg, job_id)

@@ -1,0 +1,1 @@
+"""Test support code: fakes and emulators shared by the test suite."""

@@ -1,0 +1,91 @@
+"""The product's processes, run in-process for tests: workers on every queue plus the Telegram
+bot polling the Bot API emulator — the same composition code `hbo up` uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from activities.senders import build_sender
+from bot.operator import Operator, OperatorDeps
+from bot.telegram_app import build_application, run_telegram
+from core.settings import Settings
+from core.temporal import ALL_QUEUES
+from worker_main import Runtime, open_runtime, run_workers
+
+TEST_TOKEN = "123456:TEST-token-not-real"
+ALLOWED_USER = 1001
+STRANGER = 6666
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(data_dir: Path, temporal_target: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+        "TELEGRAM_ALLOWED_USER_IDS": f"{ALLOWED_USER},1002,1003",
+        "TELEGRAM_POLL_TIMEOUT": 1,
+        "TEMPORAL_ADDRESS": temporal_target,
+        "HBO_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'operator.db'}",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Stack:
+    runtime: Runtime
+    operator: Operator
+    stop: asyncio.Event
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, client: Client, *, queues: tuple[str, ...] = ALL_QUEUES, bot: bool = True
+) -> AsyncIterator[Stack]:
+    async with open_runtime(settings, client) as runtime:
+        stop = asyncio.Event()
+        operator = Operator(
+            OperatorDeps(
+                settings=settings,
+                client=client,
+                registry=runtime.registry,
+                chats=runtime.chats,
+                ledger=runtime.ledger,
+                audit=runtime.audit,
+            )
+        )
+        tasks = [asyncio.create_task(run_workers(runtime, queues, stop, build_sender(settings)))]
+        if bot:
+            app = build_application(settings, operator)
+            tasks.append(
+                asyncio.create_task(run_telegram(app, stop, settings.telegram_poll_timeout))
+            )
+        try:
+            yield Stack(runtime=runtime, operator=operator, stop=stop)
+        finally:
+            stop.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(
+                    result, asyncio.CancelledError
+                ):
+                    raise result
