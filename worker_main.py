@@ -81,7 +81,7 @@ def build_workers(runtime: Runtime, queues: Sequence[str], sender: Sender) -> li
     workflows: dict[str, list[type]] = {q: [] for q in queues}
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update]
+        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
     workers = []
     for queue in queues:
@@ -185,7 +185,7 @@ async def cmd_up(settings: Settings) -> int:
             )
             await _until_stopped(
                 stop,
-                run_workers(runtime, ALL_QUEUES, stop, build_sender(settings)),
+                run_workers(runtime, all_queues(runtime.registry), stop, build_sender(settings)),
                 run_chat(runtime, stop),
             )
     finally:
@@ -195,11 +195,23 @@ async def cmd_up(settings: Settings) -> int:
     return 0
 
 
-async def cmd_worker(settings: Settings, queues: Sequence[str]) -> int:
+def all_queues(registry: WorkerRegistry) -> list[str]:
+    return list(dict.fromkeys([*ALL_QUEUES, *registry.task_queues()]))
+
+
+async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
     async with open_runtime(settings) as runtime:
-        await run_workers(runtime, queues, stop, build_sender(settings))
+        known = all_queues(runtime.registry)
+        unknown = [q for q in queues or [] if q not in known]
+        if unknown:
+            print(
+                f"Unknown task queue(s): {', '.join(unknown)}; known: {', '.join(known)}",
+                file=sys.stderr,
+            )
+            return 2
+        await run_workers(runtime, queues or known, stop, build_sender(settings))
     return 0
 
 
@@ -219,8 +231,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     worker.add_argument(
         "--queue",
         action="append",
-        choices=ALL_QUEUES,
-        help="task queue to poll (repeatable; default: all)",
+        help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
     if argv and argv[0].startswith("--"):
@@ -240,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return asyncio.run(cmd_up(settings))
         if args.command == "worker":
-            return asyncio.run(cmd_worker(settings, args.queue or list(ALL_QUEUES)))
+            return asyncio.run(cmd_worker(settings, args.queue))
         return asyncio.run(cmd_bot(settings))
     except KeyboardInterrupt:
         return 130

@@ -260,6 +260,7 @@ WORKER = WorkerDefinition(
     step_activity="execution.run",
     activities=lambda settings: [ExecutionActivities(settings).run],
     capabilities=("commands", "scripts", "files"),
+    input_param="command",
     keywords=("run", "exec", "execute", "command", "script", "check", "disk", "df", "ls"),
     heartbeat_timeout_seconds=10,
 )

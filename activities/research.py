@@ -204,5 +204,6 @@ WORKER = WorkerDefinition(
     step_activity="research.gather",
     activities=lambda settings: [ResearchActivities(settings).gather],
     capabilities=("research", "notes", "urls", "files"),
+    input_param="goal",
     keywords=("research", "find", "look up", "investigate", "summarize", "read", "compare"),
 )

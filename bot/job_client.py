@@ -23,7 +23,15 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.jobs import JobSpec, JobState, JobStatus, MetadataUpdate, RerouteRequest, RetryRequest
+from core.jobs import (
+    JobResult,
+    JobSpec,
+    JobState,
+    JobStatus,
+    MetadataUpdate,
+    RerouteRequest,
+    RetryRequest,
+)
 from core.registry import WorkerRegistry
 from core.temporal import (
     OPERATOR_QUEUE,
@@ -83,10 +91,11 @@ class JobClient:
         self.client = client
         self.registry = registry
 
-    async def start(self, spec: JobSpec) -> WorkflowHandle[object, object]:
+    async def start(self, spec: JobSpec) -> WorkflowHandle[Any, JobResult]:
         return await self.client.start_workflow(
             JOB_WORKFLOW,
             spec,
+            result_type=JobResult,
             id=spec.job_id,
             task_queue=OPERATOR_QUEUE,
             search_attributes=search_attributes_for(spec),

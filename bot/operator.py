@@ -30,6 +30,7 @@ from . import views
 from .commands import all_buttons, all_commands
 from .job_client import JobActionError, JobClient, JobNotFoundError
 from .planner import PlanError, Planner
+from .schedules import ScheduleClient, ScheduleError
 from .types import Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Operator:
         self.registry = deps.registry
         self.jobs = JobClient(deps.client, deps.registry)
         self.planner = Planner(deps.registry, deps.settings)
+        self.schedules = ScheduleClient(deps.client)
         self.commands = all_commands()
         self.buttons = all_buttons()
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
@@ -69,7 +71,7 @@ class Operator:
             if msg.callback_data is not None:
                 return await self._button(msg, msg.callback_data)
             return await self._text(msg, (msg.text or "").strip())
-        except (PlanError, JobActionError, LookupError) as exc:
+        except (PlanError, JobActionError, ScheduleError, LookupError) as exc:
             return [Reply(text=f"⚠️ {esc(exc)}", toast="refused")]
 
     async def _gate(self, msg: Incoming) -> list[Reply] | None:

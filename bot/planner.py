@@ -85,6 +85,17 @@ class Planner:
         except ValueError as exc:
             raise PlanError(f"invalid job: {exc}") from None
 
+    def dispatch_job(self, worker: str, text: str, **kw: Any) -> JobSpec:
+        """Any registered worker, by name, with the person's text as its input."""
+        text = text.strip()
+        try:
+            definition = self.registry.get(worker)
+        except LookupError as exc:
+            raise PlanError(str(exc)) from None
+        if not text:
+            raise PlanError(f"usage: /dispatch {definition.name} <{definition.input_param}>")
+        return self.plan(goal=text, steps=[(definition.name, {definition.input_param: text})], **kw)
+
     def exec_job(self, command: str, **kw: Any) -> JobSpec:
         command = command.strip()
         if not command:

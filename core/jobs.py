@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-JOB_ID_RE = re.compile(r"^job-[a-z0-9][a-z0-9-]{2,40}$")
+# Scheduled runs get the schedule time appended by Temporal: job-abc123-2026-11-25T09:00:00Z
+JOB_ID_RE = re.compile(r"^job-[A-Za-z0-9][A-Za-z0-9:._-]{2,60}$")
 MAX_GOAL_CHARS = 2000
 
 

@@ -25,6 +25,8 @@ class WorkerDefinition:
     # Builds the activity callables for a worker process, given its settings.
     activities: Callable[[Any], Sequence[Callable[..., Any]]]
     capabilities: tuple[str, ...] = ()
+    # The step parameter that carries a person's free-text input (`/dispatch <worker> <input>`).
+    input_param: str = "input"
     # Words in a request that make this worker a good fit (the deterministic router uses them).
     keywords: tuple[str, ...] = ()
     default_timeout_seconds: int = 300

@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from core.ids import workspace_name
     from core.job_messages import finished_message, job_card, needs_attention_message
     from core.jobs import (
         JobResult,
@@ -144,6 +145,10 @@ class JobWorkflow:
     # --- the job ---------------------------------------------------------------------------
     @workflow.run
     async def run(self, spec: JobSpec) -> JobResult:
+        run_id = workflow.info().workflow_id
+        if run_id != spec.job_id and run_id.startswith(spec.job_id):
+            # A schedule's run: Temporal appended the scheduled time to the template's id.
+            spec = spec.model_copy(update={"job_id": run_id})
         self._spec = spec
         self._steps = list(spec.steps)
         now = workflow.now()
@@ -189,7 +194,7 @@ class JobWorkflow:
                 worker=step.worker,
                 goal=spec.goal,
                 params=step.params,
-                workspace=spec.job_id,
+                workspace=workspace_name(spec.job_id),
                 timeout_seconds=step.timeout_seconds,
                 previous=list(self._outputs),
             ),
@@ -257,7 +262,7 @@ class JobWorkflow:
             spec, self._state(), self._outputs, report.output if report else None
         )
         if report and report.data.get("attach_report"):
-            message.document_path = f"{spec.job_id}/report.md"
+            message.document_path = f"{workspace_name(spec.job_id)}/report.md"
         self._notify(message, status=state)
         if self._notify_chain is not None:
             try:

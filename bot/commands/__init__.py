@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 Handler = Callable[["Operator", "Incoming", str], Awaitable[list["Reply"]]]
 
 # Modules that define commands, in help order. Add a module here to add its commands.
-COMMAND_MODULES = ("bot.commands.jobs", "bot.commands.recovery", "bot.commands.info")
+COMMAND_MODULES = (
+    "bot.commands.jobs",
+    "bot.commands.recovery",
+    "bot.commands.schedules",
+    "bot.commands.info",
+)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,21 @@ async def research_command(op: Operator, msg: Incoming, args: str) -> list[Reply
     return await op.start_job(spec, "/research gathers notes on the research worker")
 
 
+@command(
+    "dispatch",
+    "/dispatch <worker> <input>",
+    "send work to any registered worker (see /workers)",
+    "/dispatch execution uptime",
+)
+async def dispatch_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    worker, _, text = args.strip().partition(" ")
+    if not worker:
+        names = ", ".join(op.registry.names())
+        return [Reply(text=f"usage: /dispatch <worker> <input>; workers: {names}")]
+    spec = op.planner.dispatch_job(worker.lower(), text, **op.origin(msg))
+    return await op.start_job(spec, f"you asked for the {spec.main_step.worker} worker by name")
+
+
 @command("jobs", "/jobs", "recent jobs in this chat", "/jobs")
 async def jobs_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {msg.chat_id}"

@@ -1,0 +1,290 @@
+"""Recurring jobs as Temporal Schedules (`jobsched-…`): each schedule's action starts
+`JobWorkflow` with a stored `JobSpec`. Overlap policy SKIP by default: a run that is still going
+when the next is due makes Temporal skip the next, not stack it.
+
+Everything here is visible and operable with `temporal schedule list|describe|trigger|toggle`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from croniter import croniter
+from pydantic import BaseModel
+from pytimeparse import parse as parse_duration
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.client import (
+    ScheduleSpec as TemporalScheduleSpec,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.ids import new_schedule_id
+from core.jobs import JobSpec, ScheduleSpec
+from core.settings import validate_timezone
+from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID, SA_WORKER_NAME
+
+from .job_client import JOB_WORKFLOW, job_memo
+
+SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
+MIN_INTERVAL_SECONDS = 1
+MAX_SCHEDULES_LISTED = 200
+
+
+class ScheduleError(ValueError):
+    """Bad schedule input or a refused operation; the message is for the person."""
+
+
+class ScheduleInfo(BaseModel):
+    schedule_id: str
+    goal: str
+    chat_id: int
+    worker: str
+    every_seconds: int | None
+    cron: str | None
+    timezone: str
+    paused: bool
+    note: str
+    next_runs: list[str]
+    recent_runs: list[str]
+    metadata: dict[str, str]
+
+
+def parse_schedule(text: str, default_timezone: str) -> tuple[ScheduleSpec, str]:
+    """`30m rest…`, `1h30m rest…`, `cron "0 9 * * *" rest…`, optionally followed by
+    `tz=Europe/Berlin`; returns the schedule and the rest (the command)."""
+    text = text.strip()
+    timezone = default_timezone
+    cron: str | None = None
+    every: int | None = None
+    if text.startswith("cron "):
+        match = re.match(r"cron\s+(['\"])(.+?)\1\s*(.*)$", text, re.S)
+        if not match:
+            raise ScheduleError('write cron schedules as: cron "0 9 * * *" <command>')
+        cron, text = match.group(2).strip(), match.group(3)
+        if not croniter.is_valid(cron) or len(cron.split()) != 5:
+            raise ScheduleError(
+                f"{cron!r} is not a valid 5-field cron expression (min hour day month weekday)"
+            )
+    else:
+        head, _, text = text.partition(" ")
+        seconds = parse_duration(head)
+        if seconds is None:
+            raise ScheduleError(
+                f'{head!r} is not an interval; use e.g. 30s, 15m, 1h30m, 1d, or cron "0 9 * * *"'
+            )
+        every = int(seconds)
+        if every < MIN_INTERVAL_SECONDS:
+            raise ScheduleError("the interval must be at least 1 second")
+    text = text.strip()
+    match = re.match(r"tz=(\S+)\s*(.*)$", text, re.S)
+    if match:
+        try:
+            timezone = validate_timezone(match.group(1))
+        except ValueError as exc:
+            raise ScheduleError(str(exc)) from None
+        text = match.group(2).strip()
+    if not text:
+        raise ScheduleError("what should run on that schedule? e.g. /every 1h df -h")
+    return ScheduleSpec(every_seconds=every, cron=cron, timezone=timezone), text
+
+
+def describe_schedule(schedule: ScheduleSpec) -> str:
+    if schedule.cron:
+        return f"cron {schedule.cron} ({schedule.timezone})"
+    seconds = schedule.every_seconds or 0
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"every {seconds // size}{unit}"
+    return f"every {seconds}s"
+
+
+def _temporal_spec(schedule: ScheduleSpec) -> TemporalScheduleSpec:
+    if schedule.cron:
+        return TemporalScheduleSpec(
+            cron_expressions=[schedule.cron], time_zone_name=schedule.timezone
+        )
+    assert schedule.every_seconds
+    # Intervals are aligned to the Unix epoch: a 30-minute job fires at :00 and :30.
+    return TemporalScheduleSpec(
+        intervals=[ScheduleIntervalSpec(every=timedelta(seconds=schedule.every_seconds))]
+    )
+
+
+class ScheduleClient:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def handle(self, schedule_id: str) -> ScheduleHandle:
+        if not SCHEDULE_ID_RE.match(schedule_id):
+            raise ScheduleError(
+                f"{schedule_id!r} is not a schedule id (they look like jobsched-abc123)"
+            )
+        return self.client.get_schedule_handle(schedule_id)
+
+    async def create(self, spec: JobSpec, schedule: ScheduleSpec, *, paused: bool = False) -> str:
+        schedule_id = spec.schedule_id or new_schedule_id()
+        template = spec.model_copy(
+            update={
+                "schedule_id": schedule_id,
+                "job_id": "job-" + schedule_id.removeprefix("jobsched-"),
+            }
+        )
+        action = ScheduleActionStartWorkflow(
+            JOB_WORKFLOW,
+            template,
+            id=template.job_id,  # Temporal appends each run's scheduled time
+            task_queue=OPERATOR_QUEUE,
+            memo=job_memo(template),
+            typed_search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(SA_WORKER_NAME, template.main_step.worker),
+                    SearchAttributePair(SA_REPORT_CHAT_ID, template.report_chat_id),
+                    SearchAttributePair(SA_SCHEDULE_ID, schedule_id),
+                ]
+            ),
+        )
+        try:
+            await self.client.create_schedule(
+                schedule_id,
+                Schedule(
+                    action=action,
+                    spec=_temporal_spec(schedule),
+                    policy=SchedulePolicy(
+                        overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)
+                    ),
+                    state=ScheduleState(
+                        paused=paused, note=f"recurring job: {describe_schedule(schedule)}"
+                    ),
+                ),
+                memo={
+                    "goal": spec.goal,
+                    "chat_id": spec.report_chat_id,
+                    "timezone": schedule.timezone,
+                },
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(SA_REPORT_CHAT_ID, spec.report_chat_id)]
+                ),
+            )
+        except RPCError as exc:
+            raise ScheduleError(f"Temporal refused the schedule: {exc.message}") from None
+        return schedule_id
+
+    async def _describe(self, schedule_id: str) -> ScheduleDescription:
+        try:
+            return await self.handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ScheduleError(f"no schedule {schedule_id}") from None
+            raise
+
+    async def describe(self, schedule_id: str) -> ScheduleInfo:
+        return await self._info(await self._describe(schedule_id))
+
+    async def _info(self, desc: ScheduleDescription) -> ScheduleInfo:
+        action = desc.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        spec = await self._template(action)
+        tspec = desc.schedule.spec
+        every = int(tspec.intervals[0].every.total_seconds()) if tspec.intervals else None
+        cron = tspec.cron_expressions[0] if tspec.cron_expressions else None
+        return ScheduleInfo(
+            schedule_id=desc.id,
+            goal=spec.goal,
+            chat_id=spec.report_chat_id,
+            worker=spec.main_step.worker,
+            every_seconds=every,
+            cron=cron,
+            timezone=tspec.time_zone_name or "UTC",
+            paused=desc.schedule.state.paused,
+            note=desc.schedule.state.note or "",
+            next_runs=[t.isoformat() for t in desc.info.next_action_times[:3]],
+            recent_runs=[
+                a.action.workflow_id
+                for a in desc.info.recent_actions[-3:]
+                if hasattr(a.action, "workflow_id")
+            ],
+            metadata=dict(spec.metadata),
+        )
+
+    async def _template(self, action: ScheduleActionStartWorkflow) -> JobSpec:
+        payloads = action.args
+        values = await self.client.data_converter.decode(list(payloads), [JobSpec])  # type: ignore[arg-type]
+        return values[0]  # type: ignore[no-any-return]
+
+    async def update(
+        self,
+        schedule_id: str,
+        *,
+        schedule: ScheduleSpec | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ScheduleInfo:
+        """Read-modify-write through the handle (unlike `temporal schedule update`, which
+        replaces the whole schedule, this keeps pause state and notes)."""
+        await self._describe(schedule_id)
+        client = self.client
+
+        async def change(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            sched = current.description.schedule
+            action = sched.action
+            assert isinstance(action, ScheduleActionStartWorkflow)
+            if metadata is not None:
+                spec = (await client.data_converter.decode(list(action.args), [JobSpec]))[0]  # type: ignore[arg-type]
+                spec.metadata.update(metadata)
+                action.args = [spec]
+            if schedule is not None:
+                sched.spec = _temporal_spec(schedule)
+                sched.state.note = f"recurring job: {describe_schedule(schedule)}"
+            return ScheduleUpdate(schedule=sched)
+
+        try:
+            await self.handle(schedule_id).update(change)
+        except RPCError as exc:
+            raise ScheduleError(f"Temporal refused the update: {exc.message}") from None
+        return await self.describe(schedule_id)
+
+    async def pause(self, schedule_id: str, note: str = "paused from chat") -> None:
+        await self._describe(schedule_id)
+        await self.handle(schedule_id).pause(note=note)
+
+    async def unpause(self, schedule_id: str, note: str = "resumed from chat") -> None:
+        await self._describe(schedule_id)
+        await self.handle(schedule_id).unpause(note=note)
+
+    async def trigger(self, schedule_id: str) -> None:
+        """Run now, whatever the schedule says (works while paused, too). Overlap policy
+        still applies: a run in progress makes this a no-op (SKIP)."""
+        await self._describe(schedule_id)
+        await self.handle(schedule_id).trigger()
+
+    async def delete(self, schedule_id: str) -> None:
+        await self._describe(schedule_id)
+        await self.handle(schedule_id).delete()
+
+    async def list(self, chat_id: int | None = None) -> list[ScheduleInfo]:
+        out: list[ScheduleInfo] = []
+        async for entry in await self.client.list_schedules():
+            if not entry.id.startswith("jobsched-"):
+                continue
+            try:
+                info = await self.describe(entry.id)
+            except ScheduleError:
+                continue  # deleted meanwhile
+            if chat_id is None or info.chat_id == chat_id:
+                out.append(info)
+            if len(out) >= MAX_SCHEDULES_LISTED:
+                break
+        return out
