@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.jobs import StepInput, StepOutput
+from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import EXECUTION_QUEUE
@@ -120,6 +121,9 @@ async def run_command(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # own process group: cancellation kills every child
+            # If this worker dies (even by SIGKILL), the command dies too instead of running on
+            # unsupervised while Temporal retries the step elsewhere.
+            preexec_fn=die_with_parent,
         )
     except FileNotFoundError:
         raise _bad_input(f"command not found: {argv[0]}") from None

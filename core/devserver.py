@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import functools
 import logging
 import os
 import shutil
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from core.process import die_with_parent
 from core.settings import Settings
 from core.temporal import dev_server_search_attribute_args
 
@@ -61,11 +62,6 @@ def cli_version(path: str) -> str:
         [path, "--version"], capture_output=True, text=True, timeout=20, check=True
     )
     return out.stdout.strip()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def dev_server_args(
@@ -130,7 +126,8 @@ class DevServer:
             stdout=out,
             stderr=out,
             start_new_session=True,  # Ctrl-C reaches us; we stop it in order
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            # SIGTERM lets the server close its SQLite file cleanly if we die.
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
         )
         await self._wait_ready(timeout)
 

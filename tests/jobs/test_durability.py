@@ -1,0 +1,130 @@
+"""Durability: a worker process killed with SIGKILL mid-step loses nothing; the step is retried
+on a restarted worker and the chat hears about the completion exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from core.devserver import DevServer
+from core.ids import workspace_name
+from core.jobs import JobState
+from core.temporal import ensure_search_attributes
+from tests.support.botapi import BotApiEmulator
+from tests.support.jobs import wait_status
+from tests.support.stack import TEST_TOKEN, make_settings, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def namespace_client(dev_server: DevServer, client: Client) -> AsyncIterator[Client]:
+    """A fresh namespace: its task queues are polled only by what this test starts."""
+    name = f"durability-{uuid.uuid4().hex[:8]}"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    for _ in range(100):
+        try:
+            ns_client = await Client.connect(
+                dev_server.target, namespace=name, data_converter=pydantic_data_converter
+            )
+            await ensure_search_attributes(ns_client)
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"namespace {name} never became usable")
+    # Search attributes take a moment to be usable in a new namespace.
+    await asyncio.sleep(0.5)
+    yield ns_client
+
+
+def _spawn_execution_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker_main.py"), "--queue", "execution"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def test_sigkilled_worker_mid_step(
+    namespace_client: Client, botapi: BotApiEmulator, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        namespace_client.service_client.config.target_host,
+        TELEGRAM_BASE_URL=botapi.base_url,
+        TEMPORAL_NAMESPACE=namespace_client.namespace,
+    )
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": settings.temporal_target,
+        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "HBO_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": settings.database_url,
+        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+        "TELEGRAM_BASE_URL": botapi.base_url,
+        "LOG_LEVEL": "INFO",
+    }
+    chat = 4001
+    async with running_stack(
+        settings, namespace_client, queues=("operator", "reporting"), bot=False
+    ) as stack:
+        first = _spawn_execution_worker(env, tmp_path / "worker1.log")
+        second: subprocess.Popen[bytes] | None = None
+        try:
+            spec = stack.operator.planner.exec_job(
+                "sh -c 'echo started >> runs; sleep 3; echo survived'", chat_id=chat
+            )
+            # A dead worker is noticed after this long without an activity heartbeat.
+            steps = [
+                spec.steps[0].model_copy(update={"heartbeat_timeout_seconds": 3}),
+                *spec.steps[1:],
+            ]
+            spec = spec.model_copy(update={"steps": steps})
+            handle = await stack.operator.jobs.start(spec)
+            runs = tmp_path / "workspaces" / workspace_name(spec.job_id) / "runs"
+            for _ in range(300):
+                if runs.exists():
+                    break
+                await asyncio.sleep(0.05)
+            assert runs.exists(), (tmp_path / "worker1.log").read_text()[-2000:]
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+            await wait_status(namespace_client, spec.job_id, JobState.running)
+
+            second = _spawn_execution_worker(env, tmp_path / "worker2.log")
+            result = await asyncio.wait_for(handle.result(), 60)
+            assert result.state is JobState.completed
+            assert "survived" in result.outputs[0].output
+            assert runs.read_text().count("started") == 2  # the retry ran on the new worker
+
+            await botapi.wait_for(
+                lambda m: m.chat_id == chat and "completed" in m.plain_text, timeout=10
+            )
+            await asyncio.sleep(1.0)  # give a duplicate the chance to show up
+            completions = [m for m in botapi.messages_to(chat) if "completed" in m.plain_text]
+            assert len(completions) == 1
+        finally:
+            for proc in (first, second):
+                if proc is not None and proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(10)
