@@ -1,0 +1,125 @@
+"""Jobs through the full path vs a bare one-activity workflow, on the same dev server, same run.
+
+    .venv/bin/python bench/jobs.py [--jobs 200] [--latency-samples 50]
+
+Full path = `/exec true` injected at the Bot API emulator → bot → JobWorkflow → execution →
+reporting → notify → sendMessage at the emulator. Throughput runs start jobs through the
+operator (no bot) so both sides measure the engine + workers; latency samples go through the
+bot, one job at a time. Prints jobs/s for both, their ratio, and p50/p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from temporalio.client import Client  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop  # noqa: E402
+from core.devserver import DevServer, find_temporal_cli  # noqa: E402
+from tests.support.botapi import BotApiEmulator  # noqa: E402
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, free_port, make_settings, running_stack  # noqa: E402
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def baseline_rate(client: Client, n: int) -> float:
+    async with Worker(
+        client, task_queue=BASELINE_QUEUE, workflows=[BaselineWorkflow], activities=[noop]
+    ):
+        await client.execute_workflow(
+            BaselineWorkflow.run, "warm", id="bench-warm", task_queue=BASELINE_QUEUE
+        )
+        started = time.perf_counter()
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    BaselineWorkflow.run,
+                    str(i),
+                    id=f"bench-{i}-{time.time_ns()}",
+                    task_queue=BASELINE_QUEUE,
+                )
+                for i in range(n)
+            )
+        )
+        await asyncio.gather(*(h.result() for h in handles))
+        return n / (time.perf_counter() - started)
+
+
+async def main(jobs: int, samples: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="hbo-bench-") as tmp:
+        data = Path(tmp)
+        server = DevServer(
+            find_temporal_cli(), port=free_port(), ui_port=None, db_file=data / "temporal.db"
+        )
+        await server.start()
+        try:
+            client = await Client.connect(server.target, data_converter=pydantic_data_converter)
+            async with BotApiEmulator(token=TEST_TOKEN) as botapi:
+                settings = make_settings(data, server.target, TELEGRAM_BASE_URL=botapi.base_url)
+                async with running_stack(settings, client) as stack:
+                    base = await baseline_rate(client, jobs)
+
+                    # Throughput: N one-step jobs at once, done when every result message arrived.
+                    chat = 9000
+                    specs = [
+                        stack.operator.planner.exec_job("true", chat_id=chat) for _ in range(jobs)
+                    ]
+                    ids = {s.job_id for s in specs}
+                    started = time.perf_counter()
+                    await asyncio.gather(*(stack.operator.start_job(s, "bench") for s in specs))
+                    deadline = time.monotonic() + 600
+                    while time.monotonic() < deadline:
+                        done = {
+                            m.plain_text.split()[1]
+                            for m in botapi.messages_to(chat)
+                            if "completed" in m.plain_text
+                        }
+                        if ids <= done:
+                            break
+                        await asyncio.sleep(0.02)
+                    rate = jobs / (time.perf_counter() - started)
+
+                    # Latency: one job at a time, from the injected /exec to the result message.
+                    latencies: list[float] = []
+                    for i in range(samples):
+                        marker = f"lat-{i}-{time.time_ns()}"
+                        t0 = time.perf_counter()
+                        botapi.inject_message(f"/exec echo {marker}", user_id=ALLOWED_USER)
+                        await botapi.wait_for(
+                            lambda m, k=marker: k in m.plain_text and "completed" in m.plain_text,
+                            timeout=30,
+                        )
+                        latencies.append((time.perf_counter() - t0) * 1000)
+        finally:
+            await server.stop()
+
+    print(f"baseline (1-activity workflow): {base:7.1f} workflows/s  (n={jobs})")
+    print(f"full job (exec+report+notify):  {rate:7.1f} jobs/s       (n={jobs})")
+    print(f"ratio job/baseline:             {rate / base:7.2f}   (goal >= 0.5)")
+    print(
+        f"request-to-result latency:      p50 {statistics.median(latencies):6.0f} ms  "
+        f"p99 {percentile(latencies, 99):6.0f} ms  min {min(latencies):.0f} max {max(latencies):.0f}"
+        f"  (n={samples}; goal p50 <= 250, p99 <= 1000)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--latency-samples", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.latency_samples))
