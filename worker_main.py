@@ -81,7 +81,7 @@ def build_workers(runtime: Runtime, queues: Sequence[str], sender: Sender) -> li
     workflows: dict[str, list[type]] = {q: [] for q in queues}
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
+        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update]
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
     workers = []
     for queue in queues:
