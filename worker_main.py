@@ -3,6 +3,7 @@
 hbo up                      dev server (unless TEMPORAL_ADDRESS) + all workers + bot/console
 hbo worker [--queue NAME]   Temporal workers for some task queues (default: all)
 hbo bot                     the Telegram bot only (a Temporal client)
+hbo heartbeat …             heartbeat targets: list, show, set, on/off, fire, infer
 python worker_main.py --queue execution   same as `hbo worker --queue execution`
 """
 
@@ -14,22 +15,25 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.heartbeat import HeartbeatDeps
+from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activities
 from activities.notify import NotifyActivities
 from activities.senders import Sender, build_sender
+from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, from_settings
 from core.logs import setup_logging
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import Settings, load_settings
-from core.store import AuditLog, ChatStore, ReportLedgerStore
+from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
 from workflows.job import JobWorkflow
 
@@ -72,7 +76,13 @@ async def open_runtime(settings: Settings, client: Client | None = None) -> Asyn
         await db.close()
 
 
-def build_workers(runtime: Runtime, queues: Sequence[str], sender: Sender) -> list[Worker]:
+def build_workers(
+    runtime: Runtime,
+    queues: Sequence[str],
+    sender: Sender,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Worker]:
     """One Temporal worker per task queue; registry workers sharing a queue share a worker."""
     activities: dict[str, list[Any]] = {q: [] for q in queues}
     for definition in runtime.registry.all():
@@ -81,8 +91,13 @@ def build_workers(runtime: Runtime, queues: Sequence[str], sender: Sender) -> li
     workflows: dict[str, list[type]] = {q: [] for q in queues}
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update]
+        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
+        heartbeat = HeartbeatDeps(
+            runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
+        )
+        activities[OPERATOR_QUEUE] += heartbeat_activities(heartbeat)
+        workflows[OPERATOR_QUEUE] += HEARTBEAT_WORKFLOWS
     workers = []
     for queue in queues:
         if not activities[queue] and not workflows[queue]:
@@ -107,6 +122,8 @@ async def run_workers(
     runtime: Runtime, queues: Sequence[str], stop: asyncio.Event, sender: Sender
 ) -> None:
     workers = build_workers(runtime, queues, sender)
+    if OPERATOR_QUEUE in queues:
+        await _sync_heartbeats(runtime)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
     try:
@@ -119,6 +136,19 @@ async def run_workers(
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         await sender.close()
+
+
+async def _sync_heartbeats(runtime: Runtime) -> None:
+    """Heartbeat schedules for configured group targets, and any a target lacks."""
+    from bot.heartbeat_admin import HeartbeatAdmin
+
+    try:
+        changed = await HeartbeatAdmin(runtime.settings, runtime.client, runtime.db).sync_all()
+    except Exception:  # the workers still start; `hbo heartbeat sync` retries by hand
+        log.exception("heartbeat schedules could not be synced")
+        return
+    if changed:
+        log.info("heartbeats: %s", "; ".join(changed))
 
 
 async def run_chat(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -234,6 +264,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
+    heartbeat_cli.add_parser(sub)
     if argv and argv[0].startswith("--"):
         argv = ["worker", *argv]
     return parser.parse_args(argv)
@@ -252,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cmd_up(settings))
         if args.command == "worker":
             return asyncio.run(cmd_worker(settings, args.queue))
+        if args.command == "heartbeat":
+            return asyncio.run(heartbeat_cli.run(settings, args))
         return asyncio.run(cmd_bot(settings))
     except KeyboardInterrupt:
         return 130

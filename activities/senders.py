@@ -7,23 +7,30 @@ or a message Telegram refuses is non-retryable (and recorded by the caller).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
 from core.messages import Button, ChatMessage
-from core.render import split_message
+from core.render import TELEGRAM_MAX_CHARS, split_message, utf16_len
 from core.settings import Settings
+
+from .pacing import CHAT_PACER, ChatPacer
+
+T = TypeVar("T")
+BOT_MAX_PER_SECOND = 25  # under Telegram's ~30/s bot-wide limit, leaving room for bot replies
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -49,20 +56,47 @@ def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
 
 OnSent = Callable[[int], None]
 
+# Past this many parts a message is better read as a file: the chat gets the first part and the
+# full text as a document.
+MAX_PARTS = 5
+OVERFLOW_NOTE = "\n\n<i>… too long for a chat; the full text is attached as a file.</i>"
+OVERFLOW_FILENAME = "full-text.txt"
+
 
 class Sender(Protocol):
     async def send(
         self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
     ) -> list[int]: ...
 
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        """Edit a message in place; False when there is nothing to edit on this transport."""
+        ...
+
     async def close(self) -> None: ...
 
 
-def telegram_error(exc: Exception) -> ApplicationError:
+def plan_parts(text: str) -> tuple[list[str], str | None]:
+    """(message parts, full plain text to attach as a document or None)."""
+    parts = split_message(text)
+    if len(parts) <= MAX_PARTS:
+        return parts, None
+    head = split_message(text, TELEGRAM_MAX_CHARS - utf16_len(OVERFLOW_NOTE))[0]
+    return [head + OVERFLOW_NOTE], html_to_plain(text)
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    delay = exc.retry_after
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+def telegram_error(exc: Exception, secret: str | None = None) -> ApplicationError:
     """Translate a python-telegram-bot error for Temporal (never includes the token)."""
+
+    def clean(text: str) -> str:
+        return text.replace(secret, "[REDACTED]") if secret else text
+
     if isinstance(exc, RetryAfter):
-        delay = exc.retry_after
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        seconds = _retry_after_seconds(exc)
         return ApplicationError(
             f"Telegram rate limit: retry after {seconds:g}s",
             type="RateLimited",
@@ -74,78 +108,114 @@ def telegram_error(exc: Exception) -> ApplicationError:
         )
     if isinstance(exc, Forbidden):
         return ApplicationError(
-            f"chat unreachable: {exc.message}", type="ChatUnreachable", non_retryable=True
+            f"chat unreachable: {clean(exc.message)}", type="ChatUnreachable", non_retryable=True
         )
     if isinstance(exc, BadRequest):
-        if "chat not found" in exc.message.lower():
+        text = clean(exc.message)
+        if "chat not found" in text.lower():
             return ApplicationError(
-                f"chat unreachable: {exc.message}", type="ChatUnreachable", non_retryable=True
+                f"chat unreachable: {text}", type="ChatUnreachable", non_retryable=True
             )
         return ApplicationError(
-            f"Telegram refused the message: {exc.message}", type="BadMessage", non_retryable=True
+            f"Telegram refused the message: {text}", type="BadMessage", non_retryable=True
         )
     if isinstance(exc, TimedOut | NetworkError):
-        return ApplicationError(f"Telegram unavailable: {exc}", type="TelegramUnavailable")
+        return ApplicationError(
+            f"Telegram unavailable: {clean(str(exc))}", type="TelegramUnavailable"
+        )
     return ApplicationError(f"Telegram error: {type(exc).__name__}", type="TelegramError")
 
 
-class TelegramSender:
-    def __init__(self, settings: Settings) -> None:
-        assert settings.telegram_bot_token is not None
-        self.workspaces = settings.workspaces_dir
-        self.bot = Bot(
-            settings.telegram_bot_token.get_secret_value(),
-            base_url=settings.telegram_base_url,
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
-        )
-        self._ready = False
+class TelegramDelivery:
+    """Sends `ChatMessage`s through a PTB bot: split, paced per chat, topics carried, HTML with a
+    plain-text fallback, documents for what is too long. Raises `ApplicationError` (see
+    `telegram_error`) so the notify activity's retry policy does the rest."""
 
-    async def _bot(self) -> Bot:
-        if not self._ready:
-            await self.bot.initialize()
-            self._ready = True
-        return self.bot
+    def __init__(
+        self,
+        bot: Bot,
+        workspaces: Path,
+        *,
+        pacer: ChatPacer = CHAT_PACER,
+        secret: str | None = None,
+    ) -> None:
+        self.bot = bot
+        self.workspaces = workspaces
+        self.pacer = pacer
+        self.secret = secret
+
+    async def _call(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        async with self.pacer.slot(chat_id):
+            try:
+                return await call()
+            except RetryAfter as exc:
+                self.pacer.block(chat_id, _retry_after_seconds(exc))
+                raise
 
     async def send(
         self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
     ) -> list[int]:
-        """Send text (split to ≤ 4096), buttons on the last part, then the document if any.
+        """Send the parts (buttons on the last), then the attached and the overflow documents.
 
         `skip_chunks` lets a retried activity resume after the parts it already delivered."""
-        bot = await self._bot()
-        chunks = split_message(message.text)
+        parts, overflow = plan_parts(message.text)
+        items: list[Callable[[], Awaitable[int]]] = []
+        for index, part in enumerate(parts):
+            markup = keyboard(message.buttons) if index == len(parts) - 1 else None
+            items.append(functools.partial(self._send_text, message, part, markup))
+        if message.document_path:
+            path = self._document(message.document_path)
+            if path is not None:
+                items.append(
+                    functools.partial(self._send_file, message, path.read_bytes(), path.name)
+                )
+        if overflow is not None:
+            items.append(
+                functools.partial(self._send_file, message, overflow.encode(), OVERFLOW_FILENAME)
+            )
         ids: list[int] = []
         try:
-            for index, chunk in enumerate(chunks):
+            for index, item in enumerate(items):
                 if index < skip_chunks:
                     continue
-                last = index == len(chunks) - 1
-                markup = keyboard(message.buttons) if last else None
-                ids.append(await self._send_text(bot, message, chunk, markup))
+                ids.append(await self._call(message.chat_id, item))
                 if on_sent is not None:
                     on_sent(index + 1)
-            if message.document_path and skip_chunks <= len(chunks):
-                path = self._document(message.document_path)
-                if path is not None:
-                    with path.open("rb") as handle:
-                        sent = await bot.send_document(
-                            message.chat_id,
-                            document=handle,
-                            filename=path.name,
-                            message_thread_id=message.topic_id,
-                        )
-                    ids.append(sent.message_id)
         except ApplicationError:
             raise
         except Exception as exc:
-            raise telegram_error(exc) from None
+            raise telegram_error(exc, self.secret) from None
         return ids
 
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        """Edit a card in place; "message is not modified" counts as done."""
+        body = split_message(text)[0]
+
+        async def call() -> None:
+            await self.bot.edit_message_text(
+                body,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                disable_web_page_preview=True,
+            )
+
+        try:
+            await self._call(chat_id, call)
+        except BadRequest as exc:
+            if "message is not modified" in exc.message.lower():
+                return True
+            raise telegram_error(exc, self.secret) from None
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
+        return True
+
     async def _send_text(
-        self, bot: Bot, message: ChatMessage, chunk: str, markup: InlineKeyboardMarkup | None
+        self, message: ChatMessage, chunk: str, markup: InlineKeyboardMarkup | None
     ) -> int:
         try:
-            sent = await bot.send_message(
+            sent = await self.bot.send_message(
                 message.chat_id,
                 chunk,
                 parse_mode=ParseMode.HTML,
@@ -156,13 +226,24 @@ class TelegramSender:
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower():
                 raise
-            # A split cut through markup: send that part as plain text rather than lose it.
-            sent = await bot.send_message(
+            # Markup Telegram rejects (e.g. from an LLM): send that part as plain text rather
+            # than lose it.
+            sent = await self.bot.send_message(
                 message.chat_id,
                 html_to_plain(chunk),
                 message_thread_id=message.topic_id,
                 reply_markup=markup,
+                parse_mode=None,
             )
+        return sent.message_id
+
+    async def _send_file(self, message: ChatMessage, content: bytes, filename: str) -> int:
+        sent = await self.bot.send_document(
+            message.chat_id,
+            document=content,
+            filename=filename,
+            message_thread_id=message.topic_id,
+        )
         return sent.message_id
 
     def _document(self, relative: str) -> Path | None:
@@ -170,6 +251,45 @@ class TelegramSender:
         if self.workspaces.resolve() not in path.parents or not path.is_file():
             return None
         return path
+
+
+class TelegramSender:
+    """The notify activities' transport: its own PTB bot with the bot-wide rate limit."""
+
+    def __init__(self, settings: Settings, pacer: ChatPacer = CHAT_PACER) -> None:
+        assert settings.telegram_bot_token is not None
+        token = settings.telegram_bot_token.get_secret_value()
+        self.bot: ExtBot[Any] = ExtBot(
+            token,
+            base_url=settings.telegram_base_url,
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
+            # Bot-wide ~30 msg/s and 20/min per group; 429s are not retried here: they go back
+            # to Temporal as the activity's next retry delay.
+            rate_limiter=AIORateLimiter(overall_max_rate=BOT_MAX_PER_SECOND, max_retries=0),
+        )
+        self.delivery = TelegramDelivery(
+            self.bot, settings.workspaces_dir, pacer=pacer, secret=token
+        )
+        self._ready = False
+
+    async def _ready_delivery(self) -> TelegramDelivery:
+        if not self._ready:
+            try:
+                await self.bot.initialize()
+            except Exception as exc:
+                raise telegram_error(exc, self.delivery.secret) from None
+            self._ready = True
+        return self.delivery
+
+    async def send(
+        self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
+    ) -> list[int]:
+        delivery = await self._ready_delivery()
+        return await delivery.send(message, skip_chunks=skip_chunks, on_sent=on_sent)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        delivery = await self._ready_delivery()
+        return await delivery.edit(chat_id, message_id, text, buttons)
 
     async def close(self) -> None:
         if self._ready:
@@ -193,6 +313,9 @@ class ConsoleSender:
         print(f"\n{text}\n", file=self.stream, flush=True)
         self._next_id += 1
         return [self._next_id]
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        return False  # a terminal cannot edit what it printed; the final message says it all
 
     async def close(self) -> None:
         return None

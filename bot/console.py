@@ -61,6 +61,8 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
             continue
         for reply in replies:
             print(console_text(reply.text, reply.buttons), file=out, flush=True)
+            # A terminal cannot edit a card: the job is told so and never waits for one.
+            await operator.reply_posted(reply, [])
 
 
 def _incoming(text: str) -> Incoming:

@@ -23,6 +23,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.cards import CardRef
 from core.jobs import (
     JobResult,
     JobSpec,
@@ -83,7 +84,12 @@ def search_attributes_for(spec: JobSpec) -> TypedSearchAttributes:
 
 
 def job_memo(spec: JobSpec) -> dict[str, object]:
-    return {"goal": spec.goal, "requested_by": spec.requested_by, "topic_id": spec.topic_id}
+    return {
+        "goal": spec.goal,
+        "requested_by": spec.requested_by,
+        "topic_id": spec.topic_id,
+        "notify": spec.notify.value,
+    }
 
 
 class JobClient:
@@ -152,6 +158,24 @@ class JobClient:
                 )
             )
         return out
+
+    async def spec_of(self, job_id: str) -> JobSpec:
+        """The spec a job was started with (its first history event), e.g. to run it again."""
+        async for event in self.handle(job_id).fetch_history_events():
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            values = await self.client.data_converter.decode(payloads, [JobSpec])
+            return values[0]  # type: ignore[no-any-return]
+        raise JobNotFoundError(f"no job {job_id}")
+
+    async def card_posted(self, job_id: str, message_id: int | None, why: str) -> None:
+        """Tell the job where its card is (a job that already ended just misses it)."""
+        try:
+            await self.handle(job_id).signal(
+                "card_posted", CardRef(message_id=message_id, why=why[:300])
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
 
     async def count(self, query: str) -> int:
         return (await self.client.count_workflows(query)).count

@@ -28,6 +28,7 @@ from core.temporal import SA_REPORT_CHAT_ID
 
 from . import views
 from .commands import all_buttons, all_commands
+from .heartbeat_admin import HeartbeatAdmin
 from .job_client import JobActionError, JobClient, JobNotFoundError
 from .planner import PlanError, Planner
 from .schedules import ScheduleClient, ScheduleError
@@ -57,9 +58,15 @@ class Operator:
         self.jobs = JobClient(deps.client, deps.registry)
         self.planner = Planner(deps.registry, deps.settings)
         self.schedules = ScheduleClient(deps.client)
+        self.heartbeats = HeartbeatAdmin(deps.settings, deps.client, deps.chats.db)
         self.commands = all_commands()
         self.buttons = all_buttons()
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
+        # Job cards handed to a transport and not yet shown: job id -> why this worker.
+        self._pending_cards: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=600)
+        from .intake import Intake  # the intake needs the command registry loaded first
+
+        self.intake = Intake(self)
 
     # --- entry point -----------------------------------------------------------------------
     async def handle(self, msg: Incoming) -> list[Reply]:
@@ -67,6 +74,8 @@ class Operator:
         if refusal is not None:
             return refusal
         await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
+        if msg.chat_type == "private":  # first contact enables the person's heartbeat
+            await self.heartbeats.ensure_private(msg.chat_id)
         try:
             if msg.callback_data is not None:
                 return await self._button(msg, msg.callback_data)
@@ -122,8 +131,8 @@ class Operator:
         return await command.handler(self, msg, args.strip())
 
     async def free_text(self, msg: Incoming, text: str) -> list[Reply]:
-        """Plain words (not a command). Overridden by the intake router / LLM."""
-        return [Reply(text="I work with commands for now.\n\n" + self.help_text())]
+        """Plain words (not a command): the LLM intake when configured, else the keyword router."""
+        return await self.intake.handle(msg, text)
 
     async def _button(self, msg: Incoming, data: str) -> list[Reply]:
         action, _, target = data.partition(":")
@@ -147,10 +156,20 @@ class Operator:
         and why). The card is the job's "running" report, so it is recorded in the ledger
         first and nobody repeats it."""
         worker = self.registry.get(spec.main_step.worker)
+        spec = spec.model_copy(update={"announced": True})
         await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, "running")
         await self.jobs.start(spec)
         log.info("job %s started for chat %s on %s", spec.job_id, spec.report_chat_id, worker.name)
+        self._pending_cards[spec.job_id] = why
         return [views.job_card_reply(spec, worker, why)]
+
+    async def reply_posted(self, reply: Reply, message_ids: list[int]) -> None:
+        """A transport showed `reply`. For a new job's card, tell the job where its card is so
+        it edits it in place (`message_ids` empty: the transport cannot edit)."""
+        if reply.job_id is None or reply.job_id not in self._pending_cards:
+            return
+        why = self._pending_cards.pop(reply.job_id)
+        await self.jobs.card_posted(reply.job_id, message_ids[-1] if message_ids else None, why)
 
     def owns(self, msg: Incoming, desc: WorkflowExecutionDescription) -> bool:
         """Jobs are scoped to the chat that asked for them."""

@@ -11,7 +11,7 @@ import logging
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -22,9 +22,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from temporalio.exceptions import ApplicationError
 
-from activities.senders import html_to_plain, keyboard
-from core.render import split_message
+from activities.senders import TelegramDelivery
+from core.messages import ChatMessage
 from core.settings import Settings
 
 from .commands import all_commands
@@ -52,50 +53,92 @@ def incoming_from(update: Update) -> Incoming:
     )
 
 
-async def send_replies(message: Message, replies: list[Reply]) -> None:
+REPLY_ATTEMPTS = 6
+REPLY_BACKOFF_SECONDS = 0.5
+
+
+async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]:
+    """Send one reply in-process with Temporal-like semantics: a 429 waits its `retry_after`,
+    5xx and network errors back off and retry (resuming after the parts already delivered),
+    400/403 give up at once. Returns the ids of the delivered messages."""
+    done = 0
+    ids: list[int] = []
+
+    def sent(count: int) -> None:
+        nonlocal done
+        done = count
+
+    for attempt in range(REPLY_ATTEMPTS):
+        try:
+            ids += await delivery.send(message, skip_chunks=done, on_sent=sent)
+            return ids
+        except ApplicationError as err:
+            if err.non_retryable or attempt == REPLY_ATTEMPTS - 1:
+                log.warning("reply to chat %s not delivered: %s", message.chat_id, err.message)
+                return ids
+            delay = err.next_retry_delay
+            wait = (
+                delay.total_seconds()
+                if delay is not None
+                else min(REPLY_BACKOFF_SECONDS * 2**attempt, 10.0)
+            )
+            await asyncio.sleep(wait)
+    return ids
+
+
+async def send_replies(
+    delivery: TelegramDelivery, operator: Operator, msg: Incoming, replies: list[Reply]
+) -> None:
+    """Replies go to the chat (and forum topic) they answer, in order."""
     for reply in replies:
-        chunks = split_message(reply.text)
-        for index, chunk in enumerate(chunks):
-            markup = keyboard(reply.buttons) if index == len(chunks) - 1 else None
+        message = ChatMessage(
+            chat_id=msg.chat_id, topic_id=msg.topic_id, text=reply.text, buttons=reply.buttons
+        )
+        ids = await deliver(delivery, message)
+        if ids:
             try:
-                await message.reply_text(chunk, reply_markup=markup, do_quote=False)
-            except BadRequest as exc:
-                if "can't parse entities" not in exc.message.lower():
-                    raise
-                await message.reply_text(
-                    html_to_plain(chunk), reply_markup=markup, parse_mode=None, do_quote=False
-                )
+                await operator.reply_posted(reply, ids)
+            except Exception:
+                log.exception("could not tell job %s where its card is", reply.job_id)
 
 
 def build_application(settings: Settings, operator: Operator) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
     app = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        .token(token)
         .base_url(settings.telegram_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)  # a Cancel press is handled while other work runs
         .get_updates_read_timeout(settings.telegram_poll_timeout + 10)
-        .post_init(_post_init)
         .build()
     )
+
+    def delivery() -> TelegramDelivery:
+        return TelegramDelivery(app.bot, settings.workspaces_dir, secret=token)
 
     async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
-        replies = await operator.handle(incoming_from(update))
-        await send_replies(update.effective_message, replies)
+        incoming = incoming_from(update)
+        replies = await operator.handle(incoming)
+        await send_replies(delivery(), operator, incoming, replies)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
             return
-        replies = await operator.handle(incoming_from(update))
+        incoming = incoming_from(update)
+        replies = await operator.handle(incoming)
         toast = next((r.toast for r in replies if r.toast), None)
-        await query.answer(text=toast)
+        try:
+            await query.answer(text=toast[:190] if toast else None)
+        except TelegramError as exc:  # an old or repeated press: the replies still matter
+            log.info("callback answer failed: %s", type(exc).__name__)
         if replies and isinstance(query.message, Message):
-            await send_replies(query.message, replies)
+            await send_replies(delivery(), operator, incoming, replies)
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error(
@@ -125,6 +168,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 async def run_telegram(app: Application, stop: asyncio.Event, poll_timeout: float) -> None:  # type: ignore[type-arg]
     async with app:
+        # `post_init` runs only under run_polling(); this manual start-up sets the menu itself.
+        await _post_init(app)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=int(poll_timeout))

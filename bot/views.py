@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecutionDescription
 
+from core.cards import card_text
 from core.job_messages import job_buttons
 from core.jobs import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
@@ -45,15 +46,15 @@ def _ago(when: datetime | None, now: datetime | None = None) -> str:
 
 
 def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
-    plan = " → ".join(step.worker for step in spec.steps)
-    text = (
-        f"🆕 <b>{esc(spec.job_id)}</b> · started\n"
-        f"<i>{esc(truncate_utf16(spec.goal, 300))}</i>\n"
-        f"worker: <b>{esc(worker.name)}</b> — {esc(why)}\n"
-        f"plan: {esc(plan)}\n"
-        f"I'll tell you when it finishes. Status: /job {esc(spec.job_id)}"
+    """The first reply to a new job; the workflow edits it in place later (core/cards.py)."""
+    status = JobStatus(
+        job_id=spec.job_id, goal=spec.goal, state=JobState.running, step_count=len(spec.steps)
     )
-    return Reply(text=text, buttons=job_buttons(spec.job_id, JobState.running), job_id=spec.job_id)
+    return Reply(
+        text=card_text(spec, status, why, fresh=True),
+        buttons=job_buttons(spec.job_id, JobState.running),
+        job_id=spec.job_id,
+    )
 
 
 def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> str:
@@ -105,5 +106,37 @@ def workers_text(workers: list[tuple[WorkerDefinition, bool | None]]) -> str:
         lines.append(
             f"{dot} <b>{esc(worker.name)}</b> (queue <code>{esc(worker.task_queue)}</code>) — "
             f"{esc(worker.description)}" + (f"\n   can: {esc(caps)}" if caps else "")
+        )
+    return "\n".join(lines)
+
+
+def status_list(
+    title: str,
+    jobs: list[JobSummary],
+    total: int,
+    limit: int,
+    live: dict[str, JobStatus] | None = None,
+) -> str:
+    """A status answer: the exact count, then at most `limit` jobs (newest first)."""
+    live = live or {}
+    if total == 0 and not jobs:
+        return f"<b>{esc(title)}</b>: none."
+    head = f"<b>{esc(title)}</b>: {total} job{'s' if total != 1 else ''}"
+    if total > len(jobs):
+        head += f" (showing the newest {len(jobs)}; the list stops at {limit})"
+    lines = [head]
+    for job in jobs:
+        status = live.get(job.job_id)
+        state = status.state.value if status else job.state
+        icon = STATE_ICONS.get(state, "•")
+        detail = f"{esc(state.replace('_', ' '))} · {esc(job.worker)}"
+        if status and not status.state.is_final and status.step_count:
+            step = min(status.step_index + 1, status.step_count)
+            detail += f" · step {step}/{status.step_count} {esc(status.worker)}"
+            if status.attempt > 1:
+                detail += f" (attempt {status.attempt})"
+        lines.append(
+            f"{icon} <code>{esc(job.job_id)}</code> {detail} · "
+            f"{_ago(job.closed_at or job.started_at)}\n   {esc(truncate_utf16(job.goal, 80))}"
         )
     return "\n".join(lines)

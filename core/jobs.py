@@ -87,6 +87,8 @@ class JobSpec(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     notify: NotifyPolicy = NotifyPolicy.state_changes
     needs_attention_timeout_seconds: int = Field(default=24 * 3600, ge=1)
+    # The operator's own reply (the job card) already told the chat the job started.
+    announced: bool = False
 
     @field_validator("job_id")
     @classmethod

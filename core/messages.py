@@ -19,9 +19,23 @@ class ChatMessage(BaseModel):
     document_path: str | None = None  # a workspace file to attach when text alone is too long
 
 
+class CardEdit(BaseModel):
+    """A new version of a job's card (the first reply about a job), edited in place."""
+
+    job_id: str
+    chat_id: int
+    message_id: int
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+
+
 class JobNotification(BaseModel):
-    """A job's state change to tell its chat about, at most once (ledger compare-and-set)."""
+    """A job's state change to tell its chat about, at most once (ledger compare-and-set).
+
+    `card` brings the job's card up to date in the same activity, so a job's end costs one
+    activity, not two."""
 
     job_id: str
     status: str
     message: ChatMessage
+    card: CardEdit | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 TELEGRAM_MAX_CHARS = 4096  # counted in UTF-16 code units
 
@@ -54,26 +55,98 @@ def tail_text(text: str, limit: int) -> str:
     return cut
 
 
+# One unit of Telegram HTML: a tag, an entity, or a single character. A split happens only
+# between atoms, so it never lands inside a tag (`<a href=…>`) or an entity (`&amp;`).
+_ATOM = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});|[\s\S]")
+_TAG_NAME = re.compile(r"^</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
+_VOID_TAGS = frozenset({"br"})
+
+
+def _atom_width(atom: str) -> int:
+    """Visible UTF-16 units (Telegram counts the text after entity parsing)."""
+    if atom.startswith("<") and atom.endswith(">") and len(atom) > 1:
+        return 0
+    if atom.startswith("&") and len(atom) > 1:
+        return 1
+    return utf16_len(atom)
+
+
 def split_message(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
-    """Split plain (already escaped) text into chunks ≤ limit, at paragraph, then line, then
-    word boundaries; never inside an HTML entity like `&amp;`."""
-    chunks: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        window = truncate_utf16(rest, limit, marker="")
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            idx = window.rfind(sep)
-            if idx > len(window) // 4:
-                cut = idx + len(sep)
+    """Split Telegram HTML into parts of at most `limit` visible UTF-16 units.
+
+    Cuts prefer a paragraph break, then a line break, then a space, and fall back to a hard cut
+    between characters; never inside a tag or an entity. Tags open at a cut are closed at the
+    end of the part and reopened (same attributes) at the start of the next one, so every part
+    is valid HTML on its own."""
+    atoms = _ATOM.findall(text)
+    if sum(_atom_width(a) for a in atoms) <= limit:
+        return [text]
+    parts: list[str] = []
+    stack: list[tuple[str, str]] = []  # (tag name, raw opening tag)
+    start = 0
+    while start < len(atoms):
+        prefix = "".join(raw for _, raw in stack)
+        cut, cut_stack, end_stack = _find_cut(atoms, start, list(stack), limit)
+        body = "".join(atoms[start:cut])
+        closing = "".join(f"</{name}>" for name, _ in reversed(cut_stack))
+        part = (prefix + body).rstrip("\n ") if cut < len(atoms) else prefix + body
+        if _visible(part):
+            parts.append(part + (closing if cut < len(atoms) else ""))
+        start = cut
+        stack = cut_stack if cut < len(atoms) else end_stack
+        # The next part starts at the next visible text, not with the separator we cut at.
+        while start < len(atoms) and atoms[start] in ("\n", " "):
+            start += 1
+    return parts or [""]
+
+
+def _visible(part: str) -> bool:
+    return any(_atom_width(a) and not a.isspace() for a in _ATOM.findall(part))
+
+
+def _apply_tag(atom: str, stack: list[tuple[str, str]]) -> None:
+    match = _TAG_NAME.match(atom)
+    if not match:
+        return
+    name = match.group(1).lower()
+    if name in _VOID_TAGS or atom.endswith("/>"):
+        return
+    if atom.startswith("</"):
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] == name:
+                del stack[index:]
                 break
-        if cut <= 0:
-            cut = len(window)
-            amp = window.rfind("&", max(0, cut - 8))
-            if amp != -1 and ";" not in window[amp:cut]:
-                cut = amp or cut
-        chunks.append(rest[:cut].rstrip("\n") or rest[:cut])
-        rest = rest[cut:]
-    if rest.strip():
-        chunks.append(rest)
-    return chunks or [""]
+    else:
+        stack.append((name, atom))
+
+
+def _find_cut(
+    atoms: list[str], start: int, stack: list[tuple[str, str]], limit: int
+) -> tuple[int, list[tuple[str, str]], list[tuple[str, str]]]:
+    """(end index of this part, tags open there, tags open at the end of the text)."""
+    used = 0
+    best: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+    index = start
+    while index < len(atoms):
+        atom = atoms[index]
+        width = _atom_width(atom)
+        if used + width > limit and index > start:
+            break
+        used += width
+        if width == 0:
+            _apply_tag(atom, stack)
+        index += 1
+        if used > limit // 4:
+            previous = atoms[index - 2] if index - 2 >= start else ""
+            if atom == "\n" and previous == "\n":
+                best["paragraph"] = (index, list(stack))
+            elif atom == "\n":
+                best["line"] = (index, list(stack))
+            elif atom == " ":
+                best["word"] = (index, list(stack))
+    else:
+        return len(atoms), list(stack), list(stack)
+    for kind in ("paragraph", "line", "word"):
+        if kind in best:
+            return best[kind][0], best[kind][1], []
+    return index, list(stack), []

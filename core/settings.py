@@ -137,6 +137,21 @@ class Settings(BaseSettings):
         default=0.8, ge=0.0, le=1.0, alias="HEARTBEAT_REPETITION_THRESHOLD"
     )
     heartbeat_ack_token: str = Field(default="HEARTBEAT_OK", alias="HEARTBEAT_ACK_TOKEN")
+    heartbeat_stale_after_minutes: int = Field(
+        default=30, ge=1, alias="HEARTBEAT_STALE_AFTER_MINUTES"
+    )
+    heartbeat_cooldown_minutes: int = Field(default=5, ge=0, alias="HEARTBEAT_COOLDOWN_MINUTES")
+    heartbeat_max_consecutive_failures: int = Field(
+        default=3, ge=1, alias="HEARTBEAT_MAX_CONSECUTIVE_FAILURES"
+    )
+    heartbeat_max_llm_calls: int = Field(default=4, ge=1, alias="HEARTBEAT_MAX_LLM_CALLS")
+    heartbeat_max_llm_tokens: int = Field(default=12_000, ge=100, alias="HEARTBEAT_MAX_LLM_TOKENS")
+    heartbeat_push_grace_seconds: int = Field(
+        default=60, ge=0, alias="HEARTBEAT_PUSH_GRACE_SECONDS"
+    )
+    heartbeat_group_targets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="HEARTBEAT_GROUP_TARGETS"
+    )
     timezone: str = Field(default="UTC", alias="TIMEZONE")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
@@ -162,6 +177,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("heartbeat_group_targets", mode="before")
+    @classmethod
+    def _group_targets(cls, value: object) -> list[str]:
+        """`chat_id[:topic_id]`, comma-separated, e.g. `-1001234567890:42,-1009876543210`."""
+        items = value if isinstance(value, list | tuple) else str(value or "").split(",")
+        targets = [str(item).strip() for item in items if str(item).strip()]
+        for item in targets:
+            if not re.fullmatch(r"-?\d+(:\d+)?", item):
+                raise ValueError(f"heartbeat group target {item!r} is not chat_id[:topic_id]")
+        return targets
 
     @field_validator("timezone")
     @classmethod

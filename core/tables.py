@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,3 +91,69 @@ class ConversationTurn(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     job_ids: Mapped[str] = mapped_column(String(500), default="")  # comma-separated
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HeartbeatTargetRow(Base):
+    """One heartbeat target (a chat or a forum topic): its overrides and run state.
+
+    The id is the target's Temporal Schedule id (`heartbeat-<chat>[-<topic>]`). Overrides are
+    stored as JSON (`core.heartbeat_config.HeartbeatOverrides`) and mirrored into the schedule.
+    """
+
+    __tablename__ = "heartbeat_targets"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="command")  # auto|command|config
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    overrides: Mapped[str] = mapped_column(Text, default="{}")
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    changes_checked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message_count_at_last_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    chat_valid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    validation_error: Mapped[str] = mapped_column(String(300), default="")
+    no_llm_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # `/heartbeat fire` asked for a run now: that run skips the quiet-hours and busy gates.
+    fire_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HeartbeatRunRow(Base):
+    """The heartbeat log: one row per run, with its outcome and why."""
+
+    __tablename__ = "heartbeat_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target_id: Mapped[str] = mapped_column(String(80), index=True)
+    run_number: Mapped[int] = mapped_column(Integer)
+    workflow_id: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # posted|suppressed|silent|skipped|failed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(Text, default="")
+    prompt_source: Mapped[str] = mapped_column(String(32), default="")
+    executed: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    tool_calls: Mapped[int] = mapped_column(Integer, default=0)
+    repetition_alert: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HeartbeatTemplateRow(Base):
+    """Reusable heartbeat prompts (`prompt_template_id`), shared across targets."""
+
+    __tablename__ = "heartbeat_templates"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

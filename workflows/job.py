@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from core.cards import CardRef, card_edit
     from core.ids import workspace_name
     from core.job_messages import finished_message, job_card, needs_attention_message
     from core.jobs import (
@@ -31,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         StepOutput,
         StepSpec,
     )
-    from core.messages import ChatMessage, JobNotification
+    from core.messages import CardEdit, ChatMessage, JobNotification
     from core.temporal import (
         OPERATOR_QUEUE,
         SA_JOB_STATUS,
@@ -50,6 +51,13 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 
+# The job card in the chat is edited at most once per interval (the final state goes at once).
+CARD_EDIT_INTERVAL = timedelta(seconds=3)
+# A job started from a chat waits this long for its card before the result, so the card comes
+# first in the chat; past it, the result goes anyway.
+CARD_WAIT = timedelta(seconds=3)
+
+
 def _error_text(err: BaseException) -> str:
     cause = err.cause if isinstance(err, ActivityError) and err.cause else err
     if isinstance(cause, ApplicationError) and cause.type:
@@ -66,6 +74,9 @@ class JobWorkflow:
         self._outputs: list[StepOutput] = []
         self._decision: RetryRequest | RerouteRequest | None = None
         self._notify_chain: asyncio.Future[object] | None = None
+        self._card: CardRef | None = None
+        self._card_task: asyncio.Future[None] | None = None
+        self._card_shown: tuple[str, int, str, int] | None = None
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -76,6 +87,15 @@ class JobWorkflow:
     @workflow.query
     def outputs(self) -> list[StepOutput]:
         return self._outputs
+
+    @workflow.signal
+    def card_posted(self, ref: CardRef) -> None:
+        """The chat shows this job's card; keep it in step with the job from now on."""
+        if self._card is not None:
+            return
+        self._card = ref
+        if ref.message_id is not None:
+            self._card_task = asyncio.ensure_future(self._card_loop())
 
     @workflow.update
     async def retry(self, request: RetryRequest) -> str:
@@ -163,7 +183,8 @@ class JobWorkflow:
         )
         try:
             self._transition(JobState.running, phase=f"step 1: {spec.steps[0].worker}")
-            self._notify(job_card(spec, self._state()))
+            if not spec.announced:
+                self._notify(job_card(spec, self._state()))
             index = 0
             while index < len(self._steps):
                 try:
@@ -263,12 +284,91 @@ class JobWorkflow:
         )
         if report and report.data.get("attach_report"):
             message.document_path = f"{workspace_name(spec.job_id)}/report.md"
-        self._notify(message, status=state)
+        if workflow.patched("job-card-edits"):
+            await self._await_card()
+        if self._card_task is not None:
+            # An edit in flight lands first, so the card's last version is the final one.
+            try:
+                await workflow.wait_condition(self._card_task_done, timeout=timedelta(seconds=60))
+            except TimeoutError:
+                workflow.logger.warning("job %s: a card edit did not finish", spec.job_id)
+        card = card_edit(spec, self._state(), self._card) if self._card is not None else None
+        if not self._notify(message, status=state, card=card) and card is not None:
+            # This job's policy pushes nothing now, but its card still has to show the end.
+            try:
+                await workflow.execute_activity(
+                    "notify.edit_card",
+                    card,
+                    task_queue=OPERATOR_QUEUE,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=timedelta(minutes=10),
+                    retry_policy=NOTIFY_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("job %s: the card was not finalized", spec.job_id)
         if self._notify_chain is not None:
             try:
                 await self._notify_chain
             except ActivityError:
                 workflow.logger.warning("job %s: final notification failed", spec.job_id)
+
+    # --- the job card ----------------------------------------------------------------------
+    async def _await_card(self) -> None:
+        """A job a person asked for in a chat gets its card first, its result second."""
+        spec = self._job()
+        if self._card is not None or spec.requested_by is None or spec.schedule_id:
+            return
+        try:
+            await workflow.wait_condition(lambda: self._card is not None, timeout=CARD_WAIT)
+        except TimeoutError:
+            pass
+
+    def _card_task_done(self) -> bool:
+        return self._card_task is None or self._card_task.done()
+
+    def _card_key(self) -> tuple[str, int, str, int]:
+        """What the card shows. Moving on to the closing reporting step is not news: the
+        final state follows within moments, with the result."""
+        status = self._state()
+        index = status.step_index
+        if status.state is JobState.running and self._steps[index].worker == "reporting":
+            index = max(index - 1, 0)
+        return (status.state.value, index, self._steps[index].worker, status.attempt)
+
+    async def _card_loop(self) -> None:
+        """Edit the card on each change the person can see (state, step, worker, attempt),
+        throttled to one edit per CARD_EDIT_INTERVAL; ends with the final state."""
+        spec = self._job()
+        self._card_shown = (JobState.running.value, 0, self._steps[0].worker, 0)
+        while True:
+            await workflow.wait_condition(lambda: self._card_key() != self._card_shown)
+            if self._state().state.is_final:
+                return  # the final notification edits the card in the same activity
+            key = self._card_key()
+            assert self._card is not None
+            edit = card_edit(spec, self._state(), self._card)
+            if edit is None:
+                return
+            try:
+                await workflow.execute_activity(
+                    "notify.edit_card",
+                    edit,
+                    task_queue=OPERATOR_QUEUE,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=timedelta(minutes=10),
+                    retry_policy=NOTIFY_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("job %s: card edit failed; no more edits", spec.job_id)
+                return
+            self._card_shown = key
+
+            try:
+                await workflow.wait_condition(
+                    lambda: self._state().state.is_final, timeout=CARD_EDIT_INTERVAL
+                )
+            except TimeoutError:
+                pass
 
     # --- helpers ---------------------------------------------------------------------------
     def _job(self) -> JobSpec:
@@ -305,16 +405,21 @@ class JobWorkflow:
             updates.append(SA_SCHEDULE_ID.value_set(spec.schedule_id))
         workflow.upsert_search_attributes(updates)
 
-    def _notify(self, message: ChatMessage, status: JobState | None = None) -> None:
-        """Queue a chat message after the previous one (per-job order), if the policy wants it.
+    def _notify(
+        self, message: ChatMessage, status: JobState | None = None, card: CardEdit | None = None
+    ) -> bool:
+        """Queue a chat message after the previous one (per-job order), if the policy wants it;
+        False when it does not.
 
         State messages go through the report ledger, so the heartbeat never repeats them."""
         spec = self._job()
         state = status or self._state().state
         if not spec.notify.wants(state):
-            return
+            return False
         previous = self._notify_chain
-        notification = JobNotification(job_id=spec.job_id, status=state.value, message=message)
+        notification = JobNotification(
+            job_id=spec.job_id, status=state.value, message=message, card=card
+        )
 
         async def send() -> object:
             if previous is not None:
@@ -333,3 +438,4 @@ class JobWorkflow:
             )
 
         self._notify_chain = asyncio.ensure_future(send())
+        return True

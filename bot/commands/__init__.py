@@ -17,8 +17,10 @@ Handler = Callable[["Operator", "Incoming", str], Awaitable[list["Reply"]]]
 # Modules that define commands, in help order. Add a module here to add its commands.
 COMMAND_MODULES = (
     "bot.commands.jobs",
+    "bot.commands.status",
     "bot.commands.recovery",
     "bot.commands.schedules",
+    "bot.commands.heartbeat",
     "bot.commands.info",
 )
 

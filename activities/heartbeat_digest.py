@@ -1,0 +1,57 @@
+"""The built-in workflow-trigger heartbeat `job-digest`: what the chat's jobs did since the
+previous run, in one message (nothing when nothing happened)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from temporalio import activity
+
+from core.heartbeat_messages import HEADER
+from core.heartbeat_models import HeartbeatTrigger
+from core.render import STATE_ICONS, esc, truncate_utf16
+from core.temporal import SA_JOB_STATUS
+
+from .heartbeat import HeartbeatDeps
+from .heartbeat_jobs import chat_jobs_query, job_state
+
+MAX_LISTED = 15
+
+
+class DigestActivities:
+    def __init__(self, deps: HeartbeatDeps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="heartbeat.job_digest")
+    async def job_digest(self, trigger: HeartbeatTrigger) -> str:
+        """The digest as Telegram HTML, or "" when no job ended or runs."""
+        client = self.deps.client
+        since = self.deps.clock() - timedelta(minutes=trigger.interval_minutes)
+        stamp = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        chat = trigger.target.chat_id
+        ended: list[tuple[str, str, str]] = []
+        async for wf in client.list_workflows(
+            chat_jobs_query(chat, f"CloseTime > '{stamp}'"), limit=200, page_size=200
+        ):
+            memo = await wf.memo()
+            state = job_state(wf.typed_search_attributes.get(SA_JOB_STATUS), wf.status)
+            ended.append((wf.id, state, str(memo.get("goal", ""))))
+        running = (
+            await client.count_workflows(chat_jobs_query(chat, "ExecutionStatus = 'Running'"))
+        ).count
+        if not ended and not running:
+            return ""
+        counts = Counter(state for _, state, _ in ended)
+        summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(counts.items()))
+        lines = [
+            f"{HEADER} · jobs in the last {trigger.interval_minutes} min: "
+            + (summary or "none ended")
+            + f"; {running} running"
+        ]
+        for job_id, state, goal in ended[:MAX_LISTED]:
+            icon = STATE_ICONS.get(state, "•")
+            lines.append(f"{icon} <code>{esc(job_id)}</code> {esc(truncate_utf16(goal, 80))}")
+        if len(ended) > MAX_LISTED:
+            lines.append(f"… and {len(ended) - MAX_LISTED} more: /jobs")
+        return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""Jobs as the heartbeat sees them: read from Temporal (visibility, the job's `status` query,
+its first history event), started through the operator's planner and job client.
+
+Always scoped to one target's chat: a heartbeat never reads or starts another chat's jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from bot.job_client import JobClient
+from bot.planner import PlanError, Planner
+from core.heartbeat_models import FollowUpRequest
+from core.heartbeat_target import HeartbeatTarget
+from core.jobs import MAX_GOAL_CHARS, JobSpec, JobState, JobStatus, NotifyPolicy
+from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+
+if TYPE_CHECKING:
+    from .heartbeat import HeartbeatDeps
+
+JOB_WORKFLOW = "JobWorkflow"
+CLOSED_STATE = {
+    WorkflowExecutionStatus.COMPLETED: JobState.completed,
+    WorkflowExecutionStatus.FAILED: JobState.failed,
+    WorkflowExecutionStatus.CANCELED: JobState.cancelled,
+    WorkflowExecutionStatus.TERMINATED: JobState.failed,
+    WorkflowExecutionStatus.TIMED_OUT: JobState.failed,
+}
+
+
+def chat_jobs_query(chat_id: int, extra: str = "") -> str:
+    query = f"WorkflowType = '{JOB_WORKFLOW}' AND ReportChatId = {int(chat_id)}"
+    return f"{query} AND ({extra})" if extra else query
+
+
+def job_state(sa_state: str | None, status: WorkflowExecutionStatus | None) -> str:
+    """The job's state: its own (search attribute), unless the execution ended without saying
+    (terminated, timed out)."""
+    state = sa_state or JobState.queued.value
+    if status in CLOSED_STATE:
+        try:
+            final = JobState(state).is_final
+        except ValueError:
+            final = False
+        if not final:
+            return CLOSED_STATE[status].value  # type: ignore[index]
+    return state
+
+
+def covers(target: HeartbeatTarget, job_topic: int | None, topic_targets: list[int]) -> bool:
+    """A topic target covers its topic's jobs; a chat-level target covers the rest of the chat
+    (jobs outside any topic, or in a topic without a heartbeat of its own)."""
+    if target.topic_id is not None:
+        return job_topic == target.topic_id
+    return job_topic is None or job_topic not in topic_targets
+
+
+async def spec_of(client: Client, job_id: str) -> JobSpec | None:
+    """The spec the job was started with (its first history event)."""
+    try:
+        async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            values = await client.data_converter.decode(payloads, [JobSpec])
+            return values[0]  # type: ignore[no-any-return]
+    except Exception:  # gone, or started with an input this version cannot read
+        return None
+    return None
+
+
+async def notify_policy(client: Client, job_id: str, memo: dict[str, Any]) -> NotifyPolicy:
+    """From the memo when it carries the policy, else from the job's spec."""
+    raw = memo.get("notify")
+    if isinstance(raw, str):
+        try:
+            return NotifyPolicy(raw)
+        except ValueError:
+            pass
+    spec = await spec_of(client, job_id)
+    return spec.notify if spec is not None else NotifyPolicy.state_changes
+
+
+async def query_status(client: Client, job_id: str) -> JobStatus | None:
+    try:
+        return await client.get_workflow_handle(job_id).query("status", result_type=JobStatus)
+    except Exception:  # an old or broken job: its visibility record is all there is
+        return None
+
+
+async def list_chat_jobs(
+    client: Client, target: HeartbeatTarget, state: str | None, limit: int
+) -> list[dict[str, Any]]:
+    extra = f"JobStatus = '{JobState(state).value}'" if state else ""
+    out: list[dict[str, Any]] = []
+    async for wf in client.list_workflows(
+        chat_jobs_query(target.chat_id, extra), limit=limit, page_size=min(limit, 100)
+    ):
+        memo = await wf.memo()
+        out.append(
+            {
+                "job_id": wf.id,
+                "state": job_state(wf.typed_search_attributes.get(SA_JOB_STATUS), wf.status),
+                "goal": str(memo.get("goal", ""))[:200],
+                "started_at": _iso(wf.start_time),
+                "closed_at": _iso(wf.close_time),
+            }
+        )
+    return out
+
+
+async def job_detail(client: Client, target: HeartbeatTarget, job_id: str) -> dict[str, Any]:
+    handle = client.get_workflow_handle(job_id)
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return {"error": f"no job {job_id}"}
+    if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != target.chat_id:
+        return {"error": f"no job {job_id} in this chat"}
+    status = await query_status(client, job_id)
+    detail: dict[str, Any] = {
+        "job_id": job_id,
+        "state": job_state(desc.typed_search_attributes.get(SA_JOB_STATUS), desc.status),
+        "started_at": _iso(desc.start_time),
+        "closed_at": _iso(desc.close_time),
+    }
+    if status is not None:
+        detail.update(
+            goal=status.goal[:500],
+            phase=status.phase,
+            step=f"{status.step_index + 1}/{status.step_count}",
+            worker=status.worker,
+            progress=status.progress[-1000:],
+            last_error=status.last_error[-1000:],
+        )
+    return detail
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+async def start_job_in_chat(
+    deps: HeartbeatDeps, target: HeartbeatTarget, worker: str, text: str
+) -> str:
+    """Start a job for the target's chat; its card and result reach the chat by its own push."""
+    planner = Planner(deps.registry, deps.settings)
+    origin: dict[str, Any] = {"chat_id": target.chat_id, "topic_id": target.topic_id}
+    if worker == "research":
+        spec = planner.research_job(text, **origin)
+    elif worker == "execution":
+        spec = planner.exec_job(text, **origin)
+    else:
+        spec = planner.dispatch_job(worker, text, **origin)
+    await JobClient(deps.client, deps.registry).start(spec)
+    return spec.job_id
+
+
+async def start_follow_up_job(deps: HeartbeatDeps, request: FollowUpRequest) -> str:
+    goal = f"Follow up on this heartbeat result: {request.result.strip()}"
+    try:
+        return await start_job_in_chat(deps, request.target, "research", goal[:MAX_GOAL_CHARS])
+    except PlanError as exc:
+        from temporalio.exceptions import ApplicationError
+
+        raise ApplicationError(str(exc), type="BadCommand", non_retryable=True) from None

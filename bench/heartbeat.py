@@ -1,0 +1,410 @@
+"""The heartbeat at scale: one tick for one target and for every target, and its LLM calls.
+
+    .venv/bin/python bench/heartbeat.py [--chats 1000] [--jobs-per-chat 10] [--changed 0.01]
+
+Set-up (own dev server, in memory, same flags as `hbo up`):
+- 10,000 jobs across 1,000 chats as *real workflow executions* of type JobWorkflow with the
+  search attributes and memo a real job has (ReportChatId, JobStatus, WorkerName; goal, topic).
+  They are started on a task queue nobody polls, so no job code runs; the finished ones are then
+  terminated, which closes them exactly like a finished job in visibility (CloseTime set; the
+  JobStatus attribute keeps the job's own final state). 5 % stay running.
+- The report ledger says every job was told its current state, except 1 % of them: jobs that
+  finished after the last heartbeat and whose own push never confirmed (the changes to report).
+- 1,000 heartbeat targets (one per chat), each with an (item-less) HEARTBEAT.md, and an LLM
+  "configured" at a local counting server: an idle tick must not call it.
+
+Measured: a tick = one HeartbeatWorkflow run, end to end (workers in this process, sends to a
+counting sender instead of Telegram). Prints one target's tick (idle and with a change), all
+targets' ticks together, the jobs each tick examined, messages sent, and LLM calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiohttp import web
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.heartbeat import HeartbeatDeps
+from activities.heartbeat_changes import VISIBILITY_MARGIN, ChangeActivities
+from bot.job_client import job_memo
+from bot.planner import Planner
+from core.devserver import DevServer, find_temporal_cli
+from core.heartbeat_config import defaults_from_settings
+from core.heartbeat_models import GatherRequest, HeartbeatRunSummary
+from core.heartbeat_prompt import default_checklist_template
+from core.heartbeat_store import HeartbeatStore
+from core.heartbeat_target import HeartbeatTarget
+from core.jobs import JobSpec, JobState
+from core.messages import Button, ChatMessage
+from core.store import _insert
+from core.tables import HeartbeatTargetRow, ReportLedger
+from core.temporal import (
+    OPERATOR_QUEUE,
+    SA_JOB_STATUS,
+    SA_REPORT_CHAT_ID,
+    SA_WORKER_NAME,
+)
+from tests.support.stack import free_port, make_settings
+from worker_main import build_workers, open_runtime
+
+IDLE_QUEUE = "bench-nobody-polls-this"
+
+
+class CountingSender:
+    """Stands in for Telegram: counts what the heartbeat would have sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[ChatMessage] = []
+
+    async def send(
+        self, message: ChatMessage, skip_chunks: int = 0, on_sent: Any = None
+    ) -> list[int]:
+        self.messages.append(message)
+        return [len(self.messages)]
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+
+class CountingLLM:
+    """An OpenAI-compatible endpoint that only counts requests (an idle tick must make none)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._runner: web.AppRunner | None = None
+        self.port = free_port()
+
+    async def __aenter__(self) -> CountingLLM:
+        async def completions(request: web.Request) -> web.Response:
+            self.requests += 1
+            return web.json_response({"error": {"message": "bench"}}, status=500)
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", completions)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+async def bounded(limit: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(job) for job in jobs))
+
+
+def chat_ids(n: int) -> list[int]:
+    return [5_000_000 + i for i in range(n)]
+
+
+async def create_jobs(
+    client: Client,
+    planner: Planner,
+    chats: list[int],
+    per_chat: int,
+    running_share: float,
+    rng: random.Random,
+) -> dict[int, list[tuple[str, str]]]:
+    """Start the job executions; returns chat -> [(job id, state)]. Running ones stay open."""
+    plan: dict[int, list[tuple[str, str]]] = {}
+    starts: list[Callable[[], Awaitable[Any]]] = []
+    for chat in chats:
+        plan[chat] = []
+        for index in range(per_chat):
+            job_id = f"job-b{chat}-{index}"
+            if rng.random() < running_share:
+                state = JobState.running.value
+            else:
+                state = rng.choice([JobState.completed.value] * 8 + [JobState.failed.value] * 2)
+            plan[chat].append((job_id, state))
+            spec = planner.exec_job(f"echo {index}", chat_id=chat, job_id=job_id)
+            starts.append(start_job(client, spec, state))
+    await bounded(64, starts)
+    return plan
+
+
+def start_job(client: Client, spec: JobSpec, state: str) -> Callable[[], Awaitable[Any]]:
+    """The real job's start (input, search attributes, memo), on a queue nobody polls."""
+
+    async def go() -> None:
+        await client.start_workflow(
+            "JobWorkflow",
+            spec,
+            id=spec.job_id,
+            task_queue=IDLE_QUEUE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(SA_JOB_STATUS, state),
+                    SearchAttributePair(SA_WORKER_NAME, spec.main_step.worker),
+                    SearchAttributePair(SA_REPORT_CHAT_ID, spec.report_chat_id),
+                ]
+            ),
+            memo=job_memo(spec),
+        )
+
+    return go
+
+
+async def close_jobs(client: Client, job_ids: list[str]) -> None:
+    async def close(job_id: str) -> None:
+        await client.get_workflow_handle(job_id).terminate("bench: the job has finished")
+
+    await bounded(64, [lambda j=j: close(j) for j in job_ids])  # type: ignore[misc]
+
+
+async def wait_visible(client: Client, query: str, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await client.count_workflows(query)).count >= count:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(query)
+
+
+async def tick(client: Client, target: HeartbeatTarget) -> tuple[float, HeartbeatRunSummary]:
+    started = time.perf_counter()
+    summary = await client.execute_workflow(
+        "HeartbeatWorkflow",
+        target,
+        id=f"{target.schedule_id}-bench-{uuid.uuid4().hex[:8]}",
+        task_queue=OPERATOR_QUEUE,
+        result_type=HeartbeatRunSummary,
+    )
+    return time.perf_counter() - started, summary
+
+
+async def main(args: argparse.Namespace) -> None:
+    rng = random.Random(5)
+    server = DevServer(find_temporal_cli(), port=free_port(), ui_port=None, db_file=None)
+    await server.start()
+    data = Path(tempfile.mkdtemp(prefix="hbo-bench-heartbeat-"))
+    try:
+        client = await Client.connect(server.target, data_converter=pydantic_data_converter)
+        async with CountingLLM() as llm:
+            settings = make_settings(
+                data,
+                server.target,
+                TELEGRAM_BOT_TOKEN="",
+                OPENAI_API_KEY="sk-bench",
+                OPENAI_BASE_URL=llm.base_url,
+            )
+            async with open_runtime(settings, client) as runtime:
+                await run_bench(args, rng, client, runtime, llm)
+    finally:
+        await server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+async def run_bench(
+    args: argparse.Namespace, rng: random.Random, client: Client, runtime: Any, llm: CountingLLM
+) -> None:
+    chats = chat_ids(args.chats)
+    total = args.chats * args.jobs_per_chat
+    print(f"creating {total} job executions across {args.chats} chats …", flush=True)
+    t0 = time.perf_counter()
+    planner = Planner(runtime.registry, runtime.settings)
+    plan = await create_jobs(client, planner, chats, args.jobs_per_chat, args.running, rng)
+    all_jobs = [(chat, job, state) for chat, jobs in plan.items() for job, state in jobs]
+    finished = [(chat, job, state) for chat, job, state in all_jobs if state != "running"]
+    changed = rng.sample(finished, max(1, round(total * args.changed)))
+    changed_ids = {job for _, job, _ in changed}
+    settled = [job for _, job, _ in finished if job not in changed_ids]
+    await close_jobs(client, settled)
+    await wait_visible(client, "WorkflowType = 'JobWorkflow'", total)
+    await wait_visible(
+        client, "WorkflowType = 'JobWorkflow' AND ExecutionStatus = 'Terminated'", len(settled)
+    )
+    print(
+        f"  {total} started, {len(settled)} finished in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+
+    # The last heartbeat saw everything settled; the changed jobs finish after it. Wait out the
+    # visibility margin a tick re-reads, as a steady state has it (old jobs closed long ago).
+    print(
+        f"  waiting {VISIBILITY_MARGIN.total_seconds():.0f} s (the visibility margin) …", flush=True
+    )
+    await asyncio.sleep(VISIBILITY_MARGIN.total_seconds() + 5)
+    watermark = datetime.now(UTC)
+    store = HeartbeatStore(runtime.db)
+    now = datetime.now(UTC)
+    async with runtime.db.session() as session:
+        ledger_rows = [
+            {
+                "job_id": job,
+                "chat_id": chat,
+                "last_reported_status": "running" if job in changed_ids else state,
+                "reported_at": now,
+                "updated_at": now,
+            }
+            for chat, job, state in all_jobs
+        ]
+        for start in range(0, len(ledger_rows), 2000):
+            await session.execute(
+                _insert(runtime.db, ReportLedger), ledger_rows[start : start + 2000]
+            )
+        target_rows = [
+            {
+                "id": HeartbeatTarget(chat_id=chat).schedule_id,
+                "chat_id": chat,
+                "topic_id": None,
+                "source": "auto",
+                "enabled": True,
+                "overrides": "{}",
+                "changes_checked_until": watermark,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for chat in chats
+        ]
+        await session.execute(_insert(runtime.db, HeartbeatTargetRow), target_rows)
+    template = default_checklist_template()
+    for chat in chats:
+        folder = runtime.settings.workspaces_dir / HeartbeatTarget(chat_id=chat).workspace_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "HEARTBEAT.md").write_text(template)
+    await asyncio.sleep(1.0)
+    await close_jobs(client, sorted(changed_ids))
+    await wait_visible(
+        client, "WorkflowType = 'JobWorkflow' AND ExecutionStatus = 'Terminated'", len(finished)
+    )
+    changed_chats = {chat for chat, _, _ in changed}
+    print(
+        f"  ledger + {len(chats)} targets ready; {len(changed)} jobs changed "
+        f"({len(changed) / total:.1%}) in {len(changed_chats)} chats",
+        flush=True,
+    )
+
+    sender = CountingSender()
+
+    # Activities see time 2 minutes ahead: past the push grace the changed jobs get.
+    def clock() -> datetime:
+        return datetime.now(UTC) + timedelta(minutes=2)
+
+    workers = build_workers(runtime, [OPERATOR_QUEUE], sender, clock=clock)  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        await measure(args, client, runtime, chats, changed_chats, sender, llm, store, clock)
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def measure(
+    args: argparse.Namespace,
+    client: Client,
+    runtime: Any,
+    chats: list[int],
+    changed_chats: set[int],
+    sender: CountingSender,
+    llm: CountingLLM,
+    store: HeartbeatStore,
+    clock: Callable[[], datetime],
+) -> None:
+    idle_chats = [c for c in chats if c not in changed_chats]
+    # Warm-up (connections, workflow cache): two idle ticks not measured.
+    for chat in idle_chats[:2]:
+        await tick(client, HeartbeatTarget(chat_id=chat))
+    single_idle = [await tick(client, HeartbeatTarget(chat_id=c)) for c in idle_chats[2:12]]
+    single_changed = [
+        await tick(client, HeartbeatTarget(chat_id=c)) for c in sorted(changed_chats)[:10]
+    ]
+    idle_times = [t for t, _ in single_idle]
+    changed_times = [t for t, _ in single_changed]
+    assert all(s.outcome == "silent" for _, s in single_idle), single_idle[:2]
+    assert all(s.outcome == "posted" for _, s in single_changed), single_changed[:2]
+    print(
+        f"one target's tick, idle:        median {statistics.median(idle_times) * 1000:6.0f} ms"
+        f"  max {max(idle_times) * 1000:.0f} ms  (n={len(idle_times)}; goal ≤ 2000 ms)"
+    )
+    print(
+        f"one target's tick, 1 change:    median {statistics.median(changed_times) * 1000:6.0f} ms"
+        f"  max {max(changed_times) * 1000:.0f} ms  (n={len(changed_times)})"
+    )
+
+    # What one tick reads: the gather step alone, for a sample of targets.
+    gather = ChangeActivities(
+        HeartbeatDeps(runtime.settings, client, runtime.db, runtime.registry, sender, clock=clock)
+    )
+    config = defaults_from_settings(runtime.settings)
+    examined = []
+    for chat in chats[:50]:
+        row = await store.get(HeartbeatTarget(chat_id=chat))
+        assert row is not None
+        result = await gather.gather_changes(
+            GatherRequest(
+                target=HeartbeatTarget(chat_id=chat), config=config, since=row.changes_checked_until
+            )
+        )
+        examined.append(result.examined)
+    print(
+        f"jobs examined per tick:         mean {statistics.mean(examined):.1f} of "
+        f"{args.jobs_per_chat} per chat (running + closed since the last check)"
+    )
+
+    sent_before, llm_before = len(sender.messages), llm.requests
+    started = time.perf_counter()
+    results = await bounded(
+        args.concurrency,
+        [lambda c=c: tick(client, HeartbeatTarget(chat_id=c)) for c in chats],  # type: ignore[misc]
+    )
+    elapsed = time.perf_counter() - started
+    outcomes: dict[str, int] = {}
+    for _, summary in results:
+        outcomes[summary.outcome] = outcomes.get(summary.outcome, 0) + 1
+    per_tick = [t for t, _ in results]
+    print(
+        f"all {len(chats)} targets' ticks:        {elapsed:6.1f} s wall "
+        f"({len(chats) / elapsed:.0f} ticks/s, {args.concurrency} at a time; "
+        f"per tick median {statistics.median(per_tick) * 1000:.0f} ms)"
+    )
+    print(f"  outcomes: {outcomes}")
+    print(
+        f"  messages sent: {len(sender.messages) - sent_before} "
+        f"(changes left after the single ticks: {len(changed_chats) - len(single_changed)})"
+    )
+    print(
+        f"LLM calls, all ticks:           {llm.requests - llm_before + llm_before} (must be 0 idle)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chats", type=int, default=1000)
+    parser.add_argument("--jobs-per-chat", type=int, default=10)
+    parser.add_argument("--changed", type=float, default=0.01, help="share of jobs changed")
+    parser.add_argument("--running", type=float, default=0.05, help="share of jobs running")
+    parser.add_argument("--concurrency", type=int, default=50, help="ticks in flight at once")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,156 @@
+"""Status from real state: /running, /failed, /done.
+
+Answers come from Temporal visibility (`count_workflows` + one page of `list_workflows` over the
+custom search attributes, scoped to the asking chat) and the running jobs' `status` query, never
+from chat memory. With thousands of jobs the count stays exact and the list shows the newest
+`LIST_LIMIT`, saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot import views
+from bot.commands import command
+from bot.job_client import JobSummary
+from bot.types import Incoming, Reply
+from core.jobs import JobStatus
+
+if TYPE_CHECKING:
+    from bot.operator import Operator
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 20
+LIVE_LIMIT = 10  # running jobs whose live step is asked for (one query each)
+LIVE_TIMEOUT_SECONDS = 2.0
+WINDOWS = ("today", "yesterday", "week")
+
+JOBS = "WorkflowType = 'JobWorkflow'"
+FAILED = (
+    "(JobStatus = 'failed' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut' "
+    "OR ExecutionStatus = 'Terminated')"
+)
+DONE = "JobStatus = 'completed' AND ExecutionStatus = 'Completed'"
+
+
+@dataclass(frozen=True)
+class Window:
+    label: str
+    start: datetime
+    end: datetime | None
+
+    def clause(self) -> str:
+        out = f"CloseTime >= '{_rfc3339(self.start)}'"
+        if self.end is not None:
+            out += f" AND CloseTime < '{_rfc3339(self.end)}'"
+        return out
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_window(args: str, timezone: str, now: datetime | None = None) -> Window:
+    """`today` (default), `yesterday` or `week` (the last 7 days), in the operator's timezone."""
+    word = (args.split() or ["today"])[0].lower()
+    if word not in WINDOWS:
+        raise ValueError(f"unknown period {word!r}: use today, yesterday or week")
+    tz = ZoneInfo(timezone)
+    now = (now or datetime.now(UTC)).astimezone(tz)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if word == "today":
+        return Window("today", midnight, None)
+    if word == "yesterday":
+        return Window("yesterday", midnight - timedelta(days=1), midnight)
+    return Window("in the last 7 days", now - timedelta(days=7), None)
+
+
+def chat_scope(msg: Incoming) -> str:
+    return f"{JOBS} AND ReportChatId = {msg.chat_id}"
+
+
+async def _listing(op: Operator, query: str) -> tuple[list[JobSummary], int]:
+    jobs, total = await asyncio.gather(op.jobs.list(query, limit=LIST_LIMIT), op.jobs.count(query))
+    return jobs, total
+
+
+async def _live(op: Operator, jobs: list[JobSummary]) -> dict[str, JobStatus]:
+    """Live step/attempt of the first few running jobs (the workflow's `status` query)."""
+
+    async def one(job_id: str) -> tuple[str, JobStatus | None]:
+        try:
+            handle = op.jobs.handle(job_id)
+            return job_id, await handle.query("status", result_type=JobStatus)
+        except Exception:
+            return job_id, None
+
+    try:
+        async with asyncio.timeout(LIVE_TIMEOUT_SECONDS):
+            results = await asyncio.gather(*(one(j.job_id) for j in jobs[:LIVE_LIMIT]))
+    except TimeoutError:
+        log.warning(
+            "status queries took longer than %ss; listing without them", LIVE_TIMEOUT_SECONDS
+        )
+        return {}
+    return {job_id: status for job_id, status in results if status is not None}
+
+
+@command("running", "/running", "jobs of this chat that are running now", "/running")
+async def running_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    query = f"{chat_scope(msg)} AND ExecutionStatus = 'Running'"
+    (jobs, total), attention = await asyncio.gather(
+        _listing(op, query), op.jobs.count(f"{query} AND JobStatus = 'needs_attention'")
+    )
+    live = await _live(op, jobs)
+    title = "Running now"
+    if attention:
+        title += f" ({attention} waiting for a decision)"
+    return [Reply(text=views.status_list(title, jobs, total, LIST_LIMIT, live))]
+
+
+@command(
+    "failed",
+    "/failed [today|yesterday|week]",
+    "jobs of this chat that failed (and those waiting for a decision)",
+    "/failed yesterday",
+)
+async def failed_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    try:
+        window = parse_window(args, op.settings.timezone)
+    except ValueError as exc:
+        return [Reply(text=f"⚠️ {views.esc(exc)}. Example: /failed yesterday")]
+    query = f"{chat_scope(msg)} AND {FAILED} AND {window.clause()}"
+    waiting_query = (
+        f"{chat_scope(msg)} AND ExecutionStatus = 'Running' AND JobStatus = 'needs_attention'"
+    )
+    (jobs, total), (waiting, waiting_total) = await asyncio.gather(
+        _listing(op, query), _listing(op, waiting_query)
+    )
+    text = views.status_list(f"Failed {window.label}", jobs, total, LIST_LIMIT)
+    if waiting_total:
+        text += "\n\n" + views.status_list(
+            "Waiting for a decision (retry / reroute / cancel)", waiting, waiting_total, LIST_LIMIT
+        )
+    return [Reply(text=text)]
+
+
+@command(
+    "done",
+    "/done [today|yesterday|week]",
+    "jobs of this chat that finished successfully",
+    "/done week",
+)
+async def done_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    try:
+        window = parse_window(args, op.settings.timezone)
+    except ValueError as exc:
+        return [Reply(text=f"⚠️ {views.esc(exc)}. Example: /done yesterday")]
+    query = f"{chat_scope(msg)} AND {DONE} AND {window.clause()}"
+    jobs, total = await _listing(op, query)
+    return [Reply(text=views.status_list(f"Finished {window.label}", jobs, total, LIST_LIMIT))]

@@ -1,0 +1,435 @@
+"""Heartbeat administration, shared by the `/heartbeat` command and `hbo heartbeat …` (seed 001's
+admin API: get with run history, update, toggle, fire, infer).
+
+Temporal holds the schedule (interval, paused or not, its note); the database holds the
+per-target overrides and the heartbeat log. Every change goes to both, the database first;
+what the bot shows about on/off comes from the schedule itself, so `temporal schedule toggle`
+and `/heartbeat` always agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import (
+    Client,
+    ScheduleAlreadyRunningError,
+    ScheduleDescription,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.db import Database
+from core.heartbeat_config import (
+    HeartbeatConfig,
+    SettingError,
+    apply_setting,
+    defaults_from_settings,
+    format_window,
+    remove_setting,
+    resolve,
+    setting_names,
+)
+from core.heartbeat_prompt import checklist_items, default_checklist_template
+from core.heartbeat_schedule import build_schedule
+from core.heartbeat_store import HeartbeatStore, overrides_of, target_of
+from core.heartbeat_target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
+from core.heartbeat_triggers import trigger_workflows
+from core.llm import llm_client
+from core.render import esc, truncate_utf16
+from core.settings import Settings
+from core.store import ChatStore
+from core.tables import HeartbeatTargetRow
+from core.workspace import WorkspaceError, list_files, resolve_inside, workspace_dir
+
+log = logging.getLogger(__name__)
+
+OUTCOME_ICONS = {"posted": "📨", "suppressed": "🤫", "silent": "💤", "skipped": "⏭", "failed": "❌"}
+INFER_SYSTEM = (
+    "You write heartbeat checklists for a chat operator that runs background jobs. A heartbeat "
+    "runs the checklist every few minutes and tells the person only when something needs "
+    "attention. From the chat's recent jobs and workspace files, propose 3–6 short, concrete "
+    "checklist items as Markdown bullets ('- ...'). Output only the bullets."
+)
+
+
+class HeartbeatAdmin:
+    def __init__(self, settings: Settings, client: Client, db: Database) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = HeartbeatStore(db)
+        self.chats = ChatStore(db)
+        self._known_private: set[int] = set()
+        self._retry_private: set[int] = set()
+
+    # --- targets and their schedules ---------------------------------------------------------
+    def config(self, row: HeartbeatTargetRow) -> HeartbeatConfig:
+        return resolve(
+            defaults_from_settings(self.settings), overrides_of(row), enabled=row.enabled
+        )
+
+    async def ensure(
+        self, target: HeartbeatTarget, *, source: str, enabled: bool = True
+    ) -> tuple[HeartbeatTargetRow, bool]:
+        row, created = await self.store.create(target, source=source, enabled=enabled)
+        if created:
+            await self.sync_schedule(row)
+            log.info("heartbeat %s created (%s)", target.schedule_id, source)
+        return row, created
+
+    async def ensure_private(self, chat_id: int) -> None:
+        """A person's private chat gets a heartbeat once they have talked to the bot. Cheap on
+        every later message: one set lookup in this process."""
+        if chat_id in self._known_private:
+            return
+        try:
+            row, created = await self.ensure(HeartbeatTarget(chat_id=chat_id), source="auto")
+            if not created and chat_id in self._retry_private:
+                await self.sync_schedule(row)  # the row got in last time, its schedule did not
+        except Exception:  # never in the way of the person's message; tried again next time
+            log.exception("could not enable the heartbeat of chat %s", chat_id)
+            self._retry_private.add(chat_id)
+            return
+        self._retry_private.discard(chat_id)
+        self._known_private.add(chat_id)
+
+    async def sync_schedule(
+        self, row: HeartbeatTargetRow, *, every: timedelta | None = None, note: str | None = None
+    ) -> None:
+        """Create the target's schedule, or bring its spec/action in line with the database
+        (read-modify-write: its paused state and note are kept unless `note` is given)."""
+        config = self.config(row)
+        target = target_of(row)
+        schedule = build_schedule(
+            target,
+            every=every or timedelta(minutes=config.interval_minutes),
+            paused=not row.enabled,
+            note=note or f"heartbeat for {target.describe()}",
+            settings_summary=overrides_of(row).explicit(),
+        )
+        try:
+            await self.client.create_schedule(target.schedule_id, schedule)
+            return
+        except ScheduleAlreadyRunningError:
+            pass
+
+        def change(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            existing = current.description.schedule
+            state = (
+                existing.state if note is None else dataclasses.replace(existing.state, note=note)
+            )
+            return ScheduleUpdate(
+                schedule=dataclasses.replace(
+                    existing,
+                    action=schedule.action,
+                    spec=schedule.spec,
+                    policy=schedule.policy,
+                    state=state,
+                )
+            )
+
+        await self.client.get_schedule_handle(target.schedule_id).update(change)
+
+    async def describe_schedule(self, target: HeartbeatTarget) -> ScheduleDescription | None:
+        try:
+            return await self.client.get_schedule_handle(target.schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def sync_all(self) -> list[str]:
+        """At start-up: targets from HEARTBEAT_GROUP_TARGETS exist; every target has its
+        schedule, with the current interval. Returns what changed."""
+        changed: list[str] = []
+        for spec in self.settings.heartbeat_group_targets:
+            _, created = await self.ensure(parse_target(spec), source="config")
+            if created:
+                changed.append(f"created {parse_target(spec).schedule_id} (config)")
+        existing: dict[str, timedelta | None] = {}
+        async for listed in await self.client.list_schedules():
+            if listed.id.startswith(SCHEDULE_PREFIX) and listed.schedule is not None:
+                intervals = listed.schedule.spec.intervals
+                existing[listed.id] = intervals[0].every if intervals else None
+        for row in await self.store.all():
+            want = timedelta(minutes=self.config(row).interval_minutes)
+            if row.id not in existing or existing[row.id] != want:
+                await self.sync_schedule(row)
+                changed.append(f"synced {row.id}")
+        return changed
+
+    async def _row(self, target: HeartbeatTarget) -> HeartbeatTargetRow:
+        row = await self.store.get(target)
+        if row is None:
+            raise LookupError(f"no heartbeat for {target.describe()} yet; /heartbeat on creates it")
+        return row
+
+    # --- get, with the run history -----------------------------------------------------------
+    async def view(self, target: HeartbeatTarget, runs: int = 5) -> str:
+        row = await self.store.get(target)
+        if row is None:
+            return f"🫀 No heartbeat for {esc(target.describe())}. Turn it on with /heartbeat on."
+        config = self.config(row)
+        desc = await self.describe_schedule(target)
+        lines = [f"🫀 <b>Heartbeat</b> · <code>{esc(target.schedule_id)}</code>"]
+        if desc is None:
+            lines.append("schedule: ⚠️ missing in Temporal — /heartbeat on recreates it")
+        else:
+            state = desc.schedule.state
+            if state.paused != (not row.enabled):  # toggled outside the bot: Temporal is right
+                await self.store.set_enabled(target, not state.paused)
+            status = "⏸ paused" if state.paused else "▶️ on"
+            nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
+            lines.append(
+                f"{status} · every {config.interval_minutes} min"
+                + (f" · next {nxt:%H:%M} UTC" if nxt and not state.paused else "")
+            )
+            if state.note:
+                lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
+            if desc.info.running_actions:
+                lines.append("a run is in progress now")
+        lines.append(self._prompt_line(config, row))
+        dispatch = f"dispatch: {config.dispatch_mode}" + (
+            "" if config.dispatch_results else " · results stored, not posted"
+        )
+        if config.trigger_response:
+            dispatch += " · follow-up job after each result"
+        lines.append(dispatch)
+        quiet = format_window(config.quiet_window)
+        if config.quiet_window:
+            cadence = (
+                "no runs"
+                if config.quiet_interval_minutes == 0
+                else f"one run per {config.quiet_interval_minutes} min"
+            )
+            lines.append(f"quiet hours: {quiet} {esc(config.timezone)} ({cadence})")
+        else:
+            lines.append(f"quiet hours: none (timezone {esc(config.timezone)})")
+        llm = (
+            f"LLM: {esc(config.model)}, ≤ {config.max_llm_calls} calls / "
+            f"{config.max_llm_tokens} tokens a run"
+            if self.settings.llm_enabled
+            else "LLM: not configured — job changes only"
+        )
+        lines.append(llm)
+        overrides = overrides_of(row).explicit()
+        if overrides:
+            shown = ", ".join(f"{k}={truncate_utf16(str(v), 40)}" for k, v in overrides.items())
+            lines.append(f"overrides: {esc(shown)}")
+        recent = await self.store.recent_runs(target, limit=runs)
+        if recent:
+            lines.append(f"<b>Last runs</b> ({row.run_count} in all):")
+            for run in recent:
+                icon = OUTCOME_ICONS.get(run.outcome, "•")
+                lines.append(
+                    f"{icon} #{run.run_number} {run.started_at:%m-%d %H:%M} UTC {run.outcome} — "
+                    f"{esc(truncate_utf16(run.reason, 160))}"
+                )
+        else:
+            lines.append("No runs yet.")
+        lines.append("Change: /heartbeat set &lt;key&gt; &lt;value&gt; · on · off · fire · infer")
+        return "\n".join(lines)
+
+    def _prompt_line(self, config: HeartbeatConfig, row: HeartbeatTargetRow) -> str:
+        if config.workflow_id:
+            return (
+                f"runs workflow: <b>{esc(config.workflow_id)}</b> "
+                f"({esc(config.workflow_session_mode)} session)"
+            )
+        sources = []
+        if config.workspace_file_path:
+            sources.append(self._file_state(target_of(row), config.workspace_file_path))
+        if config.prompt_template_id:
+            sources.append(f"template {esc(config.prompt_template_id)}")
+        if config.prompt:
+            sources.append("inline prompt")
+        if config.default_prompt:
+            sources.append("HEARTBEAT_DEFAULT_PROMPT")
+        return "prompt: " + (" → ".join(sources) or "none — job changes only")
+
+    def _file_state(self, target: HeartbeatTarget, relative: str) -> str:
+        try:
+            path = resolve_inside(
+                workspace_dir(self.settings.workspaces_dir, target.workspace_folder), relative
+            )
+            if not path.is_file():
+                return f"{esc(relative)} (created on the next run)"
+            items = len(checklist_items(path.read_text(encoding="utf-8", errors="replace")))
+        except (WorkspaceError, OSError):
+            return f"{esc(relative)} (unreadable)"
+        return f"{esc(relative)} ({items} item{'s' if items != 1 else ''})"
+
+    # --- update ------------------------------------------------------------------------------
+    async def set(self, target: HeartbeatTarget, key: str, value: str, by: int | None) -> str:
+        if key.strip().lower() == "enabled":
+            return await self.toggle(target, _truthy(value), by)
+        row, _ = await self.ensure(target, source="command")
+        try:
+            overrides, name = apply_setting(
+                overrides_of(row),
+                key,
+                value,
+                known_workflows=trigger_workflows(),
+                known_templates=await self.store.template_ids(),
+            )
+        except SettingError as exc:
+            return f"⚠️ {esc(exc)} Nothing changed."
+        before = getattr(self.config(row), name, None) if name != "quiet_hours" else None
+        await self.store.set_overrides(target, overrides)
+        row = await self._row(target)
+        await self.sync_schedule(row)
+        after = self.config(row)
+        shown = format_window(after.quiet_window) if name == "quiet_hours" else getattr(after, name)
+        text = f"✅ {esc(name)} = <code>{esc(truncate_utf16(str(shown), 200))}</code>"
+        if before is not None and before != shown:
+            text += f" (was {esc(truncate_utf16(str(before), 60))})"
+        return text
+
+    async def unset(self, target: HeartbeatTarget, key: str) -> str:
+        row = await self._row(target)
+        try:
+            overrides, name = remove_setting(overrides_of(row), key)
+        except SettingError as exc:
+            return f"⚠️ {esc(exc)} Nothing changed."
+        await self.store.set_overrides(target, overrides)
+        await self.sync_schedule(await self._row(target))
+        return f"✅ {esc(name)} follows the global default again."
+
+    # --- toggle, fire ------------------------------------------------------------------------
+    async def toggle(self, target: HeartbeatTarget, on: bool, by: int | None) -> str:
+        await self.ensure(target, source="command", enabled=on)
+        await self.store.set_enabled(target, on)
+        who = f"user {by}" if by is not None else "the CLI"
+        handle = self.client.get_schedule_handle(target.schedule_id)
+        if await self.describe_schedule(target) is None:
+            await self.sync_schedule(await self._row(target))
+        if on:
+            await handle.unpause(note=f"turned on by {who}")
+            interval = self.config(await self._row(target)).interval_minutes
+            return f"▶️ Heartbeat on: every {interval} min (aligned to the clock)."
+        await handle.pause(note=f"turned off by {who}")
+        return "⏸ Heartbeat off. /heartbeat on resumes it."
+
+    async def fire(self, target: HeartbeatTarget) -> str:
+        await self._row(target)
+        if await self.describe_schedule(target) is None:
+            await self.sync_schedule(await self._row(target))
+        # Overlap SKIP applies: a run already in progress is not doubled. The request lets that
+        # run pass the quiet-hours and busy gates (the person is asking for it now).
+        await self.store.request_fire(target, datetime.now(UTC))
+        await self.client.get_schedule_handle(target.schedule_id).trigger()
+        return "🫀 Heartbeat fired; anything worth saying arrives in a moment."
+
+    # --- infer a prompt ----------------------------------------------------------------------
+    async def infer(self, target: HeartbeatTarget) -> tuple[str, bool]:
+        """A proposed checklist (stored until accepted), and whether there is one."""
+        llm = llm_client(self.settings)
+        if llm is None:
+            return (
+                "⚠️ Inferring a heartbeat prompt needs an LLM (set OPENAI_API_KEY). You can "
+                "write the checklist yourself in HEARTBEAT.md or with /heartbeat set prompt …",
+                False,
+            )
+        row, _ = await self.ensure(target, source="command")
+        context = await self._infer_context(target)
+        response = await llm.chat.completions.create(
+            model=self.config(row).model,
+            messages=[
+                {"role": "system", "content": INFER_SYSTEM},
+                {"role": "user", "content": context},
+            ],
+            max_tokens=600,
+        )
+        proposal = (response.choices[0].message.content or "").strip() if response.choices else ""
+        if not checklist_items(proposal):
+            return "⚠️ The LLM did not propose a usable checklist. Nothing changed.", False
+        await self.store.set_proposed_prompt(target, proposal[:4000])
+        return (
+            "🫀 Proposed heartbeat checklist:\n"
+            f"<pre>{esc(truncate_utf16(proposal, 3000))}</pre>\n"
+            "Use it with /heartbeat infer accept (nothing changes until you do).",
+            True,
+        )
+
+    async def _infer_context(self, target: HeartbeatTarget) -> str:
+        jobs = []
+        query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {target.chat_id}"
+        async for wf in self.client.list_workflows(query, limit=20, page_size=20):
+            memo = await wf.memo()
+            jobs.append(f"- {wf.id}: {str(memo.get('goal', ''))[:200]}")
+        files: list[str] = []
+        try:
+            files = list_files(
+                workspace_dir(self.settings.workspaces_dir, target.workspace_folder), limit=50
+            )
+        except WorkspaceError:
+            pass
+        return (
+            "Recent jobs:\n"
+            + ("\n".join(jobs) or "(none)")
+            + "\n\nWorkspace files:\n"
+            + ("\n".join(f"- {f}" for f in files) or "(none)")
+        )
+
+    async def accept_inferred(self, target: HeartbeatTarget) -> str:
+        row = await self._row(target)
+        proposal = row.proposed_prompt
+        if not proposal:
+            return "Nothing to accept: ask for a proposal with /heartbeat infer first."
+        config = self.config(row)
+        await self.store.set_proposed_prompt(target, None)
+        if config.workspace_file_path:
+            base = workspace_dir(self.settings.workspaces_dir, target.workspace_folder)
+            path = resolve_inside(base, config.workspace_file_path)
+            header = default_checklist_template().split("## Items", 1)[0]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{header}## Items\n\n{proposal}\n", encoding="utf-8")
+            return (
+                f"✅ Saved as the checklist in {esc(config.workspace_file_path)}; "
+                "the next run uses it."
+            )
+        overrides, _ = apply_setting(overrides_of(row), "prompt", proposal)
+        await self.store.set_overrides(target, overrides)
+        return "✅ Saved as this heartbeat's prompt; the next run uses it."
+
+    # --- templates ---------------------------------------------------------------------------
+    async def save_template(self, template_id: str, body: str) -> str:
+        from core.heartbeat_config import SETTINGS
+
+        try:
+            template_id = SETTINGS["prompt_template_id"].parse(template_id)
+        except SettingError as exc:
+            return f"⚠️ {esc(exc)} Nothing changed."
+        if not body.strip():
+            return "⚠️ A template needs some text. Nothing changed."
+        await self.store.put_template(template_id, body.strip()[:4000])
+        return (
+            f"✅ Template <code>{esc(template_id)}</code> saved; use it with "
+            f"/heartbeat set template {esc(template_id)}."
+        )
+
+    async def list_targets(self) -> str:
+        rows = await self.store.all()
+        if not rows:
+            return "No heartbeat targets."
+        lines = ["<b>Heartbeats</b>"]
+        for row in rows:
+            config = self.config(row)
+            state = "on" if row.enabled else "off"
+            last = f", last run {row.last_run_at:%m-%d %H:%M}" if row.last_run_at else ""
+            lines.append(
+                f"<code>{esc(row.id)}</code> {state}, every {config.interval_minutes} min, "
+                f"{row.run_count} runs{last} ({esc(row.source)})"
+            )
+        return "\n".join(lines)
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("true", "on", "yes", "1")
+
+
+def settings_help() -> str:
+    return "settings: " + ", ".join(setting_names())

@@ -1,0 +1,95 @@
+"""`hbo heartbeat …`: the heartbeat admin operations from a shell (same code as /heartbeat).
+
+hbo heartbeat list
+hbo heartbeat show -1001234567890:42
+hbo heartbeat set 1001 interval_minutes 30
+hbo heartbeat unset 1001 quiet_hours
+hbo heartbeat on|off|fire 1001
+hbo heartbeat infer 1001 [--accept]
+hbo heartbeat template daily-check "Check that last night's backup job completed"
+hbo heartbeat sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from activities.senders import html_to_plain
+from core.db import Database
+from core.heartbeat_target import parse_target
+from core.settings import Settings
+from core.temporal import connect, ensure_search_attributes
+
+from .heartbeat_admin import HeartbeatAdmin
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("heartbeat", help="heartbeat targets: show, set, on/off, fire, infer")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every heartbeat target")
+    actions.add_parser("sync", help="create/refresh the schedules of every target")
+    for name, help_text in (
+        ("show", "settings and the last runs"),
+        ("on", "resume (unpause the schedule)"),
+        ("off", "pause the schedule"),
+        ("fire", "run now (the schedule's trigger)"),
+    ):
+        actions.add_parser(name, help=help_text).add_argument("target", help="chat_id[:topic_id]")
+    set_parser = actions.add_parser("set", help="set one setting for a target")
+    set_parser.add_argument("target")
+    set_parser.add_argument("key")
+    set_parser.add_argument("value", nargs="+")
+    unset_parser = actions.add_parser("unset", help="back to the global default")
+    unset_parser.add_argument("target")
+    unset_parser.add_argument("key")
+    infer = actions.add_parser("infer", help="propose a checklist with the LLM")
+    infer.add_argument("target")
+    infer.add_argument("--accept", action="store_true", help="use the stored proposal")
+    template = actions.add_parser("template", help="save a reusable prompt template")
+    template.add_argument("template_id")
+    template.add_argument("text", nargs="+")
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database(settings.database_url)
+    await db.migrate()
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    admin = HeartbeatAdmin(settings, client, db)
+    try:
+        text = await _dispatch(admin, args)
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(html_to_plain(text))
+    return 1 if text.startswith("⚠️") else 0
+
+
+async def _dispatch(admin: HeartbeatAdmin, args: argparse.Namespace) -> str:
+    action = args.action
+    if action == "list":
+        return await admin.list_targets()
+    if action == "sync":
+        changed = await admin.sync_all()
+        return "\n".join(changed) or "All heartbeat schedules are in step."
+    if action == "template":
+        return await admin.save_template(args.template_id, " ".join(args.text))
+    target = parse_target(args.target)
+    if action == "show":
+        return await admin.view(target, runs=10)
+    if action == "set":
+        return await admin.set(target, args.key, " ".join(args.value), None)
+    if action == "unset":
+        return await admin.unset(target, args.key)
+    if action in ("on", "off"):
+        return await admin.toggle(target, action == "on", None)
+    if action == "fire":
+        return await admin.fire(target)
+    if action == "infer":
+        if args.accept:
+            return await admin.accept_inferred(target)
+        return (await admin.infer(target))[0]
+    raise ValueError(f"unknown action {action}")

@@ -1,0 +1,70 @@
+"""The job card: the first reply to a new job, edited in place as the job moves on.
+
+Pure functions of (spec, status): the bot renders the first version, the workflow renders every
+later one (deterministically), and both come out in the same shape.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from core.job_messages import job_buttons
+from core.jobs import JobSpec, JobState, JobStatus
+from core.messages import Button, CardEdit
+from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
+
+GOAL_CHARS = 300
+ERROR_CHARS = 600
+
+
+class CardRef(BaseModel):
+    """Signal payload: the chat shows the card as `message_id` (None: a transport that cannot
+    edit, such as the console); `why` is the dispatch reason printed on the card."""
+
+    message_id: int | None = None
+    why: str = Field(default="", max_length=300)
+
+
+def card_text(spec: JobSpec, status: JobStatus, why: str = "", *, fresh: bool = False) -> str:
+    if fresh:
+        head = f"🆕 <b>{esc(spec.job_id)}</b> · started"
+    else:
+        icon = STATE_ICONS.get(status.state.value, "")
+        head = f"{icon} <b>{esc(spec.job_id)}</b> · {esc(status.state.value.replace('_', ' '))}"
+        if not status.state.is_final and status.step_count:
+            step = min(status.step_index + 1, status.step_count)
+            head += f" · step {step}/{status.step_count}: {esc(status.worker)}"
+    plan = " → ".join(step.worker for step in spec.steps)
+    lines = [
+        head,
+        f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>",
+        f"worker: <b>{esc(spec.main_step.worker)}</b>" + (f" — {esc(why)}" if why else ""),
+        f"plan: {esc(plan)}",
+    ]
+    if spec.schedule_id:
+        lines.append(f"schedule: {esc(spec.schedule_id)}")
+    if status.attempt > 1 and not status.state.is_final:
+        lines.append(f"attempt {status.attempt}")
+    if status.last_error and status.state in (JobState.needs_attention, JobState.failed):
+        lines.append(f"last error: <code>{esc(tail_text(status.last_error, ERROR_CHARS))}</code>")
+    if status.state.is_final:
+        lines.append(f"Details: /job {esc(spec.job_id)}")
+    else:
+        lines.append(f"I'll tell you when it finishes. Status: /job {esc(spec.job_id)}")
+    return "\n".join(lines)
+
+
+def card_buttons(spec: JobSpec, status: JobStatus) -> list[Button]:
+    return job_buttons(spec.job_id, status.state)
+
+
+def card_edit(spec: JobSpec, status: JobStatus, ref: CardRef) -> CardEdit | None:
+    if ref.message_id is None:
+        return None
+    return CardEdit(
+        job_id=spec.job_id,
+        chat_id=spec.report_chat_id,
+        message_id=ref.message_id,
+        text=card_text(spec, status, ref.why),
+        buttons=card_buttons(spec, status),
+    )

@@ -1,0 +1,263 @@
+"""Heartbeat storage: targets (overrides + run state), the heartbeat log, prompt templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from core.db import Database
+from core.heartbeat_config import HeartbeatOverrides
+from core.heartbeat_models import RecordResult, RunRecord
+from core.heartbeat_target import HeartbeatTarget
+from core.store import _insert, utcnow
+from core.tables import HeartbeatRunRow, HeartbeatTargetRow, HeartbeatTemplateRow
+
+KEEP_RUNS = 50  # the heartbeat log keeps this many runs per target
+
+
+def overrides_of(row: HeartbeatTargetRow) -> HeartbeatOverrides:
+    return HeartbeatOverrides.model_validate_json(row.overrides or "{}")
+
+
+def target_of(row: HeartbeatTargetRow) -> HeartbeatTarget:
+    return HeartbeatTarget(chat_id=row.chat_id, topic_id=row.topic_id)
+
+
+class HeartbeatStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- targets -----------------------------------------------------------------------------
+    async def get(self, target: HeartbeatTarget) -> HeartbeatTargetRow | None:
+        async with self.db.session() as session:
+            return await session.get(HeartbeatTargetRow, target.schedule_id)
+
+    async def create(
+        self,
+        target: HeartbeatTarget,
+        *,
+        source: str,
+        enabled: bool = True,
+        now: datetime | None = None,
+    ) -> tuple[HeartbeatTargetRow, bool]:
+        """The target's row, and whether this call created it (idempotent)."""
+        now = now or utcnow()
+        stmt = (
+            _insert(self.db, HeartbeatTargetRow)
+            .values(
+                id=target.schedule_id,
+                chat_id=target.chat_id,
+                topic_id=target.topic_id,
+                source=source,
+                enabled=enabled,
+                overrides="{}",
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[HeartbeatTargetRow.id])  # type: ignore[attr-defined]
+        )
+        async with self.db.session() as session:
+            result = await session.execute(stmt)
+            created = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        row = await self.get(target)
+        assert row is not None
+        return row, created
+
+    async def all(self) -> list[HeartbeatTargetRow]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(HeartbeatTargetRow).order_by(HeartbeatTargetRow.id))
+            return list(rows.all())
+
+    async def for_chat(self, chat_id: int) -> list[HeartbeatTargetRow]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(HeartbeatTargetRow).where(HeartbeatTargetRow.chat_id == chat_id)
+            )
+            return list(rows.all())
+
+    async def _update(self, target: HeartbeatTarget, **values: object) -> None:
+        values.setdefault("updated_at", utcnow())
+        async with self.db.session() as session:
+            await session.execute(
+                update(HeartbeatTargetRow)
+                .where(HeartbeatTargetRow.id == target.schedule_id)
+                .values(**values)
+            )
+
+    async def set_overrides(self, target: HeartbeatTarget, overrides: HeartbeatOverrides) -> None:
+        await self._update(target, overrides=overrides.model_dump_json(exclude_none=True))
+
+    async def set_enabled(self, target: HeartbeatTarget, enabled: bool) -> None:
+        values: dict[str, object] = {"enabled": enabled}
+        if enabled:  # a person turned it (back) on: the failure streak and its notice are over
+            values.update(consecutive_failures=0, paused_notice_sent=False)
+        await self._update(target, **values)
+
+    async def set_proposed_prompt(self, target: HeartbeatTarget, text: str | None) -> None:
+        await self._update(target, proposed_prompt=text)
+
+    async def save_validation(
+        self, target: HeartbeatTarget, ok: bool, reason: str, now: datetime
+    ) -> None:
+        await self._update(
+            target, validated_at=now, chat_valid=ok, validation_error=reason[:300], updated_at=now
+        )
+
+    async def request_fire(self, target: HeartbeatTarget, now: datetime) -> None:
+        await self._update(target, fire_requested_at=now)
+
+    async def take_fire_request(self, target: HeartbeatTarget, since: datetime) -> bool:
+        """True once per `/heartbeat fire` asked for after `since` (compare-and-set)."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(HeartbeatTargetRow)
+                .where(
+                    HeartbeatTargetRow.id == target.schedule_id,
+                    HeartbeatTargetRow.fire_requested_at >= since,
+                )
+                .values(fire_requested_at=None)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def claim_paused_notice(self, target: HeartbeatTarget) -> bool:
+        """True for exactly one caller per pause: the chat is told once how to resume."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(HeartbeatTargetRow)
+                .where(
+                    HeartbeatTargetRow.id == target.schedule_id,
+                    HeartbeatTargetRow.paused_notice_sent.is_(False),
+                )
+                .values(paused_notice_sent=True, enabled=False, updated_at=utcnow())
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def delete(self, target: HeartbeatTarget) -> None:
+        async with self.db.session() as session:
+            await session.execute(
+                delete(HeartbeatRunRow).where(HeartbeatRunRow.target_id == target.schedule_id)
+            )
+            await session.execute(
+                delete(HeartbeatTargetRow).where(HeartbeatTargetRow.id == target.schedule_id)
+            )
+
+    # --- the heartbeat log -------------------------------------------------------------------
+    async def record_run(self, record: RunRecord, message_count: int | None) -> RecordResult:
+        target_id = record.target.schedule_id
+        async with self.db.session() as session:
+            row = await session.get(HeartbeatTargetRow, target_id, with_for_update=True)
+            if row is None:
+                return RecordResult(run_number=0, consecutive_failures=0)
+            row.run_count += 1
+            row.last_run_at = record.finished_at
+            if record.outcome == "failed":
+                row.consecutive_failures += 1
+            elif record.executed:
+                row.consecutive_failures = 0
+            if record.executed:
+                row.last_executed_at = record.started_at
+                if message_count is not None:
+                    row.message_count_at_last_run = message_count
+            if record.checked_until is not None:
+                row.changes_checked_until = record.checked_until
+            if record.no_llm_notice_sent:
+                row.no_llm_notice_sent = True
+            elif record.llm_calls > 0:
+                row.no_llm_notice_sent = False  # an LLM is back; a later loss is told again
+            row.updated_at = record.finished_at
+            session.add(
+                HeartbeatRunRow(
+                    target_id=target_id,
+                    run_number=row.run_count,
+                    workflow_id=record.workflow_id,
+                    started_at=record.started_at,
+                    finished_at=record.finished_at,
+                    outcome=record.outcome,
+                    reason=record.reason[:2000],
+                    result=record.result[:8000],
+                    prompt_source=record.prompt_source,
+                    executed=record.executed,
+                    changes=record.changes,
+                    llm_calls=record.llm_calls,
+                    tokens=record.tokens,
+                    tool_calls=record.tool_calls,
+                    repetition_alert=record.repetition_alert,
+                )
+            )
+            result = RecordResult(
+                run_number=row.run_count, consecutive_failures=row.consecutive_failures
+            )
+            if row.run_count % 10 == 0:  # prune now and then, not on every run
+                cutoff = (
+                    select(HeartbeatRunRow.id)
+                    .where(HeartbeatRunRow.target_id == target_id)
+                    .order_by(HeartbeatRunRow.id.desc())
+                    .offset(KEEP_RUNS)
+                    .limit(1)
+                )
+                oldest_kept = (await session.execute(cutoff)).scalar()
+                if oldest_kept is not None:
+                    await session.execute(
+                        delete(HeartbeatRunRow).where(
+                            HeartbeatRunRow.target_id == target_id,
+                            HeartbeatRunRow.id <= oldest_kept,
+                        )
+                    )
+            return result
+
+    async def recent_runs(self, target: HeartbeatTarget, limit: int = 10) -> list[HeartbeatRunRow]:
+        """Newest first."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(HeartbeatRunRow)
+                .where(HeartbeatRunRow.target_id == target.schedule_id)
+                .order_by(HeartbeatRunRow.id.desc())
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    async def agent_runs(self, target: HeartbeatTarget, limit: int = 3) -> list[HeartbeatRunRow]:
+        """The last runs in which the agent ran (its results feed the next run), newest first."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(HeartbeatRunRow)
+                .where(
+                    HeartbeatRunRow.target_id == target.schedule_id,
+                    HeartbeatRunRow.llm_calls > 0,
+                )
+                .order_by(HeartbeatRunRow.id.desc())
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    # --- prompt templates --------------------------------------------------------------------
+    async def put_template(self, template_id: str, body: str) -> None:
+        now = utcnow()
+        stmt = _insert(self.db, HeartbeatTemplateRow).values(
+            id=template_id, body=body, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=[HeartbeatTemplateRow.id], set_={"body": body, "updated_at": now}
+        )
+        async with self.db.session() as session:
+            await session.execute(stmt)
+
+    async def get_template(self, template_id: str) -> str | None:
+        async with self.db.session() as session:
+            row = await session.get(HeartbeatTemplateRow, template_id)
+            return row.body if row else None
+
+    async def template_ids(self) -> list[str]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(HeartbeatTemplateRow.id).order_by(HeartbeatTemplateRow.id)
+            )
+            return list(rows.all())
+
+    async def delete_template(self, template_id: str) -> bool:
+        async with self.db.session() as session:
+            result = await session.execute(
+                delete(HeartbeatTemplateRow).where(HeartbeatTemplateRow.id == template_id)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]

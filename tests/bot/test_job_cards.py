@@ -1,0 +1,112 @@
+"""Job cards in Telegram (the session stack + Bot API emulator): the first reply is edited in
+place as the job moves on, buttons follow the state, callback data holds only an id, strangers'
+presses change nothing; replies in a forum topic stay in the topic; the command menu and /help
+come from the registry."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Bot
+from temporalio.client import Client
+
+from bot.telegram_app import send_replies
+from bot.types import Incoming, Reply
+from core.jobs import JobState
+from tests.support.botapi import BotApiEmulator
+from tests.support.jobs import wait_status
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack
+
+# Not the e2e tests' stranger: they count that one's audit entries.
+STRANGER = 6667
+
+
+async def test_the_card_is_edited_in_place_until_the_job_ends(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    chat = 1003
+    botapi.inject_message("/exec echo card-test", user_id=1003, chat_id=chat)
+    card = await botapi.wait_for(
+        lambda m: m.chat_id == chat and "started" in m.plain_text and "card-test" in m.plain_text
+    )
+    job_id = (card.plain_text or "").split()[1]
+    assert card.callback_data == [f"cancel:{job_id}"]
+
+    final = await botapi.wait_for_edit(
+        lambda e: (
+            e.chat_id == chat
+            and e.message_id == card.message_id
+            and "completed" in (e.plain_text or "")
+        ),
+        timeout=30,
+    )
+    assert final.inline_keyboard == []  # nothing left to press on a finished job
+    # The result is its own message, after the card.
+    result = await botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat
+            and job_id in (m.plain_text or "")
+            and "card-test" in (m.plain_text or "")
+            and m.message_id != card.message_id
+        )
+    )
+    assert result.message_id > card.message_id
+    # "message is not modified" and throttling: a handful of edits, never an error to the job.
+    edits = [e for e in botapi.edits if e.message_id == card.message_id and e.chat_id == chat]
+    assert 1 <= len(edits) <= 4
+
+
+async def test_a_strangers_button_press_changes_nothing(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    chat = 1003  # the e2e tests watch 1001/1002 from the start of the session's records
+    botapi.inject_message("/exec sleep 20", user_id=1003, chat_id=chat)
+    card = await botapi.wait_for(
+        lambda m: m.chat_id == chat and "started" in m.plain_text and "sleep 20" in m.plain_text
+    )
+    job_id = (card.plain_text or "").split()[1]
+    try:
+        await wait_status(client, job_id, JobState.running)
+        botapi.inject_callback(
+            f"cancel:{job_id}", user_id=STRANGER, chat_id=chat, message_id=card.message_id
+        )
+        await botapi.wait_for_call("answerCallbackQuery", lambda c: True)
+        # Directly, too: the operator ignores it and records it.
+        replies = await stack.operator.handle(
+            Incoming(user_id=STRANGER, chat_id=chat, callback_data=f"cancel:{job_id}")
+        )
+        assert replies == []
+        await asyncio.sleep(0.5)
+        desc = await client.get_workflow_handle(job_id).describe()
+        assert desc.status is not None and desc.status.name == "RUNNING"
+        audit = await stack.runtime.audit.recent(20)
+        assert any(e.user_id == STRANGER and e.detail == f"cancel:{job_id}" for e in audit)
+    finally:
+        await client.get_workflow_handle(job_id).cancel()
+
+
+async def test_replies_in_a_forum_topic_stay_in_the_topic(
+    stack: Stack, botapi: BotApiEmulator
+) -> None:
+    bot = Bot(TEST_TOKEN, base_url=botapi.base_url)
+    from activities.senders import TelegramDelivery
+
+    async with bot:
+        delivery = TelegramDelivery(bot, stack.settings.workspaces_dir)
+        msg = Incoming(user_id=ALLOWED_USER, chat_id=-100_555, chat_type="supergroup", topic_id=9)
+        long = "\n".join(f"line {i} " + "x" * 60 for i in range(200))
+        await send_replies(delivery, stack.operator, msg, [Reply(text="hi"), Reply(text=long)])
+    sent = botapi.messages_to(-100_555)
+    assert len(sent) >= 3 and {m.message_thread_id for m in sent} == {9}
+
+
+async def test_the_menu_and_help_list_every_command(stack: Stack, botapi: BotApiEmulator) -> None:
+    await botapi.wait_for_call("setMyCommands", lambda c: c.ok)
+    menu = {c["command"] for c in botapi.commands()}
+    listed = {c.name for c in stack.operator.commands.values() if c.menu}
+    assert menu == listed and {"running", "failed", "done"} <= menu
+    help_text = stack.operator.help_text()
+    for command in stack.operator.commands.values():
+        if command.menu:
+            assert f"/{command.name}" in help_text
+    assert help_text.count("e.g.") == len(listed)

@@ -1,0 +1,217 @@
+"""LLM intake against a scripted OpenAI-compatible server and the real dev server: a clean tool
+call, an invalid one corrected on the second turn, a model that never gets it right, a clarifying
+question, an unreachable model, and strangers that never reach the model."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from bot.intake.llm import MAX_ROUNDS
+from bot.operator import Operator, OperatorDeps
+from bot.types import Incoming
+from core.jobs import JobState
+from tests.support.jobs import wait_status
+from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
+from tests.support.stack import ALLOWED_USER, Stack, make_settings
+
+STRANGER = 6668  # not the e2e tests' stranger: they count that one's audit entries
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[ScriptedLLM]:
+    async with ScriptedLLM() as server:
+        yield server
+
+
+def llm_operator(stack: Stack, llm: ScriptedLLM, **overrides: Any) -> Operator:
+    """An operator whose intake talks to the scripted model; jobs run on the session stack."""
+    settings = make_settings(
+        stack.settings.data_dir,
+        stack.settings.temporal_target,
+        OPENAI_API_KEY="sk-test-not-real",
+        OPENAI_BASE_URL=llm.base_url,
+        **overrides,
+    )
+    runtime = stack.runtime
+    return Operator(
+        OperatorDeps(
+            settings=settings,
+            client=runtime.client,
+            registry=runtime.registry,
+            chats=runtime.chats,
+            ledger=runtime.ledger,
+            audit=runtime.audit,
+        )
+    )
+
+
+def fresh_chat() -> int:
+    return 700_000 + uuid.uuid4().int % 100_000
+
+
+def said(chat: int, words: str, user: int = ALLOWED_USER) -> Incoming:
+    return Incoming(user_id=user, chat_id=chat, text=words)
+
+
+async def jobs_of(client: Client, chat: int) -> int:
+    return (await client.count_workflows(f"ReportChatId = {chat}")).count
+
+
+async def test_a_clean_tool_call_starts_a_job_in_one_round_trip(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(
+        tool_call(
+            "create_job",
+            {"goal": "say hello from the LLM", "worker": "execution", "input": "echo llm-hello"},
+        )
+    )
+    replies = await op.handle(said(chat, "please say hello from the box"))
+
+    assert len(llm.requests) == 1  # the card is the answer: no second model call
+    assert op.intake.llm is not None and op.intake.llm.round_trips_total == 1
+    (card,) = replies
+    assert card.job_id and card.job_id.startswith("job-")
+    assert "execution" in card.text and f"cancel:{card.job_id}" in [b.data for b in card.buttons]
+    request = llm.requests[0]
+    assert {t["function"]["name"] for t in request["tools"]} >= {
+        "list_workers",
+        "create_job",
+        "list_jobs",
+        "get_job",
+        "update_job",
+        "cancel_job",
+        "run_job_now",
+        "read_workspace_file",
+        "write_workspace_file",
+    }
+    assert "sk-test-not-real" not in json.dumps(request)
+    status = await wait_status(client, card.job_id, JobState.completed, timeout=30)
+    assert status.job_id == card.job_id
+
+    # The conversation remembers the job id, so "cancel it" has something to refer to.
+    turns = await op.intake.conversations.recent(chat)
+    assert [t.role for t in turns] == ["user", "assistant"]
+    assert card.job_id in turns[-1].job_ids
+
+
+async def test_an_invalid_call_is_corrected_on_the_second_turn(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(
+        # A hallucinated worker, an unknown field and no command: nothing may start.
+        tool_call("create_job", {"goal": "disk", "worker": "gpu-cluster", "priority": "high"}),
+        tool_call("create_job", {"goal": "check disk", "worker": "execution", "input": "df -h"}),
+    )
+    replies = await op.handle(said(chat, "check the disk"))
+
+    assert len(llm.requests) == 2
+    (feedback,) = llm.tool_results(1)
+    assert feedback.startswith("error: invalid arguments for create_job")
+    assert "priority" in feedback
+    (card,) = replies
+    assert card.job_id is not None
+    assert await _eventually_count(client, chat, 1) == 1
+
+
+async def test_a_model_that_never_gets_it_right_is_stopped(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.script = [tool_call("create_job", {"worker": "nope"})]
+    llm.repeat_last = True
+    replies = await op.handle(said(chat, "do the thing"))
+
+    assert len(llm.requests) == MAX_ROUNDS
+    assert len(replies) == 1 and "could not" in replies[0].text
+    assert await jobs_of(client, chat) == 0
+
+
+async def test_garbage_arguments_and_unknown_tools_do_not_crash(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(
+        ScriptedReply(tool_calls=[("create_job", "{not json"), ("drop_database", "{}")]),
+        tool_call("get_job", {"job_id": "job-doesnotexist"}),
+        text("I could not find that job."),
+    )
+    replies = await op.handle(said(chat, "how is my job"))
+    assert "not valid JSON" in llm.tool_results(1)[0]
+    assert "no tool named" in llm.tool_results(1)[1]
+    assert "no job" in llm.tool_results(2)[-1]
+    assert replies[-1].text == "I could not find that job."
+    assert await jobs_of(client, chat) == 0
+
+
+async def test_an_ambiguous_request_gets_one_question_and_the_answer_has_context(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(text("Which box should I check, and how often?"))
+    (question,) = await op.handle(said(chat, "keep an eye on the disk"))
+    assert question.text.endswith("?") and question.job_id is None
+    assert await jobs_of(client, chat) == 0
+
+    llm.push(text("Fine."))
+    await op.handle(said(chat, "this one, once"))
+    history = [m["content"] for m in llm.requests[1]["messages"] if m["role"] != "system"]
+    assert history == [
+        "keep an eye on the disk",
+        "Which box should I check, and how often?",
+        "this one, once",
+    ]
+
+
+async def test_status_questions_are_answered_from_temporal(stack: Stack, llm: ScriptedLLM) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(tool_call("list_jobs", {"status": "running"}))
+    (answer,) = await op.handle(said(chat, "anything running?"))
+    assert "Running now" in answer.text and "none" in answer.text
+    assert len(llm.requests) == 1
+
+
+async def test_an_unreachable_model_falls_back_to_keywords(stack: Stack, llm: ScriptedLLM) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(*[ScriptedReply(status=503)] * 5)  # the SDK retries twice
+    replies = await op.handle(said(chat, "what is running?"))
+    assert "unreachable" in replies[0].text
+    assert "Running now" in replies[1].text
+
+
+async def test_strangers_never_reach_the_model(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    llm.push(tool_call("create_job", {"goal": "x", "worker": "execution", "input": "id"}))
+    replies = await op.handle(said(STRANGER, "run id please", user=STRANGER))
+    assert len(replies) == 1 and str(STRANGER) in replies[0].text
+    assert llm.requests == []
+    assert await jobs_of(client, STRANGER) == 0
+
+
+async def _eventually_count(client: Client, chat: int, want: int) -> int:
+    import asyncio
+
+    count = -1
+    for _ in range(100):
+        count = await jobs_of(client, chat)
+        if count == want:
+            break
+        await asyncio.sleep(0.05)
+    return count

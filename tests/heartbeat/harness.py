@@ -1,0 +1,228 @@
+"""The heartbeat test harness: the product's workers in a namespace of their own on the session
+dev server (so nobody else's workers take its tasks), a Bot API emulator of its own, and an
+injected clock for the activities' time-dependent guards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.duration_pb2 import Duration
+from pydantic import SecretStr
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.senders import build_sender
+from bot.heartbeat_admin import HeartbeatAdmin
+from bot.operator import Operator, OperatorDeps
+from bot.types import Incoming, Reply
+from core.heartbeat_config import HeartbeatOverrides
+from core.heartbeat_models import HeartbeatRunSummary
+from core.heartbeat_store import HeartbeatStore, overrides_of
+from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat_triggers import register_trigger_workflow
+from core.jobs import JobSpec, JobState
+from core.settings import Settings
+from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, ensure_search_attributes
+from tests.heartbeat.slow_trigger import SlowTriggerWorkflow
+from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
+from worker_main import Runtime, build_workers, open_runtime
+
+TRIGGER_QUEUE = "heartbeat-test-triggers"
+
+
+class FakeClock:
+    """Wall-clock time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+    def reset(self) -> None:
+        self.offset = timedelta(0)
+
+
+register_trigger_workflow("slow-test", "SlowTriggerWorkflow", TRIGGER_QUEUE)
+
+
+@dataclass
+class Harness:
+    client: Client
+    runtime: Runtime
+    emulator: BotApiEmulator
+    clock: FakeClock
+    operator: Operator
+    admin: HeartbeatAdmin
+    store: HeartbeatStore
+    data_dir: Path
+    _ids: list[int] = field(default_factory=lambda: [900_000])
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def new_chat(self, group: bool = False) -> int:
+        """A chat id no other test uses (groups are negative, like Telegram's)."""
+        self._ids[0] += 1
+        return -(10**12) - self._ids[0] if group else self._ids[0]
+
+    async def target(
+        self, chat_id: int, topic_id: int | None = None, **overrides: Any
+    ) -> HeartbeatTarget:
+        """A heartbeat target whose schedule is paused: tests run it when they choose."""
+        target = HeartbeatTarget(chat_id=chat_id, topic_id=topic_id)
+        await self.admin.ensure(target, source="command", enabled=False)
+        if overrides:
+            await self.set(target, **overrides)
+        return target
+
+    async def set(self, target: HeartbeatTarget, **overrides: Any) -> None:
+        row = await self.store.get(target)
+        assert row is not None
+        values = {**overrides_of(row).explicit(), **overrides}
+        await self.store.set_overrides(target, HeartbeatOverrides.model_validate(values))
+
+    async def run(self, target: HeartbeatTarget) -> HeartbeatRunSummary:
+        """One heartbeat run, as the schedule would start it."""
+        return await self.client.execute_workflow(
+            "HeartbeatWorkflow",
+            target,
+            id=f"{target.schedule_id}-test-{uuid.uuid4().hex[:8]}",
+            task_queue=OPERATOR_QUEUE,
+            result_type=HeartbeatRunSummary,
+            execution_timeout=timedelta(seconds=60),
+        )
+
+    async def start_job(self, chat_id: int, command: str, **plan: Any) -> JobSpec:
+        """A job as the operator starts one (its card counts as the "running" report)."""
+        spec = self.operator.planner.exec_job(command, chat_id=chat_id, **plan)
+        await self.operator.start_job(spec, "test")
+        return spec
+
+    async def wait_job(self, job_id: str, *states: JobState, timeout: float = 20) -> None:
+        query = (
+            f"WorkflowId = '{job_id}' AND JobStatus IN ({', '.join(repr(s.value) for s in states)})"
+        )
+        await self.wait_visible(query, timeout)
+
+    async def wait_visible(self, query: str, timeout: float = 20, count: int = 1) -> None:
+        """Visibility is eventually consistent: poll until the query matches."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if (await self.client.count_workflows(query)).count >= count:
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"visibility never matched: {query}")
+
+    async def say(self, chat_id: int, text: str, chat_type: str = "private") -> list[Reply]:
+        return await self.operator.handle(
+            Incoming(user_id=ALLOWED_USER, chat_id=chat_id, chat_type=chat_type, text=text)
+        )
+
+    def sent_to(self, chat_id: int) -> list[SentMessage]:
+        return self.emulator.messages_to(chat_id)
+
+    def heartbeat_messages(self, chat_id: int) -> list[str]:
+        return [
+            m.plain_text or "" for m in self.sent_to(chat_id) if "Heartbeat" in (m.plain_text or "")
+        ]
+
+
+async def new_namespace(target: str, admin_client: Client, prefix: str) -> Client:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await admin_client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    for _ in range(100):
+        try:
+            client = await Client.connect(
+                target, namespace=name, data_converter=pydantic_data_converter
+            )
+            await ensure_search_attributes(client)
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"namespace {name} never became usable")
+    await asyncio.sleep(0.5)  # search attributes take a moment in a new namespace
+    return client
+
+
+@contextlib.asynccontextmanager
+async def running_harness(
+    server_target: str, admin_client: Client, data_dir: Path, **overrides: Any
+) -> AsyncIterator[Harness]:
+    client = await new_namespace(server_target, admin_client, "heartbeat")
+    clock = FakeClock()
+    async with BotApiEmulator(token=TEST_TOKEN) as emulator:
+        settings = make_settings(
+            data_dir,
+            server_target,
+            TELEGRAM_BASE_URL=emulator.base_url,
+            TEMPORAL_NAMESPACE=client.namespace,
+            **overrides,
+        )
+        async with open_runtime(settings, client) as runtime:
+            sender = build_sender(settings)
+            workers = build_workers(runtime, ALL_QUEUES, sender, clock=clock)
+            workers.append(
+                Worker(client, task_queue=TRIGGER_QUEUE, workflows=[SlowTriggerWorkflow])
+            )
+            tasks = [asyncio.create_task(w.run()) for w in workers]
+            operator = Operator(
+                OperatorDeps(
+                    settings=settings,
+                    client=client,
+                    registry=runtime.registry,
+                    chats=runtime.chats,
+                    ledger=runtime.ledger,
+                    audit=runtime.audit,
+                )
+            )
+            try:
+                yield Harness(
+                    client=client,
+                    runtime=runtime,
+                    emulator=emulator,
+                    clock=clock,
+                    operator=operator,
+                    admin=operator.heartbeats,
+                    store=HeartbeatStore(runtime.db),
+                    data_dir=data_dir,
+                )
+            finally:
+                await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await sender.close()
+
+
+@contextlib.contextmanager
+def llm_configured(settings: Settings, base_url: str) -> Any:
+    """Point the running harness at a scripted LLM for one test (settings are read live)."""
+    saved = (settings.openai_api_key, settings.openai_base_url)
+    settings.openai_api_key = SecretStr("sk-test-not-real")
+    settings.openai_base_url = base_url
+    try:
+        yield
+    finally:
+        settings.openai_api_key, settings.openai_base_url = saved
+
+
+Predicate = Callable[[SentMessage], bool]

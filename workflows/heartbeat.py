@@ -1,0 +1,434 @@
+"""HeartbeatWorkflow: one heartbeat run for one target, started by the target's Schedule.
+
+In order (DESIGN.md §4, issue 5): load the target's settings; stop early in quiet hours
+(workflow time); skip while the chat is busy or unreachable; report the jobs' changes since they
+were last told (ledger compare-and-set shared with each job's own push); then — only with a
+prompt or a checklist to follow — run the heartbeat agent, or start the configured trigger
+workflow; dispatch; record the run. With nothing changed and nothing to follow, a run makes no
+LLM call and sends nothing. A failed run is recorded and the schedule keeps going; after
+`max_consecutive_failures` in a row the schedule pauses itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from core.heartbeat_ack import scrub_echo, strip_ack
+    from core.heartbeat_messages import no_llm_notice, result_message
+    from core.heartbeat_models import (
+        AgentRequest,
+        AgentResult,
+        ChangeSet,
+        FollowUpRequest,
+        GatherRequest,
+        HeartbeatPlan,
+        HeartbeatRunSummary,
+        HeartbeatTrigger,
+        Outcome,
+        PauseRequest,
+        RecordResult,
+        ReportRequest,
+        ReportResult,
+        RunRecord,
+        ValidationResult,
+    )
+    from core.heartbeat_prompt import PreambleContext, PromptResolution, build_preamble
+    from core.heartbeat_quiet import quiet_decision
+    from core.heartbeat_target import HeartbeatTarget
+    from core.messages import ChatMessage
+    from core.temporal import OPERATOR_QUEUE
+
+LOCAL_TIMEOUT = timedelta(seconds=60)
+LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+    non_retryable_error_types=["ChatUnreachable", "BadMessage", "BadToken"],
+)
+AGENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_attempts=2,
+    non_retryable_error_types=["NoLLM", "LLMError"],
+)
+
+
+def _error_text(err: BaseException) -> str:
+    cause: BaseException | None = err
+    while isinstance(cause, ActivityError | ChildWorkflowError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
+    return str(cause) or type(cause).__name__
+
+
+@dataclass
+class _Run:
+    """What one run did, gathered as it goes; becomes the heartbeat log entry."""
+
+    target: HeartbeatTarget
+    started_at: datetime
+    notes: list[str] = field(default_factory=list)
+    skipped: str = ""
+    error: str = ""
+    posted: bool = False
+    suppressed: bool = False
+    executed: bool = False
+    result: str = ""
+    prompt_source: str = ""
+    changes: int = 0
+    llm_calls: int = 0
+    tokens: int = 0
+    tool_calls: int = 0
+    repetition_alert: bool = False
+    checked_until: datetime | None = None
+    no_llm_notice_sent: bool = False
+
+    def note(self, text: str) -> None:
+        if text:
+            self.notes.append(text)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.error:
+            return "failed"
+        if self.skipped:
+            return "skipped"
+        if self.posted:
+            return "posted"
+        if self.suppressed:
+            return "suppressed"
+        return "silent"
+
+    @property
+    def reason(self) -> str:
+        head = self.error or self.skipped
+        parts = [head, *self.notes] if head else self.notes
+        return "; ".join(parts) or "nothing changed, nothing to follow"
+
+
+@workflow.defn(name="HeartbeatWorkflow")
+class HeartbeatWorkflow:
+    @workflow.run
+    async def run(self, target: HeartbeatTarget) -> HeartbeatRunSummary:
+        run = _Run(target=target, started_at=workflow.now())
+        try:
+            plan = await workflow.execute_local_activity(
+                "heartbeat.prepare",
+                target,
+                result_type=HeartbeatPlan,
+                start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=LOCAL_RETRY,
+            )
+        except FailureError as err:
+            if isinstance(err, CancelledError):
+                raise
+            run.error = f"could not load the heartbeat's settings: {_error_text(err)}"
+            plan = HeartbeatPlan(target=target)
+            return await self._finish(plan, run)
+        if not plan.exists:
+            return HeartbeatRunSummary(outcome="skipped", reason="no such heartbeat target")
+        try:
+            await self._run(plan, run)
+        except FailureError as err:
+            # An activity or child that failed for good (a local activity's failure arrives
+            # unwrapped, as the ApplicationError itself). Cancellation still cancels.
+            if isinstance(err, CancelledError):
+                raise
+            run.error = _error_text(err)
+        return await self._finish(plan, run)
+
+    # --- the steps ---------------------------------------------------------------------------
+    async def _run(self, plan: HeartbeatPlan, run: _Run) -> None:
+        config, target = plan.config, plan.target
+        if plan.fired:
+            run.note("fired by hand")
+        quiet = quiet_decision(
+            workflow.now(),
+            config.quiet_window,
+            config.timezone,
+            config.quiet_interval_minutes,
+            plan.last_executed_at,
+        )
+        if quiet.skip and not plan.fired:
+            run.skipped = quiet.reason
+            return
+        run.note(quiet.reason)
+        if plan.busy_reason and not plan.fired:  # a person asking for a run now is not busy
+            run.skipped = plan.busy_reason
+            return
+        if plan.unreachable_reason:
+            run.skipped = f"unreachable (checked within the hour): {plan.unreachable_reason}"
+            return
+        if plan.needs_validation:
+            validation = await workflow.execute_activity(
+                "heartbeat.validate_chat",
+                target,
+                result_type=ValidationResult,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            if not validation.ok:
+                run.skipped = f"unreachable: {validation.reason}"
+                return
+        run.executed = True
+        changes = await self._report_changes(plan, run)
+        if config.workflow_id:
+            await self._trigger_workflow(plan, run)
+            return
+        prompt = await workflow.execute_local_activity(
+            "heartbeat.resolve_prompt",
+            plan,
+            result_type=PromptResolution,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+        )
+        run.prompt_source = prompt.source
+        for note in prompt.notes:
+            run.note(note)
+        if not prompt.runnable:
+            return  # nothing to follow: no LLM call
+        if not plan.llm_available:
+            run.note("checklist not executed: no LLM is configured")
+            if not plan.no_llm_notice_sent:
+                await self._send(no_llm_notice(target, prompt.source))
+                run.no_llm_notice_sent = True
+                run.posted = True
+            return
+        await self._agent(plan, prompt, changes, run)
+
+    async def _report_changes(self, plan: HeartbeatPlan, run: _Run) -> ChangeSet:
+        changes = await workflow.execute_local_activity(
+            "heartbeat.gather_changes",
+            GatherRequest(
+                target=plan.target,
+                config=plan.config,
+                since=plan.changes_since,
+                topic_targets=plan.topic_targets,
+            ),
+            result_type=ChangeSet,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+        )
+        if changes.changes:
+            report = await workflow.execute_activity(
+                "heartbeat.report_changes",
+                ReportRequest(target=plan.target, changes=changes.changes),
+                result_type=ReportResult,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=SEND_RETRY,
+            )
+            run.changes = len(report.reported)
+            if report.reported:
+                run.posted = True
+                run.note(f"{len(report.reported)} job update(s) reported")
+            if report.already:
+                run.note(f"{len(report.already)} already told by the job itself")
+        if changes.deferred:
+            run.note(f"{changes.deferred} change(s) left to the job's own push for now")
+        # Stored with the run: only a run that got this far moves the watermark.
+        run.checked_until = changes.checked_until
+        return changes
+
+    async def _agent(
+        self, plan: HeartbeatPlan, prompt: PromptResolution, changes: ChangeSet, run: _Run
+    ) -> None:
+        config, target = plan.config, plan.target
+        preamble = build_preamble(
+            PreambleContext(
+                now=workflow.now(),
+                timezone=config.timezone,
+                target_name=plan.target_name,
+                interval_minutes=config.interval_minutes,
+                run_number=plan.run_number,
+                last_run_at=plan.last_run_at,
+                messages_since_last_run=plan.messages_since_last_run,
+                last_user_message_at=plan.last_user_message_at,
+                previous_result=plan.previous_result,
+                previous_result_max_chars=config.previous_result_max_chars,
+                recent_runs=plan.recent_runs,
+                job_changes=[change.line() for change in changes.changes],
+                ack_token=config.ack_token,
+                dispatch_mode=config.dispatch_mode,
+                repetition_results=plan.repetition_results,
+            )
+        )
+        run.repetition_alert = bool(plan.repetition_results)
+        if run.repetition_alert:
+            run.note("repetition alert given")
+        agent = await workflow.execute_activity(
+            "heartbeat.run_agent",
+            AgentRequest(
+                target=target,
+                config=config,
+                prompt=prompt.text,
+                preamble=preamble,
+                workspace_folder=target.workspace_folder,
+            ),
+            result_type=AgentResult,
+            task_queue=OPERATOR_QUEUE,
+            start_to_close_timeout=timedelta(seconds=config.max_run_seconds + 30),
+            heartbeat_timeout=timedelta(seconds=min(config.max_run_seconds + 30, 120)),
+            retry_policy=AGENT_RETRY,
+        )
+        run.llm_calls, run.tokens, run.tool_calls = agent.llm_calls, agent.tokens, agent.tool_calls
+        if agent.stop_reason != "done":
+            run.note(f"agent stopped: {agent.stop_reason}")
+        if agent.jobs_started:
+            run.note(f"started {', '.join(agent.jobs_started)}")
+        # What the agent was told must not be shown — except the job changes, which it may
+        # rightly quote.
+        changes_told = {f"- {change.line()}" for change in changes.changes}
+        told = "\n".join(line for line in preamble.splitlines() if line not in changes_told)
+        delivered = await self._dispatch(plan, agent, [prompt.text, told], run)
+        if config.trigger_response and delivered:
+            job_id = await workflow.execute_activity(
+                "heartbeat.follow_up",
+                FollowUpRequest(target=target, result="\n\n".join(delivered)),
+                result_type=str,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            run.note(f"follow-up job {job_id}")
+
+    async def _dispatch(
+        self, plan: HeartbeatPlan, agent: AgentResult, told: list[str], run: _Run
+    ) -> list[str]:
+        """Ack token and echoes stripped; `always` posts the result, `optional` only what the
+        agent chose to post; `dispatch_results: false` stores without posting."""
+        config = plan.config
+        optional = config.dispatch_mode == "optional"
+        final = strip_ack(scrub_echo(agent.text, *told), config.ack_token)
+        run.result = final.text
+        candidates = agent.posts if optional else [agent.text]
+        delivered = []
+        for text in candidates:
+            cleaned = strip_ack(scrub_echo(text, *told), config.ack_token)
+            if not cleaned.suppressed:
+                delivered.append(cleaned.text)
+        if optional and delivered:
+            run.result = "\n\n".join(delivered)
+        if not delivered:
+            if optional and not final.suppressed:
+                run.note("optional dispatch: the agent chose not to post")
+            else:
+                run.suppressed = True
+                run.note(f"nothing to report ({config.ack_token})")
+            return []
+        if not config.dispatch_results:
+            run.note("result stored, not posted (dispatch_results is off)")
+            return delivered
+        for text in delivered:
+            await self._send(result_message(plan.target, text))
+        run.posted = True
+        return delivered
+
+    async def _trigger_workflow(self, plan: HeartbeatPlan, run: _Run) -> None:
+        """Workflow-trigger mode: start the configured workflow as a child and wait for it.
+        `shared` uses one fixed id, so Temporal's id uniqueness refuses a second one while one
+        runs (on top of the schedule's SKIP); `isolated` gives each run a fresh id."""
+        config, target = plan.config, plan.target
+        run.prompt_source = f"workflow:{config.workflow_id}"
+        if not plan.trigger_workflow_type:
+            run.error = f"workflow {config.workflow_id!r} is not registered for heartbeats"
+            return
+        if config.workflow_session_mode == "shared":
+            child_id = f"{target.schedule_id}-{config.workflow_id}"
+        else:
+            child_id = f"{workflow.info().workflow_id}-{config.workflow_id}"
+        try:
+            handle = await workflow.start_child_workflow(
+                plan.trigger_workflow_type,
+                HeartbeatTrigger(
+                    target=target,
+                    run_number=plan.run_number,
+                    heartbeat_run_id=workflow.info().workflow_id,
+                    interval_minutes=config.interval_minutes,
+                    dispatch_results=config.dispatch_results,
+                ),
+                id=child_id,
+                task_queue=plan.trigger_task_queue or OPERATOR_QUEUE,
+                execution_timeout=timedelta(seconds=config.max_run_seconds),
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            run.skipped = f"{config.workflow_id} is already running ({child_id})"
+            return
+        result: Any = await handle
+        outcome = result.get("outcome") if isinstance(result, dict) else None
+        if outcome == "posted":
+            run.posted = True
+        reason = result.get("reason", "") if isinstance(result, dict) else ""
+        run.note(f"{config.workflow_id} ran as {child_id}" + (f": {reason}" if reason else ""))
+
+    async def _send(self, message: ChatMessage) -> None:
+        await workflow.execute_activity(
+            "notify.send",
+            message,
+            task_queue=OPERATOR_QUEUE,
+            start_to_close_timeout=timedelta(seconds=60),
+            schedule_to_close_timeout=timedelta(minutes=10),
+            retry_policy=SEND_RETRY,
+        )
+
+    # --- the log -----------------------------------------------------------------------------
+    async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:
+        record = await workflow.execute_local_activity(
+            "heartbeat.record_run",
+            RunRecord(
+                target=run.target,
+                workflow_id=workflow.info().workflow_id,
+                started_at=run.started_at,
+                finished_at=workflow.now(),
+                outcome=run.outcome,
+                reason=run.reason,
+                result=run.result,
+                prompt_source=run.prompt_source,
+                executed=run.executed,
+                changes=run.changes,
+                llm_calls=run.llm_calls,
+                tokens=run.tokens,
+                tool_calls=run.tool_calls,
+                repetition_alert=run.repetition_alert,
+                checked_until=None if run.error else run.checked_until,
+                no_llm_notice_sent=run.no_llm_notice_sent,
+            ),
+            result_type=RecordResult,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+        )
+        reason = run.reason
+        limit = plan.config.max_consecutive_failures
+        if run.outcome == "failed" and record.consecutive_failures >= limit:
+            await workflow.execute_activity(
+                "heartbeat.pause_schedule",
+                PauseRequest(
+                    target=run.target, failures=record.consecutive_failures, last_error=run.error
+                ),
+                result_type=bool,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+            reason += f"; schedule paused after {record.consecutive_failures} failures"
+        return HeartbeatRunSummary(outcome=run.outcome, reason=reason, run_number=record.run_number)

@@ -1,0 +1,45 @@
+"""JobDigestWorkflow: the built-in workflow-trigger heartbeat (`workflow_id: job-digest`).
+
+A heartbeat that names it starts it instead of running a prompt; it posts what the chat's jobs
+did since the previous run (nothing when nothing happened) and returns what it did.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from core.heartbeat_models import HeartbeatRunSummary, HeartbeatTrigger
+    from core.messages import ChatMessage
+    from core.temporal import OPERATOR_QUEUE
+
+
+@workflow.defn(name="JobDigestWorkflow")
+class JobDigestWorkflow:
+    @workflow.run
+    async def run(self, trigger: HeartbeatTrigger) -> HeartbeatRunSummary:
+        text = await workflow.execute_activity(
+            "heartbeat.job_digest",
+            trigger,
+            result_type=str,
+            task_queue=OPERATOR_QUEUE,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )
+        if not text:
+            return HeartbeatRunSummary(outcome="silent", reason="no job ended or ran")
+        if not trigger.dispatch_results:
+            return HeartbeatRunSummary(outcome="silent", reason="digest stored only")
+        await workflow.execute_activity(
+            "notify.send",
+            ChatMessage(
+                chat_id=trigger.target.chat_id, topic_id=trigger.target.topic_id, text=text
+            ),
+            task_queue=OPERATOR_QUEUE,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
+        )
+        return HeartbeatRunSummary(outcome="posted", reason="job digest posted")
