@@ -28,12 +28,13 @@ from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from core.devserver import DevServer, find_temporal_cli
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import (
-    ALLOWED_USER,
     TEST_TOKEN,
     free_port,
     make_settings,
     running_stack,
 )
+
+LATENCY_USERS = 700_000
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -75,7 +76,14 @@ async def main(jobs: int, samples: int) -> None:
         try:
             client = await Client.connect(server.target, data_converter=pydantic_data_converter)
             async with BotApiEmulator(token=TEST_TOKEN) as botapi:
-                settings = make_settings(data, server.target, TELEGRAM_BASE_URL=botapi.base_url)
+                settings = make_settings(
+                    data,
+                    server.target,
+                    TELEGRAM_BASE_URL=botapi.base_url,
+                    TELEGRAM_ALLOWED_USER_IDS=",".join(
+                        str(LATENCY_USERS + i) for i in range(samples)
+                    ),
+                )
                 async with running_stack(settings, client) as stack:
                     base = await baseline_rate(client, jobs)
 
@@ -99,11 +107,13 @@ async def main(jobs: int, samples: int) -> None:
                     rate = jobs / (time.perf_counter() - started)
 
                     # Latency: one job at a time, from the injected /exec to the result message.
+                    # Each sample from its own (idle) chat, as a person would send a request;
+                    # back-to-back jobs in one chat would measure Telegram's per-chat pacing.
                     latencies: list[float] = []
                     for i in range(samples):
                         marker = f"lat-{i}-{time.time_ns()}"
                         t0 = time.perf_counter()
-                        botapi.inject_message(f"/exec echo {marker}", user_id=ALLOWED_USER)
+                        botapi.inject_message(f"/exec echo {marker}", user_id=LATENCY_USERS + i)
                         await botapi.wait_for(
                             lambda m, k=marker: k in m.plain_text and "completed" in m.plain_text,
                             timeout=30,

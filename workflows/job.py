@@ -75,6 +75,7 @@ class JobWorkflow:
         self._decision: RetryRequest | RerouteRequest | None = None
         self._notify_chain: asyncio.Future[object] | None = None
         self._card: CardRef | None = None
+        self._indexed: tuple[str, str, int, str | None] | None = None
         self._card_task: asyncio.Future[None] | None = None
         self._card_shown: tuple[str, int, str, int] | None = None
 
@@ -338,6 +339,8 @@ class JobWorkflow:
     async def _card_loop(self) -> None:
         """Edit the card on each change the person can see (state, step, worker, attempt),
         throttled to one edit per CARD_EDIT_INTERVAL; ends with the final state."""
+        # The signal can be delivered in the job's very first workflow task, before run().
+        await workflow.wait_condition(lambda: self._spec is not None and self._status is not None)
         spec = self._job()
         self._card_shown = (JobState.running.value, 0, self._steps[0].worker, 0)
         while True:
@@ -396,6 +399,10 @@ class JobWorkflow:
     def _upsert_search_attributes(self) -> None:
         spec, status = self._job(), self._state()
         main = next((s for s in self._steps if s.worker != "reporting"), self._steps[0])
+        indexed = (status.state.value, main.worker, spec.report_chat_id, spec.schedule_id)
+        if indexed == self._indexed:
+            return  # each upsert is an event and a visibility write: only on real changes
+        self._indexed = indexed
         updates: list[SearchAttributeUpdate[Any]] = [
             SA_JOB_STATUS.value_set(status.state.value),
             SA_WORKER_NAME.value_set(main.worker),
