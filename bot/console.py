@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from typing import TextIO
 
 from activities.senders import console_text
@@ -19,9 +20,25 @@ CONSOLE_USER_ID = 1
 PROMPT = "you> "
 
 
-async def _read_line() -> str | None:
-    line = await asyncio.to_thread(sys.stdin.readline)
-    return line if line else None
+class StdinLines:
+    """Lines from stdin, read on a daemon thread: a thread blocked in `readline()` must not
+    keep the process alive after Ctrl-C (an executor thread would be joined at exit)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._pump, name="console-stdin", daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            line = sys.stdin.readline()
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, line or None)
+            if not line:
+                return
+
+    async def next(self) -> str | None:
+        """The next line, or None at end of input."""
+        return await self._queue.get()
 
 
 async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | None = None) -> None:
@@ -32,9 +49,10 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
         file=out,
         flush=True,
     )
+    lines = StdinLines()
     while not stop.is_set():
         print(PROMPT, end="", file=out, flush=True)
-        reader = asyncio.ensure_future(_read_line())
+        reader = asyncio.ensure_future(lines.next())
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
