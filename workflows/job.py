@@ -296,17 +296,7 @@ class JobWorkflow:
         card = card_edit(spec, self._state(), self._card) if self._card is not None else None
         if not self._notify(message, status=state, card=card) and card is not None:
             # This job's policy pushes nothing now, but its card still has to show the end.
-            try:
-                await workflow.execute_activity(
-                    "notify.edit_card",
-                    card,
-                    task_queue=OPERATOR_QUEUE,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=timedelta(minutes=10),
-                    retry_policy=NOTIFY_RETRY,
-                )
-            except ActivityError:
-                workflow.logger.warning("job %s: the card was not finalized", spec.job_id)
+            await self._edit_card(card)
         if self._notify_chain is not None:
             try:
                 await self._notify_chain
@@ -323,6 +313,22 @@ class JobWorkflow:
             await workflow.wait_condition(lambda: self._card is not None, timeout=CARD_WAIT)
         except TimeoutError:
             pass
+
+    async def _edit_card(self, edit: CardEdit) -> bool:
+        """False when the card could not be edited (then no further edits are tried)."""
+        try:
+            await workflow.execute_activity(
+                "notify.edit_card",
+                edit,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: card edit failed", edit.job_id)
+            return False
+        return True
 
     def _card_task_done(self) -> bool:
         return self._card_task is None or self._card_task.done()
@@ -350,19 +356,7 @@ class JobWorkflow:
             key = self._card_key()
             assert self._card is not None
             edit = card_edit(spec, self._state(), self._card)
-            if edit is None:
-                return
-            try:
-                await workflow.execute_activity(
-                    "notify.edit_card",
-                    edit,
-                    task_queue=OPERATOR_QUEUE,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=timedelta(minutes=10),
-                    retry_policy=NOTIFY_RETRY,
-                )
-            except ActivityError:
-                workflow.logger.warning("job %s: card edit failed; no more edits", spec.job_id)
+            if edit is None or not await self._edit_card(edit):
                 return
             self._card_shown = key
 

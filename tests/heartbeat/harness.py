@@ -13,11 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.senders import build_sender
@@ -31,9 +28,10 @@ from core.heartbeat_target import HeartbeatTarget
 from core.heartbeat_triggers import register_trigger_workflow
 from core.jobs import JobSpec, JobState
 from core.settings import Settings
-from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, ensure_search_attributes
+from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
 from worker_main import Runtime, build_workers, open_runtime
 
@@ -141,28 +139,6 @@ class Harness:
         return [
             m.plain_text or "" for m in self.sent_to(chat_id) if "Heartbeat" in (m.plain_text or "")
         ]
-
-
-async def new_namespace(target: str, admin_client: Client, prefix: str) -> Client:
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    await admin_client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
-        )
-    )
-    for _ in range(100):
-        try:
-            client = await Client.connect(
-                target, namespace=name, data_converter=pydantic_data_converter
-            )
-            await ensure_search_attributes(client)
-            break
-        except Exception:
-            await asyncio.sleep(0.1)
-    else:
-        raise AssertionError(f"namespace {name} never became usable")
-    await asyncio.sleep(0.5)  # search attributes take a moment in a new namespace
-    return client
 
 
 @contextlib.asynccontextmanager

@@ -8,50 +8,25 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from google.protobuf.duration_pb2 import Duration
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.devserver import DevServer
 from core.ids import workspace_name
 from core.jobs import JobState
-from core.temporal import ensure_search_attributes
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
+from tests.support.namespaces import new_namespace
 from tests.support.stack import TEST_TOKEN, make_settings, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def namespace_client(dev_server: DevServer, client: Client) -> AsyncIterator[Client]:
-    """A fresh namespace: its task queues are polled only by what this test starts."""
-    name = f"durability-{uuid.uuid4().hex[:8]}"
-    await client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
-        )
-    )
-    for _ in range(100):
-        try:
-            ns_client = await Client.connect(
-                dev_server.target, namespace=name, data_converter=pydantic_data_converter
-            )
-            await ensure_search_attributes(ns_client)
-            break
-        except Exception:
-            await asyncio.sleep(0.1)
-    else:
-        raise AssertionError(f"namespace {name} never became usable")
-    # Search attributes take a moment to be usable in a new namespace.
-    await asyncio.sleep(0.5)
-    yield ns_client
+async def namespace_client(dev_server: DevServer, client: Client) -> Client:
+    return await new_namespace(dev_server.target, client, "durability")
 
 
 def _spawn_execution_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

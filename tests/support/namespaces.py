@@ -1,0 +1,36 @@
+"""A fresh Temporal namespace on the test dev server: its task queues are polled only by the
+workers a test starts there, so it cannot steal (or lose) tasks to the session's shared stack."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from core.temporal import ensure_search_attributes
+
+
+async def new_namespace(target: str, admin_client: Client, prefix: str) -> Client:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await admin_client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    for _ in range(100):
+        try:
+            client = await Client.connect(
+                target, namespace=name, data_converter=pydantic_data_converter
+            )
+            await ensure_search_attributes(client)
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"namespace {name} never became usable")
+    await asyncio.sleep(0.5)  # search attributes take a moment in a new namespace
+    return client
