@@ -1,4 +1,5 @@
-"""Logging set-up: secrets are redacted from every record, noisy HTTP loggers quietened."""
+"""Logging set-up: secrets are redacted from everything written (messages and tracebacks),
+noisy HTTP loggers quietened."""
 
 from __future__ import annotations
 
@@ -7,21 +8,37 @@ import logging
 from core.settings import Settings
 
 
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
 class RedactSecrets(logging.Filter):
+    """Redacts the record's message, for handlers whose formatter we do not control."""
+
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 6]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "[REDACTED]")
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        if self.secrets:
+            message = record.getMessage()
+            redacted = _redact(message, self.secrets)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted output, tracebacks and exception texts included."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record), self.secrets)
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -32,8 +49,9 @@ def secrets_of(settings: Settings) -> list[str]:
 def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     """Log to stderr; with `to_file` (the console chat owns the terminal) log to
     `<data>/hbo.log` and keep only errors on stderr."""
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = RedactSecrets(secrets_of(settings))
+    secrets = secrets_of(settings)
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    redact = RedactSecrets(secrets)
     stream = logging.StreamHandler()
     handlers: list[logging.Handler] = [stream]
     if to_file:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.ids import normalize_job_id, workspace_name
-from core.logs import RedactSecrets
+from core.logs import RedactingFormatter, RedactSecrets
 from core.settings import Settings, parse_hhmm, parse_quiet_window
 
 
@@ -84,13 +86,23 @@ def test_secrets_stay_secret() -> None:
     settings = make(TELEGRAM_BOT_TOKEN="123456:SECRET-token", OPENAI_API_KEY="sk-secret-key")
     assert "SECRET-token" not in repr(settings) and "sk-secret-key" not in str(settings)
     redact = RedactSecrets(["123456:SECRET-token"])
-    import logging
-
     record = logging.LogRecord(
         "x", logging.INFO, "", 0, "POST https://api/bot%s/getMe", ("123456:SECRET-token",), None
     )
     redact.filter(record)
     assert "SECRET" not in record.getMessage() and "[REDACTED]" in record.getMessage()
+
+
+def test_tracebacks_are_redacted_too() -> None:
+    formatter = RedactingFormatter("%(message)s", ["123456:SECRET-token"])
+    try:
+        raise RuntimeError(
+            "POST https://api.telegram.org/bot123456:SECRET-token/sendMessage failed"
+        )
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, "", 0, "send failed", (), sys.exc_info())
+    text = formatter.format(record)
+    assert "Traceback" in text and "SECRET" not in text and "[REDACTED]" in text
 
 
 @pytest.mark.parametrize(
