@@ -18,7 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,6 +36,9 @@ from core.settings import Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
 from workflows.job import JobWorkflow
+
+if TYPE_CHECKING:
+    from bot.operator import Operator
 
 log = logging.getLogger("hbo")
 
@@ -60,6 +63,21 @@ class Runtime:
     @property
     def chats(self) -> ChatStore:
         return ChatStore(self.db)
+
+    def operator(self, settings: Settings | None = None) -> Operator:
+        """The chat operator over this process's resources (optionally other settings)."""
+        from bot.operator import Operator, OperatorDeps
+
+        return Operator(
+            OperatorDeps(
+                settings=settings or self.settings,
+                client=self.client,
+                registry=self.registry,
+                chats=self.chats,
+                ledger=self.ledger,
+                audit=self.audit,
+            )
+        )
 
 
 @contextlib.asynccontextmanager
@@ -152,18 +170,7 @@ async def _sync_heartbeats(runtime: Runtime) -> None:
 
 
 async def run_chat(runtime: Runtime, stop: asyncio.Event) -> None:
-    from bot.operator import Operator, OperatorDeps
-
-    operator = Operator(
-        OperatorDeps(
-            settings=runtime.settings,
-            client=runtime.client,
-            registry=runtime.registry,
-            chats=runtime.chats,
-            ledger=runtime.ledger,
-            audit=runtime.audit,
-        )
-    )
+    operator = runtime.operator()
     if runtime.settings.console_mode:
         from bot.console import run_console
 

@@ -28,18 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.notify import NotifyActivities
 from activities.pacing import ChatPacer
 from activities.senders import TelegramSender
+from bench._server import temporal_dev_server
 from core.db import Database
-from core.devserver import DevServer, find_temporal_cli
 from core.messages import ChatMessage
 from core.store import AuditLog, ReportLedgerStore
 from tests.support.botapi import BotApiEmulator
-from tests.support.stack import TEST_TOKEN, free_port, make_settings
+from tests.support.stack import TEST_TOKEN, make_settings
 
 QUEUE = "bench-delivery"
 
@@ -121,13 +120,13 @@ async def measure(
 async def main(samples: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hbo-bench-delivery-") as tmp:
         data = Path(tmp)
-        server = DevServer(find_temporal_cli(), port=free_port(), ui_port=None, db_file=None)
-        await server.start()
         db = Database(f"sqlite+aiosqlite:///{data / 'op.db'}")
         await db.migrate()
         try:
-            client = await Client.connect(server.target, data_converter=pydantic_data_converter)
-            async with BotApiEmulator(token=TEST_TOKEN) as botapi:
+            async with (
+                temporal_dev_server() as (server, client),
+                BotApiEmulator(token=TEST_TOKEN) as botapi,
+            ):
                 settings = make_settings(data, server.target, TELEGRAM_BASE_URL=botapi.base_url)
                 sender = TelegramSender(settings, pacer=ChatPacer(interval=0, group_interval=0))
                 notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
@@ -153,7 +152,6 @@ async def main(samples: int) -> None:
                 await sender.close()
         finally:
             await db.close()
-            await server.stop()
 
 
 if __name__ == "__main__":

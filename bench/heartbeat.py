@@ -39,13 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.heartbeat import HeartbeatDeps
 from activities.heartbeat_changes import VISIBILITY_MARGIN, ChangeActivities
+from bench._server import temporal_dev_server
 from bot.job_client import job_memo
 from bot.planner import Planner
-from core.devserver import DevServer, find_temporal_cli
 from core.heartbeat_config import defaults_from_settings
 from core.heartbeat_models import GatherRequest, HeartbeatRunSummary
 from core.heartbeat_prompt import default_checklist_template
@@ -207,12 +206,9 @@ async def tick(client: Client, target: HeartbeatTarget) -> tuple[float, Heartbea
 
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(5)
-    server = DevServer(find_temporal_cli(), port=free_port(), ui_port=None, db_file=None)
-    await server.start()
     data = Path(tempfile.mkdtemp(prefix="hbo-bench-heartbeat-"))
     try:
-        client = await Client.connect(server.target, data_converter=pydantic_data_converter)
-        async with CountingLLM() as llm:
+        async with temporal_dev_server() as (server, client), CountingLLM() as llm:
             settings = make_settings(
                 data,
                 server.target,
@@ -223,7 +219,6 @@ async def main(args: argparse.Namespace) -> None:
             async with open_runtime(settings, client) as runtime:
                 await run_bench(args, rng, client, runtime, llm)
     finally:
-        await server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

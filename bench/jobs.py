@@ -21,15 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
-from core.devserver import DevServer, find_temporal_cli
+from bench._server import temporal_dev_server
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import (
     TEST_TOKEN,
-    free_port,
     make_settings,
     running_stack,
 )
@@ -69,12 +67,7 @@ async def baseline_rate(client: Client, n: int) -> float:
 async def main(jobs: int, samples: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hbo-bench-") as tmp:
         data = Path(tmp)
-        server = DevServer(
-            find_temporal_cli(), port=free_port(), ui_port=None, db_file=data / "temporal.db"
-        )
-        await server.start()
-        try:
-            client = await Client.connect(server.target, data_converter=pydantic_data_converter)
+        async with temporal_dev_server(data / "temporal.db") as (server, client):
             async with BotApiEmulator(token=TEST_TOKEN) as botapi:
                 settings = make_settings(
                     data,
@@ -119,8 +112,6 @@ async def main(jobs: int, samples: int) -> None:
                             timeout=30,
                         )
                         latencies.append((time.perf_counter() - t0) * 1000)
-        finally:
-            await server.stop()
 
     print(f"baseline (1-activity workflow): {base:7.1f} workflows/s  (n={jobs})")
     print(f"full job (exec+report+notify):  {rate:7.1f} jobs/s       (n={jobs})")

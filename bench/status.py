@@ -22,13 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench._server import temporal_dev_server
 from bot.types import Incoming
-from core.devserver import DevServer, find_temporal_cli
 from core.jobs import JobSpec, NotifyPolicy
 from tests.support.botapi import BotApiEmulator
-from tests.support.stack import ALLOWED_USER, TEST_TOKEN, free_port, make_settings, running_stack
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings, running_stack
 
 IDLE_QUEUE = "bench-idle"  # nobody polls it: the job's step waits there, the job keeps running
 CHAT = 424_242
@@ -51,12 +50,7 @@ async def wait_count(client: Client, query: str, want: int, timeout: float = 600
 async def main(jobs: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hbo-bench-status-") as tmp:
         data = Path(tmp)
-        server = DevServer(
-            find_temporal_cli(), port=free_port(), ui_port=None, db_file=data / "temporal.db"
-        )
-        await server.start()
-        try:
-            client = await Client.connect(server.target, data_converter=pydantic_data_converter)
+        async with temporal_dev_server(data / "temporal.db") as (server, client):
             async with BotApiEmulator(token=TEST_TOKEN) as botapi:
                 settings = make_settings(data, server.target, TELEGRAM_BASE_URL=botapi.base_url)
                 async with running_stack(settings, client) as stack:
@@ -96,8 +90,6 @@ async def main(jobs: int, repeats: int) -> None:
                             f"worst {max(times):6.0f} ms  (n={repeats})  → {first_line}"
                         )
                         assert f"{jobs} jobs" in first_line, first_line
-        finally:
-            await server.stop()
 
 
 if __name__ == "__main__":

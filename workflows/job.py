@@ -285,8 +285,7 @@ class JobWorkflow:
         )
         if report and report.data.get("attach_report"):
             message.document_path = f"{workspace_name(spec.job_id)}/report.md"
-        if workflow.patched("job-card-edits"):
-            await self._await_card()
+        await self._await_card()
         if self._card_task is not None:
             # An edit in flight lands first, so the card's last version is the final one.
             try:

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import Client
 
 from bot.intake.llm import MAX_ROUNDS
-from bot.operator import Operator, OperatorDeps
+from bot.operator import Operator
 from bot.types import Incoming
 from core.jobs import JobState
 from tests.support.jobs import wait_status
@@ -39,16 +39,7 @@ def llm_operator(stack: Stack, llm: ScriptedLLM, **overrides: Any) -> Operator:
         **overrides,
     )
     runtime = stack.runtime
-    return Operator(
-        OperatorDeps(
-            settings=settings,
-            client=runtime.client,
-            registry=runtime.registry,
-            chats=runtime.chats,
-            ledger=runtime.ledger,
-            audit=runtime.audit,
-        )
-    )
+    return runtime.operator(settings)
 
 
 def fresh_chat() -> int:

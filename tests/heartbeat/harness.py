@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.senders import build_sender
 from bot.heartbeat_admin import HeartbeatAdmin
-from bot.operator import Operator, OperatorDeps
+from bot.operator import Operator
 from bot.types import Incoming, Reply
 from core.heartbeat_config import HeartbeatOverrides
 from core.heartbeat_models import HeartbeatRunSummary
@@ -162,16 +162,7 @@ async def running_harness(
                 Worker(client, task_queue=TRIGGER_QUEUE, workflows=[SlowTriggerWorkflow])
             )
             tasks = [asyncio.create_task(w.run()) for w in workers]
-            operator = Operator(
-                OperatorDeps(
-                    settings=settings,
-                    client=client,
-                    registry=runtime.registry,
-                    chats=runtime.chats,
-                    ledger=runtime.ledger,
-                    audit=runtime.audit,
-                )
-            )
+            operator = runtime.operator()
             try:
                 yield Harness(
                     client=client,

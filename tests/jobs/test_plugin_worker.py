@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 from activities.senders import build_sender
-from bot.operator import Operator, OperatorDeps
 from bot.types import Incoming
 from core.registry import discover_workers
 from tests.support.botapi import BotApiEmulator
@@ -33,11 +32,7 @@ async def test_plugin_worker_is_discovered_and_used(
     client = stack.runtime.client
     async with open_runtime(settings, client) as runtime:
         assert "sql" in all_queues(runtime.registry)
-        operator = Operator(
-            OperatorDeps(
-                settings, client, runtime.registry, runtime.chats, runtime.ledger, runtime.audit
-            )
-        )
+        operator = runtime.operator()
         chat = ALLOWED_USER
 
         async def ask(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import Client
 
 from activities.senders import build_sender
-from bot.operator import Operator, OperatorDeps
+from bot.operator import Operator
 from bot.telegram_app import build_application, run_telegram
 from core.settings import Settings
 from core.temporal import ALL_QUEUES
@@ -63,16 +63,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     async with open_runtime(settings, client) as runtime:
         stop = asyncio.Event()
-        operator = Operator(
-            OperatorDeps(
-                settings=settings,
-                client=client,
-                registry=runtime.registry,
-                chats=runtime.chats,
-                ledger=runtime.ledger,
-                audit=runtime.audit,
-            )
-        )
+        operator = runtime.operator()
         tasks = [asyncio.create_task(run_workers(runtime, queues, stop, build_sender(settings)))]
         if bot:
             app = build_application(settings, operator)
