@@ -68,7 +68,8 @@ class ChatPacer:
         async with state.lock:
             while True:
                 now = self.clock()
-                state.tokens = min(self.burst, state.tokens + (now - state.refilled_at) / spacing)
+                refill = (now - state.refilled_at) / spacing if spacing > 0 else self.burst
+                state.tokens = min(self.burst, state.tokens + refill)
                 state.refilled_at = now
                 delay = max(state.next_at - now, (1 - state.tokens) * spacing)
                 if delay <= 0:
