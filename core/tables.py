@@ -66,6 +66,8 @@ class ReportLedger(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claim_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who holds the claim: a retry of the same send (same owner) takes it back at once.
+    claim_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
