@@ -34,7 +34,13 @@ from core.logs import setup_logging
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
-from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
+from core.temporal import (
+    ALL_QUEUES,
+    NOTIFY_QUEUE,
+    OPERATOR_QUEUE,
+    connect,
+    ensure_search_attributes,
+)
 from workflows.job import JobWorkflow
 
 if TYPE_CHECKING:
@@ -109,7 +115,8 @@ def build_workers(
     workflows: dict[str, list[type]] = {q: [] for q in queues}
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
+        activities[NOTIFY_QUEUE] = [notify.send, notify.job_update, notify.edit_card]
+        workflows[NOTIFY_QUEUE] = []
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
         heartbeat = HeartbeatDeps(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
@@ -117,7 +124,7 @@ def build_workers(
         activities[OPERATOR_QUEUE] += heartbeat_activities(heartbeat)
         workflows[OPERATOR_QUEUE] += HEARTBEAT_WORKFLOWS
     workers = []
-    for queue in queues:
+    for queue in activities:
         if not activities[queue] and not workflows[queue]:
             log.warning("no worker is registered for task queue %r; not polling it", queue)
             continue
@@ -131,6 +138,13 @@ def build_workers(
                 max_heartbeat_throttle_interval=timedelta(seconds=1),
                 default_heartbeat_throttle_interval=timedelta(seconds=1),
                 graceful_shutdown_timeout=timedelta(seconds=3),
+                # Telegram's bot-wide limit, enforced by the server across every process that
+                # polls the notify queue (each bot also limits itself in-process).
+                max_task_queue_activities_per_second=(
+                    float(runtime.settings.telegram_max_messages_per_second)
+                    if queue == NOTIFY_QUEUE
+                    else None
+                ),
             )
         )
     return workers

@@ -21,12 +21,20 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.heartbeat_messages import changes_digest
 from core.heartbeat_models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
-from core.jobs import JobResult, JobState, NotifyPolicy
-from core.store import ReportLedgerStore
+from core.jobs import (
+    JobResult,
+    JobState,
+    JobStatus,
+    NotifyPolicy,
+    ledger_status,
+    parse_ledger_status,
+)
+from core.store import ClaimOutcome, ReportLedgerStore
 from core.temporal import SA_JOB_STATUS
 
 from .heartbeat import HeartbeatDeps
 from .heartbeat_jobs import chat_jobs_query, covers, job_state, notify_policy, query_status
+from .notify import activity_owner
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs
 # Visibility is eventually consistent (milliseconds on the dev server, about a second on
@@ -102,9 +110,14 @@ class ChangeActivities:
             # A job running again after a retry the person asked for is nothing new to say;
             # only whether it makes progress is.
             last = reported.get(job.job_id)
-            base = last.split(":", 1)[0] if last else None
+            base, episode, _ = parse_ledger_status(last) if last else (None, 0, "")
             resumed = job.state == JobState.running.value and last is not None
-            if base != job.state and not resumed:
+            if base == job.state == JobState.needs_attention.value:
+                # Told before; a failure after a retry is a new episode, told once of its own.
+                change = await self._attention_again(job, episode, now, grace, stale_after)
+                if change is not None:
+                    changes.append(change)
+            elif base != job.state and not resumed:
                 change, defer = await self._state_change(job, now, grace)
                 if defer:
                     deferred.append(job.close_time or now)
@@ -118,10 +131,6 @@ class ChangeActivities:
                 stale = await self._stale(job, now, stale_after)
                 if stale is not None:
                     changes.append(stale)
-            elif job.state == JobState.needs_attention.value and last == job.state:
-                stuck = await self._stuck(job, now, stale_after)
-                if stuck is not None:
-                    changes.append(stuck)
         # The next run re-reads from the oldest change left to the push, never past it.
         checked_until = min([now, *(d for d in deferred)])
         return ChangeSet(
@@ -138,16 +147,21 @@ class ChangeActivities:
         policy = await notify_policy(self.client, job.job_id, job.memo)
         if not policy.wants(state):
             return None, False
-        detail = ""
+        detail, told_as, message = "", state.value, None
         if state.is_final:
             if job.running:
                 return None, True  # the job is still delivering its own result
             reference = job.close_time or now
-            detail = await self._result_detail(job.job_id, state)
+            result = await self._result(job.job_id)
+            if result is not None:
+                detail = _result_detail(result, state)
+                told_as = result.final_status or told_as
+                message = result.final_message
         elif state is JobState.needs_attention:
             status = await query_status(self.client, job.job_id)
             reference = status.updated_at if status and status.updated_at else now
             detail = status.last_error[-300:] if status else ""
+            told_as = ledger_status(state, status.episode if status else 1)
         else:
             reference = job.start_time or now
         if now - reference < grace:
@@ -155,22 +169,44 @@ class ChangeActivities:
         change = JobChange(
             job_id=job.job_id,
             state=state.value,
-            ledger_status=state.value,
+            ledger_status=told_as,
             goal=job.goal,
             detail=detail,
+            message=message,
         )
         return change, False
 
-    async def _result_detail(self, job_id: str, state: JobState) -> str:
+    async def _result(self, job_id: str) -> JobResult | None:
         try:
             handle = self.client.get_workflow_handle(job_id, result_type=JobResult)
-            result = await handle.result()
-        except Exception:
-            return ""
-        if state is JobState.completed:
-            summary = next((o.summary for o in reversed(result.outputs) if o.summary), "")
-            return summary[:300]
-        return (result.last_error or result.message)[-300:]
+            return await handle.result()
+        except Exception as exc:  # cancelled or terminated jobs have no result
+            activity.logger.info("job %s: no result to report (%s)", job_id, type(exc).__name__)
+            return None
+
+    async def _attention_again(
+        self, job: _Job, told_episode: int, now: datetime, grace: timedelta, stale_after: timedelta
+    ) -> JobChange | None:
+        """A job that needs attention and was told so: a later episode (it failed again after
+        a retry) is a new change; the same one left waiting is a reminder (stuck)."""
+        status = await query_status(self.client, job.job_id)
+        if status is None or status.updated_at is None:
+            return None
+        if status.episode > told_episode:
+            if now - status.updated_at < grace:
+                return None  # the job's own push gets the first chance
+            if not (await notify_policy(self.client, job.job_id, job.memo)).wants(
+                JobState.needs_attention
+            ):
+                return None
+            return JobChange(
+                job_id=job.job_id,
+                state=job.state,
+                ledger_status=ledger_status(JobState.needs_attention, status.episode),
+                goal=job.goal,
+                detail=status.last_error[-300:],
+            )
+        return await self._stuck(job, status, now, stale_after)
 
     async def _stale(self, job: _Job, now: datetime, stale_after: timedelta) -> JobChange | None:
         try:
@@ -201,16 +237,20 @@ class ChangeActivities:
             f"(step {step.activity_type.name}, attempt {step.attempt})",
         )
 
-    async def _stuck(self, job: _Job, now: datetime, stale_after: timedelta) -> JobChange | None:
-        status = await query_status(self.client, job.job_id)
-        if status is None or status.updated_at is None or now - status.updated_at <= stale_after:
+    async def _stuck(
+        self, job: _Job, status: JobStatus, now: datetime, stale_after: timedelta
+    ) -> JobChange | None:
+        stuck_as = ledger_status(JobState.needs_attention, status.episode) + STUCK_SUFFIX
+        if status.updated_at is None or now - status.updated_at <= stale_after:
+            return None
+        if (await self.ledger.last_reported([job.job_id])).get(job.job_id) == stuck_as:
             return None
         if await notify_policy(self.client, job.job_id, job.memo) is NotifyPolicy.silent:
             return None
         return JobChange(
             job_id=job.job_id,
             state=job.state,
-            ledger_status=job.state + STUCK_SUFFIX,
+            ledger_status=stuck_as,
             kind="stuck",
             goal=job.goal,
             detail=f"waiting {_minutes(now - status.updated_at)}",
@@ -218,28 +258,49 @@ class ChangeActivities:
 
     @activity.defn(name="heartbeat.report_changes")
     async def report_changes(self, request: ReportRequest) -> ReportResult:
-        """Claim each change in the ledger, send the claimed ones as one digest to the target's
-        chat, confirm; on a failed send release the claims so a retry (or the push) tells it."""
-        target = request.target
+        """Claim each change in the ledger (owner: this activity, whatever its attempt). A
+        finished job's result goes out as the job's own message; the other changes as one
+        digest to the target's chat; each is confirmed once sent. A failed send releases its
+        claims so a retry (or the push) tells it; a change someone else is telling right now
+        is left for the next run."""
+        target, owner = request.target, activity_owner()
+        result = ReportResult()
         claimed: list[JobChange] = []
-        already: list[str] = []
         for change in request.changes:
-            if await self.ledger.claim(change.job_id, target.chat_id, change.ledger_status):
-                claimed.append(change)
-            else:
-                already.append(change.job_id)
-        if not claimed:
-            return ReportResult(already=already)
-        details = activity.info().heartbeat_details
-        skip = int(details[0]) if details else 0
-        try:
-            ids = await self.deps.sender.send(
-                changes_digest(target, claimed), skip_chunks=skip, on_sent=activity.heartbeat
+            claim = await self.ledger.claim(
+                change.job_id, target.chat_id, change.ledger_status, owner
             )
+            if claim.outcome is ClaimOutcome.reported:
+                result.already.append(change.job_id)
+            elif claim.outcome is ClaimOutcome.held:
+                result.held.append(change.job_id)
+            else:
+                claimed.append(change)
+        try:
+            for change in [c for c in claimed if c.message is not None]:
+                assert change.message is not None
+                result.message_ids += await self.deps.sender.send(change.message)
+                await self.ledger.confirm(change.job_id, change.ledger_status, owner)
+                result.reported.append(change.job_id)
+            digest = [c for c in claimed if c.message is None]
+            if digest:
+                details = activity.info().heartbeat_details
+                skip = int(details[0]) if details else 0
+                result.message_ids += await self.deps.sender.send(
+                    changes_digest(target, digest), skip_chunks=skip, on_sent=activity.heartbeat
+                )
+                for change in digest:
+                    await self.ledger.confirm(change.job_id, change.ledger_status, owner)
+                    result.reported.append(change.job_id)
         except BaseException:
             for change in claimed:
-                await self.ledger.release(change.job_id, change.ledger_status)
+                if change.job_id not in result.reported:
+                    await self.ledger.release(change.job_id, owner)
             raise
-        for change in claimed:
-            await self.ledger.confirm(change.job_id, change.ledger_status)
-        return ReportResult(reported=[c.job_id for c in claimed], already=already, message_ids=ids)
+        return result
+
+
+def _result_detail(result: JobResult, state: JobState) -> str:
+    if state is JobState.completed:
+        return next((o.summary for o in reversed(result.outputs) if o.summary), "")[:300]
+    return (result.last_error or result.message)[-300:]

@@ -1,22 +1,44 @@
 """Notify activities: deliver chat messages; job state messages go through the report ledger
-(claim → send → confirm), shared with the heartbeat, so each change is told once."""
+(claim → send → confirm), shared with the heartbeat, so each change is told once.
+
+A claim's owner is the activity itself (workflow, run and activity id — the same for every
+retry of it): a retry after a crash between claim and confirm takes its claim back and sends,
+while a claim held by someone else (the heartbeat) is waited for, never read as "already
+reported".
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.messages import CardEdit, ChatMessage, JobNotification
-from core.store import AuditLog, ReportLedgerStore
+from core.render import split_message
+from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
 
 from .senders import Sender
+
+# While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
+# heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.
+KEEPALIVE_SECONDS = 2.0
+MAX_HELD_WAIT = timedelta(seconds=30)
 
 
 class NotifyResult(BaseModel):
     sent: bool
     message_ids: list[int] = []
     reason: str = ""
+
+
+def activity_owner() -> str:
+    info = activity.info()
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
 
 class NotifyActivities:
@@ -29,8 +51,15 @@ class NotifyActivities:
         # Parts already delivered by an earlier attempt are recorded in heartbeat details.
         details = activity.info().heartbeat_details
         skip = int(details[0]) if details else 0
+        progress = [skip]
+
+        def sent(count: int) -> None:
+            progress[0] = count
+            activity.heartbeat(count)
+
         try:
-            return await self.sender.send(message, skip_chunks=skip, on_sent=activity.heartbeat)
+            async with _keepalive(progress):
+                return await self.sender.send(message, skip_chunks=skip, on_sent=sent)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -61,15 +90,57 @@ class NotifyActivities:
     @activity.defn(name="notify.job_update")
     async def job_update(self, note: JobNotification) -> NotifyResult:
         chat = note.message.chat_id
-        if note.card is not None:
-            # Before the send, so a retry after a rate limit redoes only idempotent work.
-            await self._edit_card(note.card)
-        if not await self.ledger.claim(note.job_id, chat, note.status):
+        owner = activity_owner()
+        claim = await self.ledger.claim(note.job_id, chat, note.status, owner)
+        if claim.outcome is ClaimOutcome.reported:
             return NotifyResult(sent=False, reason=f"{note.status} already reported")
+        if claim.outcome is ClaimOutcome.held:
+            # Someone else is telling it right now: wait for them to confirm (then this turns
+            # into "reported") or for their lease to end (then this takes over).
+            until = claim.held_until or utcnow()
+            wait = min(max(until - utcnow(), timedelta(seconds=1)), MAX_HELD_WAIT)
+            raise ApplicationError(
+                f"job {note.job_id}: {note.status} is being reported by another sender",
+                type="ClaimHeld",
+                next_retry_delay=wait,
+            )
         try:
-            ids = await self._deliver(note.message)
+            ids = await self._tell(note)
         except BaseException:
-            await self.ledger.release(note.job_id, note.status)
+            await self.ledger.release(note.job_id, owner)
             raise
-        await self.ledger.confirm(note.job_id, note.status)
+        await self.ledger.confirm(note.job_id, note.status, owner)
         return NotifyResult(sent=True, message_ids=ids)
+
+    async def _tell(self, note: JobNotification) -> list[int]:
+        card, message = note.card, note.message
+        if card is not None and note.replace_card and _fits_one_message(message):
+            # A job that ended moments after its card: the card becomes the result, so the
+            # person gets one message, not two.
+            edit = card.model_copy(update={"text": message.text, "buttons": message.buttons})
+            if (await self._edit_card(edit)).sent:
+                return [card.message_id]
+        elif card is not None:
+            # Before the send, so a retry after a rate limit redoes only idempotent work.
+            await self._edit_card(card)
+        return await self._deliver(message)
+
+
+def _fits_one_message(message: ChatMessage) -> bool:
+    return not message.document_path and len(split_message(message.text)) == 1
+
+
+@contextlib.asynccontextmanager
+async def _keepalive(progress: list[int]) -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            activity.heartbeat(progress[0])
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

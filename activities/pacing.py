@@ -1,13 +1,16 @@
-"""Per-chat pacing for Telegram sends: about one message per second per chat, in arrival order,
-and a chat that got a 429 waits out its `retry_after` before anything else is sent to it.
+"""Per-chat order for Telegram sends, and a chat's own wait after a 429.
 
-A token bucket, not a fixed gap: Telegram tolerates short bursts in a chat, so a job card and
-its result a moment later go out at once, while a flood settles to the sustained rate.
+Telegram's limits: about 30 messages a second per bot and 20 a minute per group — PTB's
+`AIORateLimiter` on each bot enforces both — and "about one message a second" per chat, a
+sustained rate that Telegram tolerates bursts above and enforces itself with 429 +
+`retry_after`. So a private chat is not held back ahead of time: its messages go out at once,
+in the order they were handed over. After a 429 that chat alone waits out `retry_after`; the
+sender retries the refused call while it still holds the chat's turn, so order holds, and every
+other chat keeps going. (Pacing private chats ahead of time at ~1/s made every result in a
+normal conversation wait about 2.6 s.)
 
-Telegram's limits are per bot (~30 msg/s, enforced here by PTB's `AIORateLimiter`) and per chat
-(~1 msg/s in a private chat, 20/min in a group). `AIORateLimiter` does not pace private chats,
-hence this small limiter. It is process-wide: the bot's replies and the notify activities share
-it when they run in one process (the embedded default and the operator worker of the stack).
+The pacer is process-wide: the bot's replies and the notify activities share it when they run
+in one process.
 """
 
 from __future__ import annotations
@@ -18,73 +21,60 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-CHAT_MIN_INTERVAL_SECONDS = 1.0
-GROUP_MIN_INTERVAL_SECONDS = 3.0  # 20 messages a minute
-CHAT_BURST = 3  # messages a quiet chat may receive at once
+IDLE_CHATS_KEPT = 4096
 
 
 @dataclass
 class _ChatState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    tokens: float = CHAT_BURST
-    refilled_at: float = 0.0
-    next_at: float = 0.0  # nothing before this (a 429's retry_after)
+    next_at: float = 0.0  # nothing goes to the chat before this (a 429's retry_after)
     last_used: float = 0.0
 
 
 class ChatPacer:
-    def __init__(
-        self,
-        interval: float = CHAT_MIN_INTERVAL_SECONDS,
-        group_interval: float = GROUP_MIN_INTERVAL_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-        burst: int = CHAT_BURST,
-    ) -> None:
-        self.interval = interval
-        self.group_interval = group_interval
-        self.burst = burst
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._chats: dict[int, _ChatState] = {}
 
     def _state(self, chat_id: int) -> _ChatState:
         state = self._chats.get(chat_id)
         if state is None:
-            if len(self._chats) > 4096:
+            if len(self._chats) > IDLE_CHATS_KEPT:
                 self._forget_idle()
-            state = self._chats[chat_id] = _ChatState(tokens=self.burst, refilled_at=self.clock())
+            state = self._chats[chat_id] = _ChatState()
         return state
 
     def _forget_idle(self) -> None:
         now = self.clock()
         for chat_id, state in list(self._chats.items()):
-            if not state.lock.locked() and now - state.last_used > 60:
+            if not state.lock.locked() and now >= state.next_at and now - state.last_used > 60:
                 del self._chats[chat_id]
 
     @asynccontextmanager
     async def slot(self, chat_id: int) -> AsyncIterator[None]:
-        """Hold the chat's turn (FIFO: asyncio.Lock wakes waiters in order) for one API call."""
+        """Hold the chat's turn for one call (FIFO: asyncio.Lock wakes waiters in order)."""
         state = self._state(chat_id)
-        spacing = self.group_interval if chat_id < 0 else self.interval
         async with state.lock:
-            while True:
-                now = self.clock()
-                refill = (now - state.refilled_at) / spacing if spacing > 0 else self.burst
-                state.tokens = min(self.burst, state.tokens + refill)
-                state.refilled_at = now
-                delay = max(state.next_at - now, (1 - state.tokens) * spacing)
-                if delay <= 0:
-                    break
-                await asyncio.sleep(delay)
-            state.tokens -= 1
+            await self.wait_blocked(chat_id)
             try:
                 yield
             finally:
                 state.last_used = self.clock()
 
+    async def wait_blocked(self, chat_id: int) -> None:
+        """Wait until the chat's `retry_after` (if any) has passed."""
+        state = self._state(chat_id)
+        while (delay := state.next_at - self.clock()) > 0:  # noqa: ASYNC110 (a deadline, not an event)
+            await asyncio.sleep(delay)
+
     def block(self, chat_id: int, seconds: float) -> None:
         """After a 429: nothing goes to this chat for `seconds`."""
         state = self._state(chat_id)
         state.next_at = max(state.next_at, self.clock() + seconds)
+
+    def blocked_for(self, chat_id: int) -> float:
+        state = self._chats.get(chat_id)
+        return max(0.0, state.next_at - self.clock()) if state else 0.0
 
 
 # Shared by everything that sends from this process.

@@ -30,7 +30,10 @@ from core.settings import Settings
 from .pacing import CHAT_PACER, ChatPacer
 
 T = TypeVar("T")
-BOT_MAX_PER_SECOND = 25  # under Telegram's ~30/s bot-wide limit, leaving room for bot replies
+# A 429 with a retry_after up to this is waited out in the chat's turn (order kept); longer
+# ones, or more waiting than the budget in one send, go back to the caller to retry later.
+INLINE_RETRY_AFTER_SECONDS = 30.0
+INLINE_WAIT_BUDGET = 60.0
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -145,12 +148,24 @@ class TelegramDelivery:
         self.secret = secret
 
     async def _call(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        """One API call in the chat's turn. A 429 blocks this chat alone; a short `retry_after`
+        is waited out in the turn and the call repeated, so later messages to the chat stay
+        behind it; a long one goes back to the caller (Temporal's next retry delay)."""
+        waited = 0.0
         async with self.pacer.slot(chat_id):
-            try:
-                return await call()
-            except RetryAfter as exc:
-                self.pacer.block(chat_id, _retry_after_seconds(exc))
-                raise
+            while True:
+                try:
+                    return await call()
+                except RetryAfter as exc:
+                    seconds = _retry_after_seconds(exc)
+                    self.pacer.block(chat_id, seconds)
+                    if (
+                        seconds > INLINE_RETRY_AFTER_SECONDS
+                        or waited + seconds > INLINE_WAIT_BUDGET
+                    ):
+                        raise
+                    waited += seconds
+                    await self.pacer.wait_blocked(chat_id)
 
     async def send(
         self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
@@ -265,7 +280,9 @@ class TelegramSender:
             request=HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
             # Bot-wide ~30 msg/s and 20/min per group; 429s are not retried here: they go back
             # to Temporal as the activity's next retry delay.
-            rate_limiter=AIORateLimiter(overall_max_rate=BOT_MAX_PER_SECOND, max_retries=0),
+            rate_limiter=AIORateLimiter(
+                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=0
+            ),
         )
         self.delivery = TelegramDelivery(
             self.bot, settings.workspaces_dir, pacer=pacer, secret=token

@@ -128,7 +128,7 @@ async def main(samples: int) -> None:
                 BotApiEmulator(token=TEST_TOKEN) as botapi,
             ):
                 settings = make_settings(data, server.target, TELEGRAM_BASE_URL=botapi.base_url)
-                sender = TelegramSender(settings, pacer=ChatPacer(interval=0, group_interval=0))
+                sender = TelegramSender(settings, pacer=ChatPacer())
                 notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
                 async with Worker(
                     client,

@@ -11,7 +11,7 @@ from typing import TextIO
 from activities.senders import console_text
 
 from .operator import Operator
-from .types import Incoming
+from .types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,13 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
         text = line.strip()
         if not text:
             continue
+
+        async def show(reply: Reply) -> list[int]:
+            print(console_text(reply.text, reply.buttons), file=out, flush=True)
+            return []  # a terminal cannot edit a card: the job never tries
+
         try:
-            replies = await operator.handle(_incoming(text))
+            await operator.handle(_incoming(text), post=show)
         except Exception:
             log.exception("console message failed: %s", text[:100])
             print(
@@ -77,10 +82,6 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
                 flush=True,
             )
             continue
-        for reply in replies:
-            print(console_text(reply.text, reply.buttons), file=out, flush=True)
-            # A terminal cannot edit a card: the job is told so and never waits for one.
-            await operator.reply_posted(reply, [])
 
 
 def _incoming(text: str) -> Incoming:

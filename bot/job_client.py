@@ -23,7 +23,6 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.cards import CardRef
 from core.jobs import (
     JobResult,
     JobSpec,
@@ -74,7 +73,8 @@ class JobSummary:
 
 def search_attributes_for(spec: JobSpec) -> TypedSearchAttributes:
     pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(SA_JOB_STATUS, JobState.queued.value),
+        # The job runs from its first moment; starting it so saves an upsert in every history.
+        SearchAttributePair(SA_JOB_STATUS, JobState.running.value),
         SearchAttributePair(SA_WORKER_NAME, spec.main_step.worker),
         SearchAttributePair(SA_REPORT_CHAT_ID, spec.report_chat_id),
     ]
@@ -166,16 +166,6 @@ class JobClient:
             values = await self.client.data_converter.decode(payloads, [JobSpec])
             return values[0]  # type: ignore[no-any-return]
         raise JobNotFoundError(f"no job {job_id}")
-
-    async def card_posted(self, job_id: str, message_id: int | None, why: str) -> None:
-        """Tell the job where its card is (a job that already ended just misses it)."""
-        try:
-            await self.handle(job_id).signal(
-                "card_posted", CardRef(message_id=message_id, why=why[:300])
-            )
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
 
     async def count(self, query: str) -> int:
         return (await self.client.count_workflows(query)).count

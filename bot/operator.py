@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -35,6 +36,10 @@ from .schedules import ScheduleClient, ScheduleError
 from .types import Incoming, Reply
 
 log = logging.getLogger(__name__)
+
+# A transport's way to show a reply: returns the ids of the messages it posted (empty when it
+# could not, or cannot edit them later).
+Poster = Callable[[Reply], Awaitable[list[int]]]
 
 REFUSAL_INTERVAL_SECONDS = 600
 MAX_MESSAGE_CHARS = 4000
@@ -62,14 +67,25 @@ class Operator:
         self.commands = all_commands()
         self.buttons = all_buttons()
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
-        # Job cards handed to a transport and not yet shown: job id -> why this worker.
-        self._pending_cards: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=600)
+        # Jobs whose card is with the transport: they start once it is posted.
+        self._pending_starts: TTLCache[str, JobSpec] = TTLCache(maxsize=10_000, ttl=600)
         from .intake import Intake  # the intake needs the command registry loaded first
 
         self.intake = Intake(self)
 
     # --- entry point -----------------------------------------------------------------------
-    async def handle(self, msg: Incoming) -> list[Reply]:
+    async def handle(self, msg: Incoming, post: Poster | None = None) -> list[Reply]:
+        """Answer one message or button press. With `post` (a transport), each reply is posted
+        through it before anything it announces starts — a new job's card comes first, and the
+        job knows where it is. Without, the replies are only returned and their jobs start at
+        once (scripts, tests)."""
+        replies = await self._answer(msg)
+        for reply in replies:
+            ids = await post(reply) if post is not None else []
+            await self.reply_posted(reply, ids)
+        return replies
+
+    async def _answer(self, msg: Incoming) -> list[Reply]:
         refusal = await self._gate(msg)
         if refusal is not None:
             return refusal
@@ -152,24 +168,39 @@ class Operator:
         return {"chat_id": msg.chat_id, "topic_id": msg.topic_id, "requested_by": msg.user_id}
 
     async def start_job(self, spec: JobSpec, why: str) -> list[Reply]:
-        """Dispatch: start the workflow and answer with the job card (which names the worker
-        and why). The card is the job's "running" report, so it is recorded in the ledger
-        first and nobody repeats it."""
+        """Dispatch: answer with the job card (which names the worker and why); the job starts
+        once the transport has posted it (`reply_posted`), with the card's message id in its
+        spec, so the card always comes first and the job edits it without a round trip. The
+        card is the job's "running" report, so it is recorded in the ledger and nobody repeats
+        it."""
         worker = self.registry.get(spec.main_step.worker)
-        spec = spec.model_copy(update={"announced": True})
-        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, "running")
-        await self.jobs.start(spec)
-        log.info("job %s started for chat %s on %s", spec.job_id, spec.report_chat_id, worker.name)
-        self._pending_cards[spec.job_id] = why
+        spec = spec.model_copy(update={"announced": True, "card_why": why[:300]})
+        self._pending_starts[spec.job_id] = spec
         return [views.job_card_reply(spec, worker, why)]
 
     async def reply_posted(self, reply: Reply, message_ids: list[int]) -> None:
-        """A transport showed `reply`. For a new job's card, tell the job where its card is so
-        it edits it in place (`message_ids` empty: the transport cannot edit)."""
-        if reply.job_id is None or reply.job_id not in self._pending_cards:
+        """A transport has posted `reply` (`message_ids` empty: not delivered, or a transport
+        that cannot edit). For a job card, this starts the job."""
+        if reply.job_id is None:
             return
-        why = self._pending_cards.pop(reply.job_id)
-        await self.jobs.card_posted(reply.job_id, message_ids[-1] if message_ids else None, why)
+        spec = self._pending_starts.pop(reply.job_id, None)
+        if spec is None:
+            return
+        if message_ids:
+            spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
+        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, "running")
+        await self.jobs.start(spec)
+        log.info(
+            "job %s started for chat %s on %s",
+            spec.job_id,
+            spec.report_chat_id,
+            spec.main_step.worker,
+        )
+
+    async def start_now(self, spec: JobSpec, why: str) -> None:
+        """Start a job with no transport to show its card (scripts, tests)."""
+        for reply in await self.start_job(spec, why):
+            await self.reply_posted(reply, [])
 
     def owns(self, msg: Incoming, desc: WorkflowExecutionDescription) -> bool:
         """Jobs are scoped to the chat that asked for them."""

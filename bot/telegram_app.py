@@ -86,20 +86,21 @@ async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]
     return ids
 
 
+def reply_message(msg: Incoming, reply: Reply) -> ChatMessage:
+    """A reply goes to the chat (and forum topic) it answers."""
+    return ChatMessage(
+        chat_id=msg.chat_id, topic_id=msg.topic_id, text=reply.text, buttons=reply.buttons
+    )
+
+
 async def send_replies(
     delivery: TelegramDelivery, operator: Operator, msg: Incoming, replies: list[Reply]
 ) -> None:
-    """Replies go to the chat (and forum topic) they answer, in order."""
+    """Post replies in order, telling the operator what was posted (a new job starts once its
+    card is in the chat, or could not be)."""
     for reply in replies:
-        message = ChatMessage(
-            chat_id=msg.chat_id, topic_id=msg.topic_id, text=reply.text, buttons=reply.buttons
-        )
-        ids = await deliver(delivery, message)
-        if ids:
-            try:
-                await operator.reply_posted(reply, ids)
-            except Exception:
-                log.exception("could not tell job %s where its card is", reply.job_id)
+        ids = await deliver(delivery, reply_message(msg, reply))
+        await operator.reply_posted(reply, ids)
 
 
 def build_application(settings: Settings, operator: Operator) -> Application:  # type: ignore[type-arg]
@@ -110,7 +111,13 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
         .token(token)
         .base_url(settings.telegram_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # No retries in the limiter: on a 429 it would pause every chat. The delivery waits out
+        # a 429 for the chat that got it (activities/pacing.py).
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=0
+            )
+        )
         .concurrent_updates(True)  # a Cancel press is handled while other work runs
         .get_updates_read_timeout(settings.telegram_poll_timeout + 10)
         .build()
@@ -123,22 +130,39 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
         if update.effective_message is None or update.effective_chat is None:
             return
         incoming = incoming_from(update)
-        replies = await operator.handle(incoming)
-        await send_replies(delivery(), operator, incoming, replies)
+        sender = delivery()
+
+        async def post(reply: Reply) -> list[int]:
+            return await deliver(sender, reply_message(incoming, reply))
+
+        await operator.handle(incoming, post=post)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
             return
         incoming = incoming_from(update)
-        replies = await operator.handle(incoming)
-        toast = next((r.toast for r in replies if r.toast), None)
-        try:
-            await query.answer(text=toast[:190] if toast else None)
-        except TelegramError as exc:  # an old or repeated press: the replies still matter
-            log.info("callback answer failed: %s", type(exc).__name__)
-        if replies and isinstance(query.message, Message):
-            await send_replies(delivery(), operator, incoming, replies)
+        sender = delivery()
+        answered = False
+
+        async def post(reply: Reply) -> list[int]:
+            nonlocal answered
+            if not answered:  # the button's toast first, then the replies
+                answered = True
+                await answer(reply.toast)
+            if not isinstance(query.message, Message):
+                return []
+            return await deliver(sender, reply_message(incoming, reply))
+
+        async def answer(toast: str | None) -> None:
+            try:
+                await query.answer(text=toast[:190] if toast else None)
+            except TelegramError as exc:  # an old or repeated press: the replies still matter
+                log.info("callback answer failed: %s", type(exc).__name__)
+
+        await operator.handle(incoming, post=post)
+        if not answered:
+            await answer(None)
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error(

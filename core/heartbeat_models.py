@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from core.heartbeat_config import HeartbeatConfig
 from core.heartbeat_prompt import RunDigest
 from core.heartbeat_target import HeartbeatTarget
+from core.messages import ChatMessage
 
 # posted: something reached the chat · suppressed: the ack token said "nothing to report" ·
 # silent: stored, not posted (nothing to say, dispatch_results false, optional mode unused) ·
@@ -69,6 +70,9 @@ class JobChange(BaseModel):
     kind: Literal["state", "stale", "stuck"] = "state"
     goal: str = ""
     detail: str = ""  # result summary, last error, or how long it has been silent
+    # A finished job's own result message (output, report, document): told as the job would
+    # have told it, never reduced to a state line.
+    message: ChatMessage | None = None
 
     def line(self) -> str:
         """One plain-text line for the agent's preamble."""
@@ -92,6 +96,7 @@ class ReportRequest(BaseModel):
 class ReportResult(BaseModel):
     reported: list[str] = Field(default_factory=list)  # job ids told in this digest
     already: list[str] = Field(default_factory=list)  # someone (the push) told them first
+    held: list[str] = Field(default_factory=list)  # someone is telling them now: next run
     message_ids: list[int] = Field(default_factory=list)
 
 

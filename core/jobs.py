@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.messages import ChatMessage
+
 # Scheduled runs get the schedule time appended by Temporal: job-abc123-2026-11-25T09:00:00Z
 JOB_ID_RE = re.compile(r"^job-[A-Za-z0-9][A-Za-z0-9:._-]{2,60}$")
 MAX_GOAL_CHARS = 2000
@@ -30,6 +32,19 @@ class JobState(StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (JobState.completed, JobState.failed, JobState.cancelled)
+
+
+def ledger_status(state: JobState, episode: int = 1) -> str:
+    """What the report ledger records for a told state: the state, with the episode after a
+    retry (`needs_attention#2`), so each failure after a retry is told once of its own."""
+    return state.value if episode <= 1 else f"{state.value}#{episode}"
+
+
+def parse_ledger_status(value: str) -> tuple[str, int, str]:
+    """(state, episode, suffix) of a ledger status such as `needs_attention#2:stuck`."""
+    head, _, suffix = value.partition(":")
+    state, _, episode = head.partition("#")
+    return state, int(episode) if episode.isdigit() else 1, suffix
 
 
 class NotifyPolicy(StrEnum):
@@ -89,6 +104,10 @@ class JobSpec(BaseModel):
     needs_attention_timeout_seconds: int = Field(default=24 * 3600, ge=1)
     # The operator's own reply (the job card) already told the chat the job started.
     announced: bool = False
+    # Where that card is (posted before the job started), so the job edits it in place, and
+    # the dispatch reason it shows. None: no card, or a transport that cannot edit.
+    card_message_id: int | None = None
+    card_why: str = Field(default="", max_length=300)
 
     @field_validator("job_id")
     @classmethod
@@ -143,6 +162,8 @@ class JobStatus(BaseModel):
     updated_at: datetime | None = None
     finished_at: datetime | None = None
     schedule_id: str | None = None
+    # Each failure after a retry (and what follows it) is its own change to tell: 1, 2, ...
+    episode: int = 1
 
 
 class RetryRequest(BaseModel):
@@ -168,6 +189,10 @@ class JobResult(BaseModel):
     outputs: list[StepOutput] = Field(default_factory=list)
     message: str = ""
     last_error: str = ""
+    # The result message the job's chat gets (whoever sends it: the job's push, or the
+    # heartbeat when the push could not), and the ledger status it is recorded under.
+    final_message: ChatMessage | None = None
+    final_status: str = ""
 
 
 StepInput.model_rebuild()

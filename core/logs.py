@@ -67,3 +67,6 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     # httpx logs full request URLs, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # With no retries of its own, the limiter logs every 429 with a traceback; the delivery
+    # handles and logs them (activities/senders.py).
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

@@ -36,6 +36,9 @@ class JobNotification(BaseModel):
     activity, not two."""
 
     job_id: str
-    status: str
+    status: str  # what the ledger records once told (the state, or state#episode)
     message: ChatMessage
     card: CardEdit | None = None
+    # The job ended moments after its card was shown: edit the card into the result (one
+    # message) when the result fits in one message.
+    replace_card: bool = False

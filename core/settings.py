@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default_factory=list, alias="TELEGRAM_ALLOWED_CHAT_IDS"
     )
     telegram_poll_timeout: float = Field(default=10.0, alias="TELEGRAM_POLL_TIMEOUT")
+    # Telegram's bot-wide limit is about 30 messages a second; this leaves room for replies.
+    # Enforced by each bot in-process and by the Temporal server on the notify task queue
+    # across every worker process.
+    telegram_max_messages_per_second: int = Field(
+        default=25, ge=1, le=30, alias="TELEGRAM_MAX_MESSAGES_PER_SECOND"
+    )
 
     # --- Temporal -----------------------------------------------------------------------
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -75,17 +76,38 @@ class ChatStore:
             return list((await session.scalars(select(Chat).order_by(Chat.chat_id))).all())
 
 
+class ClaimOutcome(StrEnum):
+    claimed = "claimed"  # the caller holds the claim now: send, then confirm (or release)
+    reported = "reported"  # the ledger shows this status told: nothing to send
+    held = "held"  # another reporter holds a live claim: wait for its lease, then ask again
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    held_until: datetime | None = None  # with `held`: when the other claim's lease ends
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome is ClaimOutcome.claimed
+
+
 class ReportLedgerStore:
-    """Compare-and-set on `last_reported_status` (see `core.tables.ReportLedger`)."""
+    """Compare-and-set on `last_reported_status` (see `core.tables.ReportLedger`).
+
+    Every claim has an owner (e.g. a workflow's notify activity: workflow id + activity id, which
+    each retry of that activity shares). The owner takes its own claim back at once — a retry
+    after a crash between claim and confirm sends again rather than never — while anyone else
+    waits for the lease. "Already reported" is said only when the ledger shows the status told.
+    """
 
     def __init__(self, db: Database, lease: timedelta = timedelta(seconds=120)) -> None:
         self.db = db
         self.lease = lease
 
     async def claim(
-        self, job_id: str, chat_id: int, status: str, now: datetime | None = None
-    ) -> bool:
-        """True if the caller should report `status` now: not yet reported, nobody else on it."""
+        self, job_id: str, chat_id: int, status: str, owner: str, now: datetime | None = None
+    ) -> Claim:
         now = now or utcnow()
         create = (
             _insert(self.db, ReportLedger)
@@ -103,18 +125,39 @@ class ReportLedgerStore:
                 or_(
                     ReportLedger.claim_until.is_(None),
                     ReportLedger.claim_until < now,
-                    ReportLedger.claim_status != status,
+                    ReportLedger.claim_owner == owner,
                 ),
             )
-            .values(claim_status=status, claim_until=now + self.lease, updated_at=now)
+            .values(
+                claim_status=status,
+                claim_owner=owner,
+                claim_until=now + self.lease,
+                updated_at=now,
+            )
         )
         async with self.db.session() as session:
             await session.execute(create)
             result = await session.execute(take)
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return Claim(ClaimOutcome.claimed)
+            row = (
+                await session.execute(
+                    select(ReportLedger.last_reported_status, ReportLedger.claim_until).where(
+                        ReportLedger.job_id == job_id
+                    )
+                )
+            ).one()
+        if row.last_reported_status == status:
+            return Claim(ClaimOutcome.reported)
+        return Claim(ClaimOutcome.held, held_until=row.claim_until)
 
-    async def confirm(self, job_id: str, status: str, now: datetime | None = None) -> None:
+    async def confirm(
+        self, job_id: str, status: str, owner: str, now: datetime | None = None
+    ) -> None:
+        """The status was told. The claim is cleared only if it is still the caller's (a
+        reporter that took over after an expired lease keeps its own)."""
         now = now or utcnow()
+        mine = ReportLedger.claim_owner == owner
         async with self.db.session() as session:
             await session.execute(
                 update(ReportLedger)
@@ -122,8 +165,9 @@ class ReportLedgerStore:
                 .values(
                     last_reported_status=status,
                     reported_at=now,
-                    claim_status=None,
-                    claim_until=None,
+                    claim_status=case((mine, None), else_=ReportLedger.claim_status),
+                    claim_owner=case((mine, None), else_=ReportLedger.claim_owner),
+                    claim_until=case((mine, None), else_=ReportLedger.claim_until),
                     updated_at=now,
                 )
             )
@@ -147,14 +191,18 @@ class ReportLedgerStore:
         async with self.db.session() as session:
             await session.execute(stmt)
 
-    async def release(self, job_id: str, status: str) -> None:
+    async def release(self, job_id: str, owner: str) -> None:
         """Give a claim back after a failed send, so a retry (or the heartbeat) can report."""
         async with self.db.session() as session:
             await session.execute(
                 update(ReportLedger)
-                .where(and_(ReportLedger.job_id == job_id, ReportLedger.claim_status == status))
-                .values(claim_status=None, claim_until=None)
+                .where(and_(ReportLedger.job_id == job_id, ReportLedger.claim_owner == owner))
+                .values(claim_status=None, claim_owner=None, claim_until=None)
             )
+
+    async def entry(self, job_id: str) -> ReportLedger | None:
+        async with self.db.session() as session:
+            return await session.get(ReportLedger, job_id)
 
     async def last_reported(self, job_ids: list[str]) -> dict[str, str | None]:
         if not job_ids:

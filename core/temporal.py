@@ -13,8 +13,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.settings import Settings
 
-# Task queues: one per worker kind; `operator` hosts the workflows and notify/store activities.
+# Task queues: one per worker kind; `operator` hosts the workflows and the heartbeat's
+# activities; `notify` (polled wherever `operator` is) the Telegram sends, rate-limited by the
+# server across every worker process.
 OPERATOR_QUEUE = "operator"
+NOTIFY_QUEUE = "notify"
 RESEARCH_QUEUE = "research"
 EXECUTION_QUEUE = "execution"
 REPORTING_QUEUE = "reporting"

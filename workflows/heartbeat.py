@@ -242,6 +242,12 @@ class HeartbeatWorkflow:
                 run.note(f"{len(report.reported)} job update(s) reported")
             if report.already:
                 run.note(f"{len(report.already)} already told by the job itself")
+            if report.held:
+                # Someone is telling these right now; the next run looks again from the same
+                # point, so a change whose teller dies is not passed over.
+                run.note(f"{len(report.held)} being told by another sender right now")
+                run.checked_until = plan.changes_since
+                return changes
         if changes.deferred:
             run.note(f"{changes.deferred} change(s) left to the job's own push for now")
         # Stored with the run: only a run that got this far moves the watermark.

@@ -31,10 +31,11 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         StepOutput,
         StepSpec,
+        ledger_status,
     )
     from core.messages import CardEdit, ChatMessage, JobNotification
     from core.temporal import (
-        OPERATOR_QUEUE,
+        NOTIFY_QUEUE,
         SA_JOB_STATUS,
         SA_REPORT_CHAT_ID,
         SA_SCHEDULE_ID,
@@ -53,9 +54,13 @@ NOTIFY_RETRY = RetryPolicy(
 
 # The job card in the chat is edited at most once per interval (the final state goes at once).
 CARD_EDIT_INTERVAL = timedelta(seconds=3)
-# A job started from a chat waits this long for its card before the result, so the card comes
-# first in the chat; past it, the result goes anyway.
-CARD_WAIT = timedelta(seconds=3)
+# A job that ends within this long of its start (its card was barely seen) has its card edited
+# into the result: one message in the chat, not two. Longer jobs get the result as a new
+# message (which notifies the person) and the card shows the final state.
+FAST_RESULT_WINDOW = timedelta(seconds=5)
+# Notify activities: a worker that dies mid-send is noticed by its missing heartbeat.
+NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
+NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 def _error_text(err: BaseException) -> str:
@@ -78,6 +83,7 @@ class JobWorkflow:
         self._indexed: tuple[str, str, int, str | None] | None = None
         self._card_task: asyncio.Future[None] | None = None
         self._card_shown: tuple[str, int, str, int] | None = None
+        self._final: tuple[ChatMessage | None, str] = (None, "")
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -89,18 +95,10 @@ class JobWorkflow:
     def outputs(self) -> list[StepOutput]:
         return self._outputs
 
-    @workflow.signal
-    def card_posted(self, ref: CardRef) -> None:
-        """The chat shows this job's card; keep it in step with the job from now on."""
-        if self._card is not None:
-            return
-        self._card = ref
-        if ref.message_id is not None:
-            self._card_task = asyncio.ensure_future(self._card_loop())
-
     @workflow.update
     async def retry(self, request: RetryRequest) -> str:
         self._decision = request
+        self._next_episode()
         return f"retrying step {self._state().step_index + 1}"
 
     @retry.validator
@@ -125,6 +123,7 @@ class JobWorkflow:
         )
         if self._state().state is JobState.needs_attention and index == self._state().step_index:
             self._decision = request
+            self._next_episode()
         self._upsert_search_attributes()
         return f"step {index + 1} moves from {old.worker} to {request.worker}"
 
@@ -172,6 +171,11 @@ class JobWorkflow:
             spec = spec.model_copy(update={"job_id": run_id})
         self._spec = spec
         self._steps = list(spec.steps)
+        self._indexed = self._indexed_at_start()
+        if spec.card_message_id is not None:
+            # The chat shows this job's card (posted before the job started): keep it in step.
+            self._card = CardRef(message_id=spec.card_message_id, why=spec.card_why)
+            self._card_task = asyncio.ensure_future(self._card_loop())
         now = workflow.now()
         self._status = JobStatus(
             job_id=spec.job_id,
@@ -275,6 +279,8 @@ class JobWorkflow:
             outputs=self._outputs,
             message=status.progress,
             last_error=status.last_error,
+            final_message=self._final[0],
+            final_status=self._final[1],
         )
 
     async def _finish_notifications(self, state: JobState) -> None:
@@ -285,7 +291,7 @@ class JobWorkflow:
         )
         if report and report.data.get("attach_report"):
             message.document_path = f"{workspace_name(spec.job_id)}/report.md"
-        await self._await_card()
+        self._final = (message, self._ledger_status(state))
         if self._card_task is not None:
             # An edit in flight lands first, so the card's last version is the final one.
             try:
@@ -293,7 +299,11 @@ class JobWorkflow:
             except TimeoutError:
                 workflow.logger.warning("job %s: a card edit did not finish", spec.job_id)
         card = card_edit(spec, self._state(), self._card) if self._card is not None else None
-        if not self._notify(message, status=state, card=card) and card is not None:
+        fast = (
+            self._state().episode == 1
+            and workflow.now() - workflow.info().start_time <= FAST_RESULT_WINDOW
+        )
+        if not self._notify(message, status=state, card=card, replace_card=fast) and card:
             # This job's policy pushes nothing now, but its card still has to show the end.
             await self._edit_card(card)
         if self._notify_chain is not None:
@@ -303,23 +313,13 @@ class JobWorkflow:
                 workflow.logger.warning("job %s: final notification failed", spec.job_id)
 
     # --- the job card ----------------------------------------------------------------------
-    async def _await_card(self) -> None:
-        """A job a person asked for in a chat gets its card first, its result second."""
-        spec = self._job()
-        if self._card is not None or spec.requested_by is None or spec.schedule_id:
-            return
-        try:
-            await workflow.wait_condition(lambda: self._card is not None, timeout=CARD_WAIT)
-        except TimeoutError:
-            pass
-
     async def _edit_card(self, edit: CardEdit) -> bool:
         """False when the card could not be edited (then no further edits are tried)."""
         try:
             await workflow.execute_activity(
                 "notify.edit_card",
                 edit,
-                task_queue=OPERATOR_QUEUE,
+                task_queue=NOTIFY_QUEUE,
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(minutes=10),
                 retry_policy=NOTIFY_RETRY,
@@ -389,6 +389,23 @@ class JobWorkflow:
         self._status = status.model_copy(update=update)
         self._upsert_search_attributes()
 
+    def _next_episode(self) -> None:
+        status = self._state()
+        self._status = status.model_copy(update={"episode": status.episode + 1})
+
+    def _ledger_status(self, state: JobState) -> str:
+        return ledger_status(state, self._state().episode)
+
+    def _indexed_at_start(self) -> tuple[str, str, int, str | None] | None:
+        """The search attributes the job was started with (so an unchanged value is not
+        upserted again: each upsert is a history event and a visibility write)."""
+        start = workflow.info().typed_search_attributes
+        state, worker = start.get(SA_JOB_STATUS), start.get(SA_WORKER_NAME)
+        chat = start.get(SA_REPORT_CHAT_ID)
+        if state is None or worker is None or chat is None:
+            return None
+        return (state, worker, chat, start.get(SA_SCHEDULE_ID))
+
     def _upsert_search_attributes(self) -> None:
         spec, status = self._job(), self._state()
         main = next((s for s in self._steps if s.worker != "reporting"), self._steps[0])
@@ -406,7 +423,11 @@ class JobWorkflow:
         workflow.upsert_search_attributes(updates)
 
     def _notify(
-        self, message: ChatMessage, status: JobState | None = None, card: CardEdit | None = None
+        self,
+        message: ChatMessage,
+        status: JobState | None = None,
+        card: CardEdit | None = None,
+        replace_card: bool = False,
     ) -> bool:
         """Queue a chat message after the previous one (per-job order), if the policy wants it;
         False when it does not.
@@ -418,7 +439,11 @@ class JobWorkflow:
             return False
         previous = self._notify_chain
         notification = JobNotification(
-            job_id=spec.job_id, status=state.value, message=message, card=card
+            job_id=spec.job_id,
+            status=self._ledger_status(state),
+            message=message,
+            card=card,
+            replace_card=replace_card,
         )
 
         async def send() -> object:
@@ -430,8 +455,9 @@ class JobWorkflow:
             return await workflow.execute_activity(
                 "notify.job_update",
                 notification,
-                task_queue=OPERATOR_QUEUE,
-                start_to_close_timeout=timedelta(seconds=60),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=timedelta(hours=1),
                 retry_policy=NOTIFY_RETRY,
                 cancellation_type=workflow.ActivityCancellationType.ABANDON,

@@ -97,8 +97,7 @@ async def test_every_message_arrives_once_in_order_despite_faults(
     client: Client, emulator: BotApiEmulator, db: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, "unused:0", TELEGRAM_BASE_URL=emulator.base_url)
-    # A short per-chat spacing keeps the test quick; production uses ~1 s.
-    sender = TelegramSender(settings, pacer=ChatPacer(interval=0.1, group_interval=0.1))
+    sender = TelegramSender(settings, pacer=ChatPacer())
     notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
     queue = f"delivery-test-{uuid.uuid4().hex[:8]}"
 

@@ -1,7 +1,13 @@
-"""Per-chat pacing: a burst goes out at once, a flood settles to the rate, 0 means unpaced."""
+"""Per-chat pacing follows Telegram: no wait ahead of time, order kept, a 429 blocks only the
+chat that got it."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from activities import pacing
 from activities.pacing import ChatPacer
 
 
@@ -13,30 +19,54 @@ class FakeClock:
         return self.now
 
 
-async def test_zero_interval_means_no_pacing() -> None:
-    pacer = ChatPacer(interval=0, group_interval=0)
-    for _ in range(10):
-        async with pacer.slot(1):
-            pass
-
-
-async def test_a_burst_is_free_then_the_rate_applies(monkeypatch: object) -> None:
-    clock = FakeClock()
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeClock, list[float]]:
+    fake = FakeClock()
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
-        clock.now += seconds
+        fake.now += seconds
 
-    import activities.pacing as pacing
+    monkeypatch.setattr(pacing.asyncio, "sleep", fake_sleep)
+    return fake, slept
 
-    monkeypatch.setattr(pacing.asyncio, "sleep", fake_sleep)  # type: ignore[attr-defined]
-    pacer = ChatPacer(interval=1.0, clock=clock, burst=3)
-    for _ in range(5):
+
+async def test_a_private_chat_is_not_held_back(clock: tuple[FakeClock, list[float]]) -> None:
+    fake, slept = clock
+    pacer = ChatPacer(clock=fake)
+    for _ in range(20):
         async with pacer.slot(7):
             pass
-    assert slept == [1.0, 1.0]  # three at once, then one per second
+    assert slept == []  # twenty sends, no wait: Telegram says when it minds
+
+
+async def test_a_429_blocks_that_chat_alone(clock: tuple[FakeClock, list[float]]) -> None:
+    fake, slept = clock
+    pacer = ChatPacer(clock=fake)
     pacer.block(7, 5.0)
+    assert pacer.blocked_for(7) == 5.0
+    async with pacer.slot(8):
+        pass
+    assert slept == []  # another chat goes at once
     async with pacer.slot(7):
         pass
-    assert slept[-1] == 5.0  # a 429's retry_after is waited out
+    assert slept == [5.0]  # the blocked chat waits out retry_after
+    assert pacer.blocked_for(7) == 0.0
+
+
+async def test_turns_are_taken_in_arrival_order() -> None:
+    pacer = ChatPacer()
+    order: list[int] = []
+
+    async def send(n: int) -> None:
+        async with pacer.slot(7):
+            await asyncio.sleep(0.001 * (5 - n))  # earlier sends take longer
+            order.append(n)
+
+    tasks = []
+    for n in range(5):
+        tasks.append(asyncio.create_task(send(n)))
+        await asyncio.sleep(0)  # hand them over one after another
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]

@@ -21,17 +21,16 @@ from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack
 STRANGER = 6667
 
 
-async def test_the_card_is_edited_in_place_until_the_job_ends(
+async def test_a_fast_job_is_one_message_its_card_edited_into_the_result(
     stack: Stack, botapi: BotApiEmulator, client: Client
 ) -> None:
     chat = 1003
-    botapi.inject_message("/exec echo card-test", user_id=1003, chat_id=chat)
+    botapi.inject_message("/exec echo fast-card", user_id=1003, chat_id=chat)
     card = await botapi.wait_for(
-        lambda m: m.chat_id == chat and "started" in m.plain_text and "card-test" in m.plain_text
+        lambda m: m.chat_id == chat and "started" in m.plain_text and "fast-card" in m.plain_text
     )
     job_id = (card.plain_text or "").split()[1]
     assert card.callback_data == [f"cancel:{job_id}"]
-
     final = await botapi.wait_for_edit(
         lambda e: (
             e.chat_id == chat
@@ -40,17 +39,41 @@ async def test_the_card_is_edited_in_place_until_the_job_ends(
         ),
         timeout=30,
     )
+    assert "fast-card" in (final.plain_text or "")  # the output, not only the state
     assert final.inline_keyboard == []  # nothing left to press on a finished job
-    # The result is its own message, after the card.
+    await wait_status(client, job_id, JobState.completed)
+    others = [m for m in botapi.messages_to(chat) if job_id in (m.plain_text or "")]
+    assert [m.message_id for m in others] == [card.message_id]  # one message, not two
+
+
+async def test_a_slow_job_keeps_its_card_and_gets_the_result_as_a_new_message(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    chat = 1003
+    botapi.inject_message("/exec sleep 6", user_id=1003, chat_id=chat)
+    card = await botapi.wait_for(
+        lambda m: m.chat_id == chat and "started" in m.plain_text and "sleep 6" in m.plain_text
+    )
+    job_id = (card.plain_text or "").split()[1]
     result = await botapi.wait_for(
         lambda m: (
             m.chat_id == chat
             and job_id in (m.plain_text or "")
-            and "card-test" in (m.plain_text or "")
+            and "completed" in (m.plain_text or "")
             and m.message_id != card.message_id
-        )
+        ),
+        timeout=40,
     )
-    assert result.message_id > card.message_id
+    assert result.message_id > card.message_id  # the result comes after the card
+    final = await botapi.wait_for_edit(
+        lambda e: (
+            e.chat_id == chat
+            and e.message_id == card.message_id
+            and "completed" in (e.plain_text or "")
+        ),
+        timeout=10,
+    )
+    assert final.inline_keyboard == []
     # "message is not modified" and throttling: a handful of edits, never an error to the job.
     edits = [e for e in botapi.edits if e.message_id == card.message_id and e.chat_id == chat]
     assert 1 <= len(edits) <= 4

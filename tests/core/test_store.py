@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import inspect
 
 from core.db import Database
-from core.store import AuditLog, ChatStore, ReportLedgerStore
+from core.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -38,40 +38,77 @@ async def test_chat_activity_is_counted(database: Database) -> None:
     assert await chats.get(42) is None
 
 
+PUSH = "job-aaa111/run/1"  # a job's notify activity: every retry of it shares this owner
+PUSH_RETRY = PUSH
+HEARTBEAT = "heartbeat-1-2026/run/3"
+
+
 async def test_ledger_reports_each_status_once(database: Database) -> None:
     ledger = ReportLedgerStore(database)
-    assert await ledger.claim("job-aaa111", 1, "running", now=T0)
-    assert not await ledger.claim("job-aaa111", 1, "running", now=T0)  # someone is on it
-    await ledger.confirm("job-aaa111", "running", now=T0)
-    assert not await ledger.claim("job-aaa111", 1, "running", now=T0)  # already told
-    assert await ledger.claim("job-aaa111", 1, "completed", now=T0)  # a new change
+    assert (await ledger.claim("job-aaa111", 1, "running", PUSH, now=T0)).claimed
+    held = await ledger.claim("job-aaa111", 1, "running", HEARTBEAT, now=T0)
+    assert held.outcome is ClaimOutcome.held  # someone is on it: not "already reported"
+    assert held.held_until == T0 + timedelta(seconds=120)
+    await ledger.confirm("job-aaa111", "running", PUSH, now=T0)
+    told = await ledger.claim("job-aaa111", 1, "running", HEARTBEAT, now=T0)
+    assert told.outcome is ClaimOutcome.reported  # the ledger shows it told
+    assert (await ledger.claim("job-aaa111", 1, "completed", PUSH, now=T0)).claimed
     assert await ledger.last_reported(["job-aaa111", "job-zzz999"]) == {"job-aaa111": "running"}
 
 
-async def test_a_crashed_sender_is_repeated_not_lost(database: Database) -> None:
+async def test_a_retry_of_the_same_send_takes_its_claim_back_at_once(database: Database) -> None:
+    """A crash between claim and confirm: the retry (same owner) sends again; never "already
+    reported" while the status was not told."""
     ledger = ReportLedgerStore(database, lease=timedelta(seconds=120))
-    assert await ledger.claim("job-bbb222", 1, "completed", now=T0)
-    # The sender died between claim and confirm: nobody may send while the lease lives...
-    assert not await ledger.claim("job-bbb222", 1, "completed", now=T0 + timedelta(seconds=60))
-    # ...and once it expires the change is reported again.
-    assert await ledger.claim("job-bbb222", 1, "completed", now=T0 + timedelta(seconds=121))
-    # A failed send gives its claim back at once.
-    assert await ledger.claim("job-ccc333", 1, "failed", now=T0)
-    await ledger.release("job-ccc333", "failed")
-    assert await ledger.claim("job-ccc333", 1, "failed", now=T0)
+    assert (await ledger.claim("job-bbb222", 1, "completed", PUSH, now=T0)).claimed
+    retry = await ledger.claim(
+        "job-bbb222", 1, "completed", PUSH_RETRY, now=T0 + timedelta(seconds=1)
+    )
+    assert retry.claimed
+    # Anyone else waits for the lease...
+    other = await ledger.claim(
+        "job-bbb222", 1, "completed", HEARTBEAT, now=T0 + timedelta(seconds=60)
+    )
+    assert other.outcome is ClaimOutcome.held
+    # ...and takes over once it expires (a crashed owner is repeated, never lost).
+    late = await ledger.claim(
+        "job-bbb222", 1, "completed", HEARTBEAT, now=T0 + timedelta(seconds=122)
+    )
+    assert late.claimed
+    # The first owner's late confirm records the status but leaves the new owner's claim alone.
+    await ledger.confirm("job-bbb222", "completed", PUSH, now=T0 + timedelta(seconds=123))
+    entry = await ledger.entry("job-bbb222")
+    assert entry is not None and entry.last_reported_status == "completed"
+    assert entry.claim_owner == HEARTBEAT
+
+
+async def test_a_failed_send_releases_its_claim_at_once(database: Database) -> None:
+    ledger = ReportLedgerStore(database)
+    assert (await ledger.claim("job-ccc333", 1, "failed", PUSH, now=T0)).claimed
+    await ledger.release("job-ccc333", HEARTBEAT)  # not the owner: nothing changes
+    assert (await ledger.claim("job-ccc333", 1, "failed", HEARTBEAT, now=T0)).outcome is (
+        ClaimOutcome.held
+    )
+    await ledger.release("job-ccc333", PUSH)
+    entry = await ledger.entry("job-ccc333")
+    assert entry is not None and entry.claim_owner is None and entry.claim_until is None
+    assert (await ledger.claim("job-ccc333", 1, "failed", HEARTBEAT, now=T0)).claimed
 
 
 async def test_concurrent_claims_let_exactly_one_sender_through(database: Database) -> None:
     ledger = ReportLedgerStore(database)
-    results = await asyncio.gather(*(ledger.claim("job-ddd444", 1, "completed") for _ in range(8)))
-    assert sorted(results) == [False] * 7 + [True]
+    results = await asyncio.gather(
+        *(ledger.claim("job-ddd444", 1, "completed", f"owner-{i}") for i in range(8))
+    )
+    assert sorted(r.outcome.value for r in results) == ["claimed"] + ["held"] * 7
 
 
 async def test_mark_reported_records_an_announcement(database: Database) -> None:
     ledger = ReportLedgerStore(database)
     await ledger.mark_reported("job-eee555", 9, "running", now=T0)
-    assert not await ledger.claim("job-eee555", 9, "running", now=T0)
-    assert await ledger.claim("job-eee555", 9, "completed", now=T0)
+    told = await ledger.claim("job-eee555", 9, "running", PUSH, now=T0)
+    assert told.outcome is ClaimOutcome.reported
+    assert (await ledger.claim("job-eee555", 9, "completed", PUSH, now=T0)).claimed
 
 
 async def test_audit_log_keeps_the_newest_first(database: Database) -> None:

@@ -33,7 +33,7 @@ async def test_exec_runs_as_a_job_and_the_result_comes_back(
     assert job_id.startswith("job-")
     assert "execution" in card.plain_text and f"cancel:{job_id}" in card.callback_data
 
-    result = await botapi.wait_for(
+    result = await botapi.wait_for_shown(
         lambda m: m.chat_id == chat and job_id in m.plain_text and "completed" in m.plain_text,
         timeout=20,
     )
@@ -54,9 +54,10 @@ async def test_exec_runs_as_a_job_and_the_result_comes_back(
     desc = await handle.describe()
     assert (await desc.memo())["goal"] == "run: echo hi-from-e2e"
 
-    # The job's push and the operator's card were the only messages: nothing repeated.
+    # A fast job is one message: its card, edited into the result. Nothing repeated.
     about_job = [m for m in botapi.messages_to(chat) if job_id in m.plain_text]
-    assert len(about_job) == 2, [m.plain_text for m in about_job]
+    assert [m.message_id for m in about_job] == [card.message_id], [m.plain_text for m in about_job]
+    assert result.message_id == card.message_id
 
     # /job shows it from Temporal; /jobs lists it.
     botapi.inject_message(f"/job {job_id}", user_id=ALLOWED_USER, chat_id=chat)
@@ -96,7 +97,7 @@ async def test_research_writes_notes_in_the_job_workspace(
     )
     card = await botapi.wait_for(lambda m: m.chat_id == chat and "started" in m.plain_text)
     job_id = card.plain_text.split()[1]
-    done = await botapi.wait_for(
+    done = await botapi.wait_for_shown(
         lambda m: m.chat_id == chat and job_id in m.plain_text and "completed" in m.plain_text,
         timeout=30,
     )

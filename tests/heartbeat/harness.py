@@ -108,7 +108,7 @@ class Harness:
     async def start_job(self, chat_id: int, command: str, **plan: Any) -> JobSpec:
         """A job as the operator starts one (its card counts as the "running" report)."""
         spec = self.operator.planner.exec_job(command, chat_id=chat_id, **plan)
-        await self.operator.start_job(spec, "test")
+        await self.operator.start_now(spec, "test")
         return spec
 
     async def wait_job(self, job_id: str, *states: JobState, timeout: float = 20) -> None:

@@ -96,7 +96,7 @@ async def test_a_decision_left_waiting_is_reminded_once(hb: Harness) -> None:
     chat = hb.new_chat()
     target = await hb.target(chat, stale_after_minutes=30)
     spec = fast_retries(hb.operator.planner.exec_job("false", chat_id=chat), max_attempts=1)
-    await hb.operator.start_job(spec, "test")
+    await hb.operator.start_now(spec, "test")
     try:
         await hb.wait_job(spec.job_id, JobState.needs_attention)
         await hb.emulator.wait_for(

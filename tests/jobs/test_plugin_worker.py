@@ -57,7 +57,7 @@ async def test_plugin_worker_is_discovered_and_used(
             card = await ask("/dispatch sql SELECT 6 * 7")
             assert "worker: <b>sql</b>" in card
             job_id = card.split("<b>")[1].split("</b>")[0]
-            done = await botapi.wait_for(
+            done = await botapi.wait_for_shown(
                 lambda m: (
                     m.chat_id == chat and job_id in m.plain_text and "completed" in m.plain_text
                 ),

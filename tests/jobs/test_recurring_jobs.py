@@ -78,7 +78,7 @@ async def test_every_creates_a_schedule_that_runs_jobs(
     assert schedule_id.startswith("jobsched-") and "every 2s" in created
 
     # A run fires on its own and reports like any job, under a run-specific job id.
-    done = await botapi.wait_for(
+    done = await botapi.wait_for_shown(
         lambda m: (
             m.chat_id == chat and "scheduled-tick" in m.plain_text and "completed" in m.plain_text
         ),

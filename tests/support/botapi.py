@@ -506,6 +506,19 @@ class _Fault:
     applied: bool
 
 
+_HELD_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "sendPhoto", "editMessageText", "editMessageReplyMarkup"}
+)
+
+
+@dataclass
+class _Hold:
+    chat_ids: frozenset[int]
+    after_delivery: bool
+    released: asyncio.Event
+    drop: bool = False
+
+
 @dataclass
 class _FaultRate:
     rate: float
@@ -644,6 +657,8 @@ class BotApiEmulator:
 
         self._fail_next: dict[str, deque[_Fault]] = {}
         self._fault_rate: _FaultRate | None = None
+        self._holding: _Hold | None = None
+        self._held_waiting = 0
 
         self._methods: dict[str, tuple[str, _Handler]] = {}
         for name, handler in (
@@ -986,6 +1001,45 @@ class BotApiEmulator:
             retry_after=retry_after,
         )
 
+    def hold_sends(self, chat_ids: Iterable[int], *, after_delivery: bool = False) -> None:
+        """Hold every send and edit to these chats: the client gets no answer until
+        :meth:`release_held`. The call is recorded in :attr:`calls` only once answered. With
+        ``after_delivery`` the message is delivered (recorded in :attr:`sent`) first and only
+        the answer is held — "sent, but the sender never learnt it"."""
+        self._holding = _Hold(frozenset(chat_ids), after_delivery, asyncio.Event())
+
+    @property
+    def held(self) -> int:
+        """How many calls are waiting in a hold right now."""
+        return self._held_waiting
+
+    def release_held(self, *, deliver: bool) -> None:
+        """End the hold. ``deliver=False`` answers the waiting calls with a 502 and, unless the
+        hold was ``after_delivery``, does not deliver them (their sender is presumed dead)."""
+        hold, self._holding = self._holding, None
+        if hold is not None:
+            hold.drop = not deliver
+            hold.released.set()
+
+    def _held_for(self, method: str, params: dict[str, Any]) -> _Hold | None:
+        hold = self._holding
+        if hold is None or method not in _HELD_METHODS:
+            return None
+        try:
+            chat_id = int(params.get("chat_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        return hold if chat_id in hold.chat_ids else None
+
+    async def _hold(self, hold: _Hold) -> None:
+        self._held_waiting += 1
+        try:
+            await hold.released.wait()
+        finally:
+            self._held_waiting -= 1
+        if hold.drop:
+            raise _ApiError(502, "Bad Gateway")
+
     def clear_faults(self) -> None:
         """Drop queued :meth:`fail_next` faults and the random fault rate."""
         self._fail_next.clear()
@@ -1091,6 +1145,35 @@ class BotApiEmulator:
         """Like :meth:`wait_for` but over :attr:`edits`."""
         return await self._wait(self.edits, predicate or (lambda _m: True), timeout, "edit")
 
+    async def wait_for_shown(
+        self,
+        predicate: Callable[[SentMessage], bool] | None = None,
+        timeout: float = 10.0,
+    ) -> SentMessage:
+        """What the person sees: a message sent, or an earlier one edited, that matches
+        ``predicate`` (a fast job's card is edited into its result)."""
+        pred = predicate or (lambda _m: True)
+        for item in [*self.sent, *self.edits]:
+            if pred(item):
+                return item
+        waits = [
+            asyncio.ensure_future(self.wait_for(pred, timeout)),
+            asyncio.ensure_future(self.wait_for_edit(pred, timeout)),
+        ]
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return next(iter(done)).result()
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    def shown(self, chat_id: int) -> list[SentMessage]:
+        """Messages sent to ``chat_id`` and edits of them, in the order they happened."""
+        return sorted(
+            (m for m in [*self.sent, *self.edits] if m.chat_id == chat_id), key=lambda m: m.at
+        )
+
     async def wait_for_call(
         self,
         method: str,
@@ -1148,7 +1231,12 @@ class BotApiEmulator:
             fault = self._take_fault(method)
             if fault is not None and not fault.applied:
                 raise _fault_error(fault.status, fault.description, fault.retry_after)
+            held = self._held_for(method, params)
+            if held is not None and not held.after_delivery:
+                await self._hold(held)  # the client waits; dropped: never delivered
             result = await handler(params, files)
+            if held is not None and held.after_delivery:
+                await self._hold(held)  # delivered, but the answer waits (or never comes)
             if fault is not None:  # applied: the call took effect but the client sees an error
                 raise _fault_error(fault.status, fault.description, fault.retry_after)
         except _ApiError as exc:
