@@ -99,7 +99,9 @@ class _MarkupReader(HTMLParser):
         self.marks.append((self._here(), None))
 
     def handle_comment(self, data: str) -> None:
-        self.marks.append((self._here(), ""))
+        # A real comment is the model's aside; a "bogus comment" (`</ …>`, `<!x …>`) is text.
+        here = self._here()
+        self.marks.append((here, "" if self.text.startswith("<!--", here) else None))
 
     def plain(self) -> str:
         self.feed(self.text)

@@ -3,9 +3,11 @@ entities and punctuation around it; suppressed only when no letter or digit rema
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from core.heartbeat_ack import scrub_echo, strip_ack
+from core.heartbeat_ack import markup_to_text, scrub_echo, strip_ack
 
 TOKEN = "HEARTBEAT_OK"
 
@@ -143,3 +145,24 @@ def test_echoes_of_the_prompt_and_preamble_are_removed() -> None:
     result = f"{prompt}\n- Current time: 2026-11-26 10:00 (UTC)\nBackup is missing!"
     assert scrub_echo(result, prompt, preamble).strip() == "Backup is missing!"
     assert strip_ack(scrub_echo(f"{prompt}\nHEARTBEAT_OK", prompt, preamble), TOKEN).suppressed
+
+
+def test_text_that_is_not_known_markup_is_never_changed() -> None:
+    """Reading the markup loses nothing else: random text made of tag-like pieces that are not
+    known formatting (stray `<`, unknown tags, bogus comments, declarations) comes out as is."""
+    pieces = [*"<>/;=\"' xyz#!-_", "</y>", "<x a='1'>", "</>", "<!x>", "</ 1>", "<?pi?>", "✅"]
+    pieces += ["<!DOCTYPE x>", "<![CDATA[x]]>", "<VirtualHost *:80>", "c < d", "<3", "\xa0"]
+    rnd = random.Random(36)
+    for _ in range(3000):
+        sample = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 20)))
+        assert markup_to_text(sample) == sample, sample
+
+
+def test_markup_reading_never_fails() -> None:
+    pieces = ["<b>", "</b>", "<br>", "&nbsp;", "&amp", "&#", "<p>", "</a>", "<a href='x'>", "<!--"]
+    pieces += [*"<>/&;=\"' \nx", "-->", "<script>", "HEARTBEAT_OK", "✅"]
+    rnd = random.Random(36)
+    for _ in range(3000):
+        sample = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 25)))
+        outcome = strip_ack(sample, TOKEN)
+        assert outcome.suppressed == (outcome.text == "")
