@@ -3,6 +3,7 @@ emulator records what the chat was shown, the heartbeat log says why."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.heartbeat_target import HeartbeatTarget
 from core.tables import HeartbeatDeliveryRow
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text, tool_calls
+from workflows.heartbeat import _Run
 
 PROMPT = "Check the disks; report problems only."
 ALERT = "Disk /var is 91% full."
@@ -69,12 +71,24 @@ async def test_a_person_asking_for_a_run_is_shown_it_again(hb: Harness, llm: Scr
     chat, target = await inline_target(hb)
     llm.push(text(ALERT), text(ALERT), text(ALERT))
     assert (await hb.run(target)).outcome == "posted"
-    await hb.store.request_fire(target, hb.clock())  # what /heartbeat fire records
-    fired = await hb.run(target)
-    assert fired.outcome == "posted" and "fired by hand" in fired.reason, fired
+    # The real command: it records the request and triggers the target's schedule.
+    assert "fired" in (await hb.say(chat, "/heartbeat fire"))[0].text
+    runs = await runs_of(hb, target, 2)
+    assert runs[0].outcome == "posted" and "fired by hand" in runs[0].reason, runs[0].reason
     assert shown(hb, chat) == [f"🫀 Heartbeat\n{ALERT}"] * 2
+    hb.clock.advance(minutes=10)  # past the cooldown the person's command started
     assert (await hb.run(target)).outcome == "duplicate"  # the schedule's next run
     assert len(shown(hb, chat)) == 2
+
+
+async def runs_of(hb: Harness, target: HeartbeatTarget, count: int) -> list[Any]:
+    """The target's runs, newest first, once there are `count` (the schedule runs on its own)."""
+    for _ in range(200):
+        runs = await hb.store.recent_runs(target)
+        if len(runs) >= count:
+            return runs
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{target.schedule_id}: fewer than {count} runs recorded")
 
 
 async def test_after_24_hours_the_alert_is_posted_again(hb: Harness, llm: ScriptedLLM) -> None:
@@ -147,3 +161,12 @@ async def test_the_store_remembers_what_a_target_was_shown(database: Database) -
         assert sorted(rows.all()) == ["Other.", "disk /var is 91% FULL."]
     await store.delete(target)
     assert await store.delivered_since(target, ["Other."], T0) == [None]
+
+
+def test_a_run_that_also_posted_job_updates_stays_posted() -> None:
+    started = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    run = _Run(target=HeartbeatTarget(chat_id=5), started_at=started, duplicates=1)
+    assert run.outcome == "duplicate"
+    run.posted = True  # a job update went out in the same run; the count keeps the duplicate
+    assert run.outcome == "posted"
+    assert _Run(target=run.target, started_at=started, suppressed=True).outcome == "suppressed"
