@@ -5,7 +5,9 @@
 - `heartbeat.validate_chat` — getChat for a group target, cached for an hour in the database.
 - `heartbeat.resolve_prompt` — HEARTBEAT.md (created from the template when missing, re-read
   every run) → template → inline → HEARTBEAT_DEFAULT_PROMPT.
-- `heartbeat.record_run` — the heartbeat log and the target's run state.
+- `heartbeat.find_duplicates` — which results this target was already shown within the
+  duplicate window (decision 036), by the injectable clock.
+- `heartbeat.record_run` — the heartbeat log, the target's run state, and what it was shown.
 - `heartbeat.pause_schedule` — Temporal's own pause, with a note, and one message saying how to
   resume.
 - `heartbeat.follow_up` — `trigger_response`: a follow-up job with the result as its context.
@@ -28,6 +30,7 @@ from temporalio.client import Client
 
 from core.db import Database
 from core.heartbeat_config import HeartbeatConfig, defaults_from_settings, resolve
+from core.heartbeat_duplicates import DUPLICATE_WINDOW
 from core.heartbeat_guards import (
     busy_reason,
     pending_intake_question,
@@ -35,6 +38,8 @@ from core.heartbeat_guards import (
 )
 from core.heartbeat_messages import paused_notice
 from core.heartbeat_models import (
+    DuplicateCheck,
+    DuplicateVerdict,
     FollowUpRequest,
     HeartbeatPlan,
     PauseRequest,
@@ -250,10 +255,20 @@ class HeartbeatActivities:
         )
         return resolution.model_copy(update={"notes": notes + resolution.notes})
 
+    # --- duplicate alerts --------------------------------------------------------------------
+    @activity.defn(name="heartbeat.find_duplicates")
+    async def find_duplicates(self, check: DuplicateCheck) -> DuplicateVerdict:
+        since = self.deps.clock() - DUPLICATE_WINDOW
+        return DuplicateVerdict(
+            delivered_at=await self.store.delivered_since(check.target, check.texts, since)
+        )
+
     # --- the log -----------------------------------------------------------------------------
     @activity.defn(name="heartbeat.record_run")
     async def record_run(self, record: RunRecord) -> RecordResult:
         chat = await self.chats.get(record.target.chat_id)
+        if record.delivered:  # before the run row: a retry of this activity records it again
+            await self.store.record_deliveries(record.target, record.delivered, self.deps.clock())
         result = await self.store.record_run(record, chat.message_count if chat else None)
         log = activity.logger.warning if record.outcome == "failed" else activity.logger.info
         log(
@@ -302,6 +317,7 @@ class HeartbeatActivities:
             self.prepare,
             self.validate_chat,
             self.resolve_prompt,
+            self.find_duplicates,
             self.record_run,
             self.pause_schedule,
             self.follow_up,

@@ -47,7 +47,14 @@ from core.workspace import WorkspaceError, list_files, resolve_inside, workspace
 
 log = logging.getLogger(__name__)
 
-OUTCOME_ICONS = {"posted": "📨", "suppressed": "🤫", "silent": "💤", "skipped": "⏭", "failed": "❌"}
+OUTCOME_ICONS = {
+    "posted": "📨",
+    "duplicate": "🔁",
+    "suppressed": "🤫",
+    "silent": "💤",
+    "skipped": "⏭",
+    "failed": "❌",
+}
 INFER_SYSTEM = (
     "You write heartbeat checklists for a chat operator that runs background jobs. A heartbeat "
     "runs the checklist every few minutes and tells the person only when something needs "

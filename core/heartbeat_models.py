@@ -15,10 +15,12 @@ from core.heartbeat_prompt import RunDigest
 from core.heartbeat_target import HeartbeatTarget
 from core.messages import ChatMessage
 
-# posted: something reached the chat · suppressed: the ack token said "nothing to report" ·
-# silent: stored, not posted (nothing to say, dispatch_results false, optional mode unused) ·
-# skipped: the run did not happen (quiet hours, busy, unreachable, already running) · failed
-Outcome = Literal["posted", "suppressed", "silent", "skipped", "failed"]
+# posted: something reached the chat · duplicate: the result was an alert this target was
+# already shown within the duplicate window, so nothing was posted · suppressed: the ack token
+# said "nothing to report" · silent: stored, not posted (nothing to say, dispatch_results
+# false, optional mode unused) · skipped: the run did not happen (quiet hours, busy,
+# unreachable, already running) · failed
+Outcome = Literal["posted", "duplicate", "suppressed", "silent", "skipped", "failed"]
 
 
 class HeartbeatPlan(BaseModel):
@@ -151,6 +153,21 @@ class RunRecord(BaseModel):
     repetition_alert: bool = False
     checked_until: datetime | None = None
     no_llm_notice_sent: bool = False
+    delivered: list[str] = Field(default_factory=list)  # results posted (duplicate window)
+    duplicates: int = 0  # results held back as already shown within the window
+
+
+class DuplicateCheck(BaseModel):
+    """Results about to be posted to a target (`heartbeat.find_duplicates`)."""
+
+    target: HeartbeatTarget
+    texts: list[str]
+
+
+class DuplicateVerdict(BaseModel):
+    """Per text, in order: when the target was already shown it within the window, or None."""
+
+    delivered_at: list[datetime | None]
 
 
 class RecordResult(BaseModel):

@@ -8,10 +8,16 @@ from sqlalchemy import delete, select, update
 
 from core.db import Database
 from core.heartbeat_config import HeartbeatOverrides
+from core.heartbeat_duplicates import DUPLICATE_WINDOW, fingerprint
 from core.heartbeat_models import RecordResult, RunRecord
 from core.heartbeat_target import HeartbeatTarget
 from core.store import _insert, utcnow
-from core.tables import HeartbeatRunRow, HeartbeatTargetRow, HeartbeatTemplateRow
+from core.tables import (
+    HeartbeatDeliveryRow,
+    HeartbeatRunRow,
+    HeartbeatTargetRow,
+    HeartbeatTemplateRow,
+)
 
 KEEP_RUNS = 50  # the heartbeat log keeps this many runs per target
 
@@ -139,6 +145,11 @@ class HeartbeatStore:
                 delete(HeartbeatRunRow).where(HeartbeatRunRow.target_id == target.schedule_id)
             )
             await session.execute(
+                delete(HeartbeatDeliveryRow).where(
+                    HeartbeatDeliveryRow.target_id == target.schedule_id
+                )
+            )
+            await session.execute(
                 delete(HeartbeatTargetRow).where(HeartbeatTargetRow.id == target.schedule_id)
             )
 
@@ -183,6 +194,7 @@ class HeartbeatStore:
                     tokens=record.tokens,
                     tool_calls=record.tool_calls,
                     repetition_alert=record.repetition_alert,
+                    duplicates=record.duplicates,
                 )
             )
             result = RecordResult(
@@ -230,6 +242,52 @@ class HeartbeatStore:
                 .limit(limit)
             )
             return list(rows.all())
+
+    # --- what each target was shown (duplicate alerts) --------------------------------------
+    async def delivered_since(
+        self, target: HeartbeatTarget, texts: list[str], since: datetime
+    ) -> list[datetime | None]:
+        """Per text: when the same alert (normalised) was last delivered to the target after
+        `since`, or None."""
+        keys = [fingerprint(text) for text in texts]
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(HeartbeatDeliveryRow.fingerprint, HeartbeatDeliveryRow.delivered_at).where(
+                    HeartbeatDeliveryRow.target_id == target.schedule_id,
+                    HeartbeatDeliveryRow.fingerprint.in_(set(keys)),
+                    HeartbeatDeliveryRow.delivered_at > since,
+                )
+            )
+            found = {key: at for key, at in rows.all()}
+        return [found.get(key) for key in keys]
+
+    async def record_deliveries(
+        self, target: HeartbeatTarget, texts: list[str], now: datetime
+    ) -> None:
+        """Remember what the target was shown (the newest time per alert), and forget what
+        left the window."""
+        async with self.db.session() as session:
+            for text in texts:
+                stmt = _insert(self.db, HeartbeatDeliveryRow).values(
+                    target_id=target.schedule_id,
+                    fingerprint=fingerprint(text),
+                    delivered_at=now,
+                    excerpt=text[:200],
+                )
+                stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+                    index_elements=[
+                        HeartbeatDeliveryRow.target_id,
+                        HeartbeatDeliveryRow.fingerprint,
+                    ],
+                    set_={"delivered_at": now, "excerpt": text[:200]},
+                )
+                await session.execute(stmt)
+            await session.execute(
+                delete(HeartbeatDeliveryRow).where(
+                    HeartbeatDeliveryRow.target_id == target.schedule_id,
+                    HeartbeatDeliveryRow.delivered_at <= now - DUPLICATE_WINDOW,
+                )
+            )
 
     # --- prompt templates --------------------------------------------------------------------
     async def put_template(self, template_id: str, body: str) -> None:

@@ -139,7 +139,9 @@ class HeartbeatRunRow(Base):
     workflow_id: Mapped[str] = mapped_column(String(255), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(16))  # posted|suppressed|silent|skipped|failed
+    outcome: Mapped[str] = mapped_column(
+        String(16)
+    )  # posted|duplicate|suppressed|silent|skipped|failed
     reason: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[str] = mapped_column(Text, default="")
     prompt_source: Mapped[str] = mapped_column(String(32), default="")
@@ -149,6 +151,21 @@ class HeartbeatRunRow(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     tool_calls: Mapped[int] = mapped_column(Integer, default=0)
     repetition_alert: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Results held back because the same alert reached this target within the window.
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HeartbeatDeliveryRow(Base):
+    """What a heartbeat target was last shown, by fingerprint of the normalised text (so the
+    same alert is not posted again within the duplicate window). Kept apart from the heartbeat
+    log, which is pruned by count and may not reach back a whole window."""
+
+    __tablename__ = "heartbeat_deliveries"
+
+    target_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    excerpt: Mapped[str] = mapped_column(String(200), default="")
 
 
 class HeartbeatTemplateRow(Base):

@@ -28,11 +28,14 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from core.heartbeat_ack import scrub_echo, strip_ack
+    from core.heartbeat_duplicates import DUPLICATE_WINDOW, first_of_each
     from core.heartbeat_messages import no_llm_notice, result_message
     from core.heartbeat_models import (
         AgentRequest,
         AgentResult,
         ChangeSet,
+        DuplicateCheck,
+        DuplicateVerdict,
         FollowUpRequest,
         GatherRequest,
         HeartbeatPlan,
@@ -77,6 +80,10 @@ def _error_text(err: BaseException) -> str:
     return str(cause) or type(cause).__name__
 
 
+def _hours(span: timedelta) -> int:
+    return int(span.total_seconds() // 3600)
+
+
 @dataclass
 class _Run:
     """What one run did, gathered as it goes; becomes the heartbeat log entry."""
@@ -98,6 +105,8 @@ class _Run:
     repetition_alert: bool = False
     checked_until: datetime | None = None
     no_llm_notice_sent: bool = False
+    delivered: list[str] = field(default_factory=list)  # results posted (duplicate window)
+    duplicates: int = 0  # results held back: already shown within the window
 
     def note(self, text: str) -> None:
         if text:
@@ -111,6 +120,8 @@ class _Run:
             return "skipped"
         if self.posted:
             return "posted"
+        if self.duplicates:
+            return "duplicate"
         if self.suppressed:
             return "suppressed"
         return "silent"
@@ -343,10 +354,37 @@ class HeartbeatWorkflow:
         if not config.dispatch_results:
             run.note("result stored, not posted (dispatch_results is off)")
             return delivered
+        delivered = await self._without_duplicates(plan, first_of_each(delivered), run)
         for text in delivered:
             await self._send(result_message(plan.target, text))
-        run.posted = True
+        if delivered:
+            run.posted = True
+            run.delivered = delivered
         return delivered
+
+    async def _without_duplicates(
+        self, plan: HeartbeatPlan, texts: list[str], run: _Run
+    ) -> list[str]:
+        """An alert this target was already shown within the duplicate window is not posted
+        again (it is recorded as a duplicate), unless a person asked for this run."""
+        if plan.fired or not texts:
+            return texts
+        verdict = await workflow.execute_local_activity(
+            "heartbeat.find_duplicates",
+            DuplicateCheck(target=plan.target, texts=texts),
+            result_type=DuplicateVerdict,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+        )
+        earlier = [at for at in verdict.delivered_at if at is not None]
+        if earlier:
+            run.duplicates = len(earlier)
+            run.note(
+                f"{len(earlier)} result(s) not posted again: the same alert was posted here "
+                f"at {max(earlier):%Y-%m-%d %H:%M} UTC, within {_hours(DUPLICATE_WINDOW)} h "
+                "(/heartbeat fire posts it anyway)"
+            )
+        return [text for text, at in zip(texts, verdict.delivered_at, strict=True) if at is None]
 
     async def _trigger_workflow(self, plan: HeartbeatPlan, run: _Run) -> None:
         """Workflow-trigger mode: start the configured workflow as a child and wait for it.
@@ -418,6 +456,8 @@ class HeartbeatWorkflow:
                 repetition_alert=run.repetition_alert,
                 checked_until=None if run.error else run.checked_until,
                 no_llm_notice_sent=run.no_llm_notice_sent,
+                delivered=run.delivered,
+                duplicates=run.duplicates,
             ),
             result_type=RecordResult,
             start_to_close_timeout=LOCAL_TIMEOUT,
