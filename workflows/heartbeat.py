@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from core.heartbeat_quiet import quiet_decision
     from core.heartbeat_target import HeartbeatTarget
     from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 
 LOCAL_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
@@ -429,7 +429,7 @@ class HeartbeatWorkflow:
         await workflow.execute_activity(
             "notify.send",
             message,
-            task_queue=OPERATOR_QUEUE,
+            task_queue=NOTIFY_QUEUE,
             start_to_close_timeout=timedelta(seconds=60),
             schedule_to_close_timeout=timedelta(minutes=10),
             retry_policy=SEND_RETRY,

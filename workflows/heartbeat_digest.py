@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from core.heartbeat_models import HeartbeatRunSummary, HeartbeatTrigger
     from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 
 
 @workflow.defn(name="JobDigestWorkflow")
@@ -38,7 +38,7 @@ class JobDigestWorkflow:
             ChatMessage(
                 chat_id=trigger.target.chat_id, topic_id=trigger.target.topic_id, text=text
             ),
-            task_queue=OPERATOR_QUEUE,
+            task_queue=NOTIFY_QUEUE,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
         )

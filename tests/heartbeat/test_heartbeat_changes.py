@@ -40,7 +40,7 @@ async def test_a_change_the_push_missed_is_told_exactly_once(hb: Harness) -> Non
     target = await hb.target(chat)
     # The job's own push fails for good (Telegram says the chat is gone) — as if it crashed.
     hb.emulator.set_unreachable(chat, status=403)
-    spec = await hb.start_job(chat, "echo missed")
+    spec = await hb.start_job(chat, "printf missed-%s result")
     await hb.wait_job(spec.job_id, JobState.completed)
     result = await hb.client.get_workflow_handle(spec.job_id).result()
     assert result["state"] == "completed"
@@ -54,7 +54,9 @@ async def test_a_change_the_push_missed_is_told_exactly_once(hb: Harness) -> Non
     first = await hb.run(target)
     assert first.outcome == "posted" and "1 job update" in first.reason, first
     told = about(hb, chat, spec.job_id, "completed")
-    assert len(told) == 1 and "missed" in told[0]  # the result summary comes with it
+    # The job's own result message, with the output the person asked for — not a state line.
+    assert len(told) == 1 and "missed-result" in told[0], told
+    assert told[0].startswith(f"✅ {spec.job_id} · completed"), told
     second = await hb.run(target)
     assert second.outcome == "silent", second
     assert len(about(hb, chat, spec.job_id, "completed")) == 1

@@ -73,6 +73,33 @@ async def test_exhausted_retries_wait_for_a_decision_and_retry_resumes_at_the_fa
         await stack.operator.jobs.retry(spec.job_id, user_id=1)
 
 
+async def test_a_retry_that_fails_again_is_told_again_once(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    """Each failure after a retry is its own change: told once, not taken as already told."""
+    chat = 3007
+    spec = fast_retries(stack.operator.planner.exec_job("false", chat_id=chat), max_attempts=1)
+    await stack.operator.jobs.start(spec)
+
+    def attention() -> list[str]:
+        return [
+            m.plain_text or ""
+            for m in botapi.messages_to(chat)
+            if spec.job_id in (m.plain_text or "") and "needs attention" in (m.plain_text or "")
+        ]
+
+    await wait_status(client, spec.job_id, JobState.needs_attention, episode=1)
+    await botapi.wait_for_shown(lambda m: m.chat_id == chat and len(attention()) >= 1)
+    assert "retrying step 1" in await stack.operator.jobs.retry(spec.job_id, user_id=1)
+    await wait_status(client, spec.job_id, JobState.needs_attention, episode=2)
+    await botapi.wait_for_shown(lambda m: m.chat_id == chat and len(attention()) >= 2)
+    await asyncio.sleep(0.5)  # a repeat would show by now
+    assert len(attention()) == 2
+    ledger = await stack.runtime.ledger.last_reported([spec.job_id])
+    assert ledger[spec.job_id] == "needs_attention#2"
+    await stack.operator.jobs.cancel(spec.job_id)
+
+
 async def test_validators_refuse_at_once(stack: Stack, client: Client) -> None:
     spec = stack.operator.planner.exec_job("sleep 5", chat_id=3003)
     await stack.operator.jobs.start(spec)
