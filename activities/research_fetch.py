@@ -47,10 +47,9 @@ def refusal_reason(address: IPAddress) -> str | None:
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is None and address in _NAT64:
             embedded = IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
+        if embedded is not None:  # the IPv4 address is where a connection would go
             inner = refusal_reason(embedded)
-            if inner is not None:
-                return f"{inner} inside an IPv6 address"
+            return None if inner is None else f"{inner} inside an IPv6 address"
     if address.is_unspecified:
         return "an unspecified address"
     if address.is_loopback:
