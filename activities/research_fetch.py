@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
@@ -187,7 +188,15 @@ async def fetch_public(
             )
 
 
-def research_client(timeout: float) -> httpx.AsyncClient:
-    """The client research fetches with: redirects are followed by `fetch_public`, and proxy
-    settings from the environment are ignored (a proxy would connect where it likes)."""
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+def research_client(timeout: float, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The client research fetches with: redirects are followed by `fetch_public`; proxy
+    settings from the environment are ignored (a proxy would connect where it likes); and no
+    connection is kept for reuse, because the pool knows a pinned connection by its address
+    only and would hand a TLS session verified for one name to a request for another."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        verify=verify,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )

@@ -5,15 +5,19 @@ are named instead of failing the job, and a research that read nothing."""
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.research import ResearchActivities
-from activities.research_fetch import AddressGuard, IPAddress
+from activities.research_fetch import AddressGuard, IPAddress, fetch_public, research_client
 from core.jobs import StepInput, StepOutput
 from tests.support.stack import make_settings
 from tests.support.web_pages import SECRET, LocalWeb
@@ -215,3 +219,54 @@ async def test_a_research_that_read_a_file_does_not_warn(tmp_path: Path) -> None
     output = await ActivityEnvironment().run(ResearchActivities(settings).gather, step)
     assert output.warning == ""
     assert "read 1 of 1 source(s)" in output.summary
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for PUBLIC_NAME only (made with the openssl command)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={PUBLIC_NAME}"),
+            *("-addext", f"subjectAltName=DNS:{PUBLIC_NAME}"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_to_the_checked_address_still_verifies_the_name(
+    certificate: tuple[Path, Path],
+) -> None:
+    """Connecting to the checked address keeps TLS honest: the server gets the name (SNI) and
+    its certificate is verified against the name, not the address."""
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    class AlsoOtherName(PretendPublic):
+        async def resolve(self, host: str, port: int) -> list[IPAddress]:
+            name = PUBLIC_NAME if host == "other.example.test" else host
+            return await super().resolve(name, port)
+
+    async with LocalWeb(ssl_context=server_tls) as web:
+        guard = AlsoOtherName(web.port)
+        async with research_client(5.0, verify=trust) as client:
+            fetched = await fetch_public(
+                client, guard, web.url("/page", PUBLIC_NAME), max_bytes=1000
+            )
+            assert fetched.status == 200 and b"kittens" in fetched.body
+            assert [(h.path, h.host) for h in web.hits] == [("/page", f"{PUBLIC_NAME}:{web.port}")]
+
+            # The same address under a name the certificate does not carry: refused by TLS.
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await fetch_public(
+                    client, guard, web.url("/page", "other.example.test"), max_bytes=1000
+                )
+            assert len(web.hits) == 1

@@ -3,6 +3,7 @@ and a record of every request it answered (so a test can prove nothing reached i
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -21,12 +22,14 @@ class LocalWeb:
     """`/secret` answers a page holding SECRET; `/redirect?to=<url>` answers 302 to that URL;
     `/loop/<n>` redirects to `/loop/<n+1>` for ever; `/page` answers a public-looking page."""
 
+    ssl_context: ssl.SSLContext | None = None  # set: the server speaks HTTPS
     hits: list[Hit] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def hits_on(self, path: str) -> list[Hit]:
         return [hit for hit in self.hits if hit.path == path]
@@ -39,7 +42,7 @@ class LocalWeb:
         app.router.add_get("/loop/{n}", self._loop)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         return self
