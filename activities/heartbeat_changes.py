@@ -168,6 +168,9 @@ class ChangeActivities:
         except Exception:
             return ""
         if state is JobState.completed:
+            warning = next((o.warning for o in result.outputs if o.warning), "")
+            if warning:  # completed, but not as asked: that is the news
+                return f"⚠️ with a warning: {warning}"[:300]
             summary = next((o.summary for o in reversed(result.outputs) if o.summary), "")
             return summary[:300]
         return (result.last_error or result.message)[-300:]
