@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,6 @@ MAX_URL_BYTES = 200_000
 URL_TIMEOUT_SECONDS = 10.0
 URL_DEADLINE_SECONDS = 30.0  # one URL, all its redirects included
 MAX_SOURCES = 10
-
-log = logging.getLogger(__name__)
 
 
 class Source(BaseModel):
@@ -122,7 +119,8 @@ async def fetch_url(client: httpx.AsyncClient, url: str, guard: AddressGuard) ->
             kind="url", ref=url, ok=False, detail=f"could not fetch: {type(exc).__name__}"
         )
     except Exception as exc:
-        log.exception("research: fetching %s failed unexpectedly", url)
+        # activity.logger adds the job's workflow id to the record
+        activity.logger.exception("research: fetching %s failed unexpectedly", url)
         return Source(
             kind="url", ref=url, ok=False, detail=f"could not fetch: {type(exc).__name__}"
         )
