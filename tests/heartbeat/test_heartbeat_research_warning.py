@@ -14,6 +14,10 @@ async def test_the_heartbeat_tells_a_completion_with_its_warning(hb: Harness) ->
     spec = hb.operator.planner.research_job("summarize notes.txt", chat_id=chat)
     await hb.operator.start_job(spec, "test")
     await hb.wait_job(spec.job_id, JobState.completed)
+    result = await hb.client.get_workflow_handle(spec.job_id).result()  # closed, push given up
+    assert result["state"] == "completed"
+    # Visibility is eventually consistent: the heartbeat must be able to see it closed.
+    await hb.wait_visible(f"WorkflowId = '{spec.job_id}' AND ExecutionStatus = 'Completed'")
     hb.emulator.set_reachable(chat)
 
     hb.clock.advance(minutes=2)  # past the push grace
