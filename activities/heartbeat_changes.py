@@ -302,5 +302,8 @@ class ChangeActivities:
 
 def _result_detail(result: JobResult, state: JobState) -> str:
     if state is JobState.completed:
+        warning = next((o.warning for o in result.outputs if o.warning), "")
+        if warning:  # completed, but not as asked: that is the news
+            return f"⚠️ with a warning: {warning}"[:300]
         return next((o.summary for o in reversed(result.outputs) if o.summary), "")[:300]
     return (result.last_error or result.message)[-300:]

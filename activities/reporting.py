@@ -21,6 +21,8 @@ def full_report(step: StepInput) -> str:
     parts = [f"# Report for {step.job_id}\n\n**Goal:** {step.goal}\n"]
     for index, out in enumerate(step.previous, start=1):
         parts.append(f"## Step {index}: {out.worker}\n\n{out.summary}\n")
+        if out.warning:
+            parts.append(f"**Warning:** {out.warning}\n")
         if out.output.strip():
             parts.append("```\n" + out.output.rstrip() + "\n```\n")
         if out.files:

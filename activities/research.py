@@ -7,6 +7,7 @@ person (or an LLM) would still have to do.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -17,6 +18,14 @@ import httpx
 from pydantic import BaseModel, Field
 from temporalio import activity
 
+from activities.research_fetch import (
+    AddressGuard,
+    Fetched,
+    RefusedURL,
+    UnresolvedHost,
+    fetch_public,
+    research_client,
+)
 from core.jobs import StepInput, StepOutput
 from core.llm import llm_client
 from core.registry import WorkerDefinition
@@ -24,10 +33,13 @@ from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
 from core.workspace import WorkspaceError, read_text, workspace_dir, write_text
 
-URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+# A bracketed IPv6 host (`http://[::1]:8080/x`) or any run of characters that cannot end a URL.
+URL_RE = re.compile(r"https?://(?:\[[0-9A-Za-z:.%]*\]|[^\s<>\"'\[\]])+", re.IGNORECASE)
+TRAILING_PUNCTUATION = ".,;:!?"
 PATH_RE = re.compile(r"(?<![\w/])((?:[\w.-]+/)*[\w-]+\.[A-Za-z0-9]{1,8})\b")
 MAX_URL_BYTES = 200_000
 URL_TIMEOUT_SECONDS = 10.0
+URL_DEADLINE_SECONDS = 30.0  # one URL, all its redirects included
 MAX_SOURCES = 10
 
 
@@ -53,32 +65,77 @@ def _strip_html(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
-async def fetch_url(client: httpx.AsyncClient, url: str) -> Source:
+def find_urls(text: str) -> list[str]:
+    """The http(s) URLs `text` names, in order, once each, without the sentence punctuation or
+    the closing parenthesis around them (`(see https://x.org/a_(b)).` gives `…/a_(b)`)."""
+    urls = []
+    for match in URL_RE.findall(text):
+        url = match
+        while url and (
+            url[-1] in TRAILING_PUNCTUATION or (url[-1] == ")" and url.count(")") > url.count("("))
+        ):
+            url = url[:-1]
+        if not url.endswith("://"):
+            urls.append(url)
+    return list(dict.fromkeys(urls))
+
+
+def _decode(fetched: Fetched) -> str:
     try:
-        async with client.stream("GET", url) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body.extend(chunk)
-                if len(body) > MAX_URL_BYTES:
-                    break
-            if response.status_code >= 400:
-                return Source(kind="url", ref=url, ok=False, detail=f"HTTP {response.status_code}")
-            text = body[:MAX_URL_BYTES].decode(response.encoding or "utf-8", errors="replace")
-            if "html" in response.headers.get("content-type", ""):
-                title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
-                text = (f"{_strip_html(title.group(1))} — " if title else "") + _strip_html(text)
-            return Source(
-                kind="url",
-                ref=url,
-                ok=True,
-                detail=f"HTTP {response.status_code}, {len(body)} bytes"
-                + (" (truncated)" if len(body) > MAX_URL_BYTES else ""),
-                excerpt=text[:1500],
-            )
+        text = fetched.body.decode(fetched.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = fetched.body.decode("utf-8", errors="replace")
+    if "html" in fetched.content_type:
+        title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+        text = (f"{_strip_html(title.group(1))} — " if title else "") + _strip_html(text)
+    return text
+
+
+async def fetch_url(client: httpx.AsyncClient, url: str, guard: AddressGuard) -> Source:
+    """One URL as a source. Never raises: a refused, malformed or unreachable URL becomes a
+    failed source whose detail says why, and the rest of the research goes on."""
+    try:
+        async with asyncio.timeout(URL_DEADLINE_SECONDS):
+            fetched = await fetch_public(client, guard, url, max_bytes=MAX_URL_BYTES)
+    except RefusedURL as exc:
+        return Source(kind="url", ref=url, ok=False, detail=f"refused: {exc}")
+    except UnresolvedHost as exc:
+        return Source(kind="url", ref=url, ok=False, detail=f"could not fetch: {exc}")
+    except httpx.InvalidURL as exc:
+        return Source(kind="url", ref=url, ok=False, detail=f"not fetched: invalid URL ({exc})")
+    except (UnicodeError, ValueError, OverflowError) as exc:
+        return Source(
+            kind="url", ref=url, ok=False, detail=f"not fetched: invalid URL ({type(exc).__name__})"
+        )
+    except TimeoutError:
+        return Source(
+            kind="url",
+            ref=url,
+            ok=False,
+            detail=f"could not fetch: no answer within {URL_DEADLINE_SECONDS:g} s",
+        )
     except httpx.HTTPError as exc:
         return Source(
             kind="url", ref=url, ok=False, detail=f"could not fetch: {type(exc).__name__}"
         )
+    except Exception as exc:
+        # activity.logger adds the job's workflow id to the record
+        activity.logger.exception("research: fetching %s failed unexpectedly", url)
+        return Source(
+            kind="url", ref=url, ok=False, detail=f"could not fetch: {type(exc).__name__}"
+        )
+    via = f" (redirected to {fetched.url})" if fetched.redirects else ""
+    if fetched.status >= 400:
+        return Source(kind="url", ref=url, ok=False, detail=f"HTTP {fetched.status}{via}")
+    return Source(
+        kind="url",
+        ref=url,
+        ok=True,
+        detail=f"HTTP {fetched.status}, {len(fetched.body)} bytes"
+        + (" (truncated)" if fetched.truncated else "")
+        + via,
+        excerpt=_decode(fetched)[:1500],
+    )
 
 
 def read_file_source(workspace: Path, ref: str) -> Source:
@@ -164,25 +221,45 @@ def render_markdown(notes: ResearchNotes) -> str:
     return "\n".join(lines) + "\n"
 
 
+def nothing_read_warning(notes: ResearchNotes) -> str:
+    """What the person must hear when the research read nothing; empty when it read something
+    (or when no source was named and the LLM researched the goal on its own)."""
+    if any(source.ok for source in notes.sources):
+        return ""
+    if not notes.sources:
+        if notes.method != "deterministic":
+            return ""
+        return (
+            "Nothing was read: the goal names no workspace file and no URL. "
+            "Name a file in the job's workspace or a public http(s) URL."
+        )
+    tried = "; ".join(f"{s.ref}: {s.detail}" for s in notes.sources[:3])
+    more = f" (and {len(notes.sources) - 3} more)" if len(notes.sources) > 3 else ""
+    return f"Nothing was read — {tried}{more}. The notes only record what was tried."
+
+
 class ResearchActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, guard: AddressGuard | None = None) -> None:
         self.settings = settings
+        self.guard = guard or AddressGuard(
+            allow_private=settings.research_allow_private_networks,
+            resolve_timeout=URL_TIMEOUT_SECONDS,
+        )
 
     @activity.defn(name="research.gather")
     async def gather(self, step: StepInput) -> StepOutput:
         goal = str(step.params.get("goal") or step.goal)
         workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
-        urls = list(dict.fromkeys(URL_RE.findall(goal)))[:MAX_SOURCES]
+        urls = find_urls(goal)[:MAX_SOURCES]
         goal_without_urls = URL_RE.sub(" ", goal)
         files = [m for m in dict.fromkeys(PATH_RE.findall(goal_without_urls))][:MAX_SOURCES]
         sources = [read_file_source(workspace, ref) for ref in files]
         if urls:
             activity.heartbeat({"phase": f"fetching {len(urls)} URL(s)"})
-            async with httpx.AsyncClient(
-                timeout=URL_TIMEOUT_SECONDS, follow_redirects=True, max_redirects=3
-            ) as client:
+            async with research_client(URL_TIMEOUT_SECONDS) as client:
                 for url in urls:
-                    sources.append(await fetch_url(client, url))
+                    activity.heartbeat({"phase": f"fetching {url}"})
+                    sources.append(await fetch_url(client, url, self.guard))
         notes = await llm_notes(self.settings, goal, sources) or deterministic_notes(goal, sources)
         write_text(workspace, "notes.md", render_markdown(notes))
         write_text(workspace, "notes.json", notes.model_dump_json(indent=2))
@@ -191,6 +268,7 @@ class ResearchActivities:
             worker=step.worker,
             summary=f"read {read_ok} of {len(notes.sources)} source(s); "
             f"{len(notes.findings)} finding(s), {len(notes.open_questions)} open question(s)",
+            warning=nothing_read_warning(notes),
             output=render_markdown(notes),
             files=["notes.md", "notes.json"],
             data={"method": notes.method, "sources": len(notes.sources), "read": read_ok},

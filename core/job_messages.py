@@ -67,6 +67,12 @@ def finished_message(
     spec: JobSpec, status: JobStatus, outputs: list[StepOutput], report_body: str | None
 ) -> ChatMessage:
     lines = [_header(spec, status.state), f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>"]
+    warnings = [out for out in outputs if out.warning]
+    if status.state is JobState.completed and warnings:
+        # Completed, but not as asked: the first line already says so, the warning comes first.
+        lines[0] = f"⚠️ <b>{esc(spec.job_id)}</b> · completed with a warning"
+        for out in warnings:
+            lines.append(f"⚠️ <b>{esc(out.worker)}</b>: {esc(truncate_utf16(out.warning, 600))}")
     if status.state is JobState.completed:
         if report_body:
             lines.append(report_body)

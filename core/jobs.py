@@ -145,6 +145,9 @@ class StepOutput(BaseModel):
     output: str = ""
     files: list[str] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
+    # Set when the step finished but did not do what was asked (e.g. research that read
+    # nothing): the job still completes, and its result message leads with this warning.
+    warning: str = ""
 
 
 class JobStatus(BaseModel):

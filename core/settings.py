@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     worker_plugins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="HBO_WORKER_PLUGINS"
     )
+    # Research fetches only the public web: loopback, private, link-local, multicast, reserved
+    # and unspecified addresses are refused (after every redirect too) unless this is true.
+    research_allow_private_networks: bool = Field(
+        default=False, alias="RESEARCH_ALLOW_PRIVATE_NETWORKS"
+    )
 
     # --- Heartbeat (names from the source documents) ------------------------------------
     heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")

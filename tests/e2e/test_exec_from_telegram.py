@@ -86,23 +86,3 @@ async def test_a_stranger_is_refused_and_nothing_starts(
     assert (await client.count_workflows(f"ReportChatId = {STRANGER}")).count == 0
     audit = await stack.runtime.audit.recent(10)
     assert sum(1 for entry in audit if entry.user_id == STRANGER and entry.action == "refused") == 3
-
-
-async def test_research_writes_notes_in_the_job_workspace(
-    stack: Stack, botapi: BotApiEmulator
-) -> None:
-    chat = 1002
-    botapi.inject_message(
-        "/research what does https://127.0.0.1:9/nothing say", user_id=1002, chat_id=chat
-    )
-    card = await botapi.wait_for(lambda m: m.chat_id == chat and "started" in m.plain_text)
-    job_id = card.plain_text.split()[1]
-    done = await botapi.wait_for_shown(
-        lambda m: m.chat_id == chat and job_id in m.plain_text and "completed" in m.plain_text,
-        timeout=30,
-    )
-    assert "research" in done.plain_text
-    workspace = stack.settings.workspaces_dir / job_id
-    notes = (workspace / "notes.md").read_text()
-    assert "could not fetch" in notes and "No LLM is configured" in notes
-    assert (workspace / "notes.json").is_file() and (workspace / "report.md").is_file()
