@@ -192,7 +192,8 @@ class HeartbeatAdmin:
                 lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
             if desc.info.running_actions:
                 lines.append("a run is in progress now")
-        lines.append(self._prompt_line(config, row))
+        usable = await self.store.template_ids(row.chat_id)
+        lines.append(self._prompt_line(config, row, usable))
         dispatch = f"dispatch: {config.dispatch_mode}" + (
             "" if config.dispatch_results else " · results stored, not posted"
         )
@@ -234,7 +235,9 @@ class HeartbeatAdmin:
         lines.append("Change: /heartbeat set &lt;key&gt; &lt;value&gt; · on · off · fire · infer")
         return "\n".join(lines)
 
-    def _prompt_line(self, config: HeartbeatConfig, row: HeartbeatTargetRow) -> str:
+    def _prompt_line(
+        self, config: HeartbeatConfig, row: HeartbeatTargetRow, usable_templates: list[str]
+    ) -> str:
         if config.workflow_id:
             return (
                 f"runs workflow: <b>{esc(config.workflow_id)}</b> "
@@ -244,7 +247,11 @@ class HeartbeatAdmin:
         if config.workspace_file_path:
             sources.append(self._file_state(target_of(row), config.workspace_file_path))
         if config.prompt_template_id:
-            sources.append(f"template {esc(config.prompt_template_id)}")
+            missing = config.prompt_template_id not in usable_templates
+            sources.append(
+                f"template {esc(config.prompt_template_id)}"
+                + (" (not available in this chat, skipped)" if missing else "")
+            )
         if config.prompt:
             sources.append("inline prompt")
         if config.default_prompt:

@@ -58,6 +58,8 @@ async def test_one_chats_template_never_reaches_another_chats_heartbeat(
     assert "no prompt template 'daily' for this chat" in refused and "Nothing changed" in refused
     assert "planter-only" not in refused and "available here: none" in refused
     assert "planter-only" not in await reply(hb, victim, "/heartbeat template")
+    view = await reply(hb, victim, "/heartbeat")
+    assert "template daily (not available in this chat, skipped) → inline prompt" in view
 
     # Each chat's run used its own prompt; the planted text reached only the planter's model.
     assert await prompt_of_next_run(hb, llm, victim_target) == VICTIM_PROMPT
