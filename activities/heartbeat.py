@@ -243,7 +243,10 @@ class HeartbeatActivities:
                 notes.append(f"workspace file unusable: {exc}")
         template_text = None
         if config.prompt_template_id:
-            template_text = await self.store.get_template(config.prompt_template_id)
+            # Only this chat's own templates and the ones the owner shared.
+            template_text = await self.store.get_template(
+                config.prompt_template_id, chat_id=target.chat_id
+            )
         resolution = choose_prompt(
             file_path=config.workspace_file_path if not notes else "",
             file_text=file_text,

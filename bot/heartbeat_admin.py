@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import Database
 from core.heartbeat_config import (
+    SETTINGS,
     HeartbeatConfig,
     SettingError,
     apply_setting,
@@ -42,7 +43,7 @@ from core.llm import llm_client
 from core.render import esc, truncate_utf16
 from core.settings import Settings
 from core.store import ChatStore
-from core.tables import HeartbeatTargetRow
+from core.tables import SHARED_TEMPLATES, HeartbeatTargetRow
 from core.workspace import WorkspaceError, list_files, resolve_inside, workspace_dir
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,8 @@ class HeartbeatAdmin:
                 lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
             if desc.info.running_actions:
                 lines.append("a run is in progress now")
-        lines.append(self._prompt_line(config, row))
+        usable = await self.store.template_ids(row.chat_id)
+        lines.append(self._prompt_line(config, row, usable))
         dispatch = f"dispatch: {config.dispatch_mode}" + (
             "" if config.dispatch_results else " · results stored, not posted"
         )
@@ -240,7 +242,9 @@ class HeartbeatAdmin:
         lines.append("Change: /heartbeat set &lt;key&gt; &lt;value&gt; · on · off · fire · infer")
         return "\n".join(lines)
 
-    def _prompt_line(self, config: HeartbeatConfig, row: HeartbeatTargetRow) -> str:
+    def _prompt_line(
+        self, config: HeartbeatConfig, row: HeartbeatTargetRow, usable_templates: list[str]
+    ) -> str:
         if config.workflow_id:
             return (
                 f"runs workflow: <b>{esc(config.workflow_id)}</b> "
@@ -250,7 +254,11 @@ class HeartbeatAdmin:
         if config.workspace_file_path:
             sources.append(self._file_state(target_of(row), config.workspace_file_path))
         if config.prompt_template_id:
-            sources.append(f"template {esc(config.prompt_template_id)}")
+            missing = config.prompt_template_id not in usable_templates
+            sources.append(
+                f"template {esc(config.prompt_template_id)}"
+                + (" (not available in this chat, skipped)" if missing else "")
+            )
         if config.prompt:
             sources.append("inline prompt")
         if config.default_prompt:
@@ -280,7 +288,8 @@ class HeartbeatAdmin:
                 key,
                 value,
                 known_workflows=trigger_workflows(),
-                known_templates=await self.store.template_ids(),
+                known_templates=await self.store.template_ids(target.chat_id),
+                caps=defaults_from_settings(self.settings),
             )
         except SettingError as exc:
             return f"⚠️ {esc(exc)} Nothing changed."
@@ -403,19 +412,58 @@ class HeartbeatAdmin:
         return "✅ Saved as this heartbeat's prompt; the next run uses it."
 
     # --- templates ---------------------------------------------------------------------------
-    async def save_template(self, template_id: str, body: str) -> str:
-        from core.heartbeat_config import SETTINGS
-
+    async def save_template(self, template_id: str, body: str, *, chat_id: int) -> str:
+        """Save a template for one chat; `chat_id` SHARED_TEMPLATES (the owner's CLI) saves a
+        shared one, offered to every chat."""
         try:
             template_id = SETTINGS["prompt_template_id"].parse(template_id)
         except SettingError as exc:
             return f"⚠️ {esc(exc)} Nothing changed."
         if not body.strip():
             return "⚠️ A template needs some text. Nothing changed."
-        await self.store.put_template(template_id, body.strip()[:4000])
+        await self.store.put_template(template_id, body.strip()[:4000], chat_id=chat_id)
+        whose = "shared with every chat" if chat_id == SHARED_TEMPLATES else "for this chat"
         return (
-            f"✅ Template <code>{esc(template_id)}</code> saved; use it with "
+            f"✅ Template <code>{esc(template_id)}</code> saved {whose}; use it with "
             f"/heartbeat set template {esc(template_id)}."
+        )
+
+    async def chat_templates(self, chat_id: int) -> str:
+        ids = await self.store.template_ids(chat_id)
+        if not ids:
+            return (
+                "No prompt templates yet. Save one with "
+                "/heartbeat template &lt;id&gt; &lt;text&gt;."
+            )
+        return "Prompt templates this chat can use: " + ", ".join(
+            f"<code>{esc(i)}</code>" for i in ids
+        )
+
+    async def list_templates(self) -> str:
+        """Every chat's templates (the owner's view, from the CLI)."""
+        rows = await self.store.all_templates()
+        if not rows:
+            return "No prompt templates."
+        lines = ["<b>Prompt templates</b>"]
+        for row in rows:
+            whose = "shared" if row.chat_id == SHARED_TEMPLATES else f"chat {row.chat_id}"
+            lines.append(
+                f"<code>{esc(row.id)}</code> ({whose}): {esc(truncate_utf16(row.body, 80))}"
+            )
+        return "\n".join(lines)
+
+    async def share_template(self, chat_id: int, template_id: str) -> str:
+        """The owner's action: chat `chat_id`'s template becomes a shared one."""
+        if not await self.store.share_template(template_id, from_chat=chat_id):
+            return f"⚠️ Chat {chat_id} has no template {esc(template_id)}. Nothing changed."
+        return f"✅ Template <code>{esc(template_id)}</code> of chat {chat_id} is now shared."
+
+    async def unshare_template(self, template_id: str) -> str:
+        if not await self.store.delete_template(template_id, chat_id=SHARED_TEMPLATES):
+            return f"⚠️ No shared template {esc(template_id)}. Nothing changed."
+        return (
+            f"✅ Template <code>{esc(template_id)}</code> is no longer shared; chats with a "
+            "template of their own by that id keep theirs."
         )
 
     async def list_targets(self) -> str:

@@ -6,7 +6,10 @@ hbo heartbeat set 1001 interval_minutes 30
 hbo heartbeat unset 1001 quiet_hours
 hbo heartbeat on|off|fire 1001
 hbo heartbeat infer 1001 [--accept]
-hbo heartbeat template daily-check "Check that last night's backup job completed"
+hbo heartbeat template daily-check "Check that last night's backup job completed"   (shared)
+hbo heartbeat templates
+hbo heartbeat share 1001 daily-check      (chat 1001's template becomes a shared one)
+hbo heartbeat unshare daily-check
 hbo heartbeat sync
 """
 
@@ -19,6 +22,7 @@ from activities.senders import html_to_plain
 from core.db import Database
 from core.heartbeat_target import parse_target
 from core.settings import Settings
+from core.tables import SHARED_TEMPLATES
 from core.temporal import connect, ensure_search_attributes
 
 from .heartbeat_admin import HeartbeatAdmin
@@ -46,9 +50,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     infer = actions.add_parser("infer", help="propose a checklist with the LLM")
     infer.add_argument("target")
     infer.add_argument("--accept", action="store_true", help="use the stored proposal")
-    template = actions.add_parser("template", help="save a reusable prompt template")
+    template = actions.add_parser(
+        "template", help="save a prompt template shared with every chat (an owner's action)"
+    )
     template.add_argument("template_id")
     template.add_argument("text", nargs="+")
+    actions.add_parser("templates", help="every chat's prompt templates, and the shared ones")
+    share = actions.add_parser("share", help="share one chat's prompt template with every chat")
+    share.add_argument("chat_id", type=int)
+    share.add_argument("template_id")
+    unshare = actions.add_parser("unshare", help="withdraw a shared prompt template")
+    unshare.add_argument("template_id")
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,8 +87,17 @@ async def _dispatch(admin: HeartbeatAdmin, args: argparse.Namespace) -> str:
     if action == "sync":
         changed = await admin.sync_all()
         return "\n".join(changed) or "All heartbeat schedules are in step."
+    # Templates: the CLI is the owner's, so what it saves or shares reaches every chat.
     if action == "template":
-        return await admin.save_template(args.template_id, " ".join(args.text))
+        return await admin.save_template(
+            args.template_id, " ".join(args.text), chat_id=SHARED_TEMPLATES
+        )
+    if action == "templates":
+        return await admin.list_templates()
+    if action == "share":
+        return await admin.share_template(args.chat_id, args.template_id)
+    if action == "unshare":
+        return await admin.unshare_template(args.template_id)
     target = parse_target(args.target)
     if action == "show":
         return await admin.view(target, runs=10)

@@ -114,11 +114,20 @@ def defaults_from_settings(settings: Settings) -> HeartbeatConfig:
     )
 
 
+# The owner's budget per run is a ceiling: a target may ask for less, never for more. The global
+# value (from the setting named here) is both the default and the cap.
+CAPPED = {"max_llm_calls": "HEARTBEAT_MAX_LLM_CALLS", "max_llm_tokens": "HEARTBEAT_MAX_LLM_TOKENS"}
+
+
 def resolve(
     defaults: HeartbeatConfig, overrides: HeartbeatOverrides, *, enabled: bool = True
 ) -> HeartbeatConfig:
-    """Field-by-field fallback; the quiet window whole (both ends from the target or none)."""
+    """Field-by-field fallback; the quiet window whole (both ends from the target or none).
+    Capped values above the owner's cap (a row saved before the cap was lowered) are clamped."""
     values = overrides.explicit()
+    for name in CAPPED:
+        if name in values:
+            values[name] = min(values[name], getattr(defaults, name))
     start, end = values.pop("quiet_start", None), values.pop("quiet_end", None)
     update: dict[str, Any] = {**values, "enabled": enabled}
     if start is not None and end is not None:
@@ -301,8 +310,10 @@ def apply_setting(
     *,
     known_workflows: Iterable[str] = (),
     known_templates: Iterable[str] | None = None,
+    caps: HeartbeatConfig | None = None,
 ) -> tuple[HeartbeatOverrides, str]:
-    """The overrides with `key` set from text, and the canonical key. Raises SettingError."""
+    """The overrides with `key` set from text, and the canonical key. Raises SettingError.
+    With `caps` (the global defaults), a budget above the owner's cap is refused."""
     key = _canonical(key)
     values = overrides.explicit()
     if key == QUIET_HOURS_KEY:
@@ -331,8 +342,14 @@ def apply_setting(
             templates = sorted(known_templates)
             if value not in templates:
                 raise SettingError(
-                    f"no prompt template {value!r} (saved: {', '.join(templates) or 'none'})"
+                    f"no prompt template {value!r} for this chat "
+                    f"(available here: {', '.join(templates) or 'none'})"
                 )
+        if key in CAPPED and caps is not None and value > getattr(caps, key):
+            raise SettingError(
+                f"{key} {value} is above the owner's cap of {getattr(caps, key)} "
+                f"({CAPPED[key]}); choose {getattr(caps, key)} or less."
+            )
         values[key] = value
     _check_window(values)
     return HeartbeatOverrides.model_validate(values), key

@@ -13,6 +13,7 @@ from core.heartbeat_models import RecordResult, RunRecord
 from core.heartbeat_target import HeartbeatTarget
 from core.store import _insert, utcnow
 from core.tables import (
+    SHARED_TEMPLATES,
     HeartbeatDeliveryRow,
     HeartbeatRunRow,
     HeartbeatTargetRow,
@@ -290,32 +291,69 @@ class HeartbeatStore:
             )
 
     # --- prompt templates --------------------------------------------------------------------
-    async def put_template(self, template_id: str, body: str) -> None:
+    # A template belongs to the chat that saved it; chat_id SHARED_TEMPLATES holds the ones the
+    # owner shared. A chat sees its own and the shared ones (its own first), never another's.
+    async def put_template(self, template_id: str, body: str, *, chat_id: int) -> None:
         now = utcnow()
         stmt = _insert(self.db, HeartbeatTemplateRow).values(
-            id=template_id, body=body, updated_at=now
+            chat_id=chat_id, id=template_id, body=body, updated_at=now
         )
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=[HeartbeatTemplateRow.id], set_={"body": body, "updated_at": now}
+            index_elements=[HeartbeatTemplateRow.chat_id, HeartbeatTemplateRow.id],
+            set_={"body": body, "updated_at": now},
         )
         async with self.db.session() as session:
             await session.execute(stmt)
 
-    async def get_template(self, template_id: str) -> str | None:
+    async def get_template(self, template_id: str, *, chat_id: int) -> str | None:
+        """The chat's own template, else the shared one of that id, else None."""
         async with self.db.session() as session:
-            row = await session.get(HeartbeatTemplateRow, template_id)
-            return row.body if row else None
+            for owner in (chat_id, SHARED_TEMPLATES):
+                row = await session.get(HeartbeatTemplateRow, (owner, template_id))
+                if row is not None:
+                    return row.body
+            return None
 
-    async def template_ids(self) -> list[str]:
+    async def template_ids(self, chat_id: int) -> list[str]:
+        """The ids a chat can use: its own and the shared ones."""
         async with self.db.session() as session:
             rows = await session.scalars(
-                select(HeartbeatTemplateRow.id).order_by(HeartbeatTemplateRow.id)
+                select(HeartbeatTemplateRow.id)
+                .where(HeartbeatTemplateRow.chat_id.in_((chat_id, SHARED_TEMPLATES)))
+                .distinct()
+                .order_by(HeartbeatTemplateRow.id)
             )
             return list(rows.all())
 
-    async def delete_template(self, template_id: str) -> bool:
+    async def all_templates(self) -> list[HeartbeatTemplateRow]:
+        """Every template of every chat (for the owner's CLI), shared ones first."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(HeartbeatTemplateRow).order_by(
+                    HeartbeatTemplateRow.chat_id != SHARED_TEMPLATES,
+                    HeartbeatTemplateRow.chat_id,
+                    HeartbeatTemplateRow.id,
+                )
+            )
+            return list(rows.all())
+
+    async def share_template(self, template_id: str, *, from_chat: int) -> bool:
+        """The owner shares a chat's template: a copy of it becomes the shared one of that id
+        (later edits in the chat are not shared until the owner shares again)."""
+        async with self.db.session() as session:
+            row = await session.get(HeartbeatTemplateRow, (from_chat, template_id))
+            body = row.body if row is not None else None
+        if body is None:
+            return False
+        await self.put_template(template_id, body, chat_id=SHARED_TEMPLATES)
+        return True
+
+    async def delete_template(self, template_id: str, *, chat_id: int) -> bool:
         async with self.db.session() as session:
             result = await session.execute(
-                delete(HeartbeatTemplateRow).where(HeartbeatTemplateRow.id == template_id)
+                delete(HeartbeatTemplateRow).where(
+                    HeartbeatTemplateRow.chat_id == chat_id,
+                    HeartbeatTemplateRow.id == template_id,
+                )
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -168,11 +168,17 @@ class HeartbeatDeliveryRow(Base):
     excerpt: Mapped[str] = mapped_column(String(200), default="")
 
 
+SHARED_TEMPLATES = 0  # the `chat_id` of templates the owner shared with every chat
+
+
 class HeartbeatTemplateRow(Base):
-    """Reusable heartbeat prompts (`prompt_template_id`), shared across targets."""
+    """Reusable heartbeat prompts (`prompt_template_id`). Each belongs to the chat that saved it
+    (`chat_id`); those with `chat_id` = SHARED_TEMPLATES were shared by the owner (the CLI) and
+    are offered to every chat. Telegram never uses 0 as a chat id."""
 
     __tablename__ = "heartbeat_templates"
 
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

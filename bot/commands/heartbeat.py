@@ -71,11 +71,13 @@ async def heartbeat_command(op: Operator, msg: Incoming, args: str) -> list[Repl
         text, proposed = await admin.infer(target)
         buttons = [Button(label="Use this checklist", data="hb:accept")] if proposed else []
         return [Reply(text=text, buttons=buttons)]
-    if sub == "template":
+    if sub in ("template", "templates"):
+        if not rest:  # the ids this chat can use: its own and the ones the owner shared
+            return [Reply(text=await admin.chat_templates(msg.chat_id))]
         template_id, _, body = rest.partition(" ")
-        if not template_id or not body.strip():
+        if not body.strip():
             return [Reply(text="usage: /heartbeat template &lt;id&gt; &lt;prompt text&gt;")]
-        return [Reply(text=await admin.save_template(template_id, body))]
+        return [Reply(text=await admin.save_template(template_id, body, chat_id=msg.chat_id))]
     return [Reply(text=USAGE)]
 
 

@@ -16,7 +16,7 @@ from bot.intake.llm import MAX_ROUNDS
 from bot.operator import Operator
 from bot.types import Incoming
 from core.jobs import JobState
-from tests.support.jobs import wait_status
+from tests.support.jobs import assert_no_job_started, wait_status
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
 from tests.support.stack import ALLOWED_USER, Stack, make_settings
 
@@ -126,7 +126,7 @@ async def test_a_model_that_never_gets_it_right_is_stopped(
 
     assert len(llm.requests) == MAX_ROUNDS
     assert len(replies) == 1 and "could not" in replies[0].text
-    assert await jobs_of(client, chat) == 0
+    await assert_no_job_started(client, op, chat)
 
 
 async def test_garbage_arguments_and_unknown_tools_do_not_crash(
@@ -144,7 +144,7 @@ async def test_garbage_arguments_and_unknown_tools_do_not_crash(
     assert "no tool named" in llm.tool_results(1)[1]
     assert "no job" in llm.tool_results(2)[-1]
     assert replies[-1].text == "I could not find that job."
-    assert await jobs_of(client, chat) == 0
+    await assert_no_job_started(client, op, chat)
 
 
 async def test_an_ambiguous_request_gets_one_question_and_the_answer_has_context(
@@ -155,7 +155,7 @@ async def test_an_ambiguous_request_gets_one_question_and_the_answer_has_context
     llm.push(text("Which box should I check, and how often?"))
     (question,) = await op.handle(said(chat, "keep an eye on the disk"))
     assert question.text.endswith("?") and question.job_id is None
-    assert await jobs_of(client, chat) == 0
+    await assert_no_job_started(client, op, chat)
 
     llm.push(text("Fine."))
     await op.handle(said(chat, "this one, once"))
@@ -193,7 +193,7 @@ async def test_strangers_never_reach_the_model(
     replies = await op.handle(said(STRANGER, "run id please", user=STRANGER))
     assert len(replies) == 1 and str(STRANGER) in replies[0].text
     assert llm.requests == []
-    assert await jobs_of(client, STRANGER) == 0
+    await assert_no_job_started(client, op, STRANGER)
 
 
 async def _eventually_count(client: Client, chat: int, want: int) -> int:

@@ -122,7 +122,7 @@ async def test_the_checklist_is_created_read_and_followed(hb: Harness, llm: Scri
     path.write_text(path.read_text() + "\n- Check the backup size\n")
     await hb.run(target)  # items now: the file wins, re-read on this run
     assert "- Check the backup size" in llm.requests[-1]["messages"][1]["content"]
-    await hb.store.put_template("nightly", "Template prompt")
+    await hb.store.put_template("nightly", "Template prompt", chat_id=chat)
     await hb.set(target, prompt_template_id="nightly")
     path.write_text("# Heartbeat\n\n- \n")
     await hb.run(target)  # no items again: the template comes before the inline prompt

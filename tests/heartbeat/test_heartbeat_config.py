@@ -122,3 +122,27 @@ def test_unset_goes_back_to_the_default_and_keeps_the_window_whole() -> None:
         remove_setting(overrides, "quiet_end")
     cleared, key = remove_setting(overrides, "prompt")
     assert key == "prompt" and cleared.prompt is None
+
+
+def test_budgets_cannot_exceed_the_owners_caps() -> None:
+    caps = defaults_from_settings(
+        settings(HEARTBEAT_MAX_LLM_CALLS="5", HEARTBEAT_MAX_LLM_TOKENS="8000")
+    )
+    with pytest.raises(SettingError, match=r"cap of 5 \(HEARTBEAT_MAX_LLM_CALLS\)"):
+        apply_setting(HeartbeatOverrides(), "max_llm_calls", "6", caps=caps)
+    with pytest.raises(SettingError, match=r"cap of 8000 \(HEARTBEAT_MAX_LLM_TOKENS\)"):
+        apply_setting(HeartbeatOverrides(), "max_llm_tokens", "8001", caps=caps)
+    at_cap, _ = apply_setting(HeartbeatOverrides(), "max_llm_calls", "5", caps=caps)
+    lower, _ = apply_setting(at_cap, "max_llm_tokens", "500", caps=caps)
+    assert (lower.max_llm_calls, lower.max_llm_tokens) == (5, 500)
+
+
+def test_budgets_above_the_caps_are_clamped_when_read() -> None:
+    caps = defaults_from_settings(
+        settings(HEARTBEAT_MAX_LLM_CALLS="5", HEARTBEAT_MAX_LLM_TOKENS="8000")
+    )
+    stored = HeartbeatOverrides(max_llm_calls=50, max_llm_tokens=1_000_000)
+    config = resolve(caps, stored)
+    assert (config.max_llm_calls, config.max_llm_tokens) == (5, 8000)
+    below = resolve(caps, HeartbeatOverrides(max_llm_calls=2, max_llm_tokens=300))
+    assert (below.max_llm_calls, below.max_llm_tokens) == (2, 300)

@@ -59,3 +59,30 @@ def test_workspace_folder_names_are_plain(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError):
         workspace_dir(tmp_path, "a/b")
     assert workspace_name("job-abc123-2026-11-25T09:00:00Z") == "job-abc123-2026-11-25t09-00-00z"
+
+
+def test_a_sibling_whose_name_extends_this_one_is_outside(tmp_path: Path) -> None:
+    """`job-abc123-other` starts with the text `job-abc123`; containment is by path, not by
+    string prefix, so nothing inside one workspace reaches into the other."""
+    base = tmp_path / "job-abc123"
+    sibling = tmp_path / "job-abc123-other"
+    base.mkdir()
+    sibling.mkdir()
+    (sibling / "secret.txt").write_text("the other job's output")
+    (base / "peek.txt").symlink_to(sibling / "secret.txt")
+    (base / "into").symlink_to(sibling, target_is_directory=True)
+    for path in ("peek.txt", "into", "into/secret.txt", "into/new.txt"):
+        with pytest.raises(WorkspaceError, match="outside"):
+            resolve_inside(base, path)
+    with pytest.raises(WorkspaceError, match="outside"):
+        read_text(base, "peek.txt")
+    with pytest.raises(WorkspaceError, match="outside"):
+        write_text(base, "into/new.txt", "x")
+    assert not (sibling / "new.txt").exists()
+    assert list_files(base) == []
+    # The same sibling by `..` or by its absolute path.
+    for path in ("../job-abc123-other/secret.txt", str(sibling / "secret.txt")):
+        with pytest.raises(WorkspaceError):
+            resolve_inside(base, path)
+    # A path that only looks like the sibling stays inside.
+    assert resolve_inside(base, "job-abc123-other/x") == base.resolve() / "job-abc123-other/x"
