@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.audit import AuditActivities
 from activities.heartbeat import HeartbeatDeps
 from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activities
 from activities.notify import NotifyActivities
@@ -110,6 +111,7 @@ def build_workers(
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
         activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
+        activities[OPERATOR_QUEUE].append(AuditActivities(runtime.audit).job_event)
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
         heartbeat = HeartbeatDeps(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock

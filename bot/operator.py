@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionDescription
 
 from core.ids import normalize_job_id
-from core.jobs import JobSpec
+from core.jobs import Approval, JobSpec, JobState
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -157,6 +157,15 @@ class Operator:
         first and nobody repeats it."""
         worker = self.registry.get(spec.main_step.worker)
         spec = spec.model_copy(update={"announced": True})
+        if spec.approval is Approval.required:
+            # The reply is the approval request (what will run, Approve / Deny); the job
+            # waits in awaiting_approval and says nothing more until a person decides.
+            await self.deps.ledger.mark_reported(
+                spec.job_id, spec.report_chat_id, JobState.awaiting_approval.value
+            )
+            await self.jobs.start(spec)
+            log.info("job %s waits for approval in chat %s", spec.job_id, spec.report_chat_id)
+            return [views.approval_reply(spec)]
         await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, "running")
         await self.jobs.start(spec)
         log.info("job %s started for chat %s on %s", spec.job_id, spec.report_chat_id, worker.name)
