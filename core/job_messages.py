@@ -96,13 +96,20 @@ def approval_request_text(spec: JobSpec, *, recurring: str = "") -> str:
                 lines.append(f"{esc(step.worker)} input: <code>{esc(text)}</code>")
     if recurring:
         lines.append(f"schedule: {esc(recurring)} — approved once, every run then runs.")
-    minutes = spec.approval_timeout_seconds / 60
     lines.append(
         "Nothing runs until an allowed person in this chat approves. "
-        f"Without a decision it is cancelled in {minutes:g} min.\n"
+        f"Without a decision it is cancelled in {duration_text(spec.approval_timeout_seconds)}.\n"
         f"/approve {ident} · /deny {ident}"
     )
     return "\n".join(lines)
+
+
+def duration_text(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def approval_closed_message(spec: JobSpec, reason: str) -> ChatMessage:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         approval_audit_detail,
         approval_closed_message,
         approval_request_message,
+        duration_text,
         finished_message,
         job_card,
         needs_attention_message,
@@ -70,15 +71,6 @@ CARD_WAIT = timedelta(seconds=3)
 
 def _clock(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _duration(wait: timedelta) -> str:
-    seconds = int(wait.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 def _error_text(err: BaseException) -> str:
@@ -286,7 +278,9 @@ class JobWorkflow:
         try:
             await workflow.wait_condition(lambda: self._approval is not None, timeout=wait)
         except TimeoutError:
-            self._approval_closed = f"no decision within {_duration(wait)}; nothing ran"
+            self._approval_closed = (
+                f"no decision within {duration_text(spec.approval_timeout_seconds)}; nothing ran"
+            )
             await self._audit("approval_timeout", None, self._approval_closed)
             return False
         assert self._approval is not None
