@@ -107,13 +107,9 @@ async def test_an_instruction_planted_in_a_jobs_output_never_runs(
     assert not (hb.settings.workspaces_dir / workspace_name(job_id) / "pwned.txt").exists()
 
 
-async def test_awaiting_approval_is_not_reported_as_a_change(
-    hb: Harness, llm: ScriptedLLM
-) -> None:
+async def test_awaiting_approval_is_not_reported_as_a_change(hb: Harness, llm: ScriptedLLM) -> None:
     chat, target = await _target(hb)
-    llm.push(
-        tool_call("start_job", {"worker": "execution", "input": "uptime"}), text("Proposed.")
-    )
+    llm.push(tool_call("start_job", {"worker": "execution", "input": "uptime"}), text("Proposed."))
     job_id = await _started(hb, (await hb.run(target)).reason)
     await wait_status(hb.client, job_id, JobState.awaiting_approval)
     hb.clock.advance(minutes=10)  # past the push grace
