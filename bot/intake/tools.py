@@ -21,6 +21,7 @@ from bot.job_client import JobActionError
 from bot.planner import PlanError
 from bot.schedules import ScheduleError, describe_schedule
 from bot.types import Incoming, Reply
+from core.approval import decide_approval
 from core.ids import new_job_id, normalize_job_id, workspace_name
 from core.job_messages import approval_audit_detail, approval_request_text
 from core.jobs import Approval, JobOrigin, JobSpec, ScheduleSpec
@@ -364,6 +365,10 @@ async def run_job_now(ctx: ToolContext, args: JobRef) -> ToolOutcome:
             "report_chat_id": msg.chat_id,
             "topic_id": msg.topic_id,
             "requested_by": msg.user_id,
+            # Decided again, as for a new job: the owner's list may have changed since.
+            "approval": decide_approval(
+                original.steps, original.origin, op.registry, op.settings.execution_auto_approve
+            ),
         }
     )
     ctx.created += 1
