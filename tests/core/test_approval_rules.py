@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.planner import Planner
 from core.approval import decide_approval, step_argv
+from core.heartbeat_prompt import PreambleContext, build_preamble
 from core.jobs import Approval, JobOrigin, JobState, NotifyPolicy, StepSpec
 from core.registry import discover_workers
 from core.settings import Settings
@@ -92,10 +94,6 @@ def test_untrusted_text_is_delimited_and_cannot_close_its_own_block() -> None:
 
 
 def test_the_heartbeat_preamble_marks_job_changes_as_data() -> None:
-    from datetime import UTC, datetime
-
-    from core.heartbeat_prompt import PreambleContext, build_preamble
-
     preamble = build_preamble(
         PreambleContext(
             now=datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
