@@ -27,6 +27,7 @@ from activities.audit import AuditActivities
 from activities.heartbeat import HeartbeatDeps
 from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activities
 from activities.notify import NotifyActivities
+from activities.schedule_approval import ScheduleApprovalActivities
 from activities.senders import Sender, build_sender
 from bot import heartbeat_cli
 from core.db import Database
@@ -37,6 +38,7 @@ from core.settings import Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
 from workflows.job import JobWorkflow
+from workflows.schedule_approval import ScheduleApprovalWorkflow
 
 if TYPE_CHECKING:
     from bot.operator import Operator
@@ -112,6 +114,10 @@ def build_workers(
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
         activities[OPERATOR_QUEUE] += [notify.send, notify.job_update, notify.edit_card]
         activities[OPERATOR_QUEUE].append(AuditActivities(runtime.audit).job_event)
+        activities[OPERATOR_QUEUE].append(
+            ScheduleApprovalActivities(runtime.client).settle_approval
+        )
+        workflows[OPERATOR_QUEUE].append(ScheduleApprovalWorkflow)
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
         heartbeat = HeartbeatDeps(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock

@@ -272,16 +272,6 @@ class ScheduleClient:
             raise ScheduleError(f"Temporal refused the update: {exc.message}") from None
         return await self.describe(schedule_id)
 
-    async def pending_template(self, schedule_id: str) -> tuple[JobSpec, datetime] | None:
-        """The template and approval deadline of a recurring job waiting for approval."""
-        desc = await self._describe(schedule_id)
-        note = desc.schedule.state.note or ""
-        if not note.startswith(APPROVAL_NOTE):
-            return None
-        action = desc.schedule.action
-        assert isinstance(action, ScheduleActionStartWorkflow)
-        return await self._template(action), datetime.fromisoformat(note[len(APPROVAL_NOTE) :])
-
     async def approve_pending(self, schedule_id: str, decided: str) -> None:
         """Approved once, at creation: the template is marked approved (each run then runs) and
         the schedule starts. Checked and changed in one read-modify-write, so a second

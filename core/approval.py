@@ -72,6 +72,11 @@ def decide_approval(
     return Approval.required
 
 
+def schedule_approval_id(schedule_id: str) -> str:
+    """The workflow that holds a recurring job's pending approval (one per schedule)."""
+    return f"approval-{schedule_id}"
+
+
 def describe_origin(origin: JobOrigin, requested_by: int | None) -> str:
     """Who or what asked for the job, in words for the approval message and the audit log."""
     person = f"user {requested_by}" if requested_by is not None else "nobody in the chat"

@@ -200,6 +200,26 @@ class ApprovalDecision(BaseModel):
     console: bool = False
 
 
+class ScheduleApproval(BaseModel):
+    """A recurring job whose command an LLM wrote, created paused: the approval it waits for."""
+
+    schedule_id: str
+    chat_id: int
+    topic_id: int | None = None
+    requested_by: int | None = None
+    goal: str = ""
+    timeout_seconds: int = Field(default=3600, ge=1)
+    detail: str = ""  # what the audit log keeps (origin, worker, argv)
+
+
+class ScheduleSettlement(BaseModel):
+    """The schedule side of a decision: approved (start it) or not (delete it)."""
+
+    schedule_id: str
+    approved: bool
+    note: str = ""
+
+
 class AuditEvent(BaseModel):
     """An audit-log entry a job writes about itself (approval requests and decisions)."""
 

@@ -8,13 +8,16 @@ A recurring job an LLM wrote (`jobsched-…`) is approved once, before its first
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from temporalio.client import WorkflowExecutionStatus
+
 from bot.commands import button, command
+from bot.job_client import JobNotFoundError
 from bot.planner import PlanError
 from bot.schedules import ScheduleError
 from bot.types import Incoming, Reply
+from core.approval import schedule_approval_id
 from core.ids import normalize_job_id
 from core.jobs import ApprovalDecision
 from core.render import esc
@@ -70,49 +73,21 @@ async def _decide(op: Operator, msg: Incoming, args: str, *, approve: bool) -> l
 async def _decide_schedule(
     op: Operator, msg: Incoming, schedule_id: str, *, approve: bool
 ) -> list[Reply]:
+    """A recurring job's pending approval is held by its own small workflow: the same validated
+    Update decides it once; a later press is told how it was decided."""
     info = await op.schedules.describe(schedule_id)
     if not msg.trusted and info.chat_id != msg.chat_id:
         raise ScheduleError(f"no recurring job {schedule_id} in this chat")
-    pending = await op.schedules.pending_template(schedule_id)
-    if pending is None:
-        raise ScheduleError(f"{schedule_id} is not waiting for approval; it was decided already")
-    _spec, deadline = pending
-    now = datetime.now(UTC)
-    audit = op.deps.audit
-    if now > deadline:
-        await op.schedules.delete(schedule_id)
-        await audit.record(
-            "approval_timeout",
-            user_id=None,
-            chat_id=msg.chat_id,
-            detail="no decision in time; deleted",
-            job_id=schedule_id,
-        )
-        return [
-            Reply(
-                text=f"⏹ <b>{esc(schedule_id)}</b> waited too long for a decision; it was "
-                "deleted without running. Ask again if it is still wanted."
-            )
-        ]
-    when = now.strftime("%Y-%m-%d %H:%M:%S UTC")
-    if not approve:
-        await op.schedules.delete(schedule_id)
-        await audit.record(
-            "denied",
-            user_id=msg.user_id,
-            chat_id=msg.chat_id,
-            detail=f"denied by user {msg.user_id} at {when}",
-            job_id=schedule_id,
-        )
-        return [Reply(text=f"🚫 <b>{esc(schedule_id)}</b>: denied and deleted; nothing ran.")]
-    decided = f"approved by user {msg.user_id} at {when}"
-    await op.schedules.approve_pending(schedule_id, decided)
-    await audit.record(
-        "approved", user_id=msg.user_id, chat_id=msg.chat_id, detail=decided, job_id=schedule_id
-    )
-    return [
-        Reply(
-            text=f"✅ <b>{esc(schedule_id)}</b>: {esc(decided)}; it runs on its schedule now. "
-            f"Stop: /unschedule {esc(schedule_id)}"
-        )
-    ]
+    workflow_id = schedule_approval_id(schedule_id)
+    try:
+        desc = await op.jobs.describe(workflow_id)
+    except JobNotFoundError:
+        raise ScheduleError(f"{schedule_id} did not ask for approval") from None
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        outcome = await op.jobs.handle(workflow_id).result()
+        raise ScheduleError(f"{schedule_id} is not waiting for approval: {outcome}")
+    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
+    result = await op.jobs.decide(workflow_id, approve, decision)
+    icon = "✅" if approve else "🚫"
+    tail = f" Stop: /unschedule {esc(schedule_id)}" if approve else ""
+    return [Reply(text=f"{icon} <b>{esc(schedule_id)}</b>: {esc(result)}.{tail}")]

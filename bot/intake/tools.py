@@ -21,13 +21,14 @@ from bot.job_client import JobActionError
 from bot.planner import PlanError
 from bot.schedules import ScheduleError, describe_schedule
 from bot.types import Incoming, Reply
-from core.approval import decide_approval
+from core.approval import decide_approval, schedule_approval_id
 from core.ids import new_job_id, normalize_job_id, workspace_name
 from core.job_messages import approval_audit_detail, approval_request_text
-from core.jobs import Approval, JobOrigin, JobSpec, ScheduleSpec
+from core.jobs import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSpec
 from core.messages import Button
 from core.render import esc, truncate_utf16
 from core.settings import validate_timezone
+from core.temporal import OPERATOR_QUEUE
 from core.untrusted import untrusted_data
 from core.workspace import WorkspaceError, read_text, resolve_inside, workspace_dir, write_text
 
@@ -247,15 +248,22 @@ async def _propose_schedule(ctx: ToolContext, spec: JobSpec, schedule: ScheduleS
     """A recurring job whose command the model wrote: created paused, shown with its command,
     and started only when a person approves it (once; each run then runs)."""
     op, msg = ctx.op, ctx.msg
-    deadline = datetime.now(UTC) + timedelta(minutes=op.settings.approval_timeout_minutes)
+    deadline = datetime.now(UTC) + timedelta(seconds=spec.approval_timeout_seconds)
     schedule_id = await op.schedules.create(spec, schedule, approval_deadline=deadline)
     template = spec.model_copy(update={"schedule_id": schedule_id})
-    await op.deps.audit.record(
-        "approval_requested",
-        user_id=msg.user_id,
-        chat_id=msg.chat_id,
-        detail=approval_audit_detail(template),
-        job_id=schedule_id,
+    await op.deps.client.start_workflow(
+        "ScheduleApprovalWorkflow",
+        ScheduleApproval(
+            schedule_id=schedule_id,
+            chat_id=msg.chat_id,
+            topic_id=msg.topic_id,
+            requested_by=msg.user_id,
+            goal=spec.goal,
+            timeout_seconds=spec.approval_timeout_seconds,
+            detail=approval_audit_detail(template),
+        ),
+        id=schedule_approval_id(schedule_id),
+        task_queue=OPERATOR_QUEUE,
     )
     text = approval_request_text(template, recurring=describe_schedule(schedule))
     buttons = [

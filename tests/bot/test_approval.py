@@ -276,20 +276,28 @@ async def test_a_command_a_person_typed_runs_as_before(gate: Gate) -> None:
 async def test_a_recurring_job_the_model_wrote_is_approved_once(gate: Gate) -> None:
     chat = ALLOWED_USER
     request = await gate.propose(chat, "echo tick-approved", every_minutes=60)
-    schedule_id = re.search(r"jobsched-[a-z0-9]+", request.plain_text or "")
-    assert schedule_id, request.plain_text
-    sid = schedule_id.group(0)
+    found = re.search(r"jobsched-[a-z0-9]+", request.plain_text or "")
+    assert found, request.plain_text
+    sid = found.group(0)
     assert request.callback_data == [f"approve:{sid}", f"deny:{sid}"]
     assert '["echo", "tick-approved"]' in (request.plain_text or "")
     schedules = gate.stack.operator.schedules
     assert (await schedules.describe(sid)).paused  # nothing runs before the decision
 
+    # Another chat cannot decide; the owner's chat approves once; a second press is answered.
+    gate.botapi.inject_message(f"/approve {sid}", user_id=OTHER_USER, chat_id=OTHER_USER)
+    await gate.botapi.wait_for(
+        lambda m: m.chat_id == OTHER_USER and f"no recurring job {sid}" in (m.plain_text or "")
+    )
     assert await gate.press(chat, f"approve:{sid}") == "approve"
-    info = await schedules.describe(sid)
-    assert not info.paused
+    assert not (await schedules.describe(sid)).paused
     gate.botapi.inject_callback(f"approve:{sid}", user_id=chat, chat_id=chat)
     await gate.botapi.wait_for(
-        lambda m: m.chat_id == chat and f"{sid} is not waiting for approval" in (m.plain_text or "")
+        lambda m: (
+            m.chat_id == chat
+            and f"{sid} is not waiting for approval" in (m.plain_text or "")
+            and "approved by user" in (m.plain_text or "")
+        )
     )
     # Each run then runs, without asking again.
     await schedules.trigger(sid)
@@ -302,3 +310,28 @@ async def test_a_recurring_job_the_model_wrote_is_approved_once(gate: Gate) -> N
     actions = [e.action for e in await gate.stack.runtime.audit.for_job(sid)]
     assert actions == ["approval_requested", "approved"]
     await schedules.delete(sid)
+
+
+async def test_a_recurring_job_nobody_approves_is_deleted_and_told_once(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "approval_timeout_minutes", 0.03):  # about 2 s
+        request = await gate.propose(chat, "echo never-approved", every_minutes=60)
+    found = re.search(r"jobsched-[a-z0-9]+", request.plain_text or "")
+    assert found, request.plain_text
+    sid = found.group(0)
+    told = await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat and sid in (m.plain_text or "") and "deleted" in (m.plain_text or "")
+        ),
+        timeout=30,
+    )
+    assert "no decision within 2 s" in (told.plain_text or "")
+    await gate.stack.operator.schedules.client.get_workflow_handle(f"approval-{sid}").result()
+    assert [m for m in gate.about(chat, sid) if "deleted" in m] == [told.plain_text]
+    assert sid not in [i.schedule_id for i in await gate.stack.operator.schedules.list(chat)]
+    assert (await gate.client.count_workflows(f"JobScheduleId = '{sid}'")).count == 0
+    # A late press is answered with what happened.
+    gate.botapi.inject_callback(f"approve:{sid}", user_id=chat, chat_id=chat)
+    await gate.botapi.wait_for(
+        lambda m: m.chat_id == chat and f"no schedule {sid}" in (m.plain_text or "")
+    )
