@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,10 @@ from bot.planner import Planner
 from core.approval import decide_approval, step_argv
 from core.heartbeat_prompt import PreambleContext, build_preamble
 from core.jobs import Approval, JobOrigin, JobState, NotifyPolicy, StepSpec
-from core.registry import discover_workers
+from core.registry import WorkerRegistry, discover_workers
 from core.settings import Settings
 from core.untrusted import untrusted_data
+from tests.plugins.sql_worker import WORKER as SQL_WORKER
 
 REGISTRY = discover_workers()
 
@@ -63,6 +65,15 @@ def test_who_wrote_it_what_runs_it_and_the_owners_list_decide(
     steps: list[StepSpec], origin: JobOrigin, allow: list[str], want: Approval
 ) -> None:
     assert decide_approval(steps, origin, REGISTRY, allow) is want
+
+
+def test_a_plugin_worker_is_gated_when_it_declares_that_it_runs_code() -> None:
+    proposed = [step("sql", query="select 1")]
+    plain = WorkerRegistry([*REGISTRY.all(), SQL_WORKER])
+    assert decide_approval(proposed, JobOrigin.llm_intake, plain) is Approval.not_needed
+    declared = WorkerRegistry([*REGISTRY.all(), replace(SQL_WORKER, runs_code=True)])
+    assert decide_approval(proposed, JobOrigin.llm_intake, declared) is Approval.required
+    assert REGISTRY.get("execution").runs_code and not REGISTRY.get("research").runs_code
 
 
 def test_the_planner_decides_through_the_same_function() -> None:
