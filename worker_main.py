@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.audit import AuditActivities
 from activities.heartbeat import HeartbeatDeps
 from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activities
 from activities.notify import NotifyActivities
+from activities.schedule_approval import ScheduleApprovalActivities
 from activities.senders import Sender, build_sender
 from bot import heartbeat_cli
 from core.db import Database
@@ -42,6 +44,7 @@ from core.temporal import (
     ensure_search_attributes,
 )
 from workflows.job import JobWorkflow
+from workflows.schedule_approval import ScheduleApprovalWorkflow
 
 if TYPE_CHECKING:
     from bot.operator import Operator
@@ -117,6 +120,11 @@ def build_workers(
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
         activities[NOTIFY_QUEUE] = [notify.send, notify.job_update, notify.edit_card]
         workflows[NOTIFY_QUEUE] = []
+        activities[OPERATOR_QUEUE].append(AuditActivities(runtime.audit).job_event)
+        activities[OPERATOR_QUEUE].append(
+            ScheduleApprovalActivities(runtime.client).settle_approval
+        )
+        workflows[OPERATOR_QUEUE].append(ScheduleApprovalWorkflow)
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
         heartbeat = HeartbeatDeps(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock

@@ -267,4 +267,5 @@ WORKER = WorkerDefinition(
     input_param="command",
     keywords=("run", "exec", "execute", "command", "script", "check", "disk", "df", "ls"),
     heartbeat_timeout_seconds=10,
+    runs_code=True,
 )

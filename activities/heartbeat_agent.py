@@ -19,12 +19,15 @@ from temporalio.exceptions import ApplicationError
 from bot.planner import PlanError
 from core.heartbeat_models import AgentRequest, AgentResult
 from core.heartbeat_target import HeartbeatTarget
-from core.jobs import JobState
+from core.jobs import Approval, JobState
+from core.untrusted import SYSTEM_RULE, untrusted_data
 from core.workspace import WorkspaceError, list_files, read_text, workspace_dir, write_text
 
 from .heartbeat import HeartbeatDeps
 from .heartbeat_jobs import job_detail, list_chat_jobs, start_job_in_chat
 
+# Tools whose results carry text from outside (job outputs and errors, files, notes, pages).
+DATA_TOOLS = frozenset({"list_jobs", "get_job", "list_workspace_files", "read_workspace_file"})
 MAX_JOBS_PER_RUN = 3
 MAX_WRITE_CHARS = 100_000
 MAX_TOOL_RESULT_CHARS = 8000
@@ -78,7 +81,8 @@ class AgentTools:
             _fn(
                 "start_job",
                 f"Start a background job in this chat on a worker ({workers}); its result comes "
-                "to the chat by itself. Use it for anything slow.",
+                "to the chat by itself. Use it for anything slow. A job that runs code waits "
+                "for a person in the chat to approve it.",
                 {"worker": {"type": "string"}, "input": {"type": "string"}},
                 ["worker", "input"],
             ),
@@ -116,7 +120,11 @@ class AgentTools:
             result = await self._dispatch(name, args)
         except (ValueError, KeyError, TypeError, WorkspaceError, PlanError, LookupError) as exc:
             result = {"error": str(exc)[:500]}
-        return json.dumps(result, default=str)[:MAX_TOOL_RESULT_CHARS]
+        text = json.dumps(result, default=str)[:MAX_TOOL_RESULT_CHARS]
+        if name in DATA_TOOLS and "error" not in result:
+            # Job outputs, errors and workspace files come from outside: data, never orders.
+            return untrusted_data(text, f"the {name} tool")
+        return text
 
     async def _dispatch(self, name: str, args: dict[str, Any]) -> Any:
         client = self.deps.client
@@ -128,11 +136,17 @@ class AgentTools:
         if name == "start_job":
             if len(self.jobs_started) >= MAX_JOBS_PER_RUN:
                 return {"error": f"at most {MAX_JOBS_PER_RUN} jobs per heartbeat run"}
-            job_id = await start_job_in_chat(
+            spec = await start_job_in_chat(
                 self.deps, self.target, str(args["worker"]).strip(), str(args["input"])
             )
-            self.jobs_started.append(job_id)
-            return {"started": job_id}
+            self.jobs_started.append(spec.job_id)
+            if spec.approval is Approval.required:
+                return {
+                    "proposed": spec.job_id,
+                    "status": "awaiting_approval: a person in the chat must approve it before "
+                    "anything runs; nothing has run",
+                }
+            return {"started": spec.job_id}
         base = workspace_dir(self.deps.settings.workspaces_dir, self.workspace_folder)
         if name == "list_workspace_files":
             return {"files": list_files(base)}
@@ -168,7 +182,7 @@ class AgentActivities:
         )
         result = AgentResult()
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": request.preamble},
+            {"role": "system", "content": f"{request.preamble}\n\n{SYSTEM_RULE}"},
             {"role": "user", "content": request.prompt},
         ]
         try:

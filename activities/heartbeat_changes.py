@@ -144,6 +144,9 @@ class ChangeActivities:
             state = JobState(job.state)
         except ValueError:
             return None, False
+        if state is JobState.awaiting_approval:
+            # Not a result: the job asks its chat itself (Approve / Deny) and waits.
+            return None, False
         policy = await notify_policy(self.client, job.job_id, job.memo)
         if not policy.wants(state):
             return None, False

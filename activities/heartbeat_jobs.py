@@ -16,7 +16,7 @@ from bot.job_client import JobClient
 from bot.planner import PlanError, Planner
 from core.heartbeat_models import FollowUpRequest
 from core.heartbeat_target import HeartbeatTarget
-from core.jobs import MAX_GOAL_CHARS, JobSpec, JobState, JobStatus, NotifyPolicy
+from core.jobs import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 
 if TYPE_CHECKING:
@@ -143,11 +143,20 @@ def _iso(when: datetime | None) -> str | None:
 
 
 async def start_job_in_chat(
-    deps: HeartbeatDeps, target: HeartbeatTarget, worker: str, text: str
-) -> str:
-    """Start a job for the target's chat; its card and result reach the chat by its own push."""
+    deps: HeartbeatDeps,
+    target: HeartbeatTarget,
+    worker: str,
+    text: str,
+    written_by: JobOrigin = JobOrigin.heartbeat_agent,
+) -> JobSpec:
+    """Start a job for the target's chat; its card and result reach the chat by its own push.
+    A model wrote `text`: a code-running job asks the chat for approval before it runs."""
     planner = Planner(deps.registry, deps.settings)
-    origin: dict[str, Any] = {"chat_id": target.chat_id, "topic_id": target.topic_id}
+    origin: dict[str, Any] = {
+        "chat_id": target.chat_id,
+        "topic_id": target.topic_id,
+        "origin": written_by,
+    }
     if worker == "research":
         spec = planner.research_job(text, **origin)
     elif worker == "execution":
@@ -155,13 +164,20 @@ async def start_job_in_chat(
     else:
         spec = planner.dispatch_job(worker, text, **origin)
     await JobClient(deps.client, deps.registry).start(spec)
-    return spec.job_id
+    return spec
 
 
 async def start_follow_up_job(deps: HeartbeatDeps, request: FollowUpRequest) -> str:
     goal = f"Follow up on this heartbeat result: {request.result.strip()}"
     try:
-        return await start_job_in_chat(deps, request.target, "research", goal[:MAX_GOAL_CHARS])
+        spec = await start_job_in_chat(
+            deps,
+            request.target,
+            "research",
+            goal[:MAX_GOAL_CHARS],
+            written_by=JobOrigin.trigger_response,
+        )
+        return spec.job_id
     except PlanError as exc:
         from temporalio.exceptions import ApplicationError
 

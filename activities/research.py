@@ -31,6 +31,7 @@ from core.llm import llm_client
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
+from core.untrusted import SYSTEM_RULE, untrusted_data
 from core.workspace import WorkspaceError, read_text, workspace_dir, write_text
 
 # A bracketed IPv6 host (`http://[::1]:8080/x`) or any run of characters that cannot end a URL.
@@ -184,9 +185,13 @@ async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> Res
                 "role": "system",
                 "content": "You are a research worker. Reply with JSON only: "
                 '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
-                "never invent sources.",
+                f"never invent sources. {SYSTEM_RULE}",
             },
-            {"role": "user", "content": f"Goal: {goal}\n\nSources:\n{material[:12000]}"},
+            {
+                "role": "user",
+                "content": f"Goal: {goal}\n\nSources:\n"
+                + untrusted_data(material[:12000], "the sources (files and fetched pages)"),
+            },
         ],
         response_format={"type": "json_object"},
     )

@@ -24,6 +24,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.jobs import (
+    ApprovalDecision,
     JobResult,
     JobSpec,
     JobState,
@@ -188,6 +189,11 @@ class JobClient:
             requested_by=user_id,
         )
         return await self._update(job_id, "reroute", request)
+
+    async def decide(self, job_id: str, approve: bool, decision: ApprovalDecision) -> str:
+        """Approve or deny a job waiting for approval (a validated Update: a second decision,
+        another chat or a job that is not waiting is refused with the reason)."""
+        return await self._update(job_id, "approve" if approve else "deny", decision)
 
     async def update_metadata(
         self, job_id: str, metadata: dict[str, str], user_id: int | None

@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionDescription
 
 from core.ids import normalize_job_id
-from core.jobs import JobSpec
+from core.jobs import Approval, JobSpec, JobState
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -176,6 +176,10 @@ class Operator:
         worker = self.registry.get(spec.main_step.worker)
         spec = spec.model_copy(update={"announced": True, "card_why": why[:300]})
         self._pending_starts[spec.job_id] = spec
+        if spec.approval is Approval.required:
+            # The reply is the approval request (what will run, Approve / Deny); the job
+            # waits in awaiting_approval and says nothing more until a person decides.
+            return [views.approval_reply(spec)]
         return [views.job_card_reply(spec, worker, why)]
 
     async def reply_posted(self, reply: Reply, message_ids: list[int]) -> None:
@@ -186,9 +190,15 @@ class Operator:
         spec = self._pending_starts.pop(reply.job_id, None)
         if spec is None:
             return
-        if message_ids:
-            spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
-        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, "running")
+        if spec.approval is Approval.required:
+            # The request is the job's awaiting_approval report; what follows a decision is
+            # the job's own to tell (the request message is not a card to edit).
+            told = JobState.awaiting_approval.value
+        else:
+            told = JobState.running.value
+            if message_ids:
+                spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
+        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, told)
         await self.jobs.start(spec)
         log.info(
             "job %s started for chat %s on %s",

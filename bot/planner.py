@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.approval import decide_approval
 from core.ids import new_job_id
-from core.jobs import JobSpec, NotifyPolicy, RetrySpec, StepSpec
+from core.jobs import JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 
@@ -53,7 +54,10 @@ class Planner:
         schedule_id: str | None = None,
         job_id: str | None = None,
         metadata: dict[str, str] | None = None,
+        origin: JobOrigin = JobOrigin.person,
     ) -> JobSpec:
+        """`origin` says who wrote the command or input; with the workers' `runs_code` and the
+        owner's auto-approve list it decides whether the job waits for a person's Approve."""
         if not goal.strip():
             raise PlanError("a job needs a goal")
         specs: list[StepSpec] = []
@@ -81,6 +85,11 @@ class Planner:
                 schedule_id=schedule_id,
                 metadata=metadata or {},
                 needs_attention_timeout_seconds=self.settings.needs_attention_timeout_minutes * 60,
+                origin=origin,
+                approval=decide_approval(
+                    specs, origin, self.registry, self.settings.execution_auto_approve
+                ),
+                approval_timeout_seconds=max(1, round(self.settings.approval_timeout_minutes * 60)),
             )
         except ValueError as exc:
             raise PlanError(f"invalid job: {exc}") from None

@@ -8,7 +8,7 @@ Everything here is visible and operable with `temporal schedule list|describe|tr
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from croniter import croniter
 from pydantic import BaseModel
@@ -33,13 +33,15 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.ids import new_schedule_id
-from core.jobs import JobSpec, ScheduleSpec
+from core.jobs import Approval, JobSpec, ScheduleSpec
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID, SA_WORKER_NAME
 
 from .job_client import JOB_WORKFLOW, job_memo
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
+# The note of a recurring job an LLM wrote, created paused until a person approves it.
+APPROVAL_NOTE = "awaiting approval until "
 MIN_INTERVAL_SECONDS = 1
 MAX_SCHEDULES_LISTED = 200
 
@@ -135,7 +137,16 @@ class ScheduleClient:
             )
         return self.client.get_schedule_handle(schedule_id)
 
-    async def create(self, spec: JobSpec, schedule: ScheduleSpec, *, paused: bool = False) -> str:
+    async def create(
+        self,
+        spec: JobSpec,
+        schedule: ScheduleSpec,
+        *,
+        paused: bool = False,
+        approval_deadline: datetime | None = None,
+    ) -> str:
+        """`approval_deadline`: the job's command was written by an LLM; the schedule is created
+        paused, with a note saying so, and only `approve_pending` starts it."""
         schedule_id = spec.schedule_id or new_schedule_id()
         template = spec.model_copy(
             update={
@@ -167,7 +178,12 @@ class ScheduleClient:
                         overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)
                     ),
                     state=ScheduleState(
-                        paused=paused, note=f"recurring job: {describe_schedule(schedule)}"
+                        paused=paused or approval_deadline is not None,
+                        note=(
+                            APPROVAL_NOTE + approval_deadline.isoformat()
+                            if approval_deadline is not None
+                            else f"recurring job: {describe_schedule(schedule)}"
+                        ),
                     ),
                 ),
                 memo={
@@ -255,6 +271,30 @@ class ScheduleClient:
         except RPCError as exc:
             raise ScheduleError(f"Temporal refused the update: {exc.message}") from None
         return await self.describe(schedule_id)
+
+    async def approve_pending(self, schedule_id: str, decided: str) -> None:
+        """Approved once, at creation: the template is marked approved (each run then runs) and
+        the schedule starts. Checked and changed in one read-modify-write, so a second
+        decision finds nothing pending."""
+        client = self.client
+
+        async def change(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            sched = current.description.schedule
+            if not (sched.state.note or "").startswith(APPROVAL_NOTE):
+                raise ScheduleError(f"{schedule_id} is not waiting for approval")
+            action = sched.action
+            assert isinstance(action, ScheduleActionStartWorkflow)
+            spec = (await client.data_converter.decode(list(action.args), [JobSpec]))[0]  # type: ignore[arg-type]
+            action.args = [spec.model_copy(update={"approval": Approval.approved})]
+            sched.state.paused = False
+            sched.state.note = f"recurring job, {decided}"
+            return ScheduleUpdate(schedule=sched)
+
+        await self._describe(schedule_id)
+        try:
+            await self.handle(schedule_id).update(change)
+        except RPCError as exc:
+            raise ScheduleError(f"Temporal refused the update: {exc.message}") from None
 
     async def pause(self, schedule_id: str, note: str = "paused from chat") -> None:
         await self._describe(schedule_id)

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from temporalio.client import WorkflowExecutionDescription
 
 from core.cards import card_text
-from core.job_messages import job_buttons
+from core.job_messages import approval_request_text, command_lines, job_buttons
 from core.jobs import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
 from core.render import STATE_ICONS, esc, truncate_utf16
+from core.tables import AuditEntry
 
 from .commands import Command
 from .job_client import JobSummary
@@ -57,6 +58,16 @@ def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
     )
 
 
+def approval_reply(spec: JobSpec) -> Reply:
+    """The operator's answer to a request whose command an LLM wrote: what will run, and the
+    Approve / Deny buttons (the job itself waits in awaiting_approval)."""
+    return Reply(
+        text=approval_request_text(spec),
+        buttons=job_buttons(spec.job_id, JobState.awaiting_approval),
+        job_id=spec.job_id,
+    )
+
+
 def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> str:
     if not jobs:
         return f"<b>{esc(title)}</b>\nNo jobs."
@@ -73,7 +84,12 @@ def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> st
     return "\n".join(lines)
 
 
-def job_detail(status: JobStatus, desc: WorkflowExecutionDescription) -> Reply:
+def job_detail(
+    status: JobStatus,
+    desc: WorkflowExecutionDescription,
+    spec: JobSpec | None = None,
+    audit: Sequence[AuditEntry] = (),
+) -> Reply:
     icon = STATE_ICONS.get(status.state.value, "")
     lines = [
         f"{icon} <b>{esc(status.job_id)}</b> · {esc(status.state.value)}",
@@ -91,11 +107,25 @@ def job_detail(status: JobStatus, desc: WorkflowExecutionDescription) -> Reply:
         lines.append(f"last error: <pre>{esc(truncate_utf16(status.last_error, 1000))}</pre>")
     if status.schedule_id:
         lines.append(f"schedule: {esc(status.schedule_id)}")
+    if spec is not None:
+        lines += command_lines(spec)
+        if spec.origin.is_llm:
+            lines.append(f"written by: {esc(spec.origin.value)} · approval: {spec.approval.value}")
+    if audit:
+        lines.append("audit:")
+        lines += [audit_line(entry) for entry in audit]
     return Reply(
         text="\n".join(lines),
         buttons=job_buttons(status.job_id, status.state),
         job_id=status.job_id,
     )
+
+
+def audit_line(entry: AuditEntry) -> str:
+    who = f" · user {entry.user_id}" if entry.user_id is not None else ""
+    when = entry.at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    detail = f" — {esc(truncate_utf16(entry.detail, 300))}" if entry.detail else ""
+    return f"• {when} {esc(entry.action)}{who}{detail}"
 
 
 def workers_text(workers: list[tuple[WorkerDefinition, bool | None]]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core.job_messages import job_buttons
+from core.job_messages import command_lines, job_buttons
 from core.jobs import JobSpec, JobState, JobStatus
 from core.messages import Button, CardEdit
 from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
@@ -40,6 +40,7 @@ def card_text(spec: JobSpec, status: JobStatus, why: str = "", *, fresh: bool = 
         f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>",
         f"worker: <b>{esc(spec.main_step.worker)}</b>" + (f" — {esc(why)}" if why else ""),
         f"plan: {esc(plan)}",
+        *command_lines(spec),
     ]
     if spec.schedule_id:
         lines.append(f"schedule: {esc(spec.schedule_id)}")

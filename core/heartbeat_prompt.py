@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from core.heartbeat_repetition import repetition_preamble
+from core.untrusted import untrusted_data
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
@@ -165,7 +166,7 @@ def build_preamble(ctx: PreambleContext) -> str:
         previous = ctx.previous_result[: ctx.previous_result_max_chars]
         if len(ctx.previous_result) > ctx.previous_result_max_chars:
             previous += " […]"
-        lines += ["", "## Previous result", previous]
+        lines += ["", "## Previous result", untrusted_data(previous, "the previous run's result")]
     if ctx.recent_runs:
         lines += ["", "## Recent runs (newest first)"]
         for run in ctx.recent_runs[:3]:
@@ -175,7 +176,12 @@ def build_preamble(ctx: PreambleContext) -> str:
                 + (f" — {summary}" if summary else "")
             )
     lines += ["", "## Job changes found by this heartbeat"]
-    lines += [f"- {change}" for change in ctx.job_changes] or ["- none"]
+    if ctx.job_changes:
+        # Their details are job outputs and errors: text from outside, never instructions.
+        changes = "\n".join(f"- {change}" for change in ctx.job_changes)
+        lines.append(untrusted_data(changes, "job outputs and errors"))
+    else:
+        lines.append("- none")
     if ctx.repetition_results:
         lines += ["", repetition_preamble(ctx.repetition_results)]
     return "\n".join(lines)

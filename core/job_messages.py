@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+from core.approval import describe_origin, step_argv, step_command
+from core.ids import workspace_name
 from core.jobs import JobSpec, JobState, JobStatus, StepOutput
 from core.messages import Button, ChatMessage
 from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
 
 GOAL_CHARS = 300
+COMMAND_CHARS = 1500
 
 
 def _header(spec: JobSpec, state: JobState) -> str:
@@ -15,6 +20,11 @@ def _header(spec: JobSpec, state: JobState) -> str:
 
 
 def job_buttons(job_id: str, state: JobState) -> list[Button]:
+    if state is JobState.awaiting_approval:
+        return [
+            Button(label="Approve", data=f"approve:{job_id}"),
+            Button(label="Deny", data=f"deny:{job_id}"),
+        ]
     if state in (JobState.queued, JobState.running, JobState.retrying):
         return [Button(label="Cancel", data=f"cancel:{job_id}")]
     if state is JobState.needs_attention:
@@ -35,12 +45,101 @@ def _message(spec: JobSpec, text: str, state: JobState) -> ChatMessage:
     )
 
 
+def command_lines(spec: JobSpec) -> list[str]:
+    """Exactly what the job's command-running steps will run: the command line and its argv
+    (as the execution worker splits it), or the shell line. Empty for jobs without commands."""
+    lines: list[str] = []
+    for step in spec.steps:
+        command = step_command(step)
+        if command is None:
+            continue
+        argv = step_argv(step)
+        shown = esc(truncate_utf16(command, COMMAND_CHARS))
+        if step.params.get("shell"):
+            lines.append(f"{esc(step.worker)} runs (shell): <code>/bin/sh -c {shown}</code>")
+        elif argv is None:
+            lines.append(f"{esc(step.worker)} command (does not parse): <code>{shown}</code>")
+        else:
+            exact = esc(truncate_utf16(json.dumps(argv, ensure_ascii=False), COMMAND_CHARS))
+            lines.append(
+                f"{esc(step.worker)} runs: <code>{shown}</code>\nargv: <code>{exact}</code>"
+            )
+    return lines
+
+
+def approval_request_message(spec: JobSpec) -> ChatMessage:
+    """The one message that asks the chat to approve what an LLM proposed to run."""
+    return _message(spec, approval_request_text(spec), JobState.awaiting_approval)
+
+
+def approval_request_text(spec: JobSpec, *, recurring: str = "") -> str:
+    ident = esc(spec.schedule_id if recurring and spec.schedule_id else spec.job_id)
+    head = f"{STATE_ICONS['awaiting_approval']} <b>{ident}</b> · waiting for approval"
+    lines = [
+        head,
+        f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>",
+        f"asked by: {esc(describe_origin(spec.origin, spec.requested_by))}",
+        f"worker: <b>{esc(spec.main_step.worker)}</b> · workspace: "
+        + (
+            "a fresh folder per run"
+            if recurring
+            else f"<code>{esc(workspace_name(spec.job_id))}</code>"
+        ),
+    ]
+    commands = command_lines(spec)
+    if commands:
+        lines += commands
+    else:
+        for step in spec.steps:
+            if step.worker != "reporting":
+                text = truncate_utf16(json.dumps(step.params, ensure_ascii=False), COMMAND_CHARS)
+                lines.append(f"{esc(step.worker)} input: <code>{esc(text)}</code>")
+    if recurring:
+        lines.append(f"schedule: {esc(recurring)} — approved once, every run then runs.")
+    lines.append(
+        "Nothing runs until an allowed person in this chat approves. "
+        f"Without a decision it is cancelled in {duration_text(spec.approval_timeout_seconds)}.\n"
+        f"/approve {ident} · /deny {ident}"
+    )
+    return "\n".join(lines)
+
+
+def duration_text(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def approval_closed_message(spec: JobSpec, reason: str) -> ChatMessage:
+    text = (
+        f"{_header(spec, JobState.cancelled)}\n"
+        f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>\n"
+        f"Not run: {esc(reason)}."
+    )
+    return _message(spec, text, JobState.cancelled)
+
+
+def approval_audit_detail(spec: JobSpec) -> str:
+    """What the audit log keeps about a gated job: origin, worker and the exact argv."""
+    parts = [f"origin={spec.origin.value}", f"worker={spec.main_step.worker}"]
+    for step in spec.steps:
+        argv = step_argv(step)
+        if argv is not None:
+            parts.append(f"argv={json.dumps(argv, ensure_ascii=False)}")
+        elif step_command(step) is not None:
+            parts.append(f"command={step_command(step)!r}")
+    return " ".join(parts)
+
+
 def job_card(spec: JobSpec, status: JobStatus) -> ChatMessage:
     workers = " → ".join(step.worker for step in spec.steps)
     lines = [
         _header(spec, status.state),
         f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>",
         f"worker: <b>{esc(spec.main_step.worker)}</b> (plan: {esc(workers)})",
+        *command_lines(spec),
     ]
     if spec.schedule_id:
         lines.append(f"schedule: {esc(spec.schedule_id)}")

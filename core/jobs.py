@@ -22,6 +22,8 @@ MAX_GOAL_CHARS = 2000
 
 class JobState(StrEnum):
     queued = "queued"
+    # An LLM wrote the command of a code-running step: nothing runs until a person approves.
+    awaiting_approval = "awaiting_approval"
     running = "running"
     retrying = "retrying"
     needs_attention = "needs_attention"
@@ -53,11 +55,35 @@ class NotifyPolicy(StrEnum):
     silent = "silent"
 
     def wants(self, state: JobState) -> bool:
+        if state is JobState.awaiting_approval:
+            return True  # the approval request must reach a person, whatever the policy
         if self is NotifyPolicy.silent:
             return False
         if self is NotifyPolicy.done_only:
             return state.is_final
         return state in (JobState.running, JobState.needs_attention) or state.is_final
+
+
+class JobOrigin(StrEnum):
+    """Who wrote the job's command or input."""
+
+    person = "person"  # typed by a person (/exec, /every, /dispatch, …)
+    llm_intake = "llm_intake"  # a tool call of the free-text intake's model
+    heartbeat_agent = "heartbeat_agent"  # a tool call of the heartbeat agent's model
+    trigger_response = "trigger_response"  # a heartbeat's follow-up job
+
+    @property
+    def is_llm(self) -> bool:
+        return self is not JobOrigin.person
+
+
+class Approval(StrEnum):
+    """Whether a person must approve the job before its first step runs."""
+
+    not_needed = "not_needed"  # a person wrote it, or no step runs code
+    required = "required"  # waits in awaiting_approval for Approve / Deny
+    auto_approved = "auto_approved"  # the owner's EXECUTION_AUTO_APPROVE list covers it
+    approved = "approved"  # a person approved it before it was started (a recurring job)
 
 
 class RetrySpec(BaseModel):
@@ -108,6 +134,9 @@ class JobSpec(BaseModel):
     # the dispatch reason it shows. None: no card, or a transport that cannot edit.
     card_message_id: int | None = None
     card_why: str = Field(default="", max_length=300)
+    origin: JobOrigin = JobOrigin.person
+    approval: Approval = Approval.not_needed
+    approval_timeout_seconds: int = Field(default=3600, ge=1)
 
     @field_validator("job_id")
     @classmethod
@@ -184,6 +213,45 @@ class RerouteRequest(BaseModel):
 class MetadataUpdate(BaseModel):
     metadata: dict[str, str]
     requested_by: int | None = None
+
+
+class ApprovalDecision(BaseModel):
+    """A person's Approve / Deny of a job waiting in `awaiting_approval`."""
+
+    user_id: int | None = None
+    chat_id: int | None = None  # the chat the decision came from
+    # The local console's owner may decide for any chat; everyone else only in the job's chat.
+    console: bool = False
+
+
+class ScheduleApproval(BaseModel):
+    """A recurring job whose command an LLM wrote, created paused: the approval it waits for."""
+
+    schedule_id: str
+    chat_id: int
+    topic_id: int | None = None
+    requested_by: int | None = None
+    goal: str = ""
+    timeout_seconds: int = Field(default=3600, ge=1)
+    detail: str = ""  # what the audit log keeps (origin, worker, argv)
+
+
+class ScheduleSettlement(BaseModel):
+    """The schedule side of a decision: approved (start it) or not (delete it)."""
+
+    schedule_id: str
+    approved: bool
+    note: str = ""
+
+
+class AuditEvent(BaseModel):
+    """An audit-log entry a job writes about itself (approval requests and decisions)."""
+
+    action: str
+    job_id: str
+    chat_id: int | None = None
+    user_id: int | None = None
+    detail: str = ""
 
 
 class JobResult(BaseModel):

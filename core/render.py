@@ -9,6 +9,7 @@ TELEGRAM_MAX_CHARS = 4096  # counted in UTF-16 code units
 
 STATE_ICONS = {
     "queued": "🕓",
+    "awaiting_approval": "✋",
     "running": "▶️",
     "retrying": "🔁",
     "needs_attention": "⚠️",

@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     research_allow_private_networks: bool = Field(
         default=False, alias="RESEARCH_ALLOW_PRIVATE_NETWORKS"
     )
+    # Commands an LLM wrote run without asking when argv[0] is on this list and no shell is
+    # used (e.g. `df,uptime`). Empty: every LLM-written command waits for a person's Approve.
+    execution_auto_approve: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="EXECUTION_AUTO_APPROVE"
+    )
+    # A job waiting for approval is cancelled (and the chat told once) after this long.
+    approval_timeout_minutes: float = Field(default=60, gt=0, alias="APPROVAL_TIMEOUT_MINUTES")
 
     # --- Heartbeat (names from the source documents) ------------------------------------
     heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")
@@ -172,7 +179,9 @@ class Settings(BaseSettings):
     def _ids(cls, value: object) -> list[int]:
         return _split_ids(value)
 
-    @field_validator("execution_env_allowlist", "worker_plugins", mode="before")
+    @field_validator(
+        "execution_env_allowlist", "worker_plugins", "execution_auto_approve", mode="before"
+    )
     @classmethod
     def _names(cls, value: object) -> list[str]:
         if isinstance(value, list | tuple):

@@ -221,7 +221,13 @@ class AuditLog:
         self.db = db
 
     async def record(
-        self, action: str, *, user_id: int | None, chat_id: int | None, detail: str = ""
+        self,
+        action: str,
+        *,
+        user_id: int | None,
+        chat_id: int | None,
+        detail: str = "",
+        job_id: str | None = None,
     ) -> None:
         async with self.db.session() as session:
             session.add(
@@ -231,8 +237,20 @@ class AuditLog:
                     chat_id=chat_id,
                     action=action,
                     detail=detail[:2000],
+                    job_id=job_id,
                 )
             )
+
+    async def for_job(self, job_id: str, limit: int = 20) -> list[AuditEntry]:
+        """A job's own entries (approval requests and decisions), oldest first."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.job_id == job_id)
+                .order_by(AuditEntry.id.desc())
+                .limit(limit)
+            )
+            return list(reversed(rows.all()))
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         async with self.db.session() as session:

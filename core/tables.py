@@ -80,6 +80,8 @@ class AuditEntry(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The job (or recurring job) an entry is about, so `/job <id>` can show its history.
+    job_id: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
 
 
 class ConversationTurn(Base):

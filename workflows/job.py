@@ -9,7 +9,7 @@ notify policy asks for. A step that exhausts its retries does not fail the job: 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -19,8 +19,19 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from core.cards import CardRef, card_edit
     from core.ids import workspace_name
-    from core.job_messages import finished_message, job_card, needs_attention_message
+    from core.job_messages import (
+        approval_audit_detail,
+        approval_closed_message,
+        approval_request_message,
+        duration_text,
+        finished_message,
+        job_card,
+        needs_attention_message,
+    )
     from core.jobs import (
+        Approval,
+        ApprovalDecision,
+        AuditEvent,
         JobResult,
         JobSpec,
         JobState,
@@ -36,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from core.messages import CardEdit, ChatMessage, JobNotification
     from core.temporal import (
         NOTIFY_QUEUE,
+        OPERATOR_QUEUE,
         SA_JOB_STATUS,
         SA_REPORT_CHAT_ID,
         SA_SCHEDULE_ID,
@@ -63,6 +75,10 @@ NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
 NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
+def _clock(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _error_text(err: BaseException) -> str:
     cause = err.cause if isinstance(err, ActivityError) and err.cause else err
     if isinstance(cause, ApplicationError) and cause.type:
@@ -84,6 +100,9 @@ class JobWorkflow:
         self._card_task: asyncio.Future[None] | None = None
         self._card_shown: tuple[str, int, str, int] | None = None
         self._final: tuple[ChatMessage | None, str] = (None, "")
+        # The approval gate: (approved?, who decided, when) once a person has decided.
+        self._approval: tuple[bool, ApprovalDecision, str] | None = None
+        self._approval_closed = ""  # why the gate closed without a decision (timeout)
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -145,6 +164,45 @@ class JobWorkflow:
             if not key or len(key) > 64 or len(value) > 1000:
                 raise ValueError("metadata keys are 1-64 characters, values at most 1000")
 
+    @workflow.update
+    def approve(self, decision: ApprovalDecision) -> str:
+        self._approval = (True, decision, _clock(workflow.now()))
+        return f"approved; {self._job().job_id} runs now"
+
+    @approve.validator
+    def _validate_approve(self, decision: ApprovalDecision) -> None:
+        self._validate_decision(decision)
+
+    @workflow.update
+    def deny(self, decision: ApprovalDecision) -> str:
+        self._approval = (False, decision, _clock(workflow.now()))
+        return f"denied; {self._job().job_id} will not run"
+
+    @deny.validator
+    def _validate_deny(self, decision: ApprovalDecision) -> None:
+        self._validate_decision(decision)
+
+    def _validate_decision(self, decision: ApprovalDecision) -> None:
+        """One decision, by the job's own chat, while the job waits; a refusal says why."""
+        if self._spec is None or self._status is None:
+            raise ValueError("the job is starting; try again in a moment")
+        spec = self._spec
+        if spec.approval is not Approval.required:
+            raise ValueError(f"{spec.job_id} did not ask for approval")
+        if not decision.console and decision.chat_id != spec.report_chat_id:
+            raise ValueError(f"only the chat {spec.job_id} belongs to can decide")
+        if self._approval is not None:
+            approved, who, when = self._approval
+            verb = "approved" if approved else "denied"
+            raise ValueError(
+                f"{spec.job_id} was already {verb} by user {who.user_id} at {when}; "
+                "nothing more to decide"
+            )
+        if self._approval_closed:
+            raise ValueError(f"{spec.job_id} is no longer waiting: {self._approval_closed}")
+        if self._status.state is not JobState.awaiting_approval:
+            raise ValueError(f"{spec.job_id} is {self._status.state.value}, not awaiting approval")
+
     def _reroute_index(self, request: RerouteRequest) -> int:
         status = self._state()
         if status.state.is_final:
@@ -187,6 +245,10 @@ class JobWorkflow:
             schedule_id=spec.schedule_id,
         )
         try:
+            if spec.approval is Approval.required and not await self._approval_gate():
+                return await self._close_unapproved()
+            if spec.approval is Approval.auto_approved:
+                await self._audit("auto_approved", None, approval_audit_detail(spec))
             self._transition(JobState.running, phase=f"step 1: {spec.steps[0].worker}")
             if not spec.announced:
                 self._notify(job_card(spec, self._state()))
@@ -207,6 +269,70 @@ class JobWorkflow:
             self._transition(JobState.cancelled, phase="cancelled")
             await self._finish_notifications(JobState.cancelled)
             raise
+
+    # --- the approval gate -------------------------------------------------------------------
+    async def _approval_gate(self) -> bool:
+        """awaiting_approval: ask the chat once (unless the operator's reply already did),
+        then wait for Approve (True), Deny or the deadline (False). Nothing has run yet."""
+        spec = self._job()
+        self._transition(JobState.awaiting_approval, phase="waiting for approval")
+        await self._audit("approval_requested", spec.requested_by, approval_audit_detail(spec))
+        if not spec.announced:
+            self._notify(approval_request_message(spec), status=JobState.awaiting_approval)
+        wait = timedelta(seconds=spec.approval_timeout_seconds)
+        try:
+            await workflow.wait_condition(lambda: self._approval is not None, timeout=wait)
+        except TimeoutError:
+            self._approval_closed = (
+                f"no decision within {duration_text(spec.approval_timeout_seconds)}; nothing ran"
+            )
+            await self._audit("approval_timeout", None, self._approval_closed)
+            return False
+        assert self._approval is not None
+        approved, who, when = self._approval
+        action = "approved" if approved else "denied"
+        await self._audit(action, who.user_id, f"{action} by user {who.user_id} at {when}")
+        return approved
+
+    async def _close_unapproved(self) -> JobResult:
+        """Denied or timed out: the job ends cancelled, nothing ran, the chat is told once."""
+        spec = self._job()
+        if self._approval is not None:
+            reason = f"denied by user {self._approval[1].user_id}; nothing ran"
+            phase = "denied"
+        else:
+            reason, phase = self._approval_closed, "approval timed out"
+        self._status = self._state().model_copy(update={"last_error": reason})
+        self._transition(JobState.cancelled, phase=phase)
+        self._notify(approval_closed_message(spec, reason), status=JobState.cancelled)
+        if self._notify_chain is not None:
+            try:
+                await self._notify_chain
+            except ActivityError:
+                workflow.logger.warning(
+                    "job %s: the approval outcome was not delivered", spec.job_id
+                )
+        return JobResult(job_id=spec.job_id, state=JobState.cancelled, last_error=reason)
+
+    async def _audit(self, action: str, user_id: int | None, detail: str) -> None:
+        spec = self._job()
+        try:
+            await workflow.execute_activity(
+                "audit.job_event",
+                AuditEvent(
+                    action=action,
+                    job_id=spec.job_id,
+                    chat_id=spec.report_chat_id,
+                    user_id=user_id,
+                    detail=detail,
+                ),
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: audit entry %s not written", spec.job_id, action)
 
     async def _run_step(self, index: int) -> StepOutput:
         spec, step = self._job(), self._steps[index]

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.commands.jobs",
     "bot.commands.status",
     "bot.commands.recovery",
+    "bot.commands.approval",
     "bot.commands.schedules",
     "bot.commands.heartbeat",
     "bot.commands.info",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot import views
@@ -12,6 +13,8 @@ from core.ids import normalize_job_id
 
 if TYPE_CHECKING:
     from bot.operator import Operator
+
+log = logging.getLogger(__name__)
 
 
 @command("exec", "/exec <command>", "run a command in a fresh job workspace", "/exec df -h")
@@ -62,7 +65,15 @@ async def job_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     status, desc = await op.jobs.status(job_id)
     if not op.owns(msg, desc):
         raise JobNotFoundError(f"no job {job_id} in this chat")
-    return [views.job_detail(status, desc)]
+    try:
+        spec = await op.jobs.spec_of(job_id)
+    except Exception:  # a job this version cannot read: its status is still worth showing
+        log.warning("job %s: its spec could not be read", job_id, exc_info=True)
+        spec = None
+    audit = await op.deps.audit.for_job(job_id)
+    if status.schedule_id:  # a recurring job's run: the approval was given to the schedule
+        audit = [*await op.deps.audit.for_job(status.schedule_id), *audit]
+    return [views.job_detail(status, desc, spec, audit)]
 
 
 @button("job")

@@ -20,6 +20,7 @@ from openai import AsyncOpenAI
 from bot.conversations import ConversationStore, Turn
 from bot.types import Incoming, Reply
 from core.render import esc, truncate_utf16
+from core.untrusted import SYSTEM_RULE
 
 from .tools import ToolContext, invoke, tool_schemas
 
@@ -32,7 +33,7 @@ MAX_ROUNDS = 4
 MAX_CALLS_PER_ROUND = 4
 MAX_REPLY_CHARS = 3000
 
-SYSTEM_PROMPT = """You are the intake of Heartbeat Operator, a chat bot that runs durable \
+SYSTEM_PROMPT = f"""You are the intake of Heartbeat Operator, a chat bot that runs durable \
 background jobs on workers (research, execution, reporting, plugins) and reports back.
 Use the tools to act; answers about jobs must come from tools, never from memory.
 Rules:
@@ -41,6 +42,8 @@ If one of them is ambiguous, do not call any tool: ask exactly ONE short clarify
 - For the execution worker, `input` is the exact command line to run. Research takes a question.
 - Never invent job ids: use ids from this conversation or from list_jobs.
 - If a tool returns an error, fix the arguments and call it again, or explain briefly.
+- A command you propose for a code-running worker waits for a person in the chat to approve it.
+- {SYSTEM_RULE}
 - Reply in short plain text, no markdown."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,10 +21,15 @@ from bot.job_client import JobActionError
 from bot.planner import PlanError
 from bot.schedules import ScheduleError, describe_schedule
 from bot.types import Incoming, Reply
+from core.approval import decide_approval, schedule_approval_id
 from core.ids import new_job_id, normalize_job_id, workspace_name
-from core.jobs import ScheduleSpec
+from core.job_messages import approval_audit_detail, approval_request_text
+from core.jobs import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSpec
+from core.messages import Button
 from core.render import esc, truncate_utf16
 from core.settings import validate_timezone
+from core.temporal import OPERATOR_QUEUE
+from core.untrusted import untrusted_data
 from core.workspace import WorkspaceError, read_text, resolve_inside, workspace_dir, write_text
 
 if TYPE_CHECKING:
@@ -208,13 +214,23 @@ async def create_job(ctx: ToolContext, args: CreateJobArgs) -> ToolOutcome:
     spec = op.planner.plan(
         goal=args.goal,
         steps=[(worker.name, {worker.input_param: work})],
+        origin=JobOrigin.llm_intake,  # the model wrote this input, whatever the person said
         **op.origin(msg),  # type: ignore[arg-type]
     )
     ctx.created += 1
     why = f"chosen for: {truncate_utf16(args.goal, 80)}"
     if schedule is None:
         replies = await op.start_job(spec, f"the {worker.name} worker fits this request")
+        if spec.approval is Approval.required:
+            return ToolOutcome(
+                f"proposed {spec.job_id} on {worker.name}; it waits for a person in the chat "
+                "to approve it (nothing has run)",
+                replies,
+                [spec.job_id],
+            )
         return ToolOutcome(f"started {spec.job_id} on {worker.name}", replies, [spec.job_id])
+    if spec.approval is Approval.required:
+        return await _propose_schedule(ctx, spec, schedule)
     schedule_id = await op.schedules.create(spec, schedule)
     await op.deps.audit.record(
         "schedule", user_id=msg.user_id, chat_id=msg.chat_id, detail=schedule_id
@@ -228,6 +244,40 @@ async def create_job(ctx: ToolContext, args: CreateJobArgs) -> ToolOutcome:
     return ToolOutcome(f"created recurring job {schedule_id}", [Reply(text=text)], [schedule_id])
 
 
+async def _propose_schedule(ctx: ToolContext, spec: JobSpec, schedule: ScheduleSpec) -> ToolOutcome:
+    """A recurring job whose command the model wrote: created paused, shown with its command,
+    and started only when a person approves it (once; each run then runs)."""
+    op, msg = ctx.op, ctx.msg
+    deadline = datetime.now(UTC) + timedelta(seconds=spec.approval_timeout_seconds)
+    schedule_id = await op.schedules.create(spec, schedule, approval_deadline=deadline)
+    template = spec.model_copy(update={"schedule_id": schedule_id})
+    await op.deps.client.start_workflow(
+        "ScheduleApprovalWorkflow",
+        ScheduleApproval(
+            schedule_id=schedule_id,
+            chat_id=msg.chat_id,
+            topic_id=msg.topic_id,
+            requested_by=msg.user_id,
+            goal=spec.goal,
+            timeout_seconds=spec.approval_timeout_seconds,
+            detail=approval_audit_detail(template),
+        ),
+        id=schedule_approval_id(schedule_id),
+        task_queue=OPERATOR_QUEUE,
+    )
+    text = approval_request_text(template, recurring=describe_schedule(schedule))
+    buttons = [
+        Button(label="Approve", data=f"approve:{schedule_id}"),
+        Button(label="Deny", data=f"deny:{schedule_id}"),
+    ]
+    return ToolOutcome(
+        f"proposed recurring job {schedule_id}; it waits for a person in the chat to approve "
+        "it (nothing has run)",
+        [Reply(text=text, buttons=buttons)],
+        [schedule_id],
+    )
+
+
 async def list_jobs(ctx: ToolContext, args: ListJobsArgs) -> ToolOutcome:
     op, msg = ctx.op, ctx.msg
     if args.status == "running":
@@ -238,7 +288,7 @@ async def list_jobs(ctx: ToolContext, args: ListJobsArgs) -> ToolOutcome:
         replies = await done_command(op, msg, args.period)
     else:
         replies = await op.commands["jobs"].handler(op, msg, "")
-    return ToolOutcome(_plain(replies), replies)
+    return ToolOutcome(untrusted_data(_plain(replies), "the chat's job list"), replies)
 
 
 async def get_job(ctx: ToolContext, args: JobRef) -> ToolOutcome:
@@ -260,7 +310,8 @@ async def get_job(ctx: ToolContext, args: JobRef) -> ToolOutcome:
         return ToolOutcome(text, [Reply(text=text)], [info.schedule_id])
     job_id = await _owned_job(ctx, args.job_id)
     replies = await job_command(ctx.op, ctx.msg, job_id)
-    return ToolOutcome(_plain(replies), replies, [job_id])
+    # A job's status carries its output tail and errors: text from outside, never orders.
+    return ToolOutcome(untrusted_data(_plain(replies), f"job {job_id}"), replies, [job_id])
 
 
 async def update_job(ctx: ToolContext, args: UpdateJobArgs) -> ToolOutcome:
@@ -322,6 +373,10 @@ async def run_job_now(ctx: ToolContext, args: JobRef) -> ToolOutcome:
             "report_chat_id": msg.chat_id,
             "topic_id": msg.topic_id,
             "requested_by": msg.user_id,
+            # Decided again, as for a new job: the owner's list may have changed since.
+            "approval": decide_approval(
+                original.steps, original.origin, op.registry, op.settings.execution_auto_approve
+            ),
         }
     )
     ctx.created += 1
@@ -333,7 +388,8 @@ async def read_workspace_file(ctx: ToolContext, args: ReadFileArgs) -> ToolOutco
     job_id = await _owned_job(ctx, args.job_id)
     base = workspace_dir(ctx.op.settings.workspaces_dir, workspace_name(job_id))
     text = read_text(base, args.path, max_bytes=MAX_FILE_CHARS * 4)
-    return ToolOutcome(truncate_utf16(text, MAX_FILE_CHARS), job_ids=[job_id])
+    body = truncate_utf16(text, MAX_FILE_CHARS)
+    return ToolOutcome(untrusted_data(body, f"file {args.path} of {job_id}"), job_ids=[job_id])
 
 
 async def write_workspace_file(ctx: ToolContext, args: WriteFileArgs) -> ToolOutcome:

@@ -1,0 +1,93 @@
+"""The approval gate, from the chat: /approve, /deny and the Approve / Deny buttons under an
+approval request.
+
+Only an allowed person gets here (the operator's gate), and only for a job of this chat
+(`checked_job`); the job's own validated Update refuses a second decision with its reason.
+A recurring job an LLM wrote (`jobsched-…`) is approved once, before its first run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio.client import WorkflowExecutionStatus
+
+from bot.commands import button, command
+from bot.job_client import JobNotFoundError
+from bot.planner import PlanError
+from bot.schedules import ScheduleError
+from bot.types import Incoming, Reply
+from core.approval import schedule_approval_id
+from core.ids import normalize_job_id
+from core.jobs import ApprovalDecision
+from core.render import esc
+
+if TYPE_CHECKING:
+    from bot.operator import Operator
+
+
+@command(
+    "approve",
+    "/approve <id>",
+    "run a job whose command a language model wrote (after reading it)",
+    "/approve job-abc123",
+)
+async def approve_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    return await _decide(op, msg, args, approve=True)
+
+
+@command(
+    "deny",
+    "/deny <id>",
+    "refuse a job a language model proposed; nothing runs",
+    "/deny job-abc123",
+)
+async def deny_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+    return await _decide(op, msg, args, approve=False)
+
+
+@button("approve")
+async def approve_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+    return await _decide(op, msg, job_id, approve=True)
+
+
+@button("deny")
+async def deny_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+    return await _decide(op, msg, job_id, approve=False)
+
+
+async def _decide(op: Operator, msg: Incoming, args: str, *, approve: bool) -> list[Reply]:
+    usage = "/approve <id>" if approve else "/deny <id>"
+    target = args.split()[0].strip() if args.strip() else ""
+    if not target:
+        raise PlanError(f"usage: {usage}, with the id from the approval request")
+    if target.lower().startswith("jobsched-"):
+        return await _decide_schedule(op, msg, target.lower(), approve=approve)
+    job_id = await op.checked_job(msg, normalize_job_id(target), usage)
+    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
+    result = await op.jobs.decide(job_id, approve, decision)
+    icon = "✅" if approve else "🚫"
+    return [Reply(text=f"{icon} <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
+
+
+async def _decide_schedule(
+    op: Operator, msg: Incoming, schedule_id: str, *, approve: bool
+) -> list[Reply]:
+    """A recurring job's pending approval is held by its own small workflow: the same validated
+    Update decides it once; a later press is told how it was decided."""
+    info = await op.schedules.describe(schedule_id)
+    if not msg.trusted and info.chat_id != msg.chat_id:
+        raise ScheduleError(f"no recurring job {schedule_id} in this chat")
+    workflow_id = schedule_approval_id(schedule_id)
+    try:
+        desc = await op.jobs.describe(workflow_id)
+    except JobNotFoundError:
+        raise ScheduleError(f"{schedule_id} did not ask for approval") from None
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        outcome = await op.jobs.handle(workflow_id).result()
+        raise ScheduleError(f"{schedule_id} is not waiting for approval: {outcome}")
+    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
+    result = await op.jobs.decide(workflow_id, approve, decision)
+    icon = "✅" if approve else "🚫"
+    tail = f" Stop: /unschedule {esc(schedule_id)}" if approve else ""
+    return [Reply(text=f"{icon} <b>{esc(schedule_id)}</b>: {esc(result)}.{tail}")]

@@ -1,0 +1,337 @@
+"""The approval gate, end to end: free text in Telegram (Bot API emulator) → the scripted model's
+`create_job` → a job that waits in awaiting_approval → Approve / Deny presses through the real
+bot → what ran (or did not) in the workspace, the chat and the audit log.
+
+The stack here has its own namespace, emulator and scripted LLM, so its operator's intake talks
+to the model and no other test's workers take its tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from core.devserver import DevServer
+from core.ids import workspace_name
+from core.jobs import ApprovalDecision, JobState, JobStatus
+from core.workspace import workspace_dir
+from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.jobs import wait_status
+from tests.support.llm_server import ScriptedLLM, tool_call
+from tests.support.namespaces import new_namespace
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
+
+OTHER_USER = 1002  # allowed, but in a chat of their own
+STRANGER = 6671  # not allowed at all
+JOB_ID = re.compile(r"\b(job-[a-z0-9]+)\b")
+
+
+@dataclass
+class Gate:
+    stack: Stack
+    botapi: BotApiEmulator
+    llm: ScriptedLLM
+    client: Client
+
+    @property
+    def settings(self) -> Any:
+        return self.stack.settings
+
+    def workspace(self, job_id: str) -> Path:
+        return workspace_dir(self.settings.workspaces_dir, workspace_name(job_id))
+
+    async def propose(self, chat: int, command: str, **schedule: Any) -> SentMessage:
+        """A person's free text; the model proposes `command` on the execution worker."""
+        self.llm.push(
+            tool_call(
+                "create_job",
+                {"goal": f"please: {command}", "worker": "execution", "input": command, **schedule},
+            )
+        )
+        marker = uuid.uuid4().hex[:6]
+        self.botapi.inject_message(f"could you do this ({marker})", user_id=chat, chat_id=chat)
+        return await self.botapi.wait_for(
+            lambda m: m.chat_id == chat and command in (m.plain_text or ""), timeout=20
+        )
+
+    async def press(self, chat: int, data: str, user: int | None = None) -> str | None:
+        """A button press; returns the toast the bot answered it with."""
+        user = chat if user is None else user
+        self.botapi.inject_callback(data, user_id=user, chat_id=chat)
+        answer = await self.botapi.wait_for_answer(lambda a: a.data == data and a.user_id == user)
+        return answer.text
+
+    def about(self, chat: int, job_id: str) -> list[str]:
+        return [
+            m.plain_text or ""
+            for m in self.botapi.messages_to(chat)
+            if job_id in (m.plain_text or "")
+        ]
+
+    async def activity_runs(self, job_id: str, activity: str) -> int:
+        count = 0
+        async for event in self.client.get_workflow_handle(job_id).fetch_history_events():
+            attrs = event.activity_task_scheduled_event_attributes
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                count += attrs.activity_type.name == activity
+        return count
+
+
+@pytest.fixture(scope="module")
+async def gate(
+    dev_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Gate]:
+    ns = await new_namespace(dev_server.target, client, "approval")
+    async with ScriptedLLM() as llm, BotApiEmulator(token=TEST_TOKEN) as botapi:
+        settings = make_settings(
+            tmp_path_factory.mktemp("approval"),
+            dev_server.target,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TEMPORAL_NAMESPACE=ns.namespace,
+            OPENAI_API_KEY="sk-test-not-real",
+            OPENAI_BASE_URL=llm.base_url,
+        )
+        async with running_stack(settings, ns) as stack:
+            yield Gate(stack, botapi, llm, ns)
+
+
+@contextlib.contextmanager
+def setting(gate: Gate, name: str, value: Any) -> Iterator[None]:
+    saved = getattr(gate.settings, name)
+    setattr(gate.settings, name, value)
+    try:
+        yield
+    finally:
+        setattr(gate.settings, name, saved)
+
+
+def job_of(message: SentMessage) -> str:
+    found = JOB_ID.search(message.plain_text or "")
+    assert found, message.plain_text
+    return found.group(1)
+
+
+async def test_a_proposed_rm_waits_and_a_denial_runs_nothing(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    request = await gate.propose(chat, "rm victim.txt")
+    job_id = job_of(request)
+    text = request.plain_text or ""
+    # Exactly what would run, on which worker, where, and who asked.
+    assert '["rm", "victim.txt"]' in text and "worker: execution" in text
+    assert workspace_name(job_id) in text and "language model" in text and str(chat) in text
+    assert request.callback_data == [f"approve:{job_id}", f"deny:{job_id}"]
+    victim = gate.workspace(job_id) / "victim.txt"
+    victim.write_text("keep me")
+    await wait_status(gate.client, job_id, JobState.awaiting_approval)
+    assert (
+        await gate.client.count_workflows(f"WorkflowId = '{job_id}'")
+    ).count == 1  # visible (and filterable) while it waits
+
+    toast = await gate.press(chat, f"deny:{job_id}")
+    assert toast == "deny"
+    status = await wait_status(gate.client, job_id, JobState.cancelled)
+    assert status.phase == "denied" and "nothing ran" in status.last_error
+    assert victim.read_text() == "keep me"
+    assert await gate.activity_runs(job_id, "execution.run") == 0
+    told = await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat
+            and job_id in (m.plain_text or "")
+            and "Not run" in (m.plain_text or "")
+        )
+    )
+    assert "denied by user" in (told.plain_text or "")
+
+    # /job shows the command and the audit trail.
+    gate.botapi.inject_message(f"/job {job_id}", user_id=chat, chat_id=chat)
+    detail = await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat
+            and "audit:" in (m.plain_text or "")
+            and job_id in (m.plain_text or "")
+        )
+    )
+    shown = detail.plain_text or ""
+    assert '["rm", "victim.txt"]' in shown
+    assert "approval_requested" in shown and f"denied · user {chat}" in shown
+
+
+async def test_an_approved_rm_runs_once_and_a_second_press_is_answered(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    request = await gate.propose(chat, "rm doomed.txt")
+    job_id = job_of(request)
+    doomed = gate.workspace(job_id) / "doomed.txt"
+    doomed.write_text("bye")
+    await wait_status(gate.client, job_id, JobState.awaiting_approval)
+    assert doomed.exists()
+
+    assert await gate.press(chat, f"approve:{job_id}") == "approve"
+    await wait_status(gate.client, job_id, JobState.completed, timeout=30)
+    assert not doomed.exists()
+
+    # A second press is answered with what happened; nothing runs again.
+    gate.botapi.inject_callback(f"approve:{job_id}", user_id=chat, chat_id=chat)
+    again = await gate.botapi.wait_for(
+        lambda m: m.chat_id == chat and "already approved" in (m.plain_text or "")
+    )
+    assert job_id in (again.plain_text or "")
+    assert await gate.activity_runs(job_id, "execution.run") == 1
+    entries = await gate.stack.runtime.audit.for_job(job_id)
+    assert [e.action for e in entries] == ["approval_requested", "approved"]
+    assert entries[1].user_id == chat
+
+
+async def test_strangers_and_other_chats_cannot_decide(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    request = await gate.propose(chat, "rm precious.txt")
+    job_id = job_of(request)
+    precious = gate.workspace(job_id) / "precious.txt"
+    precious.write_text("mine")
+    await wait_status(gate.client, job_id, JobState.awaiting_approval)
+
+    # A stranger presses Approve under the request (in the same chat): ignored.
+    assert await gate.press(chat, f"approve:{job_id}", user=STRANGER) is None
+    # An allowed user in their own chat sends the same callback data: not their chat's job.
+    gate.botapi.inject_message("/help", user_id=OTHER_USER, chat_id=OTHER_USER)
+    await gate.botapi.wait_for(lambda m: m.chat_id == OTHER_USER)
+    assert await gate.press(OTHER_USER, f"approve:{job_id}") == "refused"
+    gate.botapi.inject_message(f"/approve {job_id}", user_id=OTHER_USER, chat_id=OTHER_USER)
+    refusal = await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == OTHER_USER and f"no job {job_id} in this chat" in (m.plain_text or "")
+        )
+    )
+    assert refusal
+    # The workflow's own validator refuses a decision from another chat, too.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await gate.client.get_workflow_handle(job_id).execute_update(
+            "approve", ApprovalDecision(user_id=OTHER_USER, chat_id=OTHER_USER)
+        )
+
+    status = await gate.client.get_workflow_handle(job_id).query("status", result_type=JobStatus)
+    assert status.state is JobState.awaiting_approval
+    assert precious.exists()
+    assert await gate.activity_runs(job_id, "execution.run") == 0
+    await gate.client.get_workflow_handle(job_id).cancel()
+
+
+async def test_no_decision_in_time_cancels_and_tells_once(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "approval_timeout_minutes", 0.03):  # about 2 s
+        request = await gate.propose(chat, "rm forgotten.txt")
+    job_id = job_of(request)
+    assert "cancelled in 2 s" in (request.plain_text or "")
+    status = await wait_status(gate.client, job_id, JobState.cancelled, timeout=30)
+    assert status.phase == "approval timed out"
+    handle = gate.client.get_workflow_handle(job_id)
+    await handle.result()
+    told = [t for t in gate.about(chat, job_id) if "Not run" in t]
+    assert len(told) == 1 and "no decision within 2 s" in told[0]
+    assert await gate.activity_runs(job_id, "execution.run") == 0
+    actions = [e.action for e in await gate.stack.runtime.audit.for_job(job_id)]
+    assert actions == ["approval_requested", "approval_timeout"]
+
+
+async def test_an_auto_approved_df_runs_at_once(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "execution_auto_approve", ["df", "uptime"]):
+        card = await gate.propose(chat, "df -h .")
+    job_id = job_of(card)
+    assert "started" in (card.plain_text or "") and f"cancel:{job_id}" in card.callback_data
+    assert '["df", "-h", "."]' in (card.plain_text or "")  # the card shows the command
+    await wait_status(gate.client, job_id, JobState.completed, timeout=30)
+    actions = [e.action for e in await gate.stack.runtime.audit.for_job(job_id)]
+    assert actions == ["auto_approved"]
+
+
+async def test_the_list_does_not_cover_a_shell_or_another_argv0(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "execution_auto_approve", ["df"]):
+        request = await gate.propose(chat, "dfx --wipe")
+    job_id = job_of(request)
+    await wait_status(gate.client, job_id, JobState.awaiting_approval)
+    await gate.press(chat, f"deny:{job_id}")
+    await wait_status(gate.client, job_id, JobState.cancelled)
+
+
+async def test_a_command_a_person_typed_runs_as_before(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    gate.botapi.inject_message("/exec echo typed-by-a-person", user_id=chat, chat_id=chat)
+    card = await gate.botapi.wait_for(
+        lambda m: m.chat_id == chat and "typed-by-a-person" in (m.plain_text or "")
+    )
+    job_id = job_of(card)
+    await wait_status(gate.client, job_id, JobState.completed, timeout=30)
+    assert await gate.stack.runtime.audit.for_job(job_id) == []
+
+
+async def test_a_recurring_job_the_model_wrote_is_approved_once(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    request = await gate.propose(chat, "echo tick-approved", every_minutes=60)
+    found = re.search(r"jobsched-[a-z0-9]+", request.plain_text or "")
+    assert found, request.plain_text
+    sid = found.group(0)
+    assert request.callback_data == [f"approve:{sid}", f"deny:{sid}"]
+    assert '["echo", "tick-approved"]' in (request.plain_text or "")
+    schedules = gate.stack.operator.schedules
+    assert (await schedules.describe(sid)).paused  # nothing runs before the decision
+
+    # Another chat cannot decide; the owner's chat approves once; a second press is answered.
+    gate.botapi.inject_message(f"/approve {sid}", user_id=OTHER_USER, chat_id=OTHER_USER)
+    await gate.botapi.wait_for(
+        lambda m: m.chat_id == OTHER_USER and f"no recurring job {sid}" in (m.plain_text or "")
+    )
+    assert await gate.press(chat, f"approve:{sid}") == "approve"
+    assert not (await schedules.describe(sid)).paused
+    gate.botapi.inject_callback(f"approve:{sid}", user_id=chat, chat_id=chat)
+    await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat
+            and f"{sid} is not waiting for approval" in (m.plain_text or "")
+            and "approved by user" in (m.plain_text or "")
+        )
+    )
+    # Each run then runs, without asking again.
+    await schedules.trigger(sid)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    query = f"JobScheduleId = '{sid}' AND JobStatus = 'completed'"
+    while (await gate.client.count_workflows(query)).count < 1:
+        assert loop.time() < deadline, "the approved recurring job's run did not complete"
+        await asyncio.sleep(0.1)
+    actions = [e.action for e in await gate.stack.runtime.audit.for_job(sid)]
+    assert actions == ["approval_requested", "approved"]
+    await schedules.delete(sid)
+
+
+async def test_a_recurring_job_nobody_approves_is_deleted_and_told_once(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "approval_timeout_minutes", 0.03):  # about 2 s
+        request = await gate.propose(chat, "echo never-approved", every_minutes=60)
+    found = re.search(r"jobsched-[a-z0-9]+", request.plain_text or "")
+    assert found, request.plain_text
+    sid = found.group(0)
+    told = await gate.botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat and sid in (m.plain_text or "") and "deleted" in (m.plain_text or "")
+        ),
+        timeout=30,
+    )
+    assert "no decision within 2 s" in (told.plain_text or "")
+    await gate.stack.operator.schedules.client.get_workflow_handle(f"approval-{sid}").result()
+    assert [m for m in gate.about(chat, sid) if "deleted" in m] == [told.plain_text]
+    assert sid not in [i.schedule_id for i in await gate.stack.operator.schedules.list(chat)]
+    assert (await gate.client.count_workflows(f"JobScheduleId = '{sid}'")).count == 0
+    # A late press is answered with what happened.
+    gate.botapi.inject_callback(f"approve:{sid}", user_id=chat, chat_id=chat)
+    await gate.botapi.wait_for(
+        lambda m: m.chat_id == chat and f"no schedule {sid}" in (m.plain_text or "")
+    )

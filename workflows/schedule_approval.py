@@ -1,0 +1,157 @@
+"""ScheduleApprovalWorkflow: a recurring job whose command an LLM wrote waits, paused, for one
+decision from its chat — approved once (the schedule starts; each run then runs), denied (the
+schedule is deleted) or no decision in time (deleted, the chat told once). The decision is the
+same validated `approve` / `deny` Update as a one-off job's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from core.job_messages import duration_text
+    from core.jobs import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
+    from core.messages import ChatMessage
+    from core.render import esc
+    from core.temporal import OPERATOR_QUEUE
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+    non_retryable_error_types=["ChatUnreachable", "BadMessage", "ScheduleGone"],
+)
+
+
+@workflow.defn(name="ScheduleApprovalWorkflow")
+class ScheduleApprovalWorkflow:
+    def __init__(self) -> None:
+        self._request: ScheduleApproval | None = None
+        self._decision: tuple[bool, ApprovalDecision, str] | None = None
+        self._outcome = ""  # set once the decision (or the deadline) has been carried out
+
+    @workflow.query
+    def outcome(self) -> str:
+        return self._outcome or "waiting for approval"
+
+    @workflow.update
+    async def approve(self, decision: ApprovalDecision) -> str:
+        return await self._decide(True, decision)
+
+    @approve.validator
+    def _validate_approve(self, decision: ApprovalDecision) -> None:
+        self._validate(decision)
+
+    @workflow.update
+    async def deny(self, decision: ApprovalDecision) -> str:
+        return await self._decide(False, decision)
+
+    @deny.validator
+    def _validate_deny(self, decision: ApprovalDecision) -> None:
+        self._validate(decision)
+
+    def _validate(self, decision: ApprovalDecision) -> None:
+        request = self._request
+        if request is None:
+            raise ValueError("the request is starting; try again in a moment")
+        if not decision.console and decision.chat_id != request.chat_id:
+            raise ValueError(f"only the chat {request.schedule_id} belongs to can decide")
+        if self._decision is not None:
+            approved, who, when = self._decision
+            verb = "approved" if approved else "denied"
+            raise ValueError(
+                f"{request.schedule_id} was already {verb} by user {who.user_id} at {when}; "
+                "nothing more to decide"
+            )
+        if self._outcome:
+            raise ValueError(f"{request.schedule_id} is no longer waiting: {self._outcome}")
+
+    async def _decide(self, approved: bool, decision: ApprovalDecision) -> str:
+        when = workflow.now().strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._decision = (approved, decision, when)
+        await workflow.wait_condition(lambda: bool(self._outcome))
+        return self._outcome
+
+    @workflow.run
+    async def run(self, request: ScheduleApproval) -> str:
+        self._request = request
+        await self._audit("approval_requested", request.requested_by, request.detail)
+        wait = timedelta(seconds=request.timeout_seconds)
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=wait)
+        except TimeoutError:
+            reason = f"no decision within {duration_text(request.timeout_seconds)}; nothing ran"
+            await self._settle(False, reason)
+            await self._audit("approval_timeout", None, reason)
+            await self._tell(f"⏹ <b>{esc(request.schedule_id)}</b> was deleted: {esc(reason)}.")
+            self._outcome = f"deleted: {reason}"
+            return self._outcome
+        assert self._decision is not None
+        approved, who, when = self._decision
+        action = "approved" if approved else "denied"
+        decided = f"{action} by user {who.user_id} at {when}"
+        await self._settle(approved, decided)
+        await self._audit(action, who.user_id, decided)
+        self._outcome = (
+            f"{decided}; it runs on its schedule now"
+            if approved
+            else f"{decided}; deleted, nothing ran"
+        )
+        # The deciding Update answers with the outcome before the workflow ends.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._outcome
+
+    async def _settle(self, approved: bool, note: str) -> None:
+        request = self._request
+        assert request is not None
+        try:
+            await workflow.execute_activity(
+                "schedules.settle_approval",
+                ScheduleSettlement(schedule_id=request.schedule_id, approved=approved, note=note),
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("%s: the schedule was not settled", request.schedule_id)
+
+    async def _tell(self, text: str) -> None:
+        request = self._request
+        assert request is not None
+        try:
+            await workflow.execute_activity(
+                "notify.send",
+                ChatMessage(chat_id=request.chat_id, topic_id=request.topic_id, text=text),
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=timedelta(hours=1),
+                retry_policy=RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("%s: the outcome was not delivered", request.schedule_id)
+
+    async def _audit(self, action: str, user_id: int | None, detail: str) -> None:
+        request = self._request
+        assert request is not None
+        try:
+            await workflow.execute_activity(
+                "audit.job_event",
+                AuditEvent(
+                    action=action,
+                    job_id=request.schedule_id,
+                    chat_id=request.chat_id,
+                    user_id=user_id,
+                    detail=detail,
+                ),
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("%s: audit entry %s not written", request.schedule_id, action)
