@@ -7,6 +7,7 @@ query, pending-activity heartbeat details), never from chat memory.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ from core.temporal import (
 )
 
 JOB_WORKFLOW = "JobWorkflow"
+log = logging.getLogger(__name__)
 
 _EXEC_TO_STATE = {
     ExecStatus.COMPLETED: JobState.completed,
@@ -214,6 +216,10 @@ class JobClient:
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise JobActionError(getattr(cause, "message", None) or str(cause)) from None
+        except RPCError as exc:
+            # The job closed between the check above and the update (a fast job's last moment).
+            log.info("job %s: %s refused by the server: %s", job_id, name, exc.message)
+            raise JobActionError(f"{job_id} has just ended; nothing to {name}") from None
 
 
 def _state_of(status: ExecStatus | None) -> str:

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from core.jobs import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
     from core.render import esc
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -127,7 +127,7 @@ class ScheduleApprovalWorkflow:
             await workflow.execute_activity(
                 "notify.send",
                 ChatMessage(chat_id=request.chat_id, topic_id=request.topic_id, text=text),
-                task_queue=OPERATOR_QUEUE,
+                task_queue=NOTIFY_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=timedelta(hours=1),
                 retry_policy=RETRY,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from temporalio.client import WorkflowExecutionStatus
 
 from bot.commands import button, command
-from bot.job_client import JobNotFoundError
+from bot.job_client import JobActionError, JobNotFoundError
 from bot.planner import PlanError
 from bot.schedules import ScheduleError
 from bot.types import Incoming, Reply
@@ -65,9 +65,26 @@ async def _decide(op: Operator, msg: Incoming, args: str, *, approve: bool) -> l
         return await _decide_schedule(op, msg, target.lower(), approve=approve)
     job_id = await op.checked_job(msg, normalize_job_id(target), usage)
     decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
-    result = await op.jobs.decide(job_id, approve, decision)
+    try:
+        result = await op.jobs.decide(job_id, approve, decision)
+    except JobActionError:
+        # A job that has already ended (a fast one, after its approval) is told how it was
+        # decided, from its audit trail; the press changes nothing.
+        decided = await _decided_before(op, job_id)
+        if decided is None:
+            raise
+        return [Reply(text=f"ℹ️ <b>{esc(job_id)}</b> was already {esc(decided)}.", job_id=job_id)]
     icon = "✅" if approve else "🚫"
     return [Reply(text=f"{icon} <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
+
+
+async def _decided_before(op: Operator, job_id: str) -> str | None:
+    for entry in reversed(await op.deps.audit.for_job(job_id)):
+        if entry.action in ("approved", "denied"):
+            return f"{entry.action} by user {entry.user_id}"
+        if entry.action == "approval_timeout":
+            return "cancelled: no decision in time"
+    return None
 
 
 async def _decide_schedule(
