@@ -133,7 +133,11 @@ async def test_messages_go_only_to_the_targets_own_chat(hb: Harness) -> None:
         before = len(hb.emulator.sent)
         assert (await hb.run(target)).outcome == "posted"
         # (Other tests' jobs may push meanwhile; the heartbeat's own messages are what count.)
-        told = [m for m in hb.emulator.sent[before:] if "Heartbeat" in (m.plain_text or "")]
+        told = [
+            m
+            for m in hb.emulator.sent[before:]
+            if any(spec.job_id in (m.plain_text or "") for spec in jobs)
+        ]
         assert told and {m.chat_id for m in told} == {chats[index]}
         assert all(jobs[1 - index].job_id not in (m.plain_text or "") for m in told)
 
