@@ -6,6 +6,7 @@ import asyncio
 
 from temporalio.client import Client
 
+from core.ids import workspace_name
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import ALLOWED_USER, STRANGER, Stack
 
@@ -101,7 +102,7 @@ async def test_research_writes_notes_in_the_job_workspace(
         timeout=30,
     )
     assert "research" in done.plain_text
-    workspace = stack.settings.workspaces_dir / job_id
+    workspace = stack.settings.workspaces_dir / workspace_name(chat, job_id)
     notes = (workspace / "notes.md").read_text()
     assert "could not fetch" in notes and "No LLM is configured" in notes
     assert (workspace / "notes.json").is_file() and (workspace / "report.md").is_file()

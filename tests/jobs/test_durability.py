@@ -76,7 +76,7 @@ async def test_sigkilled_worker_mid_step(
             ]
             spec = spec.model_copy(update={"steps": steps})
             handle = await stack.operator.jobs.start(spec)
-            runs = tmp_path / "workspaces" / workspace_name(spec.job_id) / "runs"
+            runs = tmp_path / "workspaces" / workspace_name(spec.report_chat_id, spec.job_id) / "runs"
             for _ in range(300):
                 if runs.exists():
                     break
