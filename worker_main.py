@@ -2,9 +2,14 @@
 
 hbo up                      dev server (unless TEMPORAL_ADDRESS) + all workers + bot/console
 hbo worker [--queue NAME]   Temporal workers for some task queues (default: all)
+hbo isolated-worker …       (internal) the execution queue's child process, without secrets
 hbo bot                     the Telegram bot only (a Temporal client)
 hbo heartbeat …             heartbeat targets: list, show, set, on/off, fire, infer
 python worker_main.py --queue execution   same as `hbo worker --queue execution`
+
+The execution queue (commands) never runs in a process that holds the bot token or API keys:
+`hbo up` and `hbo worker` run it in a supervised child started with an environment and settings
+without them (settings come over its stdin, never from `.env`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,16 +38,27 @@ from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, from_settings
 from core.logs import setup_logging
+from core.process import secret_free_env, set_not_dumpable, supervise
 from core.registry import WorkerRegistry, discover_workers
-from core.settings import Settings, load_settings
+from core.settings import SECRET_ENV_NAMES, Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
-from core.temporal import ALL_QUEUES, OPERATOR_QUEUE, connect, ensure_search_attributes
+from core.temporal import (
+    ALL_QUEUES,
+    EXECUTION_QUEUE,
+    OPERATOR_QUEUE,
+    connect,
+    ensure_search_attributes,
+)
 from workflows.job import JobWorkflow
 
 if TYPE_CHECKING:
     from bot.operator import Operator
 
 log = logging.getLogger("hbo")
+
+# Task queues whose workers run commands: each runs in a child process without the secrets.
+ISOLATED_QUEUES = (EXECUTION_QUEUE,)
+SCRIPT = os.path.abspath(__file__)
 
 
 @dataclass
@@ -121,19 +139,21 @@ def build_workers(
         if not activities[queue] and not workflows[queue]:
             log.warning("no worker is registered for task queue %r; not polling it", queue)
             continue
-        workers.append(
-            Worker(
-                runtime.client,
-                task_queue=queue,
-                workflows=workflows[queue],
-                activities=activities[queue],
-                # Cancellation reaches an activity with its heartbeat response: keep it prompt.
-                max_heartbeat_throttle_interval=timedelta(seconds=1),
-                default_heartbeat_throttle_interval=timedelta(seconds=1),
-                graceful_shutdown_timeout=timedelta(seconds=3),
-            )
-        )
+        workers.append(_worker(runtime.client, queue, workflows[queue], activities[queue]))
     return workers
+
+
+def _worker(client: Client, queue: str, workflows: list[type], activities: list[Any]) -> Worker:
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=workflows,
+        activities=activities,
+        # Cancellation reaches an activity with its heartbeat response: keep it prompt.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=3),
+    )
 
 
 async def run_workers(
@@ -143,7 +163,8 @@ async def run_workers(
     if OPERATOR_QUEUE in queues:
         await _sync_heartbeats(runtime)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
-    log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
+    if workers:
+        log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
     try:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -154,6 +175,72 @@ async def run_workers(
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         await sender.close()
+
+
+def split_queues(queues: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(queues this process polls, queues for the secret-free child)."""
+    return [q for q in queues if q not in ISOLATED_QUEUES], [
+        q for q in queues if q in ISOLATED_QUEUES
+    ]
+
+
+async def run_isolated(
+    settings: Settings, queues: Sequence[str], stop: asyncio.Event, *, log_to_file: bool = False
+) -> None:
+    """Workers for `queues` in a supervised child process that holds none of the secrets: its
+    environment is a short allowlist without them, its settings come over stdin (the Temporal
+    API key only when one is set, as Temporal needs it), and it never reads `.env`."""
+    if not queues:
+        return
+    argv = [sys.executable, SCRIPT, "isolated-worker"]
+    for queue in queues:
+        argv += ["--queue", queue]
+    if log_to_file:
+        argv.append("--log-to-file")
+    values = settings.without_secrets()
+    if settings.temporal_api_key is not None:
+        values["TEMPORAL_API_KEY"] = settings.temporal_api_key.get_secret_value()
+    await supervise(
+        f"the {'/'.join(queues)} worker process",
+        argv,
+        env=secret_free_env(settings.execution_env_allowlist, SECRET_ENV_NAMES),
+        stdin_data=json.dumps(values).encode(),
+        stop=stop,
+    )
+
+
+async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> int:
+    """The child side of `run_isolated`: settings from stdin only, workers without a database."""
+    present = [name for name in SECRET_ENV_NAMES if name in os.environ]
+    if present:
+        print(f"isolated-worker refuses to start with {', '.join(present)} set", file=sys.stderr)
+        return 2
+    values = json.loads(sys.stdin.buffer.read() or b"{}")
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    setup_logging(settings, to_file=log_to_file)
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    client = await connect(settings)
+    registry = discover_workers(settings.worker_plugins)
+    workers = []
+    for queue in queues:
+        activities = [
+            activity
+            for definition in registry.all()
+            if definition.task_queue == queue
+            for activity in definition.activities(settings)
+        ]
+        workers.append(_worker(client, queue, [], activities))
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
+    try:
+        await asyncio.wait(
+            [*tasks, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+        )
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
 
 
 async def _sync_heartbeats(runtime: Runtime) -> None:
@@ -220,9 +307,11 @@ async def cmd_up(settings: Settings) -> int:
                 f"Workers on {', '.join(ALL_QUEUES)}; {mode}; data in {settings.data_path}",
                 flush=True,
             )
+            local, isolated = split_queues(all_queues(runtime.registry))
             await _until_stopped(
                 stop,
-                run_workers(runtime, all_queues(runtime.registry), stop, build_sender(settings)),
+                run_workers(runtime, local, stop, build_sender(settings)),
+                run_isolated(settings, isolated, stop, log_to_file=settings.console_mode),
                 run_chat(runtime, stop),
             )
     finally:
@@ -248,7 +337,12 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
             return 2
-        await run_workers(runtime, queues or known, stop, build_sender(settings))
+        local, isolated = split_queues(queues or known)
+        await _until_stopped(
+            stop,
+            run_workers(runtime, local, stop, build_sender(settings)),
+            run_isolated(settings, isolated, stop),
+        )
     return 0
 
 
@@ -271,6 +365,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
+    isolated = sub.add_parser("isolated-worker", help="(internal) a secret-free worker process")
+    isolated.add_argument("--queue", action="append", required=True)
+    isolated.add_argument("--log-to-file", action="store_true")
     heartbeat_cli.add_parser(sub)
     if argv and argv[0].startswith("--"):
         argv = ["worker", *argv]
@@ -279,6 +376,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    set_not_dumpable()  # this process may hold the secrets: keep /proc/<pid>/* to itself
+    if args.command == "isolated-worker":
+        try:
+            return asyncio.run(cmd_isolated_worker(args.queue, log_to_file=args.log_to_file))
+        except KeyboardInterrupt:
+            return 130
     try:
         settings = load_settings()
     except ValueError as exc:

@@ -100,6 +100,12 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
     # Children that ignored SIGTERM may outlive the leader; the group id still reaches them.
     _kill_group(proc, signal.SIGKILL)
+    for _ in range(50):  # and they are gone (or zombies) before the step ends, within a second
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        await asyncio.sleep(0.02)
 
 
 async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
