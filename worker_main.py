@@ -209,14 +209,18 @@ async def run_isolated(
     )
 
 
+def isolated_settings(raw: bytes) -> Settings:
+    """The child's settings: the JSON its parent wrote, never a `.env` file."""
+    return Settings(_env_file=None, **json.loads(raw or b"{}"))  # type: ignore[call-arg]
+
+
 async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> int:
     """The child side of `run_isolated`: settings from stdin only, workers without a database."""
     present = [name for name in SECRET_ENV_NAMES if name in os.environ]
     if present:
         print(f"isolated-worker refuses to start with {', '.join(present)} set", file=sys.stderr)
         return 2
-    values = json.loads(sys.stdin.buffer.read() or b"{}")
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    settings = isolated_settings(sys.stdin.buffer.read())
     setup_logging(settings, to_file=log_to_file)
     stop = asyncio.Event()
     _install_signal_handlers(stop)

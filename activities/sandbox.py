@@ -102,14 +102,15 @@ class Sandbox:
         if self.bwrap is None:
             return argv
         binds = ["--bind", str(chat_dir), str(chat_dir), "--chdir", str(cwd)]
-        return [*self.base_args(), *binds, "--", *argv]
+        # The sandbox's own root (where /etc's few files are mounted) is read-only too.
+        return [*self.base_args(), *binds, "--remount-ro", "/", "--", *argv]
 
 
 def probe(bwrap: str) -> str | None:
     """Start `true` in the sandbox once; None when it works, else why it does not."""
     try:
         result = subprocess.run(
-            [*Sandbox(bwrap).base_args(), "--", "true"],
+            [*Sandbox(bwrap).base_args(), "--remount-ro", "/", "--", "true"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=PROBE_TIMEOUT_SECONDS,
