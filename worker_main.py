@@ -38,7 +38,7 @@ from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, from_settings
 from core.logs import setup_logging
-from core.process import secret_free_env, set_not_dumpable, supervise
+from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import SECRET_ENV_NAMES, Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
@@ -381,6 +381,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     set_not_dumpable()  # this process may hold the secrets: keep /proc/<pid>/* to itself
+    scrub_environ_block(SECRET_ENV_NAMES)  # and out of /proc/<pid>/environ, even for root
     if args.command == "isolated-worker":
         try:
             return asyncio.run(cmd_isolated_worker(args.queue, log_to_file=args.log_to_file))

@@ -56,6 +56,37 @@ def set_not_dumpable() -> None:
     _prctl(_PR_SET_DUMPABLE, 0)
 
 
+def scrub_environ_block(names: Sequence[str]) -> list[str]:
+    """Overwrite the values of `names` in this process's initial environment block, the one
+    `/proc/<pid>/environ` shows to any process allowed to look (root always is), with `*`.
+    `os.environ` (a copy) is left alone. Returns the names scrubbed; Linux only, best effort."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50, 51)
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            block = mem.read(end - start)
+            scrubbed, done = _scrubbed(block, {n.encode() for n in names})
+            if done:
+                mem.seek(start)
+                mem.write(scrubbed)
+    except (OSError, ValueError, IndexError):
+        return []
+    return done
+
+
+def _scrubbed(block: bytes, names: set[bytes]) -> tuple[bytes, list[str]]:
+    entries, done = [], []
+    for entry in block.split(b"\0"):
+        name, sep, value = entry.partition(b"=")
+        if sep and name in names and value:
+            done.append(name.decode())
+            entry = name + b"=" + b"*" * len(value)
+        entries.append(entry)
+    return b"\0".join(entries), done
+
+
 def secret_free_env(keep: Iterable[str], secrets: Sequence[str]) -> dict[str, str]:
     """A child environment: the base names and `keep` from ours, never a name in `secrets`."""
     names = dict.fromkeys([*BASE_ENV_NAMES, *keep])

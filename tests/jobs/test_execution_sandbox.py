@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +34,14 @@ from core.workspace import workspace_dir
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, Stack, make_settings, running_stack
+from tests.support.stack import (
+    ALLOWED_USER,
+    TEST_TOKEN,
+    Stack,
+    free_port,
+    make_settings,
+    running_stack,
+)
 from worker_main import cmd_isolated_worker, isolated_settings, run_isolated
 
 FAKE_OPENAI_KEY = "sk-fake-operator-secret-5b1c"
@@ -353,3 +361,100 @@ print("root lists", os.listdir("{root}"))
     assert "isolated-worker" not in environ, environ  # the worker is outside its /proc
     leaked = [secret for secret in SECRETS if secret in environ]
     assert not leaked, f"secrets visible to a sandboxed command: {leaked}"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _environs(pids: dict[int, str]) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found[pid] = Path(f"/proc/{pid}/environ").read_bytes()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _tree(root_pid: int) -> dict[int, str]:
+    """Every live process under `root_pid` (itself included): pid -> command line."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grew = {root_pid}, True
+    while grew:
+        grown = tree | {pid for pid, parent in parents.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    lines: dict[int, str] = {}
+    for pid in tree:
+        with contextlib.suppress(OSError):
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return lines
+
+
+async def test_hbo_up_holds_no_secret_a_command_can_read(tmp_path: Path) -> None:
+    """`hbo up` with its secrets exported, as an operator starts it: a command walking up its
+    ancestors' /proc finds none, and no process of the tree shows one in /proc/<pid>/environ
+    (read here as root, which is allowed more than any command)."""
+    chat = ALLOWED_USER
+    async with (
+        BotApiEmulator(token=TEST_TOKEN) as botapi,
+        ScriptedLLM([text("summary")], repeat_last=True) as llm,
+    ):
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "TEMPORAL_", "OPENAI_", "DATABASE_", "EXECUTION_"))
+        }
+        env.update(
+            HBO_DATA_DIR=str(tmp_path / "data"),
+            TEMPORAL_DEV_PORT=str(free_port()),
+            TEMPORAL_UI_PORT=str(free_port()),
+            TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TELEGRAM_ALLOWED_USER_IDS=str(ALLOWED_USER),
+            TELEGRAM_POLL_TIMEOUT="1",
+            OPENAI_API_KEY=FAKE_OPENAI_KEY,
+            OPENAI_BASE_URL=llm.base_url,
+        )
+        log = (tmp_path / "hbo-up.log").open("wb")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker_main", "up", cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            botapi.inject_message(f"/exec {_python(ENVIRON_PROBE)}", user_id=chat, chat_id=chat)
+            await botapi.wait_for(
+                lambda m: m.chat_id == chat and "completed" in m.plain_text, timeout=180
+            )
+            tree = _tree(proc.pid)
+            environs = _environs(tree)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), 60)
+            log.close()
+    commands = " | ".join(tree.values())
+    assert "isolated-worker" in commands and "start-dev" in commands, commands
+    leaked = {
+        pid: tree[pid][:60]
+        for pid, env in environs.items()
+        if FAKE_OPENAI_KEY.encode() in env or TEST_TOKEN.encode() in env
+    }
+    assert not leaked, f"processes showing a secret in /proc/<pid>/environ: {leaked}"
+    [output] = (tmp_path / "data" / "workspaces").glob(f"chat-{chat}/job-*/step1-output.log")
+    seen = output.read_text()
+    assert "isolated-worker" in seen and " up" in seen, seen  # it did read both ancestors
+    assert not [s for s in SECRETS if s in seen], seen
+    for _ in range(200):
+        alive = [pid for pid in tree if _alive(pid)]
+        if not alive:
+            break
+        await asyncio.sleep(0.1)
+    assert not alive, f"processes of hbo up outlived it: {[tree[p][:60] for p in alive]}"
