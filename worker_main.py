@@ -187,11 +187,9 @@ def split_queues(queues: Sequence[str]) -> tuple[list[str], list[str]]:
 async def run_isolated(
     settings: Settings, queues: Sequence[str], stop: asyncio.Event, *, log_to_file: bool = False
 ) -> None:
-    """Workers for `queues` in a supervised child process that holds none of the secrets: its
+    """Workers for `queues` (not empty) in a supervised child process without the secrets: its
     environment is a short allowlist without them, its settings come over stdin (the Temporal
     API key only when one is set, as Temporal needs it), and it never reads `.env`."""
-    if not queues:
-        return
     argv = [sys.executable, SCRIPT, "isolated-worker"]
     for queue in queues:
         argv += ["--queue", queue]
@@ -280,17 +278,21 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _until_stopped(stop: asyncio.Event, *coros: Any) -> None:
+async def _until_stopped(stop: asyncio.Event, *coros: Any) -> bool:
+    """Run the components until `stop` or until one ends; True when one failed."""
     tasks = [asyncio.create_task(c) for c in coros]
+    failed = False
     try:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and not task.cancelled() and task.exception():
                 log.error("a component stopped: %r", task.exception())
+                failed = True
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+    return failed
 
 
 async def cmd_up(settings: Settings) -> int:
@@ -315,8 +317,12 @@ async def cmd_up(settings: Settings) -> int:
             await _until_stopped(
                 stop,
                 run_workers(runtime, local, stop, build_sender(settings)),
-                run_isolated(settings, isolated, stop, log_to_file=settings.console_mode),
                 run_chat(runtime, stop),
+                *(
+                    [run_isolated(settings, isolated, stop, log_to_file=settings.console_mode)]
+                    if isolated
+                    else []
+                ),
             )
     finally:
         if server is not None:
@@ -342,12 +348,12 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
             )
             return 2
         local, isolated = split_queues(queues or known)
-        await _until_stopped(
+        failed = await _until_stopped(
             stop,
             run_workers(runtime, local, stop, build_sender(settings)),
-            run_isolated(settings, isolated, stop),
+            *([run_isolated(settings, isolated, stop)] if isolated else []),
         )
-    return 0
+    return 1 if failed else 0
 
 
 async def cmd_bot(settings: Settings) -> int:

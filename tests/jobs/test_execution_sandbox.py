@@ -42,7 +42,7 @@ from tests.support.stack import (
     make_settings,
     running_stack,
 )
-from worker_main import cmd_isolated_worker, isolated_settings, run_isolated
+from worker_main import cmd_isolated_worker, isolated_settings, run_isolated, split_queues
 
 FAKE_OPENAI_KEY = "sk-fake-operator-secret-5b1c"
 FAKE_TEMPORAL_KEY = "tmprl-fake-operator-secret-77ad"
@@ -458,3 +458,11 @@ async def test_hbo_up_holds_no_secret_a_command_can_read(tmp_path: Path) -> None
             break
         await asyncio.sleep(0.1)
     assert not alive, f"processes of hbo up outlived it: {[tree[p][:60] for p in alive]}"
+
+
+def test_only_the_execution_queue_leaves_the_process() -> None:
+    assert split_queues(["operator", "research", "execution", "reporting", "sql"]) == (
+        ["operator", "research", "reporting", "sql"],
+        ["execution"],
+    )
+    assert split_queues(["operator"]) == (["operator"], [])
