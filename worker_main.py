@@ -236,13 +236,16 @@ async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> in
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
     try:
-        await asyncio.wait(
-            [*tasks, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
-        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
-    return 0
+    failures = [t.exception() for t in done if t is not stopper and not t.cancelled()]
+    failures = [f for f in failures if f is not None]
+    for failure in failures:
+        log.error("an isolated worker stopped: %r", failure)
+    return 1 if failures else 0
 
 
 async def _sync_heartbeats(runtime: Runtime) -> None:
