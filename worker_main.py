@@ -2,9 +2,14 @@
 
 hbo up                      dev server (unless TEMPORAL_ADDRESS) + all workers + bot/console
 hbo worker [--queue NAME]   Temporal workers for some task queues (default: all)
+hbo isolated-worker …       (internal) the execution queue's child process, without secrets
 hbo bot                     the Telegram bot only (a Temporal client)
 hbo heartbeat …             heartbeat targets: list, show, set, on/off, fire, infer
 python worker_main.py --queue execution   same as `hbo worker --queue execution`
+
+The execution queue (commands) never runs in a process that holds the bot token or API keys:
+`hbo up` and `hbo worker` run it in a supervised child started with an environment and settings
+without them (settings come over its stdin, never from `.env`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,11 +40,13 @@ from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, from_settings
 from core.logs import setup_logging
+from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
 from core.registry import WorkerRegistry, discover_workers
-from core.settings import Settings, load_settings
+from core.settings import SECRET_ENV_NAMES, Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
 from core.temporal import (
     ALL_QUEUES,
+    EXECUTION_QUEUE,
     NOTIFY_QUEUE,
     OPERATOR_QUEUE,
     connect,
@@ -50,6 +59,10 @@ if TYPE_CHECKING:
     from bot.operator import Operator
 
 log = logging.getLogger("hbo")
+
+# Task queues whose workers run commands: each runs in a child process without the secrets.
+ISOLATED_QUEUES = (EXECUTION_QUEUE,)
+SCRIPT = os.path.abspath(__file__)
 
 
 @dataclass
@@ -137,18 +150,14 @@ def build_workers(
             log.warning("no worker is registered for task queue %r; not polling it", queue)
             continue
         workers.append(
-            Worker(
+            _worker(
                 runtime.client,
-                task_queue=queue,
-                workflows=workflows[queue],
-                activities=activities[queue],
-                # Cancellation reaches an activity with its heartbeat response: keep it prompt.
-                max_heartbeat_throttle_interval=timedelta(seconds=1),
-                default_heartbeat_throttle_interval=timedelta(seconds=1),
-                graceful_shutdown_timeout=timedelta(seconds=3),
+                queue,
+                workflows[queue],
+                activities[queue],
                 # Telegram's bot-wide limit, enforced by the server across every process that
                 # polls the notify queue (each bot also limits itself in-process).
-                max_task_queue_activities_per_second=(
+                activities_per_second=(
                     float(runtime.settings.telegram_max_messages_per_second)
                     if queue == NOTIFY_QUEUE
                     else None
@@ -158,6 +167,26 @@ def build_workers(
     return workers
 
 
+def _worker(
+    client: Client,
+    queue: str,
+    workflows: list[type],
+    activities: list[Any],
+    activities_per_second: float | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=workflows,
+        activities=activities,
+        # Cancellation reaches an activity with its heartbeat response: keep it prompt.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=3),
+        max_task_queue_activities_per_second=activities_per_second,
+    )
+
+
 async def run_workers(
     runtime: Runtime, queues: Sequence[str], stop: asyncio.Event, sender: Sender
 ) -> None:
@@ -165,7 +194,8 @@ async def run_workers(
     if OPERATOR_QUEUE in queues:
         await _sync_heartbeats(runtime)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
-    log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
+    if workers:
+        log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
     try:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -176,6 +206,77 @@ async def run_workers(
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         await sender.close()
+
+
+def split_queues(queues: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(queues this process polls, queues for the secret-free child)."""
+    return [q for q in queues if q not in ISOLATED_QUEUES], [
+        q for q in queues if q in ISOLATED_QUEUES
+    ]
+
+
+async def run_isolated(
+    settings: Settings, queues: Sequence[str], stop: asyncio.Event, *, log_to_file: bool = False
+) -> None:
+    """Workers for `queues` (not empty) in a supervised child process without the secrets: its
+    environment is a short allowlist without them, its settings come over stdin (the Temporal
+    API key only when one is set, as Temporal needs it), and it never reads `.env`."""
+    argv = [sys.executable, SCRIPT, "isolated-worker"]
+    for queue in queues:
+        argv += ["--queue", queue]
+    if log_to_file:
+        argv.append("--log-to-file")
+    values = settings.without_secrets()
+    if settings.temporal_api_key is not None:
+        values["TEMPORAL_API_KEY"] = settings.temporal_api_key.get_secret_value()
+    await supervise(
+        f"the {'/'.join(queues)} worker process",
+        argv,
+        env=secret_free_env(settings.execution_env_allowlist, SECRET_ENV_NAMES),
+        stdin_data=json.dumps(values).encode(),
+        stop=stop,
+    )
+
+
+def isolated_settings(raw: bytes) -> Settings:
+    """The child's settings: the JSON its parent wrote, never a `.env` file."""
+    return Settings(_env_file=None, **json.loads(raw or b"{}"))  # type: ignore[call-arg]
+
+
+async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> int:
+    """The child side of `run_isolated`: settings from stdin only, workers without a database."""
+    present = [name for name in SECRET_ENV_NAMES if name in os.environ]
+    if present:
+        print(f"isolated-worker refuses to start with {', '.join(present)} set", file=sys.stderr)
+        return 2
+    settings = isolated_settings(sys.stdin.buffer.read())
+    setup_logging(settings, to_file=log_to_file)
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    client = await connect(settings)
+    registry = discover_workers(settings.worker_plugins)
+    workers = []
+    for queue in queues:
+        activities = [
+            activity
+            for definition in registry.all()
+            if definition.task_queue == queue
+            for activity in definition.activities(settings)
+        ]
+        workers.append(_worker(client, queue, [], activities))
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    failures = [t.exception() for t in done if t is not stopper and not t.cancelled()]
+    failures = [f for f in failures if f is not None]
+    for failure in failures:
+        log.error("an isolated worker stopped: %r", failure)
+    return 1 if failures else 0
 
 
 async def _sync_heartbeats(runtime: Runtime) -> None:
@@ -211,17 +312,21 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _until_stopped(stop: asyncio.Event, *coros: Any) -> None:
+async def _until_stopped(stop: asyncio.Event, *coros: Any) -> bool:
+    """Run the components until `stop` or until one ends; True when one failed."""
     tasks = [asyncio.create_task(c) for c in coros]
+    failed = False
     try:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and not task.cancelled() and task.exception():
                 log.error("a component stopped: %r", task.exception())
+                failed = True
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+    return failed
 
 
 async def cmd_up(settings: Settings) -> int:
@@ -242,10 +347,16 @@ async def cmd_up(settings: Settings) -> int:
                 f"Workers on {', '.join(ALL_QUEUES)}; {mode}; data in {settings.data_path}",
                 flush=True,
             )
+            local, isolated = split_queues(all_queues(runtime.registry))
             await _until_stopped(
                 stop,
-                run_workers(runtime, all_queues(runtime.registry), stop, build_sender(settings)),
+                run_workers(runtime, local, stop, build_sender(settings)),
                 run_chat(runtime, stop),
+                *(
+                    [run_isolated(settings, isolated, stop, log_to_file=settings.console_mode)]
+                    if isolated
+                    else []
+                ),
             )
     finally:
         if server is not None:
@@ -270,8 +381,13 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
             return 2
-        await run_workers(runtime, queues or known, stop, build_sender(settings))
-    return 0
+        local, isolated = split_queues(queues or known)
+        failed = await _until_stopped(
+            stop,
+            run_workers(runtime, local, stop, build_sender(settings)),
+            *([run_isolated(settings, isolated, stop)] if isolated else []),
+        )
+    return 1 if failed else 0
 
 
 async def cmd_bot(settings: Settings) -> int:
@@ -293,6 +409,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
+    isolated = sub.add_parser("isolated-worker", help="(internal) a secret-free worker process")
+    isolated.add_argument("--queue", action="append", required=True)
+    isolated.add_argument("--log-to-file", action="store_true")
     heartbeat_cli.add_parser(sub)
     if argv and argv[0].startswith("--"):
         argv = ["worker", *argv]
@@ -301,6 +420,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    set_not_dumpable()  # this process may hold the secrets: keep /proc/<pid>/* to itself
+    scrub_environ_block(SECRET_ENV_NAMES)  # and out of /proc/<pid>/environ, even for root
+    if args.command == "isolated-worker":
+        try:
+            return asyncio.run(cmd_isolated_worker(args.queue, log_to_file=args.log_to_file))
+        except KeyboardInterrupt:
+            return 130
     try:
         settings = load_settings()
     except ValueError as exc:

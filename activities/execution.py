@@ -3,7 +3,7 @@
 No shell unless the deployment enables it; a time limit; an output cap (the full output goes to a
 file in the workspace); a scrubbed environment; its own process group, killed on cancellation or
 timeout; activity heartbeats carrying the output tail, so progress is visible and a dead worker
-is noticed by Temporal.
+is noticed by Temporal. Where it runs (plainly or under bubblewrap) is `activities.sandbox`'s.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.sandbox import choose_sandbox
 from core.jobs import StepInput, StepOutput
 from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import EXECUTION_QUEUE
-from core.workspace import workspace_dir
+from core.workspace import chat_dir_of, workspace_dir
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 TAIL_LINES = 15
@@ -99,21 +100,17 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
     # Children that ignored SIGTERM may outlive the leader; the group id still reaches them.
     _kill_group(proc, signal.SIGKILL)
+    for _ in range(50):  # and they are gone (or zombies) before the step ends, within a second
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        await asyncio.sleep(0.02)
 
 
-async def run_command(
-    argv: list[str],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    timeout_seconds: float,
-    output_cap: int,
-    log_file: Path,
-    on_progress: object = None,
-) -> CommandRun:
-    started = time.monotonic()
+async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     try:
-        proc = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
             env=env,
@@ -130,59 +127,77 @@ async def run_command(
     except PermissionError:
         raise _bad_input(f"permission denied: {argv[0]}") from None
 
-    assert proc.stdout is not None
-    captured = bytearray()
-    total = 0
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
-    last_beat = 0.0
 
-    def beat(force: bool = False) -> None:
-        nonlocal last_beat
+class _Output:
+    """Reads a command's output: the whole of it to the log file, the first `cap` bytes kept,
+    the last lines as a tail for progress heartbeats."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, cap: int, on_progress: object) -> None:
+        self.proc, self.cap, self.on_progress = proc, cap, on_progress
+        self.started = time.monotonic()
+        self.captured = bytearray()
+        self.total = 0
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.last_beat = 0.0
+
+    def beat(self, force: bool = False) -> None:
         now = time.monotonic()
-        if callable(on_progress) and (force or now - last_beat >= HEARTBEAT_EVERY_SECONDS):
-            last_beat = now
-            on_progress(
+        if callable(self.on_progress) and (
+            force or now - self.last_beat >= HEARTBEAT_EVERY_SECONDS
+        ):
+            self.last_beat = now
+            self.on_progress(
                 ExecutionProgress(
-                    pid=proc.pid,
-                    elapsed_seconds=round(now - started, 1),
-                    output_bytes=total,
-                    tail="\n".join(tail)[-1500:],
+                    pid=self.proc.pid,
+                    elapsed_seconds=round(now - self.started, 1),
+                    output_bytes=self.total,
+                    tail="\n".join(self.tail)[-1500:],
                 )
             )
 
-    async def pump() -> None:
-        nonlocal total
-        assert proc.stdout is not None
+    async def pump(self, log_file: Path) -> None:
+        assert self.proc.stdout is not None
         with log_file.open("wb") as log:
-            while True:
-                chunk = await proc.stdout.read(65536)
-                if not chunk:
-                    break
+            while chunk := await self.proc.stdout.read(65536):
                 log.write(chunk)
-                total += len(chunk)
-                room = output_cap - len(captured)
+                self.total += len(chunk)
+                room = self.cap - len(self.captured)
                 if room > 0:
-                    captured.extend(chunk[:room])
+                    self.captured.extend(chunk[:room])
                 for line in chunk.decode("utf-8", errors="replace").splitlines():
                     if line.strip():
-                        tail.append(line[:300])
-                beat()
+                        self.tail.append(line[:300])
+                self.beat()
 
-    timed_out = False
-    reader = asyncio.create_task(pump())
-    try:
-        deadline = started + timeout_seconds
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                await _terminate(proc)
-                break
+    async def wait(self, timeout_seconds: float) -> bool:
+        """Wait for the command to end, beating while it is quiet; True when it timed out
+        (its process group is killed then)."""
+        deadline = self.started + timeout_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), min(remaining, 1.0))
-                break
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), min(remaining, 1.0))
+                return False
             except TimeoutError:
-                beat()  # a quiet command still proves it is alive
+                self.beat()  # a quiet command still proves it is alive
+        await _terminate(self.proc)
+        return True
+
+
+async def run_command(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout_seconds: float,
+    output_cap: int,
+    log_file: Path,
+    on_progress: object = None,
+) -> CommandRun:
+    proc = await _spawn(argv, cwd, env)
+    output = _Output(proc, output_cap, on_progress)
+    reader = asyncio.create_task(output.pump(log_file))
+    try:
+        timed_out = await output.wait(timeout_seconds)
         await asyncio.wait_for(reader, 5.0)
     except BaseException:
         # Cancellation (from Temporal via heartbeat) or any error: never leave the group running.
@@ -192,21 +207,21 @@ async def run_command(
     finally:
         if not reader.done():
             reader.cancel()
-    text = captured.decode("utf-8", errors="replace")
     return CommandRun(
         exit_code=None if timed_out else proc.returncode,
         timed_out=timed_out,
-        output=text,
-        output_bytes=total,
-        truncated=total > len(captured),
+        output=output.captured.decode("utf-8", errors="replace"),
+        output_bytes=output.total,
+        truncated=output.total > len(output.captured),
         log_file=log_file.name,
-        duration_seconds=round(time.monotonic() - started, 3),
+        duration_seconds=round(time.monotonic() - output.started, 3),
     )
 
 
 class ExecutionActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.sandbox = choose_sandbox(settings)
 
     @activity.defn(name="execution.run")
     async def run(self, step: StepInput) -> StepOutput:
@@ -220,8 +235,9 @@ class ExecutionActivities:
         log_file = cwd / f"step{step.step_index + 1}-output.log"
         timeout = min(step.timeout_seconds, self.settings.task_max_run_seconds)
         activity.logger.info("job %s: running %s (attempt %s)", step.job_id, argv[0], info.attempt)
+        chat_dir = chat_dir_of(self.settings.workspaces_dir, cwd)
         result = await run_command(
-            argv,
+            self.sandbox.wrap(argv, chat_dir=chat_dir, cwd=cwd),
             cwd=cwd,
             env=scrubbed_env(self.settings.execution_env_allowlist),
             timeout_seconds=timeout,
@@ -235,6 +251,8 @@ class ExecutionActivities:
                 result.model_dump(),
                 type="CommandTimeout",
             )
+        if self.sandbox.bwrap and result.output.startswith("bwrap: execvp "):
+            raise _bad_input(f"command not found: {argv[0]}")
         if result.exit_code != 0:
             tail = "\n".join(result.output.strip().splitlines()[-5:])
             raise ApplicationError(

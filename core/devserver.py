@@ -20,8 +20,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from core.process import die_with_parent
-from core.settings import Settings
+from core.process import die_with_parent, secret_free_env
+from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import dev_server_search_attribute_args
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ class DevServer:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
+            env=secret_free_env((), SECRET_ENV_NAMES),  # it needs none of the operator's secrets
             start_new_session=True,  # Ctrl-C reaches us; we stop it in order
             # SIGTERM lets the server close its SQLite file cleanly if we die.
             preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),

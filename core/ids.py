@@ -1,4 +1,5 @@
-"""Readable identifiers: `job-<short>` for jobs, `jobsched-<short>` for recurring jobs."""
+"""Readable identifiers: `job-<short>` for jobs, `jobsched-<short>` for recurring jobs, and the
+workspace folder names derived from them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ def normalize_job_id(text: str) -> str:
     return f"job-{text.lower()}"
 
 
-def workspace_name(job_id: str) -> str:
-    """The job's workspace folder: its id made filesystem-safe."""
-    return re.sub(r"[^a-z0-9_-]", "-", job_id.lower())[:80]
+def chat_folder(chat_id: int) -> str:
+    """A chat's folder under the workspaces root (`chat-123`, groups `chat-n100123`); every job
+    of the chat, whichever forum topic asked for it, has its workspace inside."""
+    return f"chat-{'n' if chat_id < 0 else ''}{abs(chat_id)}"
+
+
+def workspace_name(chat_id: int, job_id: str) -> str:
+    """The job's workspace folder, relative to the workspaces root: `chat-<id>/<job id made
+    filesystem-safe>`. Grouping per chat lets the sandbox give a command its own chat only."""
+    return f"{chat_folder(chat_id)}/{re.sub(r'[^a-z0-9_-]', '-', job_id.lower())[:80]}"

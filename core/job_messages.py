@@ -83,7 +83,7 @@ def approval_request_text(spec: JobSpec, *, recurring: str = "") -> str:
         + (
             "a fresh folder per run"
             if recurring
-            else f"<code>{esc(workspace_name(spec.job_id))}</code>"
+            else f"<code>{esc(workspace_name(spec.report_chat_id, spec.job_id))}</code>"
         ),
     ]
     commands = command_lines(spec)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+
+# Settings a process that runs commands must never hold (DATABASE_URL may carry a password).
+SECRET_ENV_NAMES = ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "TEMPORAL_API_KEY", "DATABASE_URL")
 
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -119,6 +122,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"],
         alias="EXECUTION_ENV_ALLOWLIST",
     )
+    execution_sandbox: Literal["none", "bwrap"] = Field(default="none", alias="EXECUTION_SANDBOX")
+    execution_sandbox_network: bool = Field(default=False, alias="EXECUTION_SANDBOX_NETWORK")
     needs_attention_timeout_minutes: int = Field(
         default=24 * 60, ge=1, alias="NEEDS_ATTENTION_TIMEOUT_MINUTES"
     )
@@ -255,6 +260,15 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_dev_port}"
+
+    def without_secrets(self) -> dict[str, Any]:
+        """Every setting by its env name except the secrets (and the database URL), for a
+        process that runs commands; TEMPORAL_API_KEY is the caller's to add if it must."""
+        values = self.model_dump(mode="json", by_alias=True)
+        for name in SECRET_ENV_NAMES:
+            values.pop(name, None)
+        values["HBO_DATA_DIR"] = str(self.data_path)
+        return values
 
     def is_allowed_user(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.telegram_allowed_user_ids

@@ -1,11 +1,16 @@
-"""Job workspaces: one folder per job (or chat) under the data dir; nothing may escape it."""
+"""Workspaces under the data dir: a folder per chat (`chat-<id>`), a folder per job inside it
+(`chat-<id>/job-<short>`); nothing may escape either.
+
+Containment compares real paths (symlinks resolved, then whole path components), never string
+prefixes: `job-abc123-other` is not inside `job-abc123`, and a symlink out is where it points.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-_FOLDER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
+_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 MAX_READ_BYTES = 1_000_000
 
 
@@ -14,11 +19,31 @@ class WorkspaceError(ValueError):
 
 
 def workspace_dir(root: Path, folder: str) -> Path:
-    if not _FOLDER_RE.match(folder):
+    """The folder `folder` (`chat-1` or `chat-1/job-abc`) under `root`, created if missing. It
+    must be a real folder: a symlink anywhere below `root` is refused, so a command that plants
+    `chat-1/job-next -> ../chat-2/…` cannot make a later job of its chat work in another's."""
+    parts = folder.split("/")
+    if len(parts) > 2 or not all(_PART_RE.match(part) for part in parts):
         raise WorkspaceError(f"workspace name {folder!r} is not a plain folder name")
-    path = (root / folder).resolve()
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root.joinpath(*parts)
+    if path.resolve() != path:
+        raise WorkspaceError(f"workspace {folder!r} points outside its own folder (a symlink)")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def chat_dir_of(root: Path, job_workspace: Path) -> Path:
+    """The chat folder that holds a job's workspace (its first component under `root`)."""
+    root = root.resolve()
+    relative = job_workspace.resolve().relative_to(root)
+    return root / relative.parts[0]
+
+
+def is_inside(base: Path, path: Path) -> bool:
+    """Whether real `path` is `base` or below it, by whole path components."""
+    return path == base or base in path.parents
 
 
 def resolve_inside(base: Path, relative: str) -> Path:
@@ -32,7 +57,7 @@ def resolve_inside(base: Path, relative: str) -> Path:
         raise WorkspaceError(f"path {relative!r} leaves the workspace ('..' is not allowed)")
     base = base.resolve()
     resolved = (base / candidate).resolve()  # follows symlinks
-    if resolved != base and base not in resolved.parents:
+    if not is_inside(base, resolved):
         raise WorkspaceError(f"path {relative!r} points outside the workspace")
     return resolved
 

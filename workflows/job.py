@@ -346,7 +346,7 @@ class JobWorkflow:
                 worker=step.worker,
                 goal=spec.goal,
                 params=step.params,
-                workspace=workspace_name(spec.job_id),
+                workspace=workspace_name(spec.report_chat_id, spec.job_id),
                 timeout_seconds=step.timeout_seconds,
                 previous=list(self._outputs),
             ),
@@ -416,7 +416,7 @@ class JobWorkflow:
             spec, self._state(), self._outputs, report.output if report else None
         )
         if report and report.data.get("attach_report"):
-            message.document_path = f"{workspace_name(spec.job_id)}/report.md"
+            message.document_path = f"{workspace_name(spec.report_chat_id, spec.job_id)}/report.md"
         self._final = (message, self._ledger_status(state))
         if self._card_task is not None:
             # An edit in flight lands first, so the card's last version is the final one.

@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,7 +29,7 @@ from core.jobs import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSp
 from core.messages import Button
 from core.render import esc, truncate_utf16
 from core.settings import validate_timezone
-from core.temporal import OPERATOR_QUEUE
+from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
 from core.untrusted import untrusted_data
 from core.workspace import WorkspaceError, read_text, resolve_inside, workspace_dir, write_text
 
@@ -174,6 +175,13 @@ def _plain(replies: list[Reply]) -> str:
 
 async def _owned_job(ctx: ToolContext, job_id: str) -> str:
     return await ctx.op.checked_job(ctx.msg, normalize_job_id(job_id), "a job id")
+
+
+async def _job_workspace(ctx: ToolContext, job_id: str) -> Path:
+    """The job's workspace folder, inside the folder of the chat the job reports to."""
+    desc = await ctx.op.jobs.describe(job_id)
+    chat_id = desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) or ctx.msg.chat_id
+    return workspace_dir(ctx.op.settings.workspaces_dir, workspace_name(chat_id, job_id))
 
 
 async def _owned_schedule(ctx: ToolContext, schedule_id: str) -> str:
@@ -386,7 +394,7 @@ async def run_job_now(ctx: ToolContext, args: JobRef) -> ToolOutcome:
 
 async def read_workspace_file(ctx: ToolContext, args: ReadFileArgs) -> ToolOutcome:
     job_id = await _owned_job(ctx, args.job_id)
-    base = workspace_dir(ctx.op.settings.workspaces_dir, workspace_name(job_id))
+    base = await _job_workspace(ctx, job_id)
     text = read_text(base, args.path, max_bytes=MAX_FILE_CHARS * 4)
     body = truncate_utf16(text, MAX_FILE_CHARS)
     return ToolOutcome(untrusted_data(body, f"file {args.path} of {job_id}"), job_ids=[job_id])
@@ -394,7 +402,7 @@ async def read_workspace_file(ctx: ToolContext, args: ReadFileArgs) -> ToolOutco
 
 async def write_workspace_file(ctx: ToolContext, args: WriteFileArgs) -> ToolOutcome:
     job_id = await _owned_job(ctx, args.job_id)
-    base = workspace_dir(ctx.op.settings.workspaces_dir, workspace_name(job_id))
+    base = await _job_workspace(ctx, job_id)
     resolve_inside(base, args.path)  # refuse escapes before anything is written
     write_text(base, args.path, args.content)
     await ctx.op.deps.audit.record(

@@ -45,8 +45,8 @@ class Gate:
     def settings(self) -> Any:
         return self.stack.settings
 
-    def workspace(self, job_id: str) -> Path:
-        return workspace_dir(self.settings.workspaces_dir, workspace_name(job_id))
+    def workspace(self, job_id: str, chat: int = ALLOWED_USER) -> Path:
+        return workspace_dir(self.settings.workspaces_dir, workspace_name(chat, job_id))
 
     async def propose(self, chat: int, command: str, **schedule: Any) -> SentMessage:
         """A person's free text; the model proposes `command` on the execution worker."""
@@ -126,7 +126,7 @@ async def test_a_proposed_rm_waits_and_a_denial_runs_nothing(gate: Gate) -> None
     text = request.plain_text or ""
     # Exactly what would run, on which worker, where, and who asked.
     assert '["rm", "victim.txt"]' in text and "worker: execution" in text
-    assert workspace_name(job_id) in text and "language model" in text and str(chat) in text
+    assert workspace_name(chat, job_id) in text and "language model" in text and str(chat) in text
     assert request.callback_data == [f"approve:{job_id}", f"deny:{job_id}"]
     victim = gate.workspace(job_id) / "victim.txt"
     victim.write_text("keep me")

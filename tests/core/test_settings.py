@@ -120,4 +120,7 @@ def test_job_ids_from_people(text: str, job_id: str) -> None:
 
 
 def test_workspace_names_are_filesystem_safe() -> None:
-    assert workspace_name("job-abc123-2026-11-25T09:00:00Z") == "job-abc123-2026-11-25t09-00-00z"
+    assert (
+        workspace_name(7, "job-abc123-2026-11-25T09:00:00Z")
+        == "chat-7/job-abc123-2026-11-25t09-00-00z"
+    )

@@ -85,7 +85,7 @@ async def test_an_inside_address_is_refused_and_the_person_is_warned(
     assert "completed with a warning" in done.plain_text
     assert f"Nothing was read — {url}: refused: 127.0.0.1 is a loopback address" in done.plain_text
     notes = (
-        stack.settings.workspaces_dir / workspace_name(job_id_of(done)) / "notes.md"
+        stack.settings.workspaces_dir / workspace_name(done.chat_id, job_id_of(done)) / "notes.md"
     ).read_text()
     assert f"`{url}` — refused: 127.0.0.1 is a loopback address" in notes
     assert SECRET not in notes and SECRET not in done.plain_text
@@ -99,7 +99,9 @@ async def test_a_research_that_found_nothing_is_not_a_plain_success(
     assert "completed with a warning" in done.plain_text
     assert "✅" not in done.plain_text
     assert "no file 'notes.txt' in the workspace" in done.plain_text
-    report = stack.settings.workspaces_dir / workspace_name(job_id_of(done)) / "report.md"
+    report = (
+        stack.settings.workspaces_dir / workspace_name(done.chat_id, job_id_of(done)) / "report.md"
+    )
     assert "**Warning:** Nothing was read" in report.read_text()
 
 
@@ -112,7 +114,9 @@ async def test_with_private_networks_allowed_the_local_page_is_read(
 
     assert [hit.path for hit in web.hits] == ["/secret"]
     assert done.plain_text.startswith("✅") and "warning" not in done.plain_text
-    workspace = private_networks_allowed.stack.settings.workspaces_dir / job_id_of(done)
+    workspace = private_networks_allowed.stack.settings.workspaces_dir / workspace_name(
+        done.chat_id, job_id_of(done)
+    )
     assert SECRET in (workspace / "notes.md").read_text()
 
 
@@ -136,7 +140,7 @@ async def test_research_writes_notes_in_the_job_workspace(
         timeout=30,
     )
     assert "research" in done.plain_text
-    workspace = stack.settings.workspaces_dir / job_id
+    workspace = stack.settings.workspaces_dir / workspace_name(chat, job_id)
     notes = (workspace / "notes.md").read_text()
     assert "could not fetch" in notes and "No LLM is configured" in notes
     assert (workspace / "notes.json").is_file() and (workspace / "report.md").is_file()

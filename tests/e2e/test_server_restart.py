@@ -40,7 +40,7 @@ async def test_restarting_the_dev_server_resumes_jobs_and_schedules(tmp_path: Pa
                 schedule_id = await stack.operator.schedules.create(
                     schedule, ScheduleSpec(every_seconds=3600)
                 )
-                trail = tmp_path / "workspaces" / workspace_name(spec.job_id) / "trail"
+                trail = tmp_path / "workspaces" / workspace_name(chat, spec.job_id) / "trail"
                 for _ in range(200):
                     if trail.exists():
                         break

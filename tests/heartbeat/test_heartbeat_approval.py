@@ -48,7 +48,7 @@ async def test_the_agents_start_job_of_a_command_waits_for_approval(
     assert "heartbeat agent" in (request.plain_text or "")
     assert '["touch", "agent-made.txt"]' in (request.plain_text or "")
     assert request.callback_data == [f"approve:{job_id}", f"deny:{job_id}"]
-    made = hb.settings.workspaces_dir / workspace_name(job_id) / "agent-made.txt"
+    made = hb.settings.workspaces_dir / workspace_name(chat, job_id) / "agent-made.txt"
     assert not made.exists()
 
     # The person approves it from the chat: then, and only then, it runs.
@@ -92,7 +92,7 @@ async def test_an_instruction_planted_in_a_jobs_output_never_runs(
     assert status.step_index == 0
     handle = hb.client.get_workflow_handle(job_id)
     # Nothing ran: no workspace file, no execution activity, only the approval request.
-    assert not (hb.settings.workspaces_dir / workspace_name(job_id) / "pwned.txt").exists()
+    assert not (hb.settings.workspaces_dir / workspace_name(chat, job_id) / "pwned.txt").exists()
     await hb.client.get_workflow_handle(planted.job_id).cancel()
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
@@ -104,7 +104,7 @@ async def test_an_instruction_planted_in_a_jobs_output_never_runs(
     await hb.operator.handle(press)
     final = await wait_status(hb.client, job_id, JobState.cancelled)
     assert isinstance(final, JobStatus) and final.phase == "denied"
-    assert not (hb.settings.workspaces_dir / workspace_name(job_id) / "pwned.txt").exists()
+    assert not (hb.settings.workspaces_dir / workspace_name(chat, job_id) / "pwned.txt").exists()
 
 
 async def test_awaiting_approval_is_not_reported_as_a_change(hb: Harness, llm: ScriptedLLM) -> None:

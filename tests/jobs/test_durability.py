@@ -76,8 +76,9 @@ async def test_sigkilled_worker_mid_step(
             ]
             spec = spec.model_copy(update={"steps": steps})
             handle = await stack.operator.jobs.start(spec)
-            runs = tmp_path / "workspaces" / workspace_name(spec.job_id) / "runs"
-            for _ in range(300):
+            runs = tmp_path / "workspaces" / workspace_name(chat, spec.job_id) / "runs"
+            # Generous: the worker starts its secret-free execution child before it polls.
+            for _ in range(1200):
                 if runs.exists():
                     break
                 await asyncio.sleep(0.05)

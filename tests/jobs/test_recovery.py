@@ -22,8 +22,8 @@ from tests.support.jobs import fast_retries, wait_status
 from tests.support.stack import Stack
 
 
-def _workspace(stack: Stack, job_id: str):  # type: ignore[no-untyped-def]
-    return stack.settings.workspaces_dir / workspace_name(job_id)
+def _workspace(stack: Stack, chat_id: int, job_id: str):  # type: ignore[no-untyped-def]
+    return stack.settings.workspaces_dir / workspace_name(chat_id, job_id)
 
 
 async def test_a_flaky_step_is_retried_and_succeeds(stack: Stack, botapi: BotApiEmulator) -> None:
@@ -62,13 +62,13 @@ async def test_exhausted_retries_wait_for_a_decision_and_retry_resumes_at_the_fa
     )
 
     # Retry on a job that is not waiting is refused at once, with the reason.
-    (_workspace(stack, spec.job_id) / "go").write_text("")
+    (_workspace(stack, spec.report_chat_id, spec.job_id) / "go").write_text("")
     answer = await stack.operator.jobs.retry(spec.job_id, user_id=1)
     assert "retrying step 2" in answer
     result = await handle.result()
     assert result.state is JobState.completed
     # The first step ran exactly once: its output was kept, not recomputed.
-    assert (_workspace(stack, spec.job_id) / "counter").read_text() == "ran\n"
+    assert (_workspace(stack, spec.report_chat_id, spec.job_id) / "counter").read_text() == "ran\n"
     with pytest.raises(JobActionError, match="has ended"):
         await stack.operator.jobs.retry(spec.job_id, user_id=1)
 

@@ -1,4 +1,4 @@
-"""Workspace paths cannot escape the job's folder."""
+"""Workspace paths cannot escape the job's folder; job folders are grouped per chat."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from core.workspace import (
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    return workspace_dir(tmp_path / "workspaces", "job-abc123")
+    return workspace_dir(tmp_path / "workspaces", "chat-1/job-abc123")
 
 
 @pytest.mark.parametrize(
@@ -57,8 +57,48 @@ def test_workspace_folder_names_are_plain(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError):
         workspace_dir(tmp_path, "../up")
     with pytest.raises(WorkspaceError):
-        workspace_dir(tmp_path, "a/b")
-    assert workspace_name("job-abc123-2026-11-25T09:00:00Z") == "job-abc123-2026-11-25t09-00-00z"
+        workspace_dir(tmp_path, "a/b/c")
+    with pytest.raises(WorkspaceError):
+        workspace_dir(tmp_path, "chat-1/../chat-2")
+    with pytest.raises(WorkspaceError):
+        workspace_dir(tmp_path, "/chat-1")
+    assert workspace_dir(tmp_path, "chat-1/job-a") == (tmp_path / "chat-1" / "job-a").resolve()
+    assert (
+        workspace_name(42, "job-abc123-2026-11-25T09:00:00Z")
+        == "chat-42/job-abc123-2026-11-25t09-00-00z"
+    )
+    assert workspace_name(-100123, "job-abc") == "chat-n100123/job-abc"
+
+
+def test_a_sibling_with_the_same_prefix_is_outside(ws: Path) -> None:
+    """`job-abc123-other` starts with `job-abc123` but is another job: a symlink into it from
+    `job-abc123` is refused (containment compares path components, not strings)."""
+    other = ws.parent / "job-abc123-other"
+    other.mkdir()
+    (other / "step1-output.log").write_text("another job's output")
+    (ws / "peek").symlink_to(other)
+    (ws / "peek.log").symlink_to(other / "step1-output.log")
+    with pytest.raises(WorkspaceError, match="outside"):
+        read_text(ws, "peek/step1-output.log")
+    with pytest.raises(WorkspaceError, match="outside"):
+        read_text(ws, "peek.log")
+    with pytest.raises(WorkspaceError, match="outside"):
+        write_text(ws, "peek/planted.txt", "x")
+    assert not (other / "planted.txt").exists()
+
+
+def test_a_symlinked_job_folder_is_refused(tmp_path: Path) -> None:
+    """A job folder that is a symlink into another chat's folder is not that job's workspace."""
+    root = tmp_path / "workspaces"
+    victim = workspace_dir(root, "chat-2/job-theirs")
+    (root / "chat-1").mkdir()
+    (root / "chat-1" / "job-mine").symlink_to(victim)
+    (root / "chat-3").symlink_to(tmp_path)  # a chat folder pointing out of the root
+    with pytest.raises(WorkspaceError, match="outside"):
+        workspace_dir(root, "chat-3/job-x")
+    with pytest.raises(WorkspaceError, match="outside"):
+        workspace_dir(root, "chat-1/job-mine")
+    assert workspace_dir(root, "chat-2/job-theirs") == victim
 
 
 def test_a_sibling_whose_name_extends_this_one_is_outside(tmp_path: Path) -> None:

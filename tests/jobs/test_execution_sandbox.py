@@ -1,0 +1,468 @@
+"""Least privilege for commands: the execution worker runs in a child process that holds none of
+the operator's secrets, and under bubblewrap a command sees its own chat's workspace only, the
+system read-only, its own processes only and no network.
+
+The end-to-end tests run the real composition: the operator's workers in this process (which
+holds fake secrets in its settings and environment) and the execution queue in the supervised
+secret-free child that `hbo up` starts, on a fresh namespace of the test dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from activities import sandbox as sandbox_module
+from activities.execution import CommandRun, run_command, scrubbed_env
+from activities.sandbox import Sandbox, choose_sandbox, probe
+from core.devserver import DevServer
+from core.jobs import JobState
+from core.process import supervise
+from core.settings import SECRET_ENV_NAMES
+from core.temporal import EXECUTION_QUEUE
+from core.workspace import workspace_dir
+from tests.support.botapi import BotApiEmulator
+from tests.support.llm_server import ScriptedLLM, text
+from tests.support.namespaces import new_namespace
+from tests.support.stack import (
+    ALLOWED_USER,
+    TEST_TOKEN,
+    Stack,
+    free_port,
+    make_settings,
+    running_stack,
+)
+from worker_main import cmd_isolated_worker, isolated_settings, run_isolated, split_queues
+
+FAKE_OPENAI_KEY = "sk-fake-operator-secret-5b1c"
+FAKE_TEMPORAL_KEY = "tmprl-fake-operator-secret-77ad"
+FAKE_DB_PASSWORD = "fake-db-password-c0ffee"
+SECRETS = (TEST_TOKEN, FAKE_OPENAI_KEY, FAKE_TEMPORAL_KEY, FAKE_DB_PASSWORD)
+
+
+def _python(code: str) -> str:
+    """A `/exec` command line running `code` with python3, free of shell quoting."""
+    return f"python3 -c \"exec(bytes.fromhex('{code.encode().hex()}').decode())\""
+
+
+# Prints the environment and command line of every ancestor it can see, and of every process
+# in its /proc (under bubblewrap that is only the sandbox's own).
+ENVIRON_PROBE = """
+import os
+seen = set()
+pid = os.getppid()
+while pid > 1 and pid not in seen:
+    seen.add(pid)
+    for name in ("environ", "cmdline"):
+        try:
+            print(pid, name, open(f"/proc/{pid}/{name}", "rb").read().replace(b"\\0", b" "))
+        except OSError as exc:
+            print(pid, name, "error", exc)
+    try:
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        break
+print("parent", os.getppid(), "visible", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+"""
+
+
+def bwrap_or_skip() -> str:
+    bwrap = shutil.which("bwrap")
+    problem = probe(bwrap) if bwrap else "bwrap is not installed"
+    if problem or bwrap is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires bubblewrap: {problem} (.ci/run installs it)")
+        pytest.skip(f"bubblewrap cannot start here: {problem} (apt-get install bubblewrap)")
+    return bwrap
+
+
+# --- the sandbox itself, without Temporal ---------------------------------------------------
+
+
+async def _run(sandbox: Sandbox, cwd: Path, code: str) -> CommandRun:
+    argv = sandbox.wrap(["python3", "-c", code], chat_dir=cwd.parent, cwd=cwd)
+    return await run_command(
+        argv,
+        cwd=cwd,
+        env=scrubbed_env(["PATH"]),
+        timeout_seconds=60,
+        output_cap=20_000,
+        log_file=cwd / "out.log",
+    )
+
+
+async def test_bwrap_system_is_read_only_and_proc_is_its_own(tmp_path: Path) -> None:
+    sandbox = Sandbox(bwrap_or_skip())
+    cwd = workspace_dir(tmp_path / "workspaces", "chat-1/job-a")
+    marker = f"hbo-sandbox-{os.getpid()}-{id(tmp_path)}"
+    (tmp_path / "host-only.txt").write_text("host")
+    code = f"""
+import os
+for path in ("/usr/x", "/etc/x", "/x"):
+    try:
+        open(path, "w").write("x"); print("wrote", path)
+    except OSError as exc:
+        print("refused", path, exc.strerror)
+open("mine.txt", "w").write("ok"); print("workspace ok")
+open("/tmp/{marker}", "w").write("private"); print("tmp ok")
+print("host file seen", os.path.exists("{tmp_path / "host-only.txt"}"))
+print("shadow", os.path.exists("/etc/shadow"))
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+print("uid", os.getuid(), "capeff", [l for l in open("/proc/self/status") if "CapEff" in l])
+"""
+    result = await _run(sandbox, cwd, code)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "wrote" not in out and out.count("refused") == 3, out
+    assert "workspace ok" in out and (cwd / "mine.txt").read_text() == "ok"
+    assert "tmp ok" in out and not (tmp_path.parent / marker).exists()
+    assert "host file seen False" in out  # the host's /tmp is not there, only its workspace
+    assert "shadow False" in out
+    pids = json.loads(out.split("pids ", 1)[1].splitlines()[0])
+    assert max(pids) < 10, out  # a fresh PID namespace: no operator, no other chat's command
+    assert "0000000000000000" in out  # no capabilities, even when started as root
+
+
+async def test_bwrap_has_no_network_unless_allowed(tmp_path: Path) -> None:
+    bwrap = bwrap_or_skip()
+    cwd = workspace_dir(tmp_path / "workspaces", "chat-1/job-a")
+    connections: list[str] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append("hit")
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    code = f"""
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close(); print("connected")
+except OSError as exc:
+    print("no connection:", exc)
+"""
+    async with server:
+        closed = await _run(Sandbox(bwrap), cwd, code)
+        assert "no connection" in closed.output and not connections, closed.output
+        opened = await _run(Sandbox(bwrap, network=True), cwd, code)
+        assert "connected" in opened.output, opened.output
+        for _ in range(100):
+            if connections:
+                break
+            await asyncio.sleep(0.05)
+        assert connections == ["hit"]
+
+
+async def test_bwrap_sees_its_own_chat_only(tmp_path: Path) -> None:
+    sandbox = Sandbox(bwrap_or_skip())
+    root = tmp_path / "workspaces"
+    mine = workspace_dir(root, "chat-1/job-a")
+    (workspace_dir(root, "chat-1/job-b") / "out.txt").write_text("same chat, other topic")
+    theirs = workspace_dir(root, "chat-2/job-c") / "step1-output.log"
+    theirs.write_text("another chat's private output")
+    code = f"""
+import os
+for path in ("../job-b/out.txt", "../../chat-2/job-c/step1-output.log", "{theirs}"):
+    try:
+        print("read", path, open(path).read())
+    except OSError as exc:
+        print("cannot read", path, exc.strerror)
+os.symlink("{theirs}", "peek")
+try:
+    print("via symlink", open("peek").read())
+except OSError as exc:
+    print("cannot read via symlink", exc.strerror)
+print("root lists", os.listdir("{root}"))
+"""
+    result = await _run(sandbox, mine, code)
+    assert result.exit_code == 0, result.output
+    assert "same chat, other topic" in result.output  # a chat's jobs share its folder
+    assert "private output" not in result.output, result.output
+    assert "root lists ['chat-1']" in result.output, result.output
+
+
+def test_fallback_when_the_sandbox_cannot_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sandbox_module, "_chosen", {})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    settings = make_settings(tmp_path, "127.0.0.1:1", EXECUTION_SANDBOX="bwrap")
+    with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
+        first, second = choose_sandbox(settings), choose_sandbox(settings)
+    assert first.bwrap is None and second is first
+    warnings = [r for r in caplog.records if "cannot start" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text  # said once, not per command
+    assert "not installed" in warnings[0].getMessage()
+
+
+# --- the secret-free worker process ---------------------------------------------------------
+
+
+def test_isolated_settings_carry_no_secret_and_ignore_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        "127.0.0.1:7233",
+        OPENAI_API_KEY=FAKE_OPENAI_KEY,
+        DATABASE_URL=f"postgresql+asyncpg://u:{FAKE_DB_PASSWORD}@127.0.0.1/x",
+        EXECUTION_SANDBOX="bwrap",
+    )
+    values = settings.without_secrets()
+    assert not set(values) & set(SECRET_ENV_NAMES)
+    assert not any(secret in repr(values) for secret in SECRETS)
+    # The child never reads `.env`, even when one with secrets is in its working directory.
+    (tmp_path / ".env").write_text(
+        f"TELEGRAM_BOT_TOKEN={TEST_TOKEN}\nOPENAI_API_KEY={FAKE_OPENAI_KEY}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    child = isolated_settings(json.dumps(values).encode())
+    assert child.telegram_bot_token is None and child.openai_api_key is None
+    assert child.execution_sandbox == "bwrap" and child.data_path == settings.data_path
+
+
+async def test_isolated_worker_refuses_an_environment_with_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    assert await cmd_isolated_worker([EXECUTION_QUEUE], log_to_file=False) == 2
+
+
+async def test_supervisor_restarts_then_gives_up_and_stops_its_child(tmp_path: Path) -> None:
+    stop = asyncio.Event()
+    runs = tmp_path / "runs"
+    crashing = [sys.executable, "-c", f"open({str(runs)!r}, 'a').write('x'); raise SystemExit(3)"]
+    with pytest.raises(RuntimeError, match="code 3"):
+        await supervise("crasher", crashing, env={}, stdin_data=b"", stop=stop)
+    assert runs.read_text() == "xxx"  # restarted, then given up after three quick exits
+
+    pid_file = tmp_path / "pid"
+    sleeper = [
+        sys.executable,
+        "-c",
+        f"import os,time; open({str(pid_file)!r},'w').write(str(os.getpid())); time.sleep(60)",
+    ]
+    task = asyncio.create_task(supervise("sleeper", sleeper, env={}, stdin_data=b"", stop=stop))
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+# --- end to end: the real stack, the execution queue in its secret-free child ---------------
+
+
+@contextlib.asynccontextmanager
+async def isolated_stack(
+    dev_server: DevServer,
+    client: Client,
+    botapi: BotApiEmulator,
+    data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: str,
+) -> AsyncIterator[Stack]:
+    ns = await new_namespace(dev_server.target, client, "sandbox")
+    # As if exported in the operator's shell: the child must not inherit them.
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    monkeypatch.setenv("TEMPORAL_API_KEY", FAKE_TEMPORAL_KEY)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://u:{FAKE_DB_PASSWORD}@h/db")
+    async with ScriptedLLM([text("summary")], repeat_last=True) as llm:
+        settings = make_settings(
+            data,
+            dev_server.target,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TEMPORAL_NAMESPACE=ns.namespace,
+            TEMPORAL_API_KEY="",
+            OPENAI_API_KEY=FAKE_OPENAI_KEY,  # this process's reporting step uses it
+            OPENAI_BASE_URL=llm.base_url,
+            EXECUTION_SANDBOX=sandbox,
+        )
+        queues = ("operator", "research", "reporting")
+        async with running_stack(settings, ns, queues=queues, bot=False) as stack:
+            child = asyncio.create_task(run_isolated(settings, [EXECUTION_QUEUE], stack.stop))
+            try:
+                for _ in range(1200):  # the child imports the project first: slow when busy
+                    if await stack.operator.has_pollers(EXECUTION_QUEUE) or child.done():
+                        break
+                    await asyncio.sleep(0.1)
+                assert not child.done(), child.exception()
+                yield stack
+            finally:
+                stack.stop.set()
+                await asyncio.wait_for(child, 60)
+
+
+async def _exec(stack: Stack, chat: int, command: str) -> tuple[str, str]:
+    """Run `command` as `/exec` in `chat`; (job id, its output)."""
+    spec = stack.operator.planner.exec_job(command, chat_id=chat)
+    handle = await stack.operator.jobs.start(spec)
+    result = await asyncio.wait_for(handle.result(), 120)
+    assert result.state is JobState.completed, result.last_error
+    return spec.job_id, result.outputs[0].output
+
+
+async def test_plain_mode_commands_find_no_secrets(
+    dev_server: DevServer,
+    client: Client,
+    botapi: BotApiEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with isolated_stack(dev_server, client, botapi, tmp_path, monkeypatch, "none") as stack:
+        _, out = await _exec(stack, 7101, _python(ENVIRON_PROBE))
+    assert "isolated-worker" in out, out  # the probe did read its parent, the worker
+    leaked = [secret for secret in SECRETS if secret in out]
+    assert not leaked, f"secrets visible to a command: {leaked}"
+
+
+async def test_sandboxed_commands_find_no_secrets_and_no_other_chat(
+    dev_server: DevServer,
+    client: Client,
+    botapi: BotApiEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bwrap_or_skip()
+    async with isolated_stack(dev_server, client, botapi, tmp_path, monkeypatch, "bwrap") as stack:
+        other_job, _ = await _exec(
+            stack, 7201, _python("open('diary.txt', 'w').write('chat 7201 private diary')")
+        )
+        root = stack.settings.workspaces_dir
+        assert (root / "chat-7201" / other_job / "diary.txt").is_file()
+        code = f"""
+import os
+for path in ("../{other_job}/diary.txt", "../../chat-7201/{other_job}/diary.txt",
+             "{root}/chat-7201/{other_job}/diary.txt"):
+    try:
+        print("read", path, open(path).read())
+    except OSError as exc:
+        print("cannot read", path, exc.strerror)
+print("root lists", os.listdir("{root}"))
+"""
+        _, cross = await _exec(stack, 7202, _python(code))
+        _, environ = await _exec(stack, 7202, _python(ENVIRON_PROBE))
+    assert "private diary" not in cross and cross.count("cannot read") == 3, cross
+    assert "root lists ['chat-7202']" in cross, cross
+    assert "isolated-worker" not in environ, environ  # the worker is outside its /proc
+    leaked = [secret for secret in SECRETS if secret in environ]
+    assert not leaked, f"secrets visible to a sandboxed command: {leaked}"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _environs(pids: dict[int, str]) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found[pid] = Path(f"/proc/{pid}/environ").read_bytes()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _tree(root_pid: int) -> dict[int, str]:
+    """Every live process under `root_pid` (itself included): pid -> command line."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grew = {root_pid}, True
+    while grew:
+        grown = tree | {pid for pid, parent in parents.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    lines: dict[int, str] = {}
+    for pid in tree:
+        with contextlib.suppress(OSError):
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return lines
+
+
+async def test_hbo_up_holds_no_secret_a_command_can_read(tmp_path: Path) -> None:
+    """`hbo up` with its secrets exported, as an operator starts it: a command walking up its
+    ancestors' /proc finds none, and no process of the tree shows one in /proc/<pid>/environ
+    (read here as root, which is allowed more than any command)."""
+    chat = ALLOWED_USER
+    async with (
+        BotApiEmulator(token=TEST_TOKEN) as botapi,
+        ScriptedLLM([text("summary")], repeat_last=True) as llm,
+    ):
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "TEMPORAL_", "OPENAI_", "DATABASE_", "EXECUTION_"))
+        }
+        env.update(
+            HBO_DATA_DIR=str(tmp_path / "data"),
+            TEMPORAL_DEV_PORT=str(free_port()),
+            TEMPORAL_UI_PORT=str(free_port()),
+            TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TELEGRAM_ALLOWED_USER_IDS=str(ALLOWED_USER),
+            TELEGRAM_POLL_TIMEOUT="1",
+            OPENAI_API_KEY=FAKE_OPENAI_KEY,
+            OPENAI_BASE_URL=llm.base_url,
+        )
+        log = (tmp_path / "hbo-up.log").open("wb")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker_main", "up", cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            botapi.inject_message(f"/exec {_python(ENVIRON_PROBE)}", user_id=chat, chat_id=chat)
+            await botapi.wait_for(
+                lambda m: m.chat_id == chat and "completed" in m.plain_text, timeout=180
+            )
+            tree = _tree(proc.pid)
+            environs = _environs(tree)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), 60)
+            log.close()
+    commands = " | ".join(tree.values())
+    assert "isolated-worker" in commands and "start-dev" in commands, commands
+    leaked = {
+        pid: tree[pid][:60]
+        for pid, env in environs.items()
+        if FAKE_OPENAI_KEY.encode() in env or TEST_TOKEN.encode() in env
+    }
+    assert not leaked, f"processes showing a secret in /proc/<pid>/environ: {leaked}"
+    [output] = (tmp_path / "data" / "workspaces").glob(f"chat-{chat}/job-*/step1-output.log")
+    seen = output.read_text()
+    assert "isolated-worker" in seen and " up" in seen, seen  # it did read both ancestors
+    assert not [s for s in SECRETS if s in seen], seen
+    for _ in range(200):
+        alive = [pid for pid in tree if _alive(pid)]
+        if not alive:
+            break
+        await asyncio.sleep(0.1)
+    assert not alive, f"processes of hbo up outlived it: {[tree[p][:60] for p in alive]}"
+
+
+def test_only_the_execution_queue_leaves_the_process() -> None:
+    assert split_queues(["operator", "research", "execution", "reporting", "sql"]) == (
+        ["operator", "research", "reporting", "sql"],
+        ["execution"],
+    )
+    assert split_queues(["operator"]) == (["operator"], [])
