@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from core.jobs import StepInput, StepOutput
-from core.llm import llm_client
+from core.llm import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
@@ -113,36 +113,43 @@ def deterministic_notes(goal: str, sources: list[Source]) -> ResearchNotes:
 
 
 async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> ResearchNotes | None:
-    client = llm_client(settings)
-    if client is None:
+    llm = llm_for(settings, interactive=False)
+    if llm is None:
         return None
     material = (
         "\n\n".join(f"[{s.kind} {s.ref}] {s.detail}\n{s.excerpt}" for s in sources if s.ok)
         or "(no sources could be read)"
     )
-    response = await client.chat.completions.create(
-        model=settings.openai_model,
-        messages=[
-            {
-                "role": "system",
-                "content": "You are a research worker. Reply with JSON only: "
-                '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
-                "never invent sources.",
-            },
-            {"role": "user", "content": f"Goal: {goal}\n\nSources:\n{material[:12000]}"},
-        ],
-        response_format={"type": "json_object"},
-    )
+    try:
+        response = await llm.complete(
+            model=settings.openai_model,
+            messages=[
+                {
+                    "role": "system",
+                    "content": "You are a research worker. Reply with JSON only: "
+                    '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
+                    "never invent sources.",
+                },
+                {"role": "user", "content": f"Goal: {goal}\n\nSources:\n{material[:12000]}"},
+            ],
+            response_format={"type": "json_object"},
+        )
+    except LlmUnavailable as exc:  # the deterministic notes stand in
+        activity.logger.warning("no LLM notes (%s); writing plain notes", exc)
+        return None
     content = response.choices[0].message.content or "{}"
     try:
         data: dict[str, Any] = json.loads(content)
     except json.JSONDecodeError:
         return None
+    if not isinstance(data, dict):  # valid JSON, wrong shape: the plain notes stand in
+        return None
+    findings, questions = data.get("findings", []), data.get("open_questions", [])
     return ResearchNotes(
         goal=goal,
         sources=sources,
-        findings=[str(x) for x in data.get("findings", [])][:30],
-        open_questions=[str(x) for x in data.get("open_questions", [])][:30],
+        findings=[str(x) for x in findings][:30] if isinstance(findings, list) else [],
+        open_questions=[str(x) for x in questions][:30] if isinstance(questions, list) else [],
         method=f"llm:{settings.openai_model}",
     )
 

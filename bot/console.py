@@ -42,6 +42,8 @@ class StdinLines:
 
 
 async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | None = None) -> None:
+    """Each line is answered by its own task: a slow answer (a model that does not reply) never
+    holds up the next line — a `/workers` typed meanwhile is answered at once."""
     out = out or sys.stdout
     print(
         "Console chat (no TELEGRAM_BOT_TOKEN set). Try: /exec echo hello · /research notes.txt · "
@@ -50,37 +52,50 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
         flush=True,
     )
     lines = StdinLines()
-    while not stop.is_set():
-        print(PROMPT, end="", file=out, flush=True)
-        reader = asyncio.ensure_future(lines.next())
-        stopper = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if reader not in done:
-            reader.cancel()
-            return
-        line = reader.result()
-        if line is None:  # end of input: Ctrl-D quits; a detached run keeps its workers going
-            if sys.stdin.isatty():
-                stop.set()
-            return
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            replies = await operator.handle(_incoming(text))
-        except Exception:
-            log.exception("console message failed: %s", text[:100])
-            print(
-                "⚠️ Something went wrong on my side (see the log); nothing was lost.",
-                file=out,
-                flush=True,
-            )
-            continue
+    answering: set[asyncio.Task[None]] = set()
+    try:
+        while not stop.is_set():
+            print(PROMPT, end="", file=out, flush=True)
+            reader = asyncio.ensure_future(lines.next())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if reader not in done:
+                reader.cancel()
+                return
+            line = reader.result()
+            if line is None:  # end of input: Ctrl-D quits; a detached run keeps its workers going
+                if answering:  # piped input: let the answers still on their way arrive
+                    await asyncio.wait(answering)
+                if sys.stdin.isatty():
+                    stop.set()
+                return
+            text = line.strip()
+            if not text:
+                continue
+            task = asyncio.create_task(answer_line(operator, text, out))
+            answering.add(task)
+            task.add_done_callback(answering.discard)
+    finally:
+        for task in answering:
+            task.cancel()
+
+
+async def answer_line(operator: Operator, text: str, out: TextIO) -> None:
+    """One line's replies, printed when ready. Errors go to the log; the terminal gets one line."""
+    try:
+        replies = await operator.handle(_incoming(text))
         for reply in replies:
             print(console_text(reply.text, reply.buttons), file=out, flush=True)
             # A terminal cannot edit a card: the job is told so and never waits for one.
             await operator.reply_posted(reply, [])
+    except Exception:
+        log.exception("console message failed: %s", text[:100])
+        print(
+            "⚠️ Something went wrong on my side (see the log); nothing was lost.",
+            file=out,
+            flush=True,
+        )
 
 
 def _incoming(text: str) -> Incoming:

@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowExecutionDescription
 
 from core.ids import normalize_job_id
 from core.jobs import JobSpec
+from core.llm import outage as llm_outage
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -38,6 +39,15 @@ log = logging.getLogger(__name__)
 
 REFUSAL_INTERVAL_SECONDS = 600
 MAX_MESSAGE_CHARS = 4000
+SOMETHING_WENT_WRONG = (
+    "⚠️ Something went wrong on my side (the details are in the log); nothing was lost. "
+    "Try again in a moment."
+)
+LLM_OUTAGE_NOTICE = (
+    "ℹ️ The language model is not answering right now, so I work without it: commands as "
+    "usual, plain words matched by keywords, job reports without a summary. I will not "
+    "repeat this until it has come back and failed again."
+)
 
 
 @dataclass
@@ -64,24 +74,52 @@ class Operator:
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
         # Job cards handed to a transport and not yet shown: job id -> why this worker.
         self._pending_cards: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=600)
+        # Chat id -> the number of the LLM outage it was told about.
+        self._llm_told: TTLCache[int, int] = TTLCache(maxsize=10_000, ttl=7 * 24 * 3600)
         from .intake import Intake  # the intake needs the command registry loaded first
 
         self.intake = Intake(self)
 
     # --- entry point -----------------------------------------------------------------------
     async def handle(self, msg: Incoming) -> list[Reply]:
-        refusal = await self._gate(msg)
-        if refusal is not None:
-            return refusal
-        await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
-        if msg.chat_type == "private":  # first contact enables the person's heartbeat
-            await self.heartbeats.ensure_private(msg.chat_id)
+        """The replies to one message or button press. Never raises: an unexpected error is
+        logged with its traceback and the chat gets one clear line."""
+        try:
+            refusal = await self._gate(msg)
+            if refusal is not None:
+                return refusal
+            await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
+            if msg.chat_type == "private":  # first contact enables the person's heartbeat
+                await self.heartbeats.ensure_private(msg.chat_id)
+            replies = await self._answer(msg)
+        except Exception:
+            log.exception(
+                "chat %s: handling %r failed",
+                msg.chat_id,
+                (msg.text or msg.callback_data or "")[:100],
+            )
+            return [Reply(text=SOMETHING_WENT_WRONG, toast="error")]
+        return self._tell_llm_outage(msg, replies)
+
+    async def _answer(self, msg: Incoming) -> list[Reply]:
         try:
             if msg.callback_data is not None:
                 return await self._button(msg, msg.callback_data)
             return await self._text(msg, (msg.text or "").strip())
         except (PlanError, JobActionError, ScheduleError, LookupError) as exc:
             return [Reply(text=f"⚠️ {esc(exc)}", toast="refused")]
+
+    def _tell_llm_outage(self, msg: Incoming, replies: list[Reply]) -> list[Reply]:
+        """Once per outage and chat, the first reply says the model is unavailable."""
+        number = llm_outage(self.settings)
+        if number is None or not replies or self._llm_told.get(msg.chat_id) == number:
+            return replies
+        self._llm_told[msg.chat_id] = number
+        last = replies[-1]
+        if last.job_id is not None:  # a job card is edited in place later: keep the line apart
+            return [*replies, Reply(text=LLM_OUTAGE_NOTICE)]
+        last.text = f"{last.text}\n\n{LLM_OUTAGE_NOTICE}"
+        return replies
 
     async def _gate(self, msg: Incoming) -> list[Reply] | None:
         """Strangers get one refusal per interval (naming their id) and an audit entry; nothing
