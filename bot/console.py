@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 import threading
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from activities.senders import console_text
 
@@ -41,9 +41,19 @@ class StdinLines:
         return await self._queue.get()
 
 
-async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | None = None) -> None:
+class LineSource(Protocol):
+    async def next(self) -> str | None: ...
+
+
+async def run_console(
+    operator: Operator,
+    stop: asyncio.Event,
+    out: TextIO | None = None,
+    lines: LineSource | None = None,
+) -> None:
     """Each line is answered by its own task: a slow answer (a model that does not reply) never
-    holds up the next line — a `/workers` typed meanwhile is answered at once."""
+    holds up the next line — a `/workers` typed meanwhile is answered at once. `lines` defaults
+    to stdin."""
     out = out or sys.stdout
     print(
         "Console chat (no TELEGRAM_BOT_TOKEN set). Try: /exec echo hello · /research notes.txt · "
@@ -51,7 +61,7 @@ async def run_console(operator: Operator, stop: asyncio.Event, out: TextIO | Non
         file=out,
         flush=True,
     )
-    lines = StdinLines()
+    lines = lines or StdinLines()
     answering: set[asyncio.Task[None]] = set()
     try:
         while not stop.is_set():
