@@ -66,7 +66,7 @@ async def llm_summary(settings: Settings, step: StepInput, report: str) -> str |
             ],
         )
     except LlmUnavailable as exc:
-        log.warning("job %s: no LLM summary (%s); the plain report is used", step.job_id, exc)
+        log.info("job %s: no LLM summary (%s); the plain report is used", step.job_id, exc)
         return None
     text = (response.choices[0].message.content or "").strip()
     return esc(text[:1500]) if text else None

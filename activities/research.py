@@ -135,7 +135,7 @@ async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> Res
             response_format={"type": "json_object"},
         )
     except LlmUnavailable as exc:  # the deterministic notes stand in
-        activity.logger.warning("no LLM notes (%s); writing plain notes", exc)
+        activity.logger.info("no LLM notes (%s); writing plain notes", exc)
         return None
     content = response.choices[0].message.content or "{}"
     try:
