@@ -110,15 +110,17 @@ class Operator:
             return [Reply(text=f"⚠️ {esc(exc)}", toast="refused")]
 
     def _tell_llm_outage(self, msg: Incoming, replies: list[Reply]) -> list[Reply]:
-        """Once per outage and chat, the first reply says the model is unavailable."""
+        """Once per outage and chat, a line on the first reply that is not a job card. A card
+        is edited in place as its job moves on (the line would vanish), and a message of its
+        own would spend the chat's send budget just before the job's result."""
         number = llm_outage(self.settings)
-        if number is None or not replies or self._llm_told.get(msg.chat_id) == number:
+        if number is None or self._llm_told.get(msg.chat_id) == number:
             return replies
+        plain = [reply for reply in replies if reply.job_id is None]
+        if not plain:
+            return replies  # told with the next answer that is not a card
         self._llm_told[msg.chat_id] = number
-        last = replies[-1]
-        if last.job_id is not None:  # a job card is edited in place later: keep the line apart
-            return [*replies, Reply(text=LLM_OUTAGE_NOTICE)]
-        last.text = f"{last.text}\n\n{LLM_OUTAGE_NOTICE}"
+        plain[-1].text = f"{plain[-1].text}\n\n{LLM_OUTAGE_NOTICE}"
         return replies
 
     async def _gate(self, msg: Incoming) -> list[Reply] | None:

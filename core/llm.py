@@ -59,10 +59,21 @@ REQUEST_ERRORS = (BadRequestError, UnprocessableEntityError)
 
 _breakers = AsyncCircuitBreakerFactory(exclude=list(REQUEST_ERRORS))
 _health: dict[str, _Health] = {}
+_clients: dict[tuple[int, str, str, float], AsyncOpenAI] = {}
+_generation: dict[str, int] = {}
+MAX_CLIENTS = 32
 
 
 def endpoint_of(settings: Settings) -> str:
     return (settings.openai_base_url or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def forget(endpoint: str) -> None:
+    """Start over for an endpoint: a fresh breaker and no outage (a test server whose port the
+    next one may get)."""
+    endpoint = endpoint.rstrip("/")
+    _health.pop(endpoint, None)
+    _generation[endpoint] = _generation.get(endpoint, 0) + 1
 
 
 def outage(settings: Settings) -> int | None:
@@ -75,15 +86,28 @@ def outage(settings: Settings) -> int | None:
 
 
 def llm_client(settings: Settings, *, timeout: float | None = None) -> AsyncOpenAI | None:
-    """The raw SDK client (no retries), None when no key is configured. Call through `Llm`."""
+    """The raw SDK client (no retries), None when no key is configured. Call through `Llm`.
+    Clients are kept per event loop, endpoint, key and timeout: building one costs ~20 ms
+    (an SSL context), paid by every job otherwise."""
     if settings.openai_api_key is None:
         return None
-    return AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=timeout if timeout is not None else settings.llm_job_timeout_seconds,
-        max_retries=0,
-    )
+    key = settings.openai_api_key.get_secret_value()
+    timeout = timeout if timeout is not None else settings.llm_job_timeout_seconds
+    try:
+        loop = id(asyncio.get_running_loop())
+    except RuntimeError:  # built outside a loop: not shared
+        loop = None
+    cache_key = (loop or 0, endpoint_of(settings), key, timeout)
+    client = _clients.get(cache_key) if loop is not None else None
+    if client is None:
+        if len(_clients) >= MAX_CLIENTS:
+            _clients.clear()  # settings changed many times (tests): start over
+        client = AsyncOpenAI(
+            api_key=key, base_url=settings.openai_base_url, timeout=timeout, max_retries=0
+        )
+        if loop is not None:
+            _clients[cache_key] = client
+    return client
 
 
 def llm_for(settings: Settings, *, interactive: bool) -> Llm | None:
@@ -106,7 +130,7 @@ class Llm:
     async def complete(self, **request: Any) -> ChatCompletion:
         """`chat.completions.create(**request)`, or `LlmUnavailable` saying why not."""
         breaker = await _breakers.get_breaker(
-            self.endpoint,
+            f"{self.endpoint}#{_generation.get(self.endpoint, 0)}",
             threshold=self.settings.llm_breaker_failures,
             ttl=self.settings.llm_breaker_reset_seconds,
         )

@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from core.llm import forget
+
 
 @dataclass
 class ScriptedReply:
@@ -103,6 +105,7 @@ class ScriptedLLM:
         self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
+        forget(self.base_url)  # the next server on this port starts with a closed breaker
 
     def _next(self, body: dict[str, Any]) -> ScriptedReply:
         if not self.script:
