@@ -78,12 +78,16 @@ async def exec_latency_with_llm(
     The first jobs with the LLM pay the job timeout until the breaker opens.
     Returns (those first jobs, no-LLM samples, LLM samples)."""
     failures = 3
-    users = ",".join(str(LATENCY_USERS + i) for i in range(samples))
+    # Chats of their own per side and sample: Telegram pacing is per chat and process-wide.
+    plain_users, llm_users = LATENCY_USERS + 10_000, LATENCY_USERS + 20_000
+    n = failures + samples
+    users = ",".join(str(base + i) for base in (plain_users, llm_users) for i in range(n))
 
     async def send(botapi: BotApiEmulator, i: int, tag: str) -> float:
         marker = f"{tag}-{i}-{time.time_ns()}"
+        user = (plain_users if botapi is plain_api else llm_users) + i
         t0 = time.perf_counter()
-        botapi.inject_message(f"/exec echo {marker}", user_id=LATENCY_USERS + i % samples)
+        botapi.inject_message(f"/exec echo {marker}", user_id=user)
         await botapi.wait_for(
             lambda m: marker in m.plain_text and "completed" in m.plain_text, timeout=60
         )
@@ -123,7 +127,7 @@ async def exec_latency_with_llm(
                 await send(plain_api, i, "warm")
             plain: list[float] = []
             with_llm: list[float] = []
-            for i in range(samples):
+            for i in range(failures, n):
                 first, second = (plain, with_llm) if i % 2 == 0 else (with_llm, plain)
                 for target in (first, second):
                     api, tag = (plain_api, "plain") if target is plain else (llm_api, mode)
