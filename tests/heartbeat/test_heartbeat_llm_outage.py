@@ -34,3 +34,12 @@ async def test_an_llm_outage_skips_the_run(hb: Harness, mode: Mode) -> None:
     assert row is not None and row.consecutive_failures == 0  # so the schedule is not paused
     assert hb.sent_to(chat) == []
     assert_no_internals(hb.emulator.sent)
+
+
+async def test_infer_with_the_model_down_says_so_and_changes_nothing(hb: Harness) -> None:
+    chat = hb.new_chat()
+    target = await hb.target(chat, prompt=PROMPT, workspace_file_path="")
+    async with ScriptedLLM(mode="down") as server:
+        with llm_configured(hb.settings, server.base_url):
+            answer, proposed = await hb.admin.infer(target)
+    assert not proposed and "not answering" in answer and "Nothing changed" in answer
