@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 CONSOLE_CHAT_ID = 1
 CONSOLE_USER_ID = 1
 PROMPT = "you> "
+PROMPT_GRACE_SECONDS = 0.5
 
 
 class StdinLines:
@@ -83,22 +84,34 @@ async def run_console(
             text = line.strip()
             if not text:
                 continue
-            task = asyncio.create_task(answer_line(operator, text, out))
+            late = asyncio.Event()
+            task = asyncio.create_task(answer_line(operator, text, out, late))
             answering.add(task)
             task.add_done_callback(answering.discard)
+            # Most answers take milliseconds: print them before the next prompt, as a chat does.
+            done, _ = await asyncio.wait({task}, timeout=PROMPT_GRACE_SECONDS)
+            if not done:
+                late.set()
     finally:
         for task in answering:
             task.cancel()
 
 
-async def answer_line(operator: Operator, text: str, out: TextIO) -> None:
-    """One line's replies, printed when ready. Errors go to the log; the terminal gets one line."""
+async def answer_line(
+    operator: Operator, text: str, out: TextIO, late: asyncio.Event | None = None
+) -> None:
+    """One line's replies, printed when ready (a `late` answer on a line of its own, followed
+    by a fresh prompt). Errors go to the log; the terminal gets one line."""
     try:
         replies = await operator.handle(_incoming(text))
+        if late is not None and late.is_set():
+            print(file=out)
         for reply in replies:
             print(console_text(reply.text, reply.buttons), file=out, flush=True)
             # A terminal cannot edit a card: the job is told so and never waits for one.
             await operator.reply_posted(reply, [])
+        if late is not None and late.is_set():
+            print(PROMPT, end="", file=out, flush=True)
     except Exception:
         log.exception("console message failed: %s", text[:100])
         print(
