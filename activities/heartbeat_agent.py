@@ -4,6 +4,9 @@ operator's tools, inside a per-run budget.
 The metadata preamble is the system message (built by the workflow); the prompt or checklist is
 the user message. The loop ends when the model answers without tool calls, or when the run's
 budget (model calls, tokens) or time limit is reached — with the reason recorded, never silently.
+A model that cannot be used (unreachable, too slow, garbage, breaker open) ends the activity
+with a non-retryable `LLMUnavailable`, which the workflow records as a skipped run; a request
+the endpoint refuses (4xx) is an `LLMError`, a failed run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import asyncio
 import json
 from typing import Any
 
-from openai import APIConnectionError, APIStatusError, AsyncOpenAI
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -20,6 +22,7 @@ from bot.planner import PlanError
 from core.heartbeat_models import AgentRequest, AgentResult
 from core.heartbeat_target import HeartbeatTarget
 from core.jobs import Approval, JobState
+from core.llm import Llm, LlmUnavailable
 from core.untrusted import SYSTEM_RULE, untrusted_data
 from core.workspace import WorkspaceError, list_files, read_text, workspace_dir, write_text
 
@@ -185,9 +188,13 @@ class AgentActivities:
             {"role": "system", "content": f"{request.preamble}\n\n{SYSTEM_RULE}"},
             {"role": "user", "content": request.prompt},
         ]
+        timeout = self.deps.settings.llm_job_timeout_seconds
+        model = Llm(
+            llm.with_options(timeout=timeout, max_retries=0), self.deps.settings, timeout=timeout
+        )
         try:
             async with asyncio.timeout(config.max_run_seconds):
-                await self._loop(llm.with_options(max_retries=0), config, tools, messages, result)
+                await self._loop(model, config, tools, messages, result)
         except TimeoutError:
             result.stop_reason = f"timeout after {config.max_run_seconds} s"
         result.posts = tools.posts
@@ -196,7 +203,7 @@ class AgentActivities:
 
     async def _loop(
         self,
-        llm: AsyncOpenAI,
+        llm: Llm,
         config: Any,
         tools: AgentTools,
         messages: list[dict[str, Any]],
@@ -211,20 +218,26 @@ class AgentActivities:
                 result.stop_reason = f"budget: {config.max_llm_tokens} tokens"
                 return
             try:
-                response = await llm.chat.completions.create(
+                response = await llm.complete(
                     model=config.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=schemas,  # type: ignore[arg-type]
+                    messages=messages,
+                    tools=schemas,
                     max_tokens=min(COMPLETION_MAX_TOKENS, config.max_llm_tokens - result.tokens),
                 )
-            except APIStatusError as exc:
+            except LlmUnavailable as exc:
+                status = exc.status
+                if status is not None and 400 <= status < 500 and status not in (408, 429):
+                    # The endpoint refused this request (model name, key, size): a failed run.
+                    raise ApplicationError(
+                        f"LLM error {status}", type="LLMError", non_retryable=True
+                    ) from None
+                # An outage (unreachable, too slow, garbage, breaker open): the workflow records
+                # a skipped run; the next scheduled run tries again.
                 raise ApplicationError(
-                    f"LLM error {exc.status_code}",
-                    type="LLMError",
-                    non_retryable=exc.status_code < 500,
+                    f"the language model is unavailable ({exc})",
+                    type="LLMUnavailable",
+                    non_retryable=True,
                 ) from None
-            except APIConnectionError:
-                raise ApplicationError("LLM unreachable", type="LLMUnavailable") from None
             result.llm_calls += 1
             usage = response.usage
             result.tokens += (

@@ -1,18 +1,23 @@
 """Reporting worker: turns the steps' raw outputs into a concise chat message (≤ 4096 UTF-16
 units, HTML-escaped) and a full `report.md` in the workspace, offered as a document when the
-message had to be shortened. Uses the LLM for the summary when configured."""
+message had to be shortened. Uses the LLM for the summary when configured; without one, or when
+it fails in any way, the report is the plain one (the job never fails for the LLM's sake)."""
 
 from __future__ import annotations
+
+import logging
 
 from temporalio import activity
 
 from core.jobs import StepInput, StepOutput
-from core.llm import llm_client
+from core.llm import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len
 from core.settings import Settings
 from core.temporal import REPORTING_QUEUE
 from core.workspace import workspace_dir, write_text
+
+log = logging.getLogger(__name__)
 
 OUTPUT_BUDGET = 3000  # room for the output excerpt inside one message
 
@@ -46,20 +51,25 @@ def deterministic_summary(step: StepInput) -> tuple[str, bool]:
 
 
 async def llm_summary(settings: Settings, step: StepInput, report: str) -> str | None:
-    client = llm_client(settings)
-    if client is None:
+    """The model's summary, or None (no LLM, or it failed: the plain summary stands)."""
+    llm = llm_for(settings, interactive=False)
+    if llm is None:
         return None
-    response = await client.chat.completions.create(
-        model=settings.openai_model,
-        messages=[
-            {
-                "role": "system",
-                "content": "Summarize this job report for a busy engineer in at most 8 short "
-                "lines of plain text. Lead with the outcome. No markdown.",
-            },
-            {"role": "user", "content": report[:12000]},
-        ],
-    )
+    try:
+        response = await llm.complete(
+            model=settings.openai_model,
+            messages=[
+                {
+                    "role": "system",
+                    "content": "Summarize this job report for a busy engineer in at most 8 short "
+                    "lines of plain text. Lead with the outcome. No markdown.",
+                },
+                {"role": "user", "content": report[:12000]},
+            ],
+        )
+    except LlmUnavailable as exc:
+        log.info("job %s: no LLM summary (%s); the plain report is used", step.job_id, exc)
+        return None
     text = (response.choices[0].message.content or "").strip()
     return esc(text[:1500]) if text else None
 

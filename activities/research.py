@@ -27,7 +27,7 @@ from activities.research_fetch import (
     research_client,
 )
 from core.jobs import StepInput, StepOutput
-from core.llm import llm_client
+from core.llm import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
@@ -171,40 +171,47 @@ def deterministic_notes(goal: str, sources: list[Source]) -> ResearchNotes:
 
 
 async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> ResearchNotes | None:
-    client = llm_client(settings)
-    if client is None:
+    llm = llm_for(settings, interactive=False)
+    if llm is None:
         return None
     material = (
         "\n\n".join(f"[{s.kind} {s.ref}] {s.detail}\n{s.excerpt}" for s in sources if s.ok)
         or "(no sources could be read)"
     )
-    response = await client.chat.completions.create(
-        model=settings.openai_model,
-        messages=[
-            {
-                "role": "system",
-                "content": "You are a research worker. Reply with JSON only: "
-                '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
-                f"never invent sources. {SYSTEM_RULE}",
-            },
-            {
-                "role": "user",
-                "content": f"Goal: {goal}\n\nSources:\n"
-                + untrusted_data(material[:12000], "the sources (files and fetched pages)"),
-            },
-        ],
-        response_format={"type": "json_object"},
-    )
+    try:
+        response = await llm.complete(
+            model=settings.openai_model,
+            messages=[
+                {
+                    "role": "system",
+                    "content": "You are a research worker. Reply with JSON only: "
+                    '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
+                    f"never invent sources. {SYSTEM_RULE}",
+                },
+                {
+                    "role": "user",
+                    "content": f"Goal: {goal}\n\nSources:\n"
+                    + untrusted_data(material[:12000], "the sources (files and fetched pages)"),
+                },
+            ],
+            response_format={"type": "json_object"},
+        )
+    except LlmUnavailable as exc:  # the deterministic notes stand in
+        activity.logger.info("no LLM notes (%s); writing plain notes", exc)
+        return None
     content = response.choices[0].message.content or "{}"
     try:
         data: dict[str, Any] = json.loads(content)
     except json.JSONDecodeError:
         return None
+    if not isinstance(data, dict):  # valid JSON, wrong shape: the plain notes stand in
+        return None
+    findings, questions = data.get("findings", []), data.get("open_questions", [])
     return ResearchNotes(
         goal=goal,
         sources=sources,
-        findings=[str(x) for x in data.get("findings", [])][:30],
-        open_questions=[str(x) for x in data.get("open_questions", [])][:30],
+        findings=[str(x) for x in findings][:30] if isinstance(findings, list) else [],
+        open_questions=[str(x) for x in questions][:30] if isinstance(questions, list) else [],
         method=f"llm:{settings.openai_model}",
     )
 

@@ -1,7 +1,7 @@
 """Jobs through the full path vs a bare one-activity workflow, on the same dev server, same run.
 
     .venv/bin/python bench/jobs.py [--jobs 200] [--latency-samples 50]
-                                   [--conversation 20] [--burst 10]
+                                   [--conversation 20] [--burst 10] [--llm down|hang]
 
 Full path = `/exec …` injected at the Bot API emulator → bot → JobWorkflow → execution →
 reporting → notify → the result shown at the emulator (a message, or the job's card edited
@@ -12,7 +12,9 @@ into it). Measured, each beside the bare workflow's figure from the same run:
 - conversation: one chat, N requests one after another, each sent when the previous result
   arrived (what a person does);
 - burst: N requests typed at once in one chat: complete, each once, and in which order;
-- history events per plain `/exec` job.
+- history events per plain `/exec` job;
+- with `--llm down|hang`: `/exec` latency with an LLM configured whose endpoint is down or
+  hangs, beside the same without an LLM, samples taken in turn.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from temporalio.worker import Worker
 
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
+from core.devserver import DevServer
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.llm_server import Mode, ScriptedLLM
+from tests.support.namespaces import new_namespace
 from tests.support.stack import TEST_TOKEN, make_settings, running_stack
 
 LATENCY_USERS = 700_000
@@ -133,7 +138,73 @@ async def history_events(client: Client, job_id: str) -> int:
     return len([e async for e in client.get_workflow_handle(job_id).fetch_history_events()])
 
 
-async def main(jobs: int, samples: int, conversation: int, burst_size: int) -> None:
+async def exec_latency_with_llm(
+    server: DevServer, admin: Client, data: Path, mode: Mode, samples: int
+) -> tuple[list[float], list[float], list[float]]:
+    """`/exec` latency (ms) with an LLM configured whose endpoint is `mode` (down: connection
+    refused; hang: accepts, never answers) against the same without an LLM: two stacks side by
+    side (own namespaces, own emulators), samples taken in turn so load drifts hit both alike.
+    The first jobs with the LLM pay the job timeout until the breaker opens.
+    Returns (those first jobs, no-LLM samples, LLM samples)."""
+    failures = 3
+    # Chats of their own per side and sample: Telegram pacing is per chat and process-wide.
+    plain_users, llm_users = LATENCY_USERS + 10_000, LATENCY_USERS + 20_000
+    n = failures + samples
+    users = ",".join(str(base + i) for base in (plain_users, llm_users) for i in range(n))
+
+    async def send(botapi: BotApiEmulator, i: int, tag: str) -> float:
+        marker = f"{tag}-{i}-{time.time_ns()}"
+        user = (plain_users if botapi is plain_api else llm_users) + i
+        t0 = time.perf_counter()
+        botapi.inject_message(f"/exec echo {marker}", user_id=user)
+        await botapi.wait_for_shown(is_result(marker), timeout=60)  # type: ignore[arg-type]
+        return (time.perf_counter() - t0) * 1000
+
+    async with (
+        ScriptedLLM(mode=mode) as llm,
+        BotApiEmulator(token=TEST_TOKEN) as plain_api,
+        BotApiEmulator(token=TEST_TOKEN) as llm_api,
+    ):
+        plain_client = await new_namespace(server.target, admin, "bench-plain")
+        llm_client = await new_namespace(server.target, admin, f"bench-llm-{mode}")
+        common = {"TELEGRAM_ALLOWED_USER_IDS": users, "LLM_JOB_TIMEOUT_SECONDS": 2}
+        plain_settings = make_settings(
+            data / "plain",
+            server.target,
+            TELEGRAM_BASE_URL=plain_api.base_url,
+            TEMPORAL_NAMESPACE=plain_client.namespace,
+            **common,
+        )
+        llm_settings = make_settings(
+            data / f"llm-{mode}",
+            server.target,
+            TELEGRAM_BASE_URL=llm_api.base_url,
+            TEMPORAL_NAMESPACE=llm_client.namespace,
+            OPENAI_API_KEY="sk-bench-not-real",
+            OPENAI_BASE_URL=llm.base_url,
+            LLM_BREAKER_FAILURES=failures,
+            **common,
+        )
+        async with (
+            running_stack(plain_settings, plain_client),
+            running_stack(llm_settings, llm_client),
+        ):
+            warmup = [await send(llm_api, i, "warm") for i in range(failures)]
+            for i in range(failures):  # both sides equally warm
+                await send(plain_api, i, "warm")
+            plain: list[float] = []
+            with_llm: list[float] = []
+            for i in range(failures, n):
+                first, second = (plain, with_llm) if i % 2 == 0 else (with_llm, plain)
+                for target in (first, second):
+                    api, tag = (plain_api, "plain") if target is plain else (llm_api, mode)
+                    target.append(await send(api, i, tag))
+    return warmup, plain, with_llm
+
+
+async def main(
+    jobs: int, samples: int, conversation: int, burst_size: int, llm: Mode | None = None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="hbo-bench-") as tmp:
         data = Path(tmp)
         async with temporal_dev_server(data / "temporal.db") as (server, client):
@@ -180,6 +251,10 @@ async def main(jobs: int, samples: int, conversation: int, burst_size: int) -> N
                     ]
                     await asyncio.sleep(0.3)
                     burst_latency, burst_done, inversions, once = await burst(botapi, burst_size)
+                if llm is not None:
+                    warmup, plain, with_llm = await exec_latency_with_llm(
+                        server, client, data, llm, samples
+                    )
 
     print(f"baseline (1-activity workflow): {base_rate:7.1f} workflows/s  (n={jobs})")
     print(f"full job (exec+report+notify):  {rate:7.1f} jobs/s       (n={jobs})")
@@ -193,6 +268,18 @@ async def main(jobs: int, samples: int, conversation: int, burst_size: int) -> N
         f"results {burst_done}/{burst_size}, each once: {once}, "
         f"out of request order: {inversions}"
     )
+    if llm is not None:
+        base_p50, llm_p50 = statistics.median(plain), statistics.median(with_llm)
+        print(
+            f"/exec, LLM {llm} vs no LLM, in turn: p50 {llm_p50:.0f} ms vs {base_p50:.0f} ms, "
+            f"p99 {percentile(with_llm, 99):.0f} vs {percentile(plain, 99):.0f} ms: "
+            f"ratio {llm_p50 / base_p50:.2f}  (n={samples} each; goal <= 1.20)"
+        )
+        print(
+            f"  first {len(warmup)} jobs with the LLM {llm}, until the breaker opened: "
+            + ", ".join(f"{ms:.0f}" for ms in warmup)
+            + " ms (LLM_JOB_TIMEOUT_SECONDS=2)"
+        )
 
 
 if __name__ == "__main__":
@@ -201,5 +288,11 @@ if __name__ == "__main__":
     parser.add_argument("--latency-samples", type=int, default=50)
     parser.add_argument("--conversation", type=int, default=20)
     parser.add_argument("--burst", type=int, default=10)
+    parser.add_argument(
+        "--llm",
+        choices=["down", "hang"],
+        default=None,
+        help="also measure /exec with an LLM endpoint that is down or hangs (default: none)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.latency_samples, args.conversation, args.burst))
+    asyncio.run(main(args.jobs, args.latency_samples, args.conversation, args.burst, args.llm))

@@ -39,7 +39,7 @@ from core.heartbeat_schedule import build_schedule
 from core.heartbeat_store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat_target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.heartbeat_triggers import trigger_workflows
-from core.llm import llm_client
+from core.llm import LlmUnavailable, llm_for
 from core.render import esc, truncate_utf16
 from core.settings import Settings
 from core.store import ChatStore
@@ -342,7 +342,7 @@ class HeartbeatAdmin:
     # --- infer a prompt ----------------------------------------------------------------------
     async def infer(self, target: HeartbeatTarget) -> tuple[str, bool]:
         """A proposed checklist (stored until accepted), and whether there is one."""
-        llm = llm_client(self.settings)
+        llm = llm_for(self.settings, interactive=True)
         if llm is None:
             return (
                 "⚠️ Inferring a heartbeat prompt needs an LLM (set OPENAI_API_KEY). You can "
@@ -351,14 +351,23 @@ class HeartbeatAdmin:
             )
         row, _ = await self.ensure(target, source="command")
         context = await self._infer_context(target)
-        response = await llm.chat.completions.create(
-            model=self.config(row).model,
-            messages=[
-                {"role": "system", "content": INFER_SYSTEM},
-                {"role": "user", "content": context},
-            ],
-            max_tokens=600,
-        )
+        try:
+            response = await llm.complete(
+                model=self.config(row).model,
+                messages=[
+                    {"role": "system", "content": INFER_SYSTEM},
+                    {"role": "user", "content": context},
+                ],
+                max_tokens=600,
+            )
+        except LlmUnavailable as exc:
+            log.warning("heartbeat infer for chat %s: %s", target.chat_id, exc)
+            return (
+                "⚠️ The language model is not answering right now, so no checklist was "
+                "proposed. Nothing changed; try again later, or write the checklist yourself "
+                "in HEARTBEAT.md or with /heartbeat set prompt …",
+                False,
+            )
         proposal = (response.choices[0].message.content or "").strip() if response.choices else ""
         if not checklist_items(proposal):
             return "⚠️ The LLM did not propose a usable checklist. Nothing changed.", False

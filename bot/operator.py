@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionDescription
 
 from core.ids import normalize_job_id
 from core.jobs import Approval, JobSpec, JobState
+from core.llm import outage as llm_outage
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -43,6 +44,15 @@ Poster = Callable[[Reply], Awaitable[list[int]]]
 
 REFUSAL_INTERVAL_SECONDS = 600
 MAX_MESSAGE_CHARS = 4000
+SOMETHING_WENT_WRONG = (
+    "⚠️ Something went wrong on my side (the details are in the log); nothing was lost. "
+    "Try again in a moment."
+)
+LLM_OUTAGE_NOTICE = (
+    "ℹ️ The language model is not answering right now, so I work without it: commands as "
+    "usual, plain words matched by keywords, job reports without a summary. I will not "
+    "repeat this until it has come back and failed again."
+)
 
 
 @dataclass
@@ -69,6 +79,8 @@ class Operator:
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
         # Jobs whose card is with the transport: they start once it is posted.
         self._pending_starts: TTLCache[str, JobSpec] = TTLCache(maxsize=10_000, ttl=600)
+        # Chat id -> the number of the LLM outage it was told about.
+        self._llm_told: TTLCache[int, int] = TTLCache(maxsize=10_000, ttl=7 * 24 * 3600)
         from .intake import Intake  # the intake needs the command registry loaded first
 
         self.intake = Intake(self)
@@ -78,26 +90,61 @@ class Operator:
         """Answer one message or button press. With `post` (a transport), each reply is posted
         through it before anything it announces starts — a new job's card comes first, and the
         job knows where it is. Without, the replies are only returned and their jobs start at
-        once (scripts, tests)."""
-        replies = await self._answer(msg)
+        once (scripts, tests). Never raises: an unexpected error is logged with its traceback
+        and the chat gets one clear line."""
+        try:
+            replies = self._tell_llm_outage(msg, await self._replies(msg))
+        except Exception:
+            log.exception(
+                "chat %s: handling %r failed",
+                msg.chat_id,
+                (msg.text or msg.callback_data or "")[:100],
+            )
+            replies = [Reply(text=SOMETHING_WENT_WRONG, toast="error")]
         for reply in replies:
             ids = await post(reply) if post is not None else []
-            await self.reply_posted(reply, ids)
+            try:
+                await self.reply_posted(reply, ids)
+            except Exception:
+                log.exception("chat %s: job %s did not start", msg.chat_id, reply.job_id)
+                failed = Reply(
+                    text=f"⚠️ {esc(reply.job_id)} could not be started; nothing runs. "
+                    "Try again in a moment."
+                )
+                if post is not None:
+                    await post(failed)
         return replies
 
-    async def _answer(self, msg: Incoming) -> list[Reply]:
+    async def _replies(self, msg: Incoming) -> list[Reply]:
         refusal = await self._gate(msg)
         if refusal is not None:
             return refusal
         await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
         if msg.chat_type == "private":  # first contact enables the person's heartbeat
             await self.heartbeats.ensure_private(msg.chat_id)
+        return await self._answer(msg)
+
+    async def _answer(self, msg: Incoming) -> list[Reply]:
         try:
             if msg.callback_data is not None:
                 return await self._button(msg, msg.callback_data)
             return await self._text(msg, (msg.text or "").strip())
         except (PlanError, JobActionError, ScheduleError, LookupError) as exc:
             return [Reply(text=f"⚠️ {esc(exc)}", toast="refused")]
+
+    def _tell_llm_outage(self, msg: Incoming, replies: list[Reply]) -> list[Reply]:
+        """Once per outage and chat, a line on the first reply that is not a job card. A card
+        is edited in place as its job moves on (the line would vanish), and a message of its
+        own would spend the chat's send budget just before the job's result."""
+        number = llm_outage(self.settings)
+        if number is None or self._llm_told.get(msg.chat_id) == number:
+            return replies
+        plain = [reply for reply in replies if reply.job_id is None]
+        if not plain:
+            return replies  # told with the next answer that is not a card
+        self._llm_told[msg.chat_id] = number
+        plain[-1].text = f"{plain[-1].text}\n\n{LLM_OUTAGE_NOTICE}"
+        return replies
 
     async def _gate(self, msg: Incoming) -> list[Reply] | None:
         """Strangers get one refusal per interval (naming their id) and an audit entry; nothing

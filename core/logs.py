@@ -41,16 +41,32 @@ class RedactingFormatter(logging.Formatter):
         return _redact(super().format(record), self.secrets)
 
 
+class OneLineFormatter(RedactingFormatter):
+    """For a terminal shared with the console chat: the error's line, never its traceback
+    (that goes to the log file)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record) + " (details in the log file)"
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.telegram_bot_token, settings.openai_api_key, settings.temporal_api_key]
     return [v.get_secret_value() for v in values if v is not None]
+
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     """Log to stderr; with `to_file` (the console chat owns the terminal) log to
     `<data>/hbo.log` and keep only errors on stderr."""
     secrets = secrets_of(settings)
-    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    formatter = RedactingFormatter(FORMAT, secrets)
     redact = RedactSecrets(secrets)
     stream = logging.StreamHandler()
     handlers: list[logging.Handler] = [stream]
@@ -61,6 +77,8 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(redact)
+    if to_file:
+        stream.setFormatter(OneLineFormatter(FORMAT, secrets))
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(settings.log_level.upper())

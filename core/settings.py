@@ -111,6 +111,20 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    # The LLM is an enhancement: a call that fails or takes longer than these falls back to the
+    # plain behaviour (keyword router, plain report), and a circuit breaker stops calling a dead
+    # endpoint. Chat-facing calls (plain-words intake, /heartbeat infer): the person waits.
+    llm_timeout_seconds: float = Field(default=5.0, gt=0, le=600, alias="LLM_TIMEOUT_SECONDS")
+    # Calls inside jobs (report summary, research notes, the heartbeat agent).
+    llm_job_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, alias="LLM_JOB_TIMEOUT_SECONDS"
+    )
+    # Consecutive failed calls that open the breaker, and how long it then skips the endpoint
+    # before one trial call.
+    llm_breaker_failures: int = Field(default=3, ge=1, le=1000, alias="LLM_BREAKER_FAILURES")
+    llm_breaker_reset_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, alias="LLM_BREAKER_RESET_SECONDS"
+    )
 
     # --- Jobs ---------------------------------------------------------------------------
     task_max_run_seconds: int = Field(default=300, ge=1, alias="TASK_MAX_RUN_SECONDS")

@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from core.db import Database
 from core.devserver import DevServer, find_temporal_cli
 from tests.support.botapi import BotApiEmulator
+from tests.support.chat_checks import assert_no_internals
 from tests.support.stack import TEST_TOKEN, Stack, free_port, make_settings, running_stack
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -39,6 +40,8 @@ async def client(dev_server: DevServer) -> Client:
 async def botapi() -> AsyncIterator[BotApiEmulator]:
     async with BotApiEmulator(token=TEST_TOKEN) as emulator:
         yield emulator
+        # Whatever the session's tests did: tracebacks and exception classes stay in the log.
+        assert_no_internals(emulator.sent + emulator.edits)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ were last told (ledger compare-and-set shared with each job's own push); then â€
 prompt or a checklist to follow â€” run the heartbeat agent, or start the configured trigger
 workflow; dispatch; record the run. With nothing changed and nothing to follow, a run makes no
 LLM call and sends nothing. A failed run is recorded and the schedule keeps going; after
-`max_consecutive_failures` in a row the schedule pauses itself.
+`max_consecutive_failures` in a row the schedule pauses itself. An LLM outage (the agent's
+`LLMUnavailable`) is a skipped run, not a failure: it never pauses the schedule.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ SEND_RETRY = RetryPolicy(
 AGENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_attempts=2,
-    non_retryable_error_types=["NoLLM", "LLMError"],
+    non_retryable_error_types=["NoLLM", "LLMError", "LLMUnavailable"],
 )
 
 
@@ -291,21 +292,29 @@ class HeartbeatWorkflow:
         run.repetition_alert = bool(plan.repetition_results)
         if run.repetition_alert:
             run.note("repetition alert given")
-        agent = await workflow.execute_activity(
-            "heartbeat.run_agent",
-            AgentRequest(
-                target=target,
-                config=config,
-                prompt=prompt.text,
-                preamble=preamble,
-                workspace_folder=target.workspace_folder,
-            ),
-            result_type=AgentResult,
-            task_queue=OPERATOR_QUEUE,
-            start_to_close_timeout=timedelta(seconds=config.max_run_seconds + 30),
-            heartbeat_timeout=timedelta(seconds=min(config.max_run_seconds + 30, 120)),
-            retry_policy=AGENT_RETRY,
-        )
+        try:
+            agent = await workflow.execute_activity(
+                "heartbeat.run_agent",
+                AgentRequest(
+                    target=target,
+                    config=config,
+                    prompt=prompt.text,
+                    preamble=preamble,
+                    workspace_folder=target.workspace_folder,
+                ),
+                result_type=AgentResult,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=config.max_run_seconds + 30),
+                heartbeat_timeout=timedelta(seconds=min(config.max_run_seconds + 30, 120)),
+                retry_policy=AGENT_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "LLMUnavailable":
+                # An LLM outage is not the heartbeat's failure: skip, try at the next run.
+                run.skipped = cause.message
+                return
+            raise
         run.llm_calls, run.tokens, run.tool_calls = agent.llm_calls, agent.tokens, agent.tool_calls
         if agent.stop_reason != "done":
             run.note(f"agent stopped: {agent.stop_reason}")

@@ -2,7 +2,9 @@
 
 With an LLM configured (`OPENAI_API_KEY`), tool calling over the operator's skillset
 (`bot/intake/llm.py`); without one — or when the model cannot be reached — the deterministic
-keyword router (`bot/router.py`). Strangers never get here: the operator's gate comes first.
+keyword router (`bot/router.py`). A model that fails in any way, or does not answer within
+`LLM_TIMEOUT_SECONDS`, is a fallback to the router, never an error in the chat.
+Strangers never get here: the operator's gate comes first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from bot.conversations import ConversationStore
 from bot.router import route
 from bot.types import Incoming, Reply
-from core.llm import llm_client
+from core.llm import llm_for
 
 from .llm import LlmIntake, LlmUnavailable
 
@@ -29,22 +31,18 @@ class Intake:
     def __init__(self, op: Operator) -> None:
         self.op = op
         self.conversations = ConversationStore(op.deps.chats.db)
-        client = llm_client(op.settings)
-        self.llm = LlmIntake(op, client, self.conversations) if client is not None else None
+        llm = llm_for(op.settings, interactive=True)
+        self.llm = LlmIntake(op, llm, self.conversations) if llm is not None else None
 
     async def handle(self, msg: Incoming, text: str) -> list[Reply]:
         if self.llm is not None:
             try:
                 return await self.llm.handle(msg, text)
             except LlmUnavailable as exc:
-                log.warning(
+                # The operator tells the chat once per outage; this answer is the router's.
+                log.info(
                     "chat %s: LLM unavailable (%s); using the keyword router", msg.chat_id, exc
                 )
-                replies = await self.keywords(msg, text)
-                note = Reply(
-                    text="(The language model is unreachable right now; I matched keywords.)"
-                )
-                return [note, *replies]
         return await self.keywords(msg, text)
 
     async def keywords(self, msg: Incoming, text: str) -> list[Reply]:

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import openai
-from openai import AsyncOpenAI
-
 from bot.conversations import ConversationStore, Turn
 from bot.types import Incoming, Reply
+from core.llm import Llm, LlmUnavailable
 from core.render import esc, truncate_utf16
 from core.untrusted import SYSTEM_RULE
 
@@ -47,8 +45,7 @@ If one of them is ambiguous, do not call any tool: ask exactly ONE short clarify
 - Reply in short plain text, no markdown."""
 
 
-class LlmUnavailable(RuntimeError):
-    """The model could not be reached; the caller falls back to the keyword router."""
+__all__ = ["MAX_ROUNDS", "IntakeRun", "LlmIntake", "LlmUnavailable"]
 
 
 @dataclass
@@ -60,9 +57,9 @@ class IntakeRun:
 
 
 class LlmIntake:
-    def __init__(self, op: Operator, client: AsyncOpenAI, conversations: ConversationStore) -> None:
+    def __init__(self, op: Operator, llm: Llm, conversations: ConversationStore) -> None:
         self.op = op
-        self.client = client
+        self.llm = llm
         self.conversations = conversations
         self.model = op.settings.openai_model
         self.tools = tool_schemas()
@@ -94,7 +91,20 @@ class LlmIntake:
         ctx = ToolContext(self.op, msg)
         out = IntakeRun()
         for _ in range(MAX_ROUNDS):
-            reply = await self._complete(messages)
+            try:
+                reply = await self._complete(messages)
+            except LlmUnavailable:
+                if not out.replies and not out.job_ids:
+                    raise  # nothing done yet: the keyword router answers instead
+                # Tools already acted (a job may be running): say so, never redo it by keywords.
+                out.replies.append(
+                    Reply(
+                        text="⚠️ The language model stopped answering before I finished; "
+                        "the above is what was done."
+                    )
+                )
+                out.note = "(the model stopped answering midway)"
+                break
             out.round_trips += 1
             self.round_trips_total += 1
             calls = list(reply.tool_calls or [])
@@ -154,17 +164,13 @@ class LlmIntake:
         return out
 
     async def _complete(self, messages: list[dict[str, Any]]) -> Any:
-        try:
-            response = await self.client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.model,
-                messages=messages,
-                tools=self.tools,
-                tool_choice="auto",
-                temperature=0,
-            )
-        except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as exc:
-            # The SDK's messages never carry the API key; keep only the kind of failure.
-            raise LlmUnavailable(type(exc).__name__) from None
-        if not response.choices:
-            raise LlmUnavailable("empty response")
+        """The model's next message; `LlmUnavailable` for every kind of failure (unreachable,
+        slow, an error status, an answer of the wrong shape, the breaker open)."""
+        response = await self.llm.complete(
+            model=self.model,
+            messages=messages,
+            tools=self.tools,
+            tool_choice="auto",
+            temperature=0,
+        )
         return response.choices[0].message

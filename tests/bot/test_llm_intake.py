@@ -13,11 +13,19 @@ import pytest
 from temporalio.client import Client
 
 from bot.intake.llm import MAX_ROUNDS
-from bot.operator import Operator
+from bot.operator import LLM_OUTAGE_NOTICE, Operator
 from bot.types import Incoming
 from core.jobs import JobState
 from tests.support.jobs import assert_no_job_started, wait_status
-from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
+from tests.support.llm_server import (
+    FAULT_MODES,
+    Mode,
+    ScriptedLLM,
+    ScriptedReply,
+    text,
+    tool_call,
+    tool_calls,
+)
 from tests.support.stack import ALLOWED_USER, Stack, make_settings
 
 STRANGER = 6668  # not the e2e tests' stranger: they count that one's audit entries
@@ -180,10 +188,31 @@ async def test_status_questions_are_answered_from_temporal(stack: Stack, llm: Sc
 async def test_an_unreachable_model_falls_back_to_keywords(stack: Stack, llm: ScriptedLLM) -> None:
     op = llm_operator(stack, llm)
     chat = fresh_chat()
-    llm.push(*[ScriptedReply(status=503)] * 5)  # the SDK retries twice
-    replies = await op.handle(said(chat, "what is running?"))
-    assert "unreachable" in replies[0].text
-    assert "Running now" in replies[1].text
+    llm.push(*[ScriptedReply(status=503)] * 5)
+    (reply,) = await op.handle(said(chat, "what is running?"))
+    assert len(llm.requests) == 1  # no SDK retries on the interactive path
+    assert "Running now" in reply.text and LLM_OUTAGE_NOTICE in reply.text
+    # Told once: the next answer in the same outage carries no notice.
+    (again,) = await op.handle(said(chat, "what is running?"))
+    assert "Running now" in again.text and LLM_OUTAGE_NOTICE not in again.text
+
+
+@pytest.mark.parametrize("mode", FAULT_MODES)
+async def test_a_misbehaving_model_is_a_fallback_never_an_error(
+    stack: Stack, client: Client, mode: Mode
+) -> None:
+    async with ScriptedLLM(mode=mode) as bad:
+        op = llm_operator(stack, bad, LLM_TIMEOUT_SECONDS=0.5, LLM_BREAKER_FAILURES=2)
+        chat = fresh_chat()
+        answers = [await op.handle(said(chat, "what is running?")) for _ in range(4)]
+        for replies in answers:
+            assert "Running now" in replies[0].text, replies
+        texts = [r.text for replies in answers for r in replies]
+        assert sum(LLM_OUTAGE_NOTICE in t for t in texts) == 1
+        assert LLM_OUTAGE_NOTICE in answers[0][-1].text
+        assert not any("Error" in t or "Traceback" in t for t in texts), texts
+        assert len(bad.requests) <= 2  # the breaker opened after two failures
+        assert await jobs_of(client, chat) == 0
 
 
 async def test_strangers_never_reach_the_model(
@@ -207,3 +236,24 @@ async def _eventually_count(client: Client, chat: int, want: int) -> int:
             break
         await asyncio.sleep(0.05)
     return count
+
+
+async def test_a_model_that_fails_midway_does_not_redo_by_keywords(
+    stack: Stack, llm: ScriptedLLM, client: Client
+) -> None:
+    op = llm_operator(stack, llm)
+    chat = fresh_chat()
+    llm.push(
+        tool_calls(
+            ("create_job", {"goal": "hello", "worker": "execution", "input": "echo midway"}),
+            ("get_job", {"job_id": "job-doesnotexist"}),
+        ),
+        ScriptedReply(status=500),
+    )
+    replies = await op.handle(said(chat, "run echo midway"))
+    job_id = replies[0].job_id
+    assert job_id is not None
+    assert "stopped answering" in replies[-1].text
+    await client.get_workflow_handle(job_id).describe()  # the job the model started runs
+    # The router did not run the request a second time.
+    assert [r.job_id for r in replies if r.job_id] == [job_id]

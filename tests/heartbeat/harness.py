@@ -31,6 +31,7 @@ from core.settings import Settings
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.chat_checks import assert_no_internals
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
 from worker_main import Runtime, build_workers, open_runtime
@@ -178,6 +179,7 @@ async def running_harness(
                 await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await sender.close()
+            assert_no_internals(emulator.sent + emulator.edits)
 
 
 @contextlib.contextmanager

@@ -7,19 +7,28 @@ what the operator sent, e.g. a tool's validation error). Every request body is r
 
     async with ScriptedLLM([tool_call("create_job", {...}), text("done")]) as llm:
         settings = ...(OPENAI_API_KEY="test", OPENAI_BASE_URL=llm.base_url)
+
+A server can also misbehave on purpose, for the outage tests (`ScriptedLLM(mode=...)`):
+- "down": nothing listens on its port (connection refused);
+- "hang": it accepts and reads each request and never answers (until the server stops);
+- "garbage": it answers, in turn, text that is not JSON, broken JSON, JSON of the wrong shape
+  and an HTTP 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+
+from core.llm import forget
 
 
 @dataclass
@@ -30,6 +39,17 @@ class ScriptedReply:
 
 
 Step = ScriptedReply | Callable[[dict[str, Any]], ScriptedReply]
+Mode = Literal["script", "down", "hang", "garbage"]
+FAULT_MODES: tuple[Mode, ...] = ("down", "hang", "garbage")
+
+# What a mad server says, in turn: (status, content type, body).
+GARBAGE: tuple[tuple[int, str, str], ...] = (
+    (200, "text/html", "<html><body>Bad Gateway? No: a proxy's login page.</body></html>"),
+    (200, "application/json", '{"choices": [{"message": '),
+    (200, "application/json", '{"choices": [{"index": 0, "message": "just a string"}]}'),
+    (200, "application/json", '{"object": "list", "data": []}'),
+    (500, "text/plain", "Internal Server Error"),
+)
 
 
 def text(content: str) -> ScriptedReply:
@@ -48,9 +68,14 @@ def tool_calls(*calls: tuple[str, dict[str, Any] | str]) -> ScriptedReply:
 
 
 class ScriptedLLM:
-    def __init__(self, script: Sequence[Step] = (), *, repeat_last: bool = False) -> None:
+    def __init__(
+        self, script: Sequence[Step] = (), *, repeat_last: bool = False, mode: Mode = "script"
+    ) -> None:
         self.script: list[Step] = list(script)
         self.repeat_last = repeat_last
+        self.mode = mode
+        self._released = asyncio.Event()  # set on exit: a hanging request gets its answer
+        self._garbage = itertools.cycle(GARBAGE)
         self.requests: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -64,19 +89,23 @@ class ScriptedLLM:
         self.script.extend(steps)
 
     async def __aenter__(self) -> ScriptedLLM:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self._port = int(sock.getsockname()[1])
+        if self.mode == "down":  # the port was free a moment ago and nothing listens on it
+            return self
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
+        forget(self.base_url)  # the next server on this port starts with a closed breaker
 
     def _next(self, body: dict[str, Any]) -> ScriptedReply:
         if not self.script:
@@ -87,6 +116,12 @@ class ScriptedLLM:
     async def _completions(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        if self.mode == "hang":
+            await self._released.wait()
+            return web.Response(status=503, text="stopped")
+        if self.mode == "garbage":
+            status, content_type, raw = next(self._garbage)
+            return web.Response(status=status, text=raw, content_type=content_type)
         reply = self._next(body)
         if reply.status != 200:
             return web.json_response(

@@ -1,0 +1,58 @@
+"""An unexpected error while answering is logged with its traceback and the chat gets one clear
+line; in the console, the terminal shows the error's line, never the traceback."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.operator import SOMETHING_WENT_WRONG
+from bot.types import Incoming, Reply
+from core.logs import OneLineFormatter
+from tests.support.chat_checks import INTERNALS
+from tests.support.stack import ALLOWED_USER, Stack
+
+
+async def test_a_crashing_command_answers_one_clear_line(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    op = stack.runtime.operator()
+
+    async def broken(*_: object) -> list[Reply]:
+        raise AttributeError("'str' object has no attribute 'choices'")
+
+    op.commands["workers"] = dataclasses.replace(op.commands["workers"], handler=broken)
+    with caplog.at_level(logging.ERROR):
+        replies = await op.handle(
+            Incoming(user_id=ALLOWED_USER, chat_id=ALLOWED_USER, text="/workers")
+        )
+    assert [r.text for r in replies] == [SOMETHING_WENT_WRONG]
+    assert not INTERNALS.search(replies[0].text) and "AttributeError" not in replies[0].text
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and logged[0].exc_info is not None and logged[0].exc_info[0] is AttributeError
+
+
+def test_the_console_terminal_gets_the_line_and_the_file_gets_the_traceback(
+    tmp_path: Path,
+) -> None:
+    logger = logging.getLogger("test.console.errors")
+    terminal, file = io.StringIO(), io.StringIO()
+    short, full = logging.StreamHandler(terminal), logging.StreamHandler(file)
+    short.setFormatter(OneLineFormatter("%(levelname)s %(message)s", []))
+    full.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(short)
+    logger.addHandler(full)
+    try:
+        try:
+            raise AttributeError("boom")
+        except AttributeError:
+            logger.exception("console message failed")
+    finally:
+        logger.removeHandler(short)
+        logger.removeHandler(full)
+    assert terminal.getvalue().strip() == ("ERROR console message failed (details in the log file)")
+    assert "Traceback (most recent call last)" in file.getvalue()
