@@ -29,7 +29,7 @@ from activities.notify import NotifyActivities
 from activities.senders import Sender, build_sender
 from bot import heartbeat_cli
 from core.db import Database
-from core.devserver import DevServer, from_settings
+from core.devserver import DevServer, DevServerError, from_settings
 from core.logs import setup_logging
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import Settings, load_settings
@@ -293,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "heartbeat":
             return asyncio.run(heartbeat_cli.run(settings, args))
         return asyncio.run(cmd_bot(settings))
+    except DevServerError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         return 130
 
