@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.ids import new_job_id
-from core.jobs import JobSpec, NotifyPolicy, RetrySpec, StepSpec
+from core.jobs import MAX_GOAL_CHARS, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 
@@ -56,6 +56,12 @@ class Planner:
     ) -> JobSpec:
         if not goal.strip():
             raise PlanError("a job needs a goal")
+        if len(goal.strip()) > MAX_GOAL_CHARS:
+            raise PlanError(
+                f"that request is too long for one job ({len(goal.strip()):,} characters; a "
+                f"job's goal holds at most {MAX_GOAL_CHARS:,}). Nothing was started. Shorten "
+                "it, or put the details in a script or file and name that."
+            )
         specs: list[StepSpec] = []
         for name, params in steps:
             try:

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     worker_plugins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="HBO_WORKER_PLUGINS"
     )
+    # The shortest interval of a recurring job: each run reports to the chat, so a few seconds
+    # would flood it.
+    schedule_min_interval_seconds: int = Field(
+        default=60, ge=1, alias="SCHEDULE_MIN_INTERVAL_SECONDS"
+    )
 
     # --- Heartbeat (names from the source documents) ------------------------------------
     heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")
