@@ -272,7 +272,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
     heartbeat_cli.add_parser(sub)
-    if argv and argv[0].startswith("--"):
+    if argv and argv[0].startswith("--queue"):  # `python worker_main.py --queue execution`
         argv = ["worker", *argv]
     return parser.parse_args(argv)
 
@@ -285,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings, to_file=args.command == "up" and settings.console_mode)
+    if args.command == "heartbeat":
+        # A CLI answer comes first: the migration check at start-up is not news.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "up":
             return asyncio.run(cmd_up(settings))
@@ -295,6 +298,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(cmd_bot(settings))
     except DevServerError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed client connect"):
+            raise
+        where = settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
+        print(
+            f"Cannot reach Temporal at {where}: start it with `hbo up` (which embeds a dev "
+            "server), or set TEMPORAL_ADDRESS to a running server.",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     except KeyboardInterrupt:
         return 130
