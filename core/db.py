@@ -8,6 +8,7 @@ process migrates; the others wait for the lock, then read the head revision and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -99,7 +100,18 @@ def _migration_engine(url: str) -> AsyncEngine:
     )
 
     def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        _sqlite_pragmas(dbapi_connection, _record)
+        # Switching a new file to WAL needs an exclusive lock; when several processes try at
+        # the same moment SQLite refuses all but one at once ("database is locked") instead of
+        # waiting its busy timeout (its deadlock avoidance), so wait here.
+        deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+        while True:
+            try:
+                _sqlite_pragmas(dbapi_connection, _record)
+                break
+            except Exception as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(MIGRATION_WAIT_SECONDS * 1000)}")
         cursor.close()
