@@ -13,12 +13,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -278,7 +279,29 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    """The `hbo` program. Run as the program itself (no `argv` given), it leaves without the
+    interpreter's teardown once everything is stopped: see `_leave`."""
+    code = _main(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        _leave(code)
+    return code
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit at once, after flushing logs and output. The Temporal SDK's native threads can still
+    call into Python while a finishing interpreter tears itself down, which aborts the process
+    (SIGABRT, exit status 134) after an otherwise clean stop — a supervisor would count that as
+    a crash. Our own resources (workers, database, dev server) are closed by the time we get
+    here, so skipping the teardown loses nothing."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: list[str]) -> int:
+    args = parse_args(argv)
     try:
         settings = load_settings()
     except ValueError as exc:
