@@ -7,13 +7,14 @@ from bot.telegram_app import EDIT_NOTICE
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import Stack
 
-PERSON = 1002  # an allowed user with a private chat of its own in these tests
+PERSON = 1002  # an allowed user
+CHAT = 10_020_035  # a private chat no other test writes to (waits also match earlier messages)
 
 
 async def test_an_edit_runs_nothing_and_is_explained_once(
     stack: Stack, botapi: BotApiEmulator
 ) -> None:
-    chat = PERSON
+    chat = CHAT
     botapi.inject_message("/exec echo edit-original", user_id=PERSON, chat_id=chat)
     await botapi.wait_for(
         lambda m: (
