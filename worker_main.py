@@ -25,7 +25,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -38,7 +38,7 @@ from activities.schedule_approval import ScheduleApprovalActivities
 from activities.senders import Sender, build_sender
 from bot import heartbeat_cli
 from core.db import Database
-from core.devserver import DevServer, from_settings
+from core.devserver import DevServer, DevServerError, from_settings
 from core.logs import setup_logging
 from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
 from core.registry import WorkerRegistry, discover_workers
@@ -413,13 +413,35 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     isolated.add_argument("--queue", action="append", required=True)
     isolated.add_argument("--log-to-file", action="store_true")
     heartbeat_cli.add_parser(sub)
-    if argv and argv[0].startswith("--"):
+    if argv and argv[0].startswith("--queue"):  # `python worker_main.py --queue execution`
         argv = ["worker", *argv]
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    """The `hbo` program. Run as the program itself (no `argv` given), it leaves without the
+    interpreter's teardown once everything is stopped: see `_leave`."""
+    code = _main(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        _leave(code)
+    return code
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit at once, after flushing logs and output. The Temporal SDK's native threads can still
+    call into Python while a finishing interpreter tears itself down, which aborts the process
+    (SIGABRT, exit status 134) after an otherwise clean stop — a supervisor would count that as
+    a crash. Our own resources (workers, database, dev server) are closed by the time we get
+    here, so skipping the teardown loses nothing."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: list[str]) -> int:
+    args = parse_args(argv)
     set_not_dumpable()  # this process may hold the secrets: keep /proc/<pid>/* to itself
     scrub_environ_block(SECRET_ENV_NAMES)  # and out of /proc/<pid>/environ, even for root
     if args.command == "isolated-worker":
@@ -433,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings, to_file=args.command == "up" and settings.console_mode)
+    if args.command == "heartbeat":
+        # A CLI answer comes first: the migration check at start-up is not news.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "up":
             return asyncio.run(cmd_up(settings))
@@ -441,6 +466,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "heartbeat":
             return asyncio.run(heartbeat_cli.run(settings, args))
         return asyncio.run(cmd_bot(settings))
+    except DevServerError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed client connect"):
+            raise
+        where = settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
+        print(
+            f"Cannot reach Temporal at {where}: start it with `hbo up` (which embeds a dev "
+            "server), or set TEMPORAL_ADDRESS to a running server.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 

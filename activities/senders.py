@@ -42,10 +42,23 @@ def html_to_plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+# A button's data is `action:target`; in the console it is shown as the command that does the
+# same. Actions that are not also a command's name are mapped here.
+CONSOLE_BUTTON_COMMANDS = {"hb": "heartbeat infer"}
+
+
+def button_command(data: str) -> str:
+    """The chat command a button stands for. Only the FIRST colon separates the action: the
+    target keeps its own (scheduled runs' ids end in a time such as `…T02:04:00Z`)."""
+    action, _, target = data.partition(":")
+    name = CONSOLE_BUTTON_COMMANDS.get(action, action)
+    return f"/{name} {target}" if target else f"/{name}"
+
+
 def console_text(text: str, buttons: list[Button]) -> str:
     body = html_to_plain(text)
     if buttons:
-        body += "\n  " + "  ".join(f"[{b.label}: /{b.data.replace(':', ' ')}]" for b in buttons)
+        body += "\n  " + "  ".join(f"[{b.label}: {button_command(b.data)}]" for b in buttons)
     return body
 
 

@@ -8,6 +8,7 @@ the card says why), status (from Temporal), recovery (cancel / retry / reroute).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -29,10 +30,11 @@ from core.store import AuditLog, ChatStore, ReportLedgerStore
 from core.temporal import SA_REPORT_CHAT_ID
 
 from . import views
-from .commands import all_buttons, all_commands
+from .commands import Command, all_buttons, all_commands
 from .heartbeat_admin import HeartbeatAdmin
 from .job_client import JobActionError, JobClient, JobNotFoundError
 from .planner import PlanError, Planner
+from .router import EXAMPLE_PHRASES
 from .schedules import ScheduleClient, ScheduleError
 from .types import Incoming, Reply
 
@@ -72,7 +74,7 @@ class Operator:
         self.registry = deps.registry
         self.jobs = JobClient(deps.client, deps.registry)
         self.planner = Planner(deps.registry, deps.settings)
-        self.schedules = ScheduleClient(deps.client)
+        self.schedules = ScheduleClient(deps.client, deps.settings.schedule_min_interval_seconds)
         self.heartbeats = HeartbeatAdmin(deps.settings, deps.client, deps.chats.db)
         self.commands = all_commands()
         self.buttons = all_buttons()
@@ -178,10 +180,12 @@ class Operator:
 
     async def _text(self, msg: Incoming, text: str) -> list[Reply]:
         if len(text) > MAX_MESSAGE_CHARS:
+            # Say what arrived: a terminal or client may already have cut the message short.
             return [
                 Reply(
-                    text=f"⚠️ That message is too long ({len(text)} characters; the limit "
-                    f"is {MAX_MESSAGE_CHARS}). Nothing was started."
+                    text=f"⚠️ That message is too long: I received {len(text):,} characters "
+                    f"and the limit is {MAX_MESSAGE_CHARS:,}. Nothing was started. Put long "
+                    "input in a file or script and name it in a shorter message."
                 )
             ]
         if not text.startswith("/"):
@@ -190,7 +194,7 @@ class Operator:
         name = head.split("@", 1)[0].lower()
         command = self.commands.get(name)
         if command is None:
-            return [Reply(text=f"Unknown command /{esc(name)}.\n\n" + self.help_text())]
+            return [Reply(text=views.unknown_command(name, self.nearest_command(name)))]
         return await command.handler(self, msg, args.strip())
 
     async def free_text(self, msg: Incoming, text: str) -> list[Reply]:
@@ -208,7 +212,12 @@ class Operator:
         return replies
 
     def help_text(self) -> str:
-        return views.help_text(list(self.commands.values()))
+        return views.help_text(list(self.commands.values()), [p for p, _ in EXAMPLE_PHRASES])
+
+    def nearest_command(self, name: str) -> Command | None:
+        """The registered command a mistyped name most likely meant (difflib), if any."""
+        close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.6)
+        return self.commands[close[0]] if close else None
 
     # --- helpers for command modules ---------------------------------------------------------
     def origin(self, msg: Incoming) -> dict[str, int | None]:

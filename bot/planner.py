@@ -9,7 +9,7 @@ from typing import Any
 
 from core.approval import decide_approval
 from core.ids import new_job_id
-from core.jobs import JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
+from core.jobs import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 
@@ -60,6 +60,12 @@ class Planner:
         owner's auto-approve list it decides whether the job waits for a person's Approve."""
         if not goal.strip():
             raise PlanError("a job needs a goal")
+        if len(goal.strip()) > MAX_GOAL_CHARS:
+            raise PlanError(
+                f"that request is too long for one job ({len(goal.strip()):,} characters; a "
+                f"job's goal holds at most {MAX_GOAL_CHARS:,}). Nothing was started. Shorten "
+                "it, or put the details in a script or file and name that."
+            )
         specs: list[StepSpec] = []
         for name, params in steps:
             try:

@@ -91,6 +91,19 @@ _TABLE: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^(?:please\s+)?(?:run|exec|execute)\s+(.+)$", re.S), "exec", "1"),
 ]
 
+# Phrasings shown in /help as "plain words that work without an LLM"; each is tested to route
+# to the command next to it, so the help never promises what the table does not do.
+EXAMPLE_PHRASES: list[tuple[str, str]] = [
+    ("what is running?", "running"),
+    ("what failed today?", "failed"),
+    ("what finished this week?", "done"),
+    ("status of job-abc123", "job"),
+    ("cancel job-abc123", "cancel"),
+    ("retry job-abc123", "retry"),
+    ("research notes.txt", "research"),
+    ("run df -h", "exec"),
+]
+
 _TRIM = " \t\n?!.,;"
 
 

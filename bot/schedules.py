@@ -42,7 +42,10 @@ from .job_client import JOB_WORKFLOW, job_memo
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
 # The note of a recurring job an LLM wrote, created paused until a person approves it.
 APPROVAL_NOTE = "awaiting approval until "
-MIN_INTERVAL_SECONDS = 1
+MIN_INTERVAL_SECONDS = 60  # the default of SCHEDULE_MIN_INTERVAL_SECONDS
+# The longest interval (a year); rarer runs are a cron expression's job. Also keeps a huge
+# number (`/every 99999999999d`) from overflowing the interval's timedelta.
+MAX_INTERVAL_SECONDS = 366 * 86400
 MAX_SCHEDULES_LISTED = 200
 
 
@@ -65,7 +68,32 @@ class ScheduleInfo(BaseModel):
     metadata: dict[str, str]
 
 
-def parse_schedule(text: str, default_timezone: str) -> tuple[ScheduleSpec, str]:
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def check_interval(seconds: int, min_interval_seconds: int = MIN_INTERVAL_SECONDS) -> None:
+    """Refuse an interval below the minimum (every run posts to the chat: a few seconds would
+    flood it) or beyond a year, with the reason and what to do instead."""
+    if seconds < min_interval_seconds:
+        raise ScheduleError(
+            f"{_duration(seconds)} is too often: recurring jobs run at most every "
+            f"{_duration(min_interval_seconds)} (each run reports to this chat; the owner can "
+            "change SCHEDULE_MIN_INTERVAL_SECONDS)"
+        )
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise ScheduleError(
+            "that interval is longer than a year; for rare runs use a cron expression, "
+            'e.g. /every cron "0 9 1 1 *" <command>'
+        )
+
+
+def parse_schedule(
+    text: str, default_timezone: str, min_interval_seconds: int = MIN_INTERVAL_SECONDS
+) -> tuple[ScheduleSpec, str]:
     """`30m rest…`, `1h30m rest…`, `cron "0 9 * * *" rest…`, optionally followed by
     `tz=Europe/Berlin`; returns the schedule and the rest (the command)."""
     text = text.strip()
@@ -89,8 +117,7 @@ def parse_schedule(text: str, default_timezone: str) -> tuple[ScheduleSpec, str]
                 f'{head!r} is not an interval; use e.g. 30s, 15m, 1h30m, 1d, or cron "0 9 * * *"'
             )
         every = int(seconds)
-        if every < MIN_INTERVAL_SECONDS:
-            raise ScheduleError("the interval must be at least 1 second")
+        check_interval(every, min_interval_seconds)
     text = text.strip()
     match = re.match(r"tz=(\S+)\s*(.*)$", text, re.S)
     if match:
@@ -107,11 +134,7 @@ def parse_schedule(text: str, default_timezone: str) -> tuple[ScheduleSpec, str]
 def describe_schedule(schedule: ScheduleSpec) -> str:
     if schedule.cron:
         return f"cron {schedule.cron} ({schedule.timezone})"
-    seconds = schedule.every_seconds or 0
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"every {seconds // size}{unit}"
-    return f"every {seconds}s"
+    return f"every {_duration(schedule.every_seconds or 0)}"
 
 
 def _temporal_spec(schedule: ScheduleSpec) -> TemporalScheduleSpec:
@@ -127,8 +150,13 @@ def _temporal_spec(schedule: ScheduleSpec) -> TemporalScheduleSpec:
 
 
 class ScheduleClient:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, min_interval_seconds: int = MIN_INTERVAL_SECONDS) -> None:
         self.client = client
+        self.min_interval_seconds = min_interval_seconds
+
+    def _check(self, schedule: ScheduleSpec) -> None:
+        if schedule.every_seconds is not None:
+            check_interval(schedule.every_seconds, self.min_interval_seconds)
 
     def handle(self, schedule_id: str) -> ScheduleHandle:
         if not SCHEDULE_ID_RE.match(schedule_id):
@@ -147,6 +175,7 @@ class ScheduleClient:
     ) -> str:
         """`approval_deadline`: the job's command was written by an LLM; the schedule is created
         paused, with a note saying so, and only `approve_pending` starts it."""
+        self._check(schedule)
         schedule_id = spec.schedule_id or new_schedule_id()
         template = spec.model_copy(
             update={
@@ -250,6 +279,8 @@ class ScheduleClient:
     ) -> ScheduleInfo:
         """Read-modify-write through the handle (unlike `temporal schedule update`, which
         replaces the whole schedule, this keeps pause state and notes)."""
+        if schedule is not None:
+            self._check(schedule)
         await self._describe(schedule_id)
         client = self.client
 

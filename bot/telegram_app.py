@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from cachetools import TTLCache
 from telegram import BotCommand, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -54,6 +55,12 @@ def incoming_from(update: Update) -> Incoming:
 
 
 REPLY_ATTEMPTS = 6
+# An edited message never re-runs anything; a chat is told so at most once in this period.
+EDIT_NOTICE_INTERVAL_SECONDS = 24 * 3600
+EDIT_NOTICE = (
+    "✏️ Edited messages are ignored, so nothing was run again. "
+    "To run a changed command, send it as a new message."
+)
 REPLY_BACKOFF_SECONDS = 0.5
 
 
@@ -137,6 +144,23 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
 
         await operator.handle(incoming, post=post)
 
+    edit_told: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS)
+
+    async def on_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edit of an earlier message (Telegram sends these as updates too): run nothing;
+        tell an allowed chat once that edits are ignored; strangers hear nothing."""
+        incoming = incoming_from(update)
+        if incoming.chat_id in edit_told or not (
+            settings.is_allowed_user(incoming.user_id)
+            and settings.is_allowed_chat(incoming.chat_id, incoming.chat_type)
+        ):
+            return
+        edit_told[incoming.chat_id] = True
+        await deliver(
+            delivery(),
+            ChatMessage(chat_id=incoming.chat_id, topic_id=incoming.topic_id, text=EDIT_NOTICE),
+        )
+
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
@@ -176,7 +200,10 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
             except Exception:
                 log.warning("could not tell the chat about the error")
 
-    app.add_handler(MessageHandler(filters.TEXT | filters.COMMAND, on_message))
+    app.add_handler(
+        MessageHandler((filters.TEXT | filters.COMMAND) & ~filters.UpdateType.EDITED, on_message)
+    )
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edit))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_error_handler(on_error)
     return app

@@ -19,7 +19,7 @@ from .job_client import JobSummary
 from .types import Reply
 
 
-def help_text(commands: Sequence[Command]) -> str:
+def help_text(commands: Sequence[Command], phrases: Sequence[str] = ()) -> str:
     lines = [
         "<b>Heartbeat Operator</b> — I turn requests into durable background jobs "
         "and tell you when they change.",
@@ -30,7 +30,23 @@ def help_text(commands: Sequence[Command]) -> str:
             lines.append(
                 f"{esc(cmd.usage)} — {esc(cmd.summary)}\n   e.g. <code>{esc(cmd.example)}</code>"
             )
+    if phrases:
+        lines += [
+            "",
+            "Plain words work too, no LLM needed: "
+            + " · ".join(f"<i>{esc(p)}</i>" for p in phrases),
+        ]
     return "\n".join(lines)
+
+
+def unknown_command(name: str, suggestion: Command | None) -> str:
+    """One line for a mistyped command: the nearest real one, else where the list is."""
+    if suggestion is None:
+        return f"Unknown command /{esc(name)}. /help lists every command."
+    return (
+        f"Unknown command /{esc(name)} — did you mean /{esc(suggestion.name)}? "
+        f"e.g. <code>{esc(suggestion.example)}</code> · /help lists every command."
+    )
 
 
 def _ago(when: datetime | None, now: datetime | None = None) -> str:

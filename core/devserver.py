@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,35 @@ SPEED_FLAGS = [
 
 class DevServerError(RuntimeError):
     pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on host:port (a bind fails). SO_REUSEADDR, as the server's own
+    listener uses, so connections of a stopped server lingering in TIME_WAIT do not count."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Refuse to start when a port is taken: the dev server would fail to bind, and its
+    clients would quietly talk to whatever holds the port (another instance's server)."""
+    for setting, port in ports.items():
+        if port and port_in_use(host, port):
+            raise DevServerError(
+                f"port {port} on {host} is already in use ({setting}), perhaps by another "
+                f"`hbo up` or Temporal server. Stop that, or set {setting} to a free port"
+                + (
+                    f"; to use the server already running there, set TEMPORAL_ADDRESS={host}:{port}"
+                    if setting == "TEMPORAL_DEV_PORT"
+                    else ""
+                )
+                + "."
+            )
 
 
 def find_temporal_cli(settings: Settings | None = None) -> str:
@@ -105,6 +135,9 @@ class DevServer:
         return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
 
     async def start(self, timeout: float = 60.0) -> None:
+        check_ports_free(
+            "127.0.0.1", {"TEMPORAL_DEV_PORT": self.port, "TEMPORAL_UI_PORT": self.ui_port or 0}
+        )
         version = await asyncio.to_thread(cli_version, self.binary)
         if EXPECTED_CLI_VERSION not in version:
             log.warning(

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     )
     # A job waiting for approval is cancelled (and the chat told once) after this long.
     approval_timeout_minutes: float = Field(default=60, gt=0, alias="APPROVAL_TIMEOUT_MINUTES")
+    # The shortest interval of a recurring job: each run reports to the chat, so a few seconds
+    # would flood it.
+    schedule_min_interval_seconds: int = Field(
+        default=60, ge=1, alias="SCHEDULE_MIN_INTERVAL_SECONDS"
+    )
 
     # --- Heartbeat (names from the source documents) ------------------------------------
     heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")

@@ -116,3 +116,20 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     finally:
         await db.close()
         await _pg_drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database with no schema yet: a new SQLite file always; a throwaway
+    PostgreSQL database when a server is reachable (required under CI=true)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    created = await _pg_fresh_database()
+    if created is None:
+        pytest.skip(f"no PostgreSQL at {_pg_admin_url()} (set TEST_DATABASE_URL; required in CI)")
+    url, name = created
+    try:
+        yield url
+    finally:
+        await _pg_drop(name)

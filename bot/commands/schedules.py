@@ -47,7 +47,9 @@ async def _owned(op: Operator, msg: Incoming, args: str, usage: str) -> str:
 async def every_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     if not args:
         raise ScheduleError('usage: /every 30m <command>  or  /every cron "0 9 * * *" <command>')
-    schedule, command_text = parse_schedule(args, op.settings.timezone)
+    schedule, command_text = parse_schedule(
+        args, op.settings.timezone, op.settings.schedule_min_interval_seconds
+    )
     spec = op.planner.exec_job(command_text, **op.origin(msg))
     schedule_id = await op.schedules.create(spec, schedule)
     await op.deps.audit.record(
@@ -69,7 +71,12 @@ async def every_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 async def schedules_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     infos = await op.schedules.list(None if msg.trusted else msg.chat_id)
     if not infos:
-        return [Reply(text="No recurring jobs. Create one with /every 1h <command>.")]
+        return [
+            Reply(
+                text="No recurring jobs. Create one with a command and how often it runs, "
+                "for example <code>/every 1h uptime</code>."
+            )
+        ]
     return [Reply(text="<b>Recurring jobs</b>\n" + "\n".join(_line(i) for i in infos))]
 
 

@@ -32,6 +32,10 @@ async def _run_async(url: str) -> None:
 
 
 def run_migrations_online() -> None:
+    shared = context.config.attributes.get("connection")
+    if shared is not None:  # core/db.py migrates on its own (locked) connection
+        _run(shared)
+        return
     url = context.config.get_main_option("sqlalchemy.url")
     assert url
     asyncio.run(_run_async(url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.router import Route, route
+from bot.router import EXAMPLE_PHRASES, Route, route
 
 TABLE = [
     ("what is running", Route("running")),
@@ -63,3 +63,9 @@ def test_known_phrasings_map_to_commands(text: str, expected: Route) -> None:
 @pytest.mark.parametrize("text", NOT_ROUTED)
 def test_anything_else_is_not_guessed(text: str) -> None:
     assert route(text) is None
+
+
+@pytest.mark.parametrize("phrase,command", EXAMPLE_PHRASES)
+def test_phrases_shown_in_help_route_to_their_command(phrase: str, command: str) -> None:
+    routed = route(phrase)
+    assert routed is not None and routed.command == command

@@ -34,7 +34,7 @@ from tests.support.stack import Stack
 def test_schedule_syntax(
     text: str, every: int | None, cron: str | None, tz: str, rest: str
 ) -> None:
-    spec, command = parse_schedule(text, "UTC")
+    spec, command = parse_schedule(text, "UTC", min_interval_seconds=1)
     assert (spec.every_seconds, spec.cron, spec.timezone, command) == (every, cron, tz, rest)
 
 

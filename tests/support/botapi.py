@@ -885,6 +885,34 @@ class BotApiEmulator:
         )
         return self.inject_update({"message": message})
 
+    def last_user_message_id(self, chat_id: int) -> int:
+        """The id of the newest message a person (not the bot) sent in the chat."""
+        mids = [
+            mid for (cid, mid), s in self._messages.items() if cid == chat_id and not s.from_bot
+        ]
+        if not mids:
+            raise KeyError(f"no user message in chat {chat_id}")
+        return max(mids)
+
+    def inject_edited_message(self, chat_id: int, message_id: int, text: str) -> int:
+        """Queue an ``edited_message`` update: the person edited their earlier message
+        ``message_id`` (as injected) to ``text``; returns the ``update_id``."""
+        stored = self._messages.get((chat_id, message_id))
+        if stored is None or stored.from_bot:
+            raise KeyError(f"no user message {message_id} in chat {chat_id}")
+        message = copy.deepcopy(stored.message)
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        message.pop("entities", None)
+        m = _LEADING_COMMAND_RE.match(text)
+        if m:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(m.group(0))}
+            ]
+        stored.message = message
+        stored.raw_text = text
+        return self.inject_update({"edited_message": message})
+
     def inject_callback(
         self,
         data: str,

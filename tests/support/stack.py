@@ -41,6 +41,8 @@ def make_settings(data_dir: Path, temporal_target: str, **overrides: Any) -> Set
         "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'operator.db'}",
         "OPENAI_API_KEY": "",
         "OPENAI_BASE_URL": "",
+        # Tests watch schedules fire within seconds; the product's minimum is a minute.
+        "SCHEDULE_MIN_INTERVAL_SECONDS": 1,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
