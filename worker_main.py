@@ -400,7 +400,8 @@ async def cmd_bot(settings: Settings) -> int:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hbo", description="Heartbeat Operator")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # `isolated-worker` is internal (the execution queue's child process): not listed.
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{up,worker,bot,heartbeat}")
     sub.add_parser("up", help="dev server + all workers + bot (or console chat) in one process")
     worker = sub.add_parser("worker", help="run Temporal workers")
     worker.add_argument(
@@ -409,7 +410,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
-    isolated = sub.add_parser("isolated-worker", help="(internal) a secret-free worker process")
+    isolated = sub.add_parser("isolated-worker")
     isolated.add_argument("--queue", action="append", required=True)
     isolated.add_argument("--log-to-file", action="store_true")
     heartbeat_cli.add_parser(sub)

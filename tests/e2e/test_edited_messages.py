@@ -16,7 +16,7 @@ async def test_an_edit_runs_nothing_and_is_explained_once(
 ) -> None:
     chat = CHAT
     botapi.inject_message("/exec echo edit-original", user_id=PERSON, chat_id=chat)
-    await botapi.wait_for(
+    await botapi.wait_for_shown(
         lambda m: (
             m.chat_id == chat and "edit-original" in m.plain_text and "completed" in m.plain_text
         ),
@@ -33,13 +33,13 @@ async def test_an_edit_runs_nothing_and_is_explained_once(
 
     # A new message afterwards still runs; by its result both edits have been handled.
     botapi.inject_message("/exec echo after-the-edits", user_id=PERSON, chat_id=chat)
-    await botapi.wait_for(
+    await botapi.wait_for_shown(
         lambda m: (
             m.chat_id == chat and "after-the-edits" in m.plain_text and "completed" in m.plain_text
         ),
         timeout=20,
     )
-    texts = [m.plain_text for m in botapi.messages_to(chat)]
+    texts = [m.plain_text for m in botapi.shown(chat)]  # sent, and cards as edited
     assert not [t for t in texts if "edit-rerun" in t], texts  # no card, no result
     assert sum("Edited messages" in t for t in texts) == 1, texts
     assert sum("edit-original" in t and "completed" in t for t in texts) == 1, texts

@@ -73,7 +73,7 @@ async def test_telegram_chat_and_jobs_survive_a_misbehaving_llm(
 
         # A job finishes with the plain report (its summary call fails, then the breaker opens).
         botapi.inject_message(f"/exec echo plain-{mode}", user_id=ALLOWED_USER, chat_id=chat)
-        report = await botapi.wait_for(
+        report = await botapi.wait_for_shown(
             lambda m: (
                 m.chat_id == chat
                 and f"plain-{mode}" in (m.plain_text or "")
