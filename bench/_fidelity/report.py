@@ -79,7 +79,8 @@ def timeline(
             ax.scatter(xs, ys, marker=marker, color=colour, label=f"{kind} ({len(xs)})", s=30)
     ax.set_yticks(range(len(roles)), roles)
     ax.set_title("processes killed (each restarted at once) and the dev-server restart")
-    ax.legend(loc="upper right", fontsize=8)
+    if events:
+        ax.legend(loc="upper right", fontsize=8)
 
     ax = axes[1]
     end = max([facts.finished - t0, 1.0])
@@ -93,7 +94,8 @@ def timeline(
         if xs:
             ax.hist(xs, bins=bins, histtype="step", color=colour, label=f"{label} ({len(xs)})")
     ax.set_title("Bot API faults injected (per 5 s)")
-    ax.legend(loc="upper right", fontsize=8)
+    if faults:
+        ax.legend(loc="upper right", fontsize=8)
 
     ax = axes[2]
     places = sorted(

@@ -167,6 +167,8 @@ class Day:
     api_failed: int = 0
     schedules: list[str] = field(default_factory=list)
     presses: int = 0
+    pressed_for: int = 0
+    press_outcomes: list[str] = field(default_factory=list)
     quiet: list[QuietWindow] = field(default_factory=list)
     day_end: float = 0.0
     closed_at: float = 0.0
@@ -382,6 +384,7 @@ class Scenario:
         if action is None or (job_id, action) in self._handled:
             return
         self._handled.add((job_id, action))
+        self.day.pressed_for += 1
         target = next(t for t in TARGETS if t.chat_id == chat_id)
         for _ in range(PRESS_ATTEMPTS):
             with contextlib.suppress(ValueError):
@@ -404,12 +407,19 @@ class Scenario:
             desc = await handle.describe()
             if desc.close_time is not None:
                 return True
-            if action == "cancel":
-                return False
             status = await handle.query("status", result_type=JobStatus)
-        except Exception:
+        except Exception as exc:
+            self.day.press_outcomes.append(f"{job_id} {action}: {type(exc).__name__} {exc}")
             return False
-        return status.state is not JobState.needs_attention
+        # A cancelled job is still telling its chat; a retried one is running again.
+        took = (
+            status.state is JobState.cancelled
+            if action == "cancel"
+            else status.state is not JobState.needs_attention
+        )
+        if not took:
+            self.day.press_outcomes.append(f"{job_id} {action}: still {status.state.value}")
+        return took
 
     # --- chaos -----------------------------------------------------------------------------------
     async def chaos(self, duration: float) -> None:

@@ -17,6 +17,7 @@ from bench.fidelity import run
 
 @pytest.mark.timeout(900)
 @pytest.mark.xfail(
+    raises=AssertionError,
     strict=False,
     reason="results are lost when a sender is killed between its ledger claim and the confirm "
     "(claims without owners), and markup around the ack token leaks; the delivery and ack "
