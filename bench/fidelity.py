@@ -38,7 +38,6 @@ from bench._fidelity.deploy import ROLES, deployment
 from bench._fidelity.judge import JobTruth, Verdict, judge, load_truth
 from bench._fidelity.report import Fault, RunFacts, markdown, timeline
 from bench._fidelity.scenario import (
-    TARGETS,
     Config,
     Scenario,
     deployment_env,
@@ -73,11 +72,12 @@ async def run(config: Config, command: str = "") -> Outcome:
             BotApiEmulator(token=deployment_env_token()) as emu,
             llm_script() as llm,
         ):
-            env = deployment_env(emu)
+            targets = config.targets
+            env = deployment_env(emu, targets)
             async with deployment(data, env, sqlite=config.sqlite) as (deploy, db):
                 _say(f"dev server {deploy.server.target}; app database on {deploy.dialect}")
                 settings = Settings(_env_file=None, **deploy.env)  # type: ignore[call-arg, arg-type]
-                for target in TARGETS:
+                for target in targets:
                     emu.add_chat(
                         target.chat_id, target.chat_type, is_forum=target.topic_id is not None
                     )
@@ -122,7 +122,7 @@ async def run(config: Config, command: str = "") -> Outcome:
                     processes=[f"hbo {' '.join(args)}" for _, args in ROLES],
                     targets=[
                         t.label + (" (q)" if t.quiet else "") + (" (llm)" if t.llm else "")
-                        for t in TARGETS
+                        for t in targets
                     ],
                     started=started,
                     day_end=scenario.day.day_end,

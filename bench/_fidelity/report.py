@@ -212,9 +212,11 @@ def markdown(
         f"- Deployment: one Temporal dev server (data file, restarted once on it), app database "
         f"on {facts.database}, one OS process per role through `hbo`: "
         f"{', '.join(facts.processes)}; the bot against the Bot API emulator.",
-        f"- Chats: {', '.join(facts.targets)} (q = quiet hours, llm = scripted-LLM heartbeat); "
-        f"heartbeat every minute on every target; the scripted LLM answered "
-        f"{facts.llm_requests} heartbeat request(s).",
+        f"- Chats: {len(facts.targets)} heartbeat targets — private chats, groups and forum "
+        f"topics, {sum(1 for t in facts.targets if '(q)' in t)} of them with quiet hours "
+        f"(q), one whose heartbeat asks the scripted LLM (llm): "
+        f"{', '.join(facts.targets[:7])}{' …' if len(facts.targets) > 7 else ''}; a heartbeat "
+        f"every minute on each; the scripted LLM answered {facts.llm_requests} request(s).",
         f"- Jobs asked for in chats: {facts.asked}; started from a JobSpec (done_only, silent, "
         f"state_changes): {facts.api_started} ({facts.api_failed} could not be started); "
         f"recurring schedules: {facts.schedules}; Retry/Cancel presses: {facts.presses}.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import re
 import sys
@@ -44,7 +45,6 @@ from .judge import (
 
 log = logging.getLogger("fidelity")
 
-USERS = (1001, 1002, 1003)
 ACK_VARIANTS = (
     "HEARTBEAT_OK",
     "**HEARTBEAT_OK**",
@@ -100,16 +100,24 @@ class Target:
         return f"{self.chat_id}" + (f":{self.topic_id}" if self.topic_id else "")
 
 
-TARGETS = (
-    Target(1001, None, "private", (1001,)),
-    Target(1002, None, "private", (1002,), llm=True),
-    Target(1003, None, "private", (1003,), quiet=True),
-    Target(-1001001, None, "supergroup", (1001, 1002)),
-    Target(-1001002, None, "supergroup", (1002, 1003), quiet=True),
-    Target(-1001003, 11, "supergroup", (1001, 1003)),
-    Target(-1001003, 12, "supergroup", (1002,), quiet=True),
-)
-GROUP_IDS = sorted({t.chat_id for t in TARGETS if t.chat_type != "private"})
+def make_targets(sets: int) -> tuple[Target, ...]:
+    """`sets` copies of: three private chats (one quiet, the first set's second one with the
+    LLM heartbeat), two groups (one quiet), a forum with two topics (one quiet). More sets keep
+    each chat at a pace a real chat sees (a group may get 20 messages a minute)."""
+    out: list[Target] = []
+    for i in range(sets):
+        u, g = 1001 + 3 * i, -1001000 - 10 * i
+        out += [
+            Target(u, None, "private", (u,)),
+            Target(u + 1, None, "private", (u + 1,), llm=i == 0),
+            Target(u + 2, None, "private", (u + 2,), quiet=True),
+            Target(g - 1, None, "supergroup", (u, u + 1)),
+            Target(g - 2, None, "supergroup", (u + 1, u + 2), quiet=True),
+            Target(g - 3, 11, "supergroup", (u, u + 2)),
+            Target(g - 3, 12, "supergroup", (u + 1,), quiet=True),
+        ]
+    return tuple(out)
+
 
 # (kind, how it is asked for, notify policy, weight)
 MIX: tuple[tuple[str, str, NotifyPolicy, int], ...] = (
@@ -139,6 +147,15 @@ class Config:
     sqlite: bool = False
     aimed_kills: int | None = None
     server_restart: bool = True
+
+    @property
+    def sets(self) -> int:
+        """Sets of seven targets: about one job per 20 s per chat at the day's rate."""
+        return max(1, math.ceil(self.rate * 20 / 7))
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return make_targets(self.sets)
 
     @property
     def aimed(self) -> int:
@@ -181,11 +198,12 @@ def plan_day(config: Config, rng: random.Random) -> list[PlannedJob]:
     runs = int(recurring * duration // RECURRING_SECONDS)
     count = max(1, config.jobs - runs - recurring)
     weights = [w for *_, w in MIX]
+    targets = config.targets
     plan = []
     for n in range(count):
         kind, via, notify, _ = rng.choices(MIX, weights)[0]
         at = n / config.rate + rng.uniform(0, 0.5 / config.rate)
-        plan.append(PlannedJob(n, kind, via, notify, rng.choice(TARGETS), at))
+        plan.append(PlannedJob(n, kind, via, notify, rng.choice(targets), at))
     return plan
 
 
@@ -206,6 +224,7 @@ class Scenario:
         self.llm = llm
         self.settings = settings
         self.rng = random.Random(config.seed)
+        self.targets = config.targets
         self.day = Day()
         self.task_script = deploy.data / "fidtask.py"
         self.task_script.write_text(TASK_SCRIPT, encoding="utf-8")
@@ -268,33 +287,38 @@ class Scenario:
         start = (now.hour * 60 + now.minute - 1) % 1440
         end = (start + 240) % 1440
         window = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
-        for target in TARGETS:
-            await self.ask_and_wait(target, "/heartbeat on", "Heartbeat on", 60)
-            if target.quiet:
-                since = await self.ask_and_wait(
-                    target, f"/heartbeat set quiet_hours {window}", "quiet", 60
-                )
-                self.day.quiet.append(
-                    QuietWindow(target.chat_id, target.topic_id, start, end, since)
-                )
-            if target.llm:
-                await self.ask_and_wait(
-                    target, "/heartbeat set workspace_file_path none", "workspace_file_path", 60
-                )
-                await self.ask_and_wait(
-                    target,
-                    "/heartbeat set prompt Check the box; alert me when disk use is above 80%.",
-                    "prompt",
-                    60,
-                )
+        gate = asyncio.Semaphore(6)
+
+        async def prepare(target: Target) -> None:
+            async with gate:
+                await self.ask_and_wait(target, "/heartbeat on", "Heartbeat on", 90)
+                if target.quiet:
+                    since = await self.ask_and_wait(
+                        target, f"/heartbeat set quiet_hours {window}", "quiet", 90
+                    )
+                    self.day.quiet.append(
+                        QuietWindow(target.chat_id, target.topic_id, start, end, since)
+                    )
+                if target.llm:
+                    await self.ask_and_wait(
+                        target, "/heartbeat set workspace_file_path none", "workspace_file", 90
+                    )
+                    await self.ask_and_wait(
+                        target,
+                        "/heartbeat set prompt Check the box; alert me when disk use is above 80%.",
+                        "prompt",
+                        90,
+                    )
+
+        await asyncio.gather(*(prepare(t) for t in self.targets))
         recurring = max(1, self.config.jobs // 200) if self.config.jobs >= 20 else 0
         for index in range(recurring):
-            target = TARGETS[index % len(TARGETS)]
+            target = self.targets[index % len(self.targets)]
             await self.ask_and_wait(
                 target,
                 f"/every {RECURRING_SECONDS}s {self.command('ok', 9000 + index)}",
                 "jobsched-",
-                60,
+                90,
             )
             for message in reversed(self.emu.sent):
                 match = re.search(r"jobsched-[a-z0-9]+", message.plain_text or "")
@@ -357,7 +381,8 @@ class Scenario:
             self._seen += len(new)
             for message in new:
                 for job_id, state in state_reports(message.plain_text or ""):
-                    self._spawn(self._react_to(job_id, state, message.chat_id, message.message_id))
+                    place = (message.chat_id, message.message_thread_id)
+                    self._spawn(self._react_to(job_id, state, place, message.message_id))
             await asyncio.sleep(0.2)
 
     async def _kind(self, job_id: str) -> str:
@@ -371,7 +396,9 @@ class Scenario:
             self._kinds[job_id] = match.group(1) if match else ""
         return self._kinds[job_id]
 
-    async def _react_to(self, job_id: str, state: JobState, chat_id: int, message_id: int) -> None:
+    async def _react_to(
+        self, job_id: str, state: JobState, place: tuple[int, int | None], message_id: int
+    ) -> None:
         kind = await self._kind(job_id)
         action = None
         if state is JobState.needs_attention and kind == "fail_retry":
@@ -385,13 +412,15 @@ class Scenario:
             return
         self._handled.add((job_id, action))
         self.day.pressed_for += 1
-        target = next(t for t in TARGETS if t.chat_id == chat_id)
+        target = next((t for t in self.targets if (t.chat_id, t.topic_id) == place), None)
+        if target is None:
+            return
         for _ in range(PRESS_ATTEMPTS):
             with contextlib.suppress(ValueError):
                 self.emu.inject_callback(
                     f"{action}:{job_id}",
                     user_id=self.rng.choice(target.users),
-                    chat_id=chat_id,
+                    chat_id=target.chat_id,
                     message_id=message_id,
                 )
                 self.day.presses += 1
@@ -532,15 +561,17 @@ def llm_script() -> ScriptedLLM:
     return ScriptedLLM([text(v) for v in ACK_VARIANTS] + [text(REPEATED_ALERT)], repeat_last=True)
 
 
-def deployment_env(emu: BotApiEmulator) -> dict[str, str]:
+def deployment_env(emu: BotApiEmulator, targets: tuple[Target, ...]) -> dict[str, str]:
     """The settings every role gets (environment variables, as a deployment sets them)."""
     from tests.support.stack import TEST_TOKEN
 
+    users = sorted({u for t in targets for u in t.users})
+    groups = sorted({t.chat_id for t in targets if t.chat_type != "private"})
     return {
         "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
         "TELEGRAM_BASE_URL": emu.base_url,
-        "TELEGRAM_ALLOWED_USER_IDS": ",".join(str(u) for u in USERS),
-        "TELEGRAM_ALLOWED_CHAT_IDS": ",".join(str(g) for g in GROUP_IDS),
+        "TELEGRAM_ALLOWED_USER_IDS": ",".join(str(u) for u in users),
+        "TELEGRAM_ALLOWED_CHAT_IDS": ",".join(str(g) for g in groups),
         "TELEGRAM_POLL_TIMEOUT": "2",
         "OPENAI_API_KEY": "",
         "OPENAI_BASE_URL": "",
