@@ -163,7 +163,8 @@ class Verdict:
     latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
     lost_jobs: set[str] = field(default_factory=set)
     lost_items: list[str] = field(default_factory=list)
-    duplicate_items: list[str] = field(default_factory=list)
+    duplicate_items: list[str] = field(default_factory=list)  # plain ones (a broken rule)
+    hidden_items: list[str] = field(default_factory=list)
     misrouted_items: list[str] = field(default_factory=list)
     silent_items: list[str] = field(default_factory=list)
     quiet_items: list[str] = field(default_factory=list)
@@ -322,17 +323,17 @@ def judge(
                 if hidden_before > 0:
                     v.hidden += 1
                     hidden_before -= 1
-                    kind = "5xx-hidden"
+                    note(v.hidden_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
                 else:
-                    kind = "plain"
-                note(v.duplicate_items, f"{job_id} {state.value} ×{len(got)} ({kind})")
+                    note(v.duplicate_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
             if d.hidden_status is not None and d.hidden_status >= 500:
                 hidden_before += 1
 
     for truth in jobs.values():
         if truth.final is None:
             v.unfinished += 1
-            note(v.unfinished_items, f"{truth.job_id} still {truth.states[-1][0].value}")
+            last = truth.states[-1][0].value
+            note(v.unfinished_items, f"{truth.job_id} still open, last state {last}")
         if truth.notify is NotifyPolicy.state_changes and not reports.get(
             (truth.job_id, JobState.running)
         ):

@@ -233,7 +233,14 @@ def markdown(
         "",
     ]
     lines += _items("Lost", verdict.lost_items, verdict.lost)
-    lines += _items("Duplicated", verdict.duplicate_items, verdict.duplicated)
+    lines += _items(
+        "Duplicated without a hidden 5xx",
+        verdict.duplicate_items,
+        verdict.duplicated - verdict.hidden,
+    )
+    lines += _items(
+        "Duplicated after a 5xx that hid a delivery", verdict.hidden_items, verdict.hidden
+    )
     lines += _items("Misrouted", verdict.misrouted_items, verdict.misrouted)
     lines += _items("Silent-policy violations", verdict.silent_items, verdict.silent)
     lines += _items("Quiet-hour violations", verdict.quiet_items, verdict.quiet)

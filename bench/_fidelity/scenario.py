@@ -150,8 +150,9 @@ class Config:
 
     @property
     def sets(self) -> int:
-        """Sets of seven targets: about one job per 20 s per chat at the day's rate."""
-        return max(1, math.ceil(self.rate * 20 / 7))
+        """Sets of seven targets (six chats): about one job per 30 s per chat at the day's rate,
+        a pace a group chat's Telegram limit (20 messages a minute) carries with room to spare."""
+        return max(1, math.ceil(self.rate * 30 / 6))
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -199,11 +200,12 @@ def plan_day(config: Config, rng: random.Random) -> list[PlannedJob]:
     count = max(1, config.jobs - runs - recurring)
     weights = [w for *_, w in MIX]
     targets = config.targets
+    shares = [0.5 if t.topic_id is not None else 1.0 for t in targets]  # a forum is one chat
     plan = []
     for n in range(count):
         kind, via, notify, _ = rng.choices(MIX, weights)[0]
         at = n / config.rate + rng.uniform(0, 0.5 / config.rate)
-        plan.append(PlannedJob(n, kind, via, notify, rng.choice(targets), at))
+        plan.append(PlannedJob(n, kind, via, notify, rng.choices(targets, shares)[0], at))
     return plan
 
 
