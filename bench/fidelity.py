@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # A killed client drops its request mid-way: the emulator's server logs that; it is chaos.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     command = " ".join([".venv/bin/python bench/fidelity.py", *map(shlex.quote, argv)])
     with contextlib.suppress(KeyboardInterrupt):
         outcome = asyncio.run(run(config, command))
