@@ -122,8 +122,11 @@ def timeline(
             [prow[(t.chat_id, t.topic_id or 0)] for t in lost],
             s=60, marker="X", color="#cf222e", label=f"jobs with a lost message ({len(lost)})",
         )  # fmt: skip
+    step = max(1, len(places) // 24)  # at most ~24 labels stay legible
     ax.set_yticks(
-        range(len(places)), [f"{c}" + (f":{t}" if t else "") for c, t in places], fontsize=7
+        range(0, len(places), step),
+        [f"{c}" + (f":{t}" if t else "") for c, t in places][::step],
+        fontsize=7,
     )
     ax.set_title("messages per chat (and topic)")
     ax.legend(loc="upper right", fontsize=8)
