@@ -76,6 +76,8 @@ class JobTruth:
     final: JobState | None = None  # None: still running when judged
     final_at: float | None = None
     goal: str = ""
+    scheduled: bool = False  # a recurring job's run (started by its schedule)
+    requested: bool = False  # asked for by a person in the chat
 
     @property
     def place(self) -> tuple[int, int | None]:
@@ -160,6 +162,8 @@ class Verdict:
     rescued_by_heartbeat: int = 0
     expected: int = 0
     messages: int = 0
+    scheduled_runs: int = 0
+    requested: int = 0
     latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
     lost_jobs: set[str] = field(default_factory=set)
     lost_items: list[str] = field(default_factory=list)
@@ -329,6 +333,8 @@ def judge(
             if d.hidden_status is not None and d.hidden_status >= 500:
                 hidden_before += 1
 
+    v.scheduled_runs = sum(1 for t in jobs.values() if t.scheduled)
+    v.requested = sum(1 for t in jobs.values() if t.requested and not t.scheduled)
     for truth in jobs.values():
         if truth.final is None:
             v.unfinished += 1
@@ -406,6 +412,8 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
         final=final,
         final_at=final_at,
         goal=spec.goal[-60:],
+        scheduled=spec.schedule_id is not None,
+        requested=spec.requested_by is not None,
     )
 
 

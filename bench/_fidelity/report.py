@@ -220,7 +220,10 @@ def markdown(
         f"(q), one whose heartbeat asks the scripted LLM (llm): "
         f"{', '.join(facts.targets[:7])}{' …' if len(facts.targets) > 7 else ''}; a heartbeat "
         f"every minute on each; the scripted LLM answered {facts.llm_requests} request(s).",
-        f"- Jobs asked for in chats: {facts.asked}; started from a JobSpec (done_only, silent, "
+        f"- Jobs asked for in chats: {facts.asked} commands, of which Temporal holds "
+        f"{verdict.requested} jobs (a command the bot never handled — killed mid-update — "
+        f"makes none; one handled twice makes two); recurring runs: {verdict.scheduled_runs}; "
+        f"started from a JobSpec (done_only, silent, "
         f"state_changes): {facts.api_started} ({facts.api_failed} could not be started); "
         f"recurring schedules: {facts.schedules}; Retry/Cancel presses: {facts.presses}.",
         f"- Kills: {sum(kills.values())} ("
