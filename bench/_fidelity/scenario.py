@@ -45,11 +45,11 @@ from .judge import (
 
 log = logging.getLogger("fidelity")
 
-ACK_VARIANTS = (
-    "HEARTBEAT_OK",
-    "**HEARTBEAT_OK**",
+ACK_VARIANTS = (  # markup-wrapped tokens first, so even a short run meets them
     "<b>HEARTBEAT_OK</b>",
     "&nbsp;HEARTBEAT_OK&nbsp;",
+    "**HEARTBEAT_OK**",
+    "HEARTBEAT_OK",
     "HEARTBEAT_OK — disk on /var is at 91%, above the 80% limit",
     "Disk on /var is at 91%, above the 80% limit.",
 )
@@ -186,7 +186,6 @@ class Day:
     schedules: list[str] = field(default_factory=list)
     presses: int = 0
     pressed_for: int = 0
-    press_outcomes: list[str] = field(default_factory=list)
     quiet: list[QuietWindow] = field(default_factory=list)
     day_end: float = 0.0
     closed_at: float = 0.0
@@ -439,18 +438,12 @@ class Scenario:
             if desc.close_time is not None:
                 return True
             status = await handle.query("status", result_type=JobStatus)
-        except Exception as exc:
-            self.day.press_outcomes.append(f"{job_id} {action}: {type(exc).__name__} {exc}")
+        except Exception:
             return False
         # A cancelled job is still telling its chat; a retried one is running again.
-        took = (
-            status.state is JobState.cancelled
-            if action == "cancel"
-            else status.state is not JobState.needs_attention
-        )
-        if not took:
-            self.day.press_outcomes.append(f"{job_id} {action}: still {status.state.value}")
-        return took
+        if action == "cancel":
+            return status.state is JobState.cancelled
+        return status.state is not JobState.needs_attention
 
     # --- chaos -----------------------------------------------------------------------------------
     async def chaos(self, duration: float) -> None:
