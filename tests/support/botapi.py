@@ -93,6 +93,9 @@ class SentMessage:
     """The text as Telegram would display it (HTML tags stripped, entities decoded)."""
     params: dict[str, Any] = field(default_factory=dict, repr=False)
     at: float = field(default_factory=time.monotonic)
+    hidden_status: int | None = None
+    """Set when the call took effect but the bot was answered with this error status (a 5xx
+    that hid a delivered message: the one case where a correct client may send it again)."""
 
     @property
     def caption(self) -> str | None:
@@ -141,6 +144,10 @@ class ApiCall:
     description: str | None = None
     """The error description for failed calls."""
     at: float = field(default_factory=time.monotonic)
+    applied: bool = False
+    """The call took effect although it was answered with an error (see ``hidden_status``)."""
+    retry_after: int | None = None
+    """The ``retry_after`` a 429 answer carried."""
 
     @property
     def ok(self) -> bool:
@@ -526,6 +533,7 @@ class _FaultRate:
     methods: frozenset[str]
     rng: random.Random
     retry_after: int
+    applied_share: float = 0.0
 
 
 @dataclass
@@ -1011,10 +1019,14 @@ class BotApiEmulator:
         methods: Iterable[str] = ("sendMessage",),
         seed: int = 0,
         retry_after: int = 1,
+        applied_share: float = 0.0,
     ) -> None:
         """Fail a seeded-random fraction ``rate`` of calls to ``methods`` (``"*"`` = any).
 
         The status is drawn uniformly from ``statuses``. ``rate=0`` turns random faults off.
+        ``applied_share`` of the 5xx faults take effect before the error is returned (the
+        message *is* delivered, marked with ``hidden_status``), like a proxy that times out
+        after Telegram accepted the message.
         """
         if rate <= 0:
             self._fault_rate = None
@@ -1027,6 +1039,7 @@ class BotApiEmulator:
             methods=frozenset(self._canonical(m) for m in methods),
             rng=random.Random(seed),
             retry_after=retry_after,
+            applied_share=applied_share,
         )
 
     def hold_sends(self, chat_ids: Iterable[int], *, after_delivery: bool = False) -> None:
@@ -1081,7 +1094,9 @@ class BotApiEmulator:
         fr = self._fault_rate
         if fr is not None and (method in fr.methods or "*" in fr.methods):
             if fr.rng.random() < fr.rate:
-                return _Fault(fr.rng.choice(fr.statuses), fr.retry_after, None, False)
+                status = fr.rng.choice(fr.statuses)
+                applied = status >= 500 and fr.rng.random() < fr.applied_share
+                return _Fault(status, fr.retry_after, None, applied)
         return None
 
     # ---------------------------------------------------------------- recording & waiting
@@ -1245,6 +1260,7 @@ class BotApiEmulator:
             return self._respond(_ApiError(404, "Not Found"))
         token, method = m.groups()
         logged: dict[str, Any] = {}
+        applied = False
         try:
             if token != self.token:
                 raise _ApiError(401, "Unauthorized")
@@ -1262,13 +1278,28 @@ class BotApiEmulator:
             held = self._held_for(method, params)
             if held is not None and not held.after_delivery:
                 await self._hold(held)  # the client waits; dropped: never delivered
+            before = len(self.sent), len(self.edits)
             result = await handler(params, files)
             if held is not None and held.after_delivery:
                 await self._hold(held)  # delivered, but the answer waits (or never comes)
             if fault is not None:  # applied: the call took effect but the client sees an error
+                for record in self.sent[before[0] :] + self.edits[before[1] :]:
+                    record.hidden_status = fault.status
+                applied = True
                 raise _fault_error(fault.status, fault.description, fault.retry_after)
         except _ApiError as exc:
-            self._record(self.calls, ApiCall(method, logged, exc.status, exc.description))
+            retry_after = (exc.parameters or {}).get("retry_after")
+            self._record(
+                self.calls,
+                ApiCall(
+                    method,
+                    logged,
+                    exc.status,
+                    exc.description,
+                    applied=applied,
+                    retry_after=retry_after,
+                ),
+            )
             return self._respond(exc)
         self._record(self.calls, ApiCall(method, logged, 200))
         return web.json_response({"ok": True, "result": result})

@@ -353,6 +353,8 @@ async def test_fail_next_5xx_400_403(emu: BotApiEmulator, bot: Bot) -> None:
     with pytest.raises(NetworkError):
         await bot.send_message(1, "ghost")
     assert [m.text for m in emu.sent] == ["ghost"]
+    assert emu.sent[-1].hidden_status == 502
+    assert emu.calls[-1].applied and emu.calls[-1].status == 502
 
     with pytest.raises(ValueError):
         emu.fail_next("sendMesage")
@@ -384,6 +386,29 @@ async def test_fault_rate_is_seeded(emu: BotApiEmulator, bot: Bot) -> None:
         await bot.send_chat_action(1, "typing")
     emu.set_fault_rate(0)
     await bot.send_message(1, "ok")
+
+
+async def test_fault_rate_can_hide_delivered_messages_behind_5xx(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    """With `applied_share`, some 5xx answers come after the message was recorded: those
+    messages carry `hidden_status`; 429s never take effect."""
+    emu.set_fault_rate(0.5, statuses=(429, 502), seed=3, applied_share=1.0)
+    for i in range(30):
+        try:
+            await bot.send_message(1, f"m{i}")
+        except RetryAfter:
+            pass
+        except NetworkError:
+            pass
+    failed = [c for c in emu.calls if c.method == "sendMessage" and not c.ok]
+    hidden = [m for m in emu.sent if m.hidden_status is not None]
+    assert {c.status for c in failed} == {429, 502}
+    assert all(c.retry_after == 1 for c in failed if c.status == 429)
+    assert not any(c.applied for c in failed if c.status == 429)
+    assert len(hidden) == sum(1 for c in failed if c.status == 502) > 0
+    assert {m.hidden_status for m in hidden} == {502}
+    assert len(emu.sent) == 30 - sum(1 for c in failed if c.status == 429)
 
 
 async def test_get_chat_and_unreachable(emu: BotApiEmulator, bot: Bot) -> None:

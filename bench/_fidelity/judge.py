@@ -1,0 +1,432 @@
+"""The fidelity judge: Temporal's histories (what happened to each job and what its notify
+policy asks to tell) against every call the Bot API emulator received.
+
+Pure over plain records, so it is tested on its own; `load_truth` reads the records from
+Temporal and `deliveries_from` from the emulator.
+
+What counts (all times are wall-clock seconds):
+- a *state report* names a job and a state: the first line of a job's own message
+  (`✅ job-x · completed`, the card `🆕 job-x · started`) or a line of a heartbeat digest
+  (`✅ job-x completed`). The parts after the first of a split message and attached documents
+  carry no header and belong to the report before them.
+- *expected*: every state a job entered that its policy wants told, except `running` (the job
+  card; counted on its own as start cards): needs attention, and the final state.
+- *lost*: an expected (job, state) with no report in the job's own chat and topic.
+- *duplicated*: every report of a (job, state) after its first; *5xx-hidden* among them: a
+  repeat that follows a delivery the emulator answered with a 5xx after recording it (the one
+  case a correct at-least-once sender repeats).
+- *misrouted*: a message naming a job in any chat or topic other than the job's.
+- *silent violations*: a message naming a job whose policy is `silent`.
+- *quiet violations*: a heartbeat message in a target inside that target's quiet window (job
+  results are not held back by quiet hours: a person gets the result they asked for).
+- *leaks*: a heartbeat message that shows the ack token or markup left over around it.
+- *unchanged*: reports of a state the job never entered or its policy does not want, and
+  heartbeat alerts identical to one already delivered to the same target.
+- *latency*: final state (its search-attribute upsert in the history) → first report of it,
+  minus the time the chat spent waiting out `retry_after`s in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.converter import default as default_converter
+
+from core.jobs import JobSpec, JobState, NotifyPolicy
+
+JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
+_STATES = "started|running|needs attention|completed|failed|cancelled"
+PUSH_HEADER = re.compile(rf"^\S+\s+({JOB_ID}) · ({_STATES})\b")
+DIGEST_LINE = re.compile(rf"^\S+\s+({JOB_ID}) ({_STATES})$", re.MULTILINE)
+ANY_JOB = re.compile(JOB_ID)
+HEARTBEAT_HEADER = "🫀 Heartbeat"
+LEAK = re.compile(
+    r"\bHEARTBEAT_OK\b|</?(?:b|i|u|s|code|pre|strong|em|br)\s*/?>|&nbsp;|\*\*|^br>",
+    re.MULTILINE,
+)
+
+_CLOSE_STATES = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: JobState.completed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: JobState.failed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: JobState.failed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: JobState.failed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: JobState.cancelled,
+}
+
+
+# --- records -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobTruth:
+    """One job as its Temporal history tells it."""
+
+    job_id: str
+    chat_id: int
+    topic_id: int | None
+    notify: NotifyPolicy
+    states: tuple[tuple[JobState, float], ...]  # every JobStatus upsert, in order
+    final: JobState | None = None  # None: still running when judged
+    final_at: float | None = None
+    goal: str = ""
+    scheduled: bool = False  # a recurring job's run (started by its schedule)
+    requested: bool = False  # asked for by a person in the chat
+
+    @property
+    def place(self) -> tuple[int, int | None]:
+        return self.chat_id, self.topic_id
+
+    def expected(self) -> set[JobState]:
+        """The states this job's policy asks to tell (its start card aside)."""
+        entered = {state for state, _ in self.states}
+        if self.final is not None:
+            entered.add(self.final)
+        return {
+            s
+            for s in entered
+            if s not in (JobState.queued, JobState.running, JobState.retrying)
+            and self.notify.wants(s)
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message (or document) the emulator recorded as delivered."""
+
+    chat_id: int
+    thread_id: int | None
+    text: str  # as displayed (tags stripped, entities decoded); "" for a captionless document
+    at: float
+    hidden_status: int | None = None
+    message_id: int = 0
+
+    @property
+    def place(self) -> tuple[int, int | None]:
+        return self.chat_id, self.thread_id
+
+    @property
+    def from_heartbeat(self) -> bool:
+        return self.text.startswith(HEARTBEAT_HEADER)
+
+
+@dataclass(frozen=True)
+class RateWait:
+    """A 429 answered to a call for `chat_id` at `at`: the chat waits `seconds`."""
+
+    chat_id: int
+    at: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class QuietWindow:
+    """A target's quiet window (UTC minutes after midnight), in force from `since`."""
+
+    chat_id: int
+    topic_id: int | None
+    start: int
+    end: int
+    since: float
+
+    def covers(self, at: float) -> bool:
+        if at < self.since:
+            return False
+        when = datetime.fromtimestamp(at, UTC)
+        minute = when.hour * 60 + when.minute
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+
+@dataclass
+class Verdict:
+    jobs: int = 0
+    kills: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    hidden: int = 0
+    misrouted: int = 0
+    silent: int = 0
+    quiet: int = 0
+    leaks: int = 0
+    unchanged: int = 0
+    unfinished: int = 0
+    start_cards_missing: int = 0
+    rescued_by_heartbeat: int = 0
+    expected: int = 0
+    messages: int = 0
+    scheduled_runs: int = 0
+    requested: int = 0
+    latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
+    lost_jobs: set[str] = field(default_factory=set)
+    lost_items: list[str] = field(default_factory=list)
+    duplicate_items: list[str] = field(default_factory=list)  # plain ones (a broken rule)
+    hidden_items: list[str] = field(default_factory=list)
+    misrouted_items: list[str] = field(default_factory=list)
+    silent_items: list[str] = field(default_factory=list)
+    quiet_items: list[str] = field(default_factory=list)
+    leak_items: list[str] = field(default_factory=list)
+    unchanged_items: list[str] = field(default_factory=list)
+    unfinished_items: list[str] = field(default_factory=list)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return [ms for _, ms in self.latency_points]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
+
+    @property
+    def p99(self) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+    @property
+    def ok(self) -> bool:
+        """The hard rules: nothing lost or misrouted, no silent or quiet violation, no leak,
+        duplicates only of the 5xx-hidden kind, and every job finished (so it was judged)."""
+        return (
+            self.lost == 0
+            and self.misrouted == 0
+            and self.silent == 0
+            and self.quiet == 0
+            and self.leaks == 0
+            and self.duplicated == self.hidden
+            and self.unfinished == 0
+        )
+
+    def line(self) -> str:
+        return (
+            f"fidelity: jobs {self.jobs}, kills {self.kills}, lost {self.lost}, "
+            f"duplicated {self.duplicated} (5xx-hidden {self.hidden}), "
+            f"misrouted {self.misrouted}, silent-violations {self.silent}, "
+            f"quiet-violations {self.quiet}, leaks {self.leaks}, "
+            f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms"
+        )
+
+
+# --- parsing ------------------------------------------------------------------------------------
+def _state(word: str) -> JobState:
+    if word == "started":
+        return JobState.running
+    return JobState(word.replace(" ", "_"))
+
+
+def state_reports(text: str) -> list[tuple[str, JobState]]:
+    """(job id, state) pairs a message reports: a job message's header, or digest lines."""
+    if text.startswith(HEARTBEAT_HEADER):
+        return [(m.group(1), _state(m.group(2))) for m in DIGEST_LINE.finditer(text)]
+    first = text.split("\n", 1)[0]
+    match = PUSH_HEADER.match(first)
+    return [(match.group(1), _state(match.group(2)))] if match else []
+
+
+def heartbeat_body(text: str) -> str:
+    return text.split("\n", 1)[1] if "\n" in text else ""
+
+
+def _waited(waits: Sequence[RateWait], start: float, end: float) -> float:
+    """Seconds of [start, end] covered by the chat's retry_after waits (their union)."""
+    spans = sorted(
+        (max(w.at, start), min(w.at + w.seconds, end))
+        for w in waits
+        if w.at < end and w.at + w.seconds > start
+    )
+    total, reach = 0.0, start
+    for lo, hi in spans:
+        lo = max(lo, reach)
+        if hi > lo:
+            total += hi - lo
+            reach = hi
+    return total
+
+
+# --- the judgement -----------------------------------------------------------------------------
+def judge(
+    truths: Iterable[JobTruth],
+    deliveries: Iterable[Delivery],
+    *,
+    waits: Iterable[RateWait] = (),
+    quiet: Iterable[QuietWindow] = (),
+    kills: int = 0,
+    limit: int = 30,
+) -> Verdict:
+    jobs = {t.job_id: t for t in truths}
+    sent = sorted(deliveries, key=lambda d: d.at)
+    waits_by_chat: dict[int, list[RateWait]] = defaultdict(list)
+    for wait in waits:
+        waits_by_chat[wait.chat_id].append(wait)
+    windows: dict[tuple[int, int | None], list[QuietWindow]] = defaultdict(list)
+    for window in quiet:
+        windows[(window.chat_id, window.topic_id)].append(window)
+    v = Verdict(jobs=len(jobs), kills=kills, messages=len(sent))
+
+    def note(items: list[str], text: str) -> None:
+        if len(items) < limit:
+            items.append(text)
+
+    reports: dict[tuple[str, JobState], list[Delivery]] = defaultdict(list)
+    alerts: dict[tuple[int, int | None], set[str]] = defaultdict(set)
+    for d in sent:
+        named = set(ANY_JOB.findall(d.text))
+        wrong = sorted(j for j in named if j in jobs and jobs[j].place != d.place)
+        if wrong:
+            v.misrouted += 1
+            note(v.misrouted_items, f"{wrong[0]} ({jobs[wrong[0]].place}) in {d.place}")
+        hushed = sorted(j for j in named if j in jobs and jobs[j].notify is NotifyPolicy.silent)
+        if hushed:
+            v.silent += 1
+            note(v.silent_items, f"{hushed[0]} in {d.place}: {d.text[:80]!r}")
+        if d.from_heartbeat:
+            for window in windows.get(d.place, []):
+                if window.covers(d.at):
+                    v.quiet += 1
+                    note(v.quiet_items, f"{d.place} at {_clock(d.at)}: {d.text[:60]!r}")
+                    break
+            body = heartbeat_body(d.text)
+            if LEAK.search(body):
+                v.leaks += 1
+                note(v.leak_items, f"{d.place}: {body[:80]!r}")
+            if not state_reports(d.text) and body.strip():
+                key = " ".join(body.split())
+                if key in alerts[d.place]:
+                    v.unchanged += 1
+                    note(v.unchanged_items, f"repeated alert in {d.place}: {key[:60]!r}")
+                alerts[d.place].add(key)
+        elif LEAK.search(d.text) and "HEARTBEAT_OK" in d.text:
+            v.leaks += 1
+            note(v.leak_items, f"{d.place}: {d.text[:80]!r}")
+        for job_id, state in state_reports(d.text):
+            truth = jobs.get(job_id)
+            if truth is None or truth.place != d.place:
+                continue
+            reports[(job_id, state)].append(d)
+
+    for (job_id, state), got in reports.items():
+        truth = jobs[job_id]
+        entered = {s for s, _ in truth.states} | ({truth.final} if truth.final else set())
+        if state not in entered or (
+            not truth.notify.wants(state) and truth.notify is not NotifyPolicy.silent
+        ):
+            v.unchanged += len(got)
+            note(v.unchanged_items, f"{job_id} reported {state.value} ({truth.notify.value})")
+        hidden_before = 0
+        for index, d in enumerate(got):
+            if index > 0:
+                v.duplicated += 1
+                if hidden_before > 0:
+                    v.hidden += 1
+                    hidden_before -= 1
+                    note(v.hidden_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
+                else:
+                    note(v.duplicate_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
+            if d.hidden_status is not None and d.hidden_status >= 500:
+                hidden_before += 1
+
+    v.scheduled_runs = sum(1 for t in jobs.values() if t.scheduled)
+    v.requested = sum(1 for t in jobs.values() if t.requested and not t.scheduled)
+    for truth in jobs.values():
+        if truth.final is None:
+            v.unfinished += 1
+            last = truth.states[-1][0].value
+            note(v.unfinished_items, f"{truth.job_id} still open, last state {last}")
+        if truth.notify is NotifyPolicy.state_changes and not reports.get(
+            (truth.job_id, JobState.running)
+        ):
+            v.start_cards_missing += 1
+        for state in sorted(truth.expected(), key=lambda s: s.value):
+            v.expected += 1
+            told = reports.get((truth.job_id, state))
+            if not told:
+                v.lost += 1
+                v.lost_jobs.add(truth.job_id)
+                note(v.lost_items, f"{truth.job_id} {state.value} in {truth.place} ({truth.goal})")
+                continue
+            if state is truth.final and truth.final_at is not None:
+                first = told[0]
+                if first.from_heartbeat:
+                    v.rescued_by_heartbeat += 1
+                waited = _waited(waits_by_chat.get(truth.chat_id, []), truth.final_at, first.at)
+                ms = max(0.0, first.at - truth.final_at - waited) * 1000
+                v.latency_points.append((truth.final_at, ms))
+    return v
+
+
+def _clock(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+# --- reading the truth from Temporal -------------------------------------------------------------
+def _seconds(stamp: Any) -> float:
+    return float(stamp.ToDatetime().replace(tzinfo=UTC).timestamp())
+
+
+async def job_truth(client: Client, workflow_id: str, run_id: str | None = None) -> JobTruth:
+    """One job from its history: the spec it started with, every JobStatus it took, its end."""
+    payload_converter = default_converter().payload_converter
+    spec: JobSpec | None = None
+    states: list[tuple[JobState, float]] = []
+    final: JobState | None = None
+    final_at: float | None = None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            spec = (await client.data_converter.decode(payloads, [JobSpec]))[0]
+        elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            raw = fields.indexed_fields.get("JobStatus")
+            if raw is not None:
+                value = payload_converter.from_payload(raw, str)
+                try:
+                    states.append((JobState(value), _seconds(event.event_time)))
+                except ValueError:
+                    pass
+        elif event.event_type in _CLOSE_STATES:
+            closed = _CLOSE_STATES[event.event_type]
+            last = states[-1] if states else None
+            if last is not None and last[0].is_final:
+                final, final_at = last
+            else:
+                final, final_at = closed, _seconds(event.event_time)
+    if spec is None:
+        raise LookupError(f"{workflow_id} has no start event")
+    if not states:
+        states.append((JobState.queued, 0.0))
+    return JobTruth(
+        job_id=workflow_id,
+        chat_id=spec.report_chat_id,
+        topic_id=spec.topic_id,
+        notify=spec.notify,
+        states=tuple(states),
+        final=final,
+        final_at=final_at,
+        goal=spec.goal[-60:],
+        scheduled=spec.schedule_id is not None,
+        requested=spec.requested_by is not None,
+    )
+
+
+async def load_truth(client: Client, concurrency: int = 8) -> list[JobTruth]:
+    """Every JobWorkflow execution in the namespace (visibility lists them; each history is
+    read in full, so nothing is taken from visibility but the ids)."""
+    ids: list[tuple[str, str | None]] = []
+    async for wf in client.list_workflows("WorkflowType = 'JobWorkflow'", page_size=1000):
+        ids.append((wf.id, wf.run_id))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(workflow_id: str, run_id: str | None) -> JobTruth:
+        async with gate:
+            return await job_truth(client, workflow_id, run_id)
+
+    return list(await asyncio.gather(*(one(w, r) for w, r in ids)))

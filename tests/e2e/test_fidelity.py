@@ -1,0 +1,40 @@
+"""The fidelity harness at CI size: the same code as `bench/fidelity.py` (separate processes per
+role through `hbo`, the Bot API emulator with 429/502 on every send and edit, SIGKILLs, a
+dev-server restart), 60 jobs and 5 kills, judged against Temporal's histories.
+
+The hard rules: nothing lost or misrouted, no silent-policy or quiet-hour violation, no ack
+leak, duplicates only where a 5xx hid a delivered message, every job finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench._fidelity.scenario import Config
+from bench.fidelity import run
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=False,
+    reason="results are lost when a sender is killed between its ledger claim and the confirm "
+    "(claims without owners), and markup around the ack token leaks; the delivery and ack "
+    "fixes land separately — remove this marker once they are merged",
+)
+async def test_fidelity_under_chaos(tmp_path: Path) -> None:
+    config = Config(jobs=60, kills=5, out=tmp_path / "report", settle=150.0)
+    outcome = await run(config, "pytest tests/e2e/test_fidelity.py")
+    verdict = outcome.verdict
+    assert outcome.report.is_file() and outcome.picture.stat().st_size > 0
+    assert verdict.jobs >= 50 and verdict.kills == 5
+    details = outcome.report.read_text(encoding="utf-8")
+    assert verdict.unfinished == 0, details
+    assert verdict.lost == 0, details
+    assert verdict.misrouted == 0, details
+    assert verdict.silent == 0, details
+    assert verdict.quiet == 0, details
+    assert verdict.leaks == 0, details
+    assert verdict.duplicated == verdict.hidden, details
+    assert verdict.ok
