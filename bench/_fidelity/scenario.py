@@ -533,8 +533,23 @@ class Scenario:
                 hidden_status=m.hidden_status,
                 message_id=m.message_id,
             )
-            for m in list(self.emu.sent)
+            for m in [*self.emu.sent, *self._results_edited_in()]
         ]
+
+    def _results_edited_in(self) -> list[Any]:
+        """Cards edited into a result (a fast job's one message), each once. A card following
+        its job (it keeps its `plan:` line) reports nothing new."""
+        seen: set[tuple[int, int, str]] = set()
+        out = []
+        for m in list(self.emu.edits):
+            text = m.plain_text or ""
+            if "\nplan: " in text:
+                continue
+            key = (m.chat_id, m.message_id, text.split("\n", 1)[0])
+            if key not in seen:
+                seen.add(key)
+                out.append(m)
+        return out
 
     def waits(self) -> list[RateWait]:
         out = []
@@ -574,6 +589,8 @@ def deployment_env(emu: BotApiEmulator, targets: tuple[Target, ...]) -> dict[str
         "HEARTBEAT_COOLDOWN_MINUTES": "0",
         "HEARTBEAT_PUSH_GRACE_SECONDS": "10",
         "NEEDS_ATTENTION_TIMEOUT_MINUTES": "1",
+        # The day is compressed: recurring jobs fire every 30 s (the product's floor is 60 s).
+        "SCHEDULE_MIN_INTERVAL_SECONDS": "10",
         "TASK_MAX_RUN_SECONDS": "120",
         "LOG_LEVEL": "WARNING",
     }
