@@ -42,10 +42,6 @@ from .types import Attachment, Incoming, Reply
 from .uploads import Fetcher, Upload, UploadError
 
 log = logging.getLogger(__name__)
-HOW_TO_GIVE_A_FILE_PLAIN = (
-    "send the file as a document with the command as its caption, or reply to it with the command."
-)
-
 # A transport's way to show a reply: returns the ids of the messages it posted (empty when it
 # could not, or cannot edit them later).
 Poster = Callable[[Reply], Awaitable[list[int]]]
@@ -221,7 +217,8 @@ class Operator:
         if uploads.starts_with_attach(args):
             if not msg.trusted:
                 raise UploadError(
-                    "--attach works in the console only. Here: " + HOW_TO_GIVE_A_FILE_PLAIN
+                    "--attach works in the console only. Here, send the file as a document "
+                    "with the command as its caption, or reply to it with the command."
                 )
             paths, args = uploads.parse_attach(args)
             own_files = uploads.console_attachments(paths)
