@@ -614,7 +614,7 @@ async def test_document_from_a_person_is_downloadable(emu: BotApiEmulator) -> No
         assert bytes(await file.download_as_bytearray()) == b"line one\nline two\n"
         assert len(emu.downloads) == 1
 
-        with pytest.raises(BadRequest, match="(?i)invalid file_id"):
+        with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
             await bot.get_file("no-such-file")
 
 
@@ -638,7 +638,7 @@ async def test_a_file_over_twenty_megabytes_is_refused(emu: BotApiEmulator, bot:
     emu.inject_message("/exec true", user_id=42, document=big)
     (update,) = await bot.get_updates(timeout=1)
     assert update.message is not None and update.message.document is not None
-    with pytest.raises(BadRequest, match="(?i)file is too big"):
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
         await bot.get_file(update.message.document.file_id)
     assert emu.downloads == []
 
