@@ -287,11 +287,10 @@ class Operator:
             # The reply is the approval request (what will run, Approve / Deny); the job
             # waits in awaiting_approval and says nothing more until a person decides.
             reply = views.approval_reply(spec)
-        else:
-            reply = views.job_card_reply(spec, worker, why)
-        if given:
-            reply.text = f"{reply.text}\n{uploads.card_line(given)}"
-        return [reply]
+            if given:
+                reply.text = f"{reply.text}\n{uploads.card_line(given)}"
+            return [reply]
+        return [views.job_card_reply(spec, worker, why)]
 
     async def reply_posted(
         self, reply: Reply, message_ids: list[int], fetch: Fetcher | None = None

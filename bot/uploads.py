@@ -132,9 +132,10 @@ def checked(attachments: Sequence[Attachment], settings: Settings) -> list[Uploa
 
 
 def card_line(uploads: Sequence[Upload]) -> str:
-    """The job card's line about the files it was given."""
+    """An approval request's line about the files the job was given (a job card shows them
+    itself, from the main step's `files` parameter)."""
     names = ", ".join(f"<code>{esc(upload.name)}</code>" for upload in uploads)
-    return f"📎 into the workspace first: {names}"
+    return f"📎 files: {names}"
 
 
 def no_command_reply_text(attachments: Sequence[Attachment]) -> str:
