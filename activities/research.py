@@ -264,7 +264,10 @@ class ResearchActivities:
         workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
         urls = find_urls(goal)[:MAX_SOURCES]
         goal_without_urls = URL_RE.sub(" ", goal)
-        files = [m for m in dict.fromkeys(PATH_RE.findall(goal_without_urls))][:MAX_SOURCES]
+        # The files the goal names, and those the person gave the job (in the workspace).
+        given = [str(name) for name in step.params.get("files") or []]
+        named = PATH_RE.findall(goal_without_urls)
+        files = list(dict.fromkeys([*named, *given]))[:MAX_SOURCES]
         sources = [read_file_source(workspace, ref) for ref in files]
         if urls:
             activity.heartbeat({"phase": f"fetching {len(urls)} URL(s)"})

@@ -8,6 +8,7 @@ the card says why), status (from Temporal), recovery (cancel / retry / reroute).
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import time
@@ -20,7 +21,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionDescription
 
-from core.ids import normalize_job_id
+from core.ids import normalize_job_id, workspace_name
 from core.jobs import Approval, JobSpec, JobState
 from core.llm import outage as llm_outage
 from core.registry import WorkerDefinition, WorkerRegistry
@@ -28,18 +29,19 @@ from core.render import esc
 from core.settings import Settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore
 from core.temporal import SA_REPORT_CHAT_ID
+from core.workspace import workspace_dir
 
-from . import views
+from . import uploads, views
 from .commands import Command, all_buttons, all_commands
 from .heartbeat_admin import HeartbeatAdmin
 from .job_client import JobActionError, JobClient, JobNotFoundError
 from .planner import PlanError, Planner
 from .router import EXAMPLE_PHRASES
 from .schedules import ScheduleClient, ScheduleError
-from .types import Incoming, Reply
+from .types import Attachment, Incoming, Reply
+from .uploads import Fetcher, Upload, UploadError
 
 log = logging.getLogger(__name__)
-
 # A transport's way to show a reply: returns the ids of the messages it posted (empty when it
 # could not, or cannot edit them later).
 Poster = Callable[[Reply], Awaitable[list[int]]]
@@ -81,6 +83,8 @@ class Operator:
         self._refused: TTLCache[int, float] = TTLCache(maxsize=10_000, ttl=REFUSAL_INTERVAL_SECONDS)
         # Jobs whose card is with the transport: they start once it is posted.
         self._pending_starts: TTLCache[str, JobSpec] = TTLCache(maxsize=10_000, ttl=600)
+        # The files those jobs were given: put in their workspaces just before they start.
+        self._pending_uploads: TTLCache[str, list[Upload]] = TTLCache(maxsize=10_000, ttl=600)
         # Chat id -> the number of the LLM outage it was told about.
         self._llm_told: TTLCache[int, int] = TTLCache(maxsize=10_000, ttl=7 * 24 * 3600)
         from .intake import Intake  # the intake needs the command registry loaded first
@@ -88,12 +92,15 @@ class Operator:
         self.intake = Intake(self)
 
     # --- entry point -----------------------------------------------------------------------
-    async def handle(self, msg: Incoming, post: Poster | None = None) -> list[Reply]:
+    async def handle(
+        self, msg: Incoming, post: Poster | None = None, fetch: Fetcher | None = None
+    ) -> list[Reply]:
         """Answer one message or button press. With `post` (a transport), each reply is posted
         through it before anything it announces starts — a new job's card comes first, and the
         job knows where it is. Without, the replies are only returned and their jobs start at
-        once (scripts, tests). Never raises: an unexpected error is logged with its traceback
-        and the chat gets one clear line."""
+        once (scripts, tests). `fetch` gets the bytes of a file the message carries (a Telegram
+        document). Never raises: an unexpected error is logged with its traceback and the chat
+        gets one clear line."""
         try:
             replies = self._tell_llm_outage(msg, await self._replies(msg))
         except Exception:
@@ -106,7 +113,15 @@ class Operator:
         for reply in replies:
             ids = await post(reply) if post is not None else []
             try:
-                await self.reply_posted(reply, ids)
+                await self.reply_posted(reply, ids, fetch)
+            except UploadError as exc:
+                log.warning("chat %s: job %s not started: %s", msg.chat_id, reply.job_id, exc)
+                failed = Reply(
+                    text=f"⚠️ {esc(reply.job_id)} was not started: {esc(exc)}. Nothing runs; "
+                    "send the file and the command again."
+                )
+                if post is not None:
+                    await post(failed)
             except Exception:
                 log.exception("chat %s: job %s did not start", msg.chat_id, reply.job_id)
                 failed = Reply(
@@ -188,14 +203,41 @@ class Operator:
                     "input in a file or script and name it in a shorter message."
                 )
             ]
+        own_files = [a for a in msg.attachments if not a.replied]
         if not text.startswith("/"):
-            return await self.free_text(msg, text)
+            if own_files:  # a file, and no command to give it to
+                return self._file_without_command(msg, own_files)
+            return await self.free_text(msg.model_copy(update={"attachments": []}), text)
         head, _, args = text[1:].partition(" ")
         name = head.split("@", 1)[0].lower()
         command = self.commands.get(name)
         if command is None:
             return [Reply(text=views.unknown_command(name, self.nearest_command(name)))]
-        return await command.handler(self, msg, args.strip())
+        args = args.strip()
+        if uploads.starts_with_attach(args):
+            if not msg.trusted:
+                raise UploadError(
+                    "--attach works in the console only. Here, send the file as a document "
+                    "with the command as its caption, or reply to it with the command."
+                )
+            paths, args = uploads.parse_attach(args)
+            own_files = uploads.console_attachments(paths)
+            msg = msg.model_copy(update={"attachments": own_files})
+        if name not in uploads.FILE_COMMANDS:
+            if own_files:
+                raise UploadError(
+                    f"/{name} does not take a file, so nothing was done. Files go with "
+                    f"{', '.join('/' + c for c in uploads.FILE_COMMANDS)}."
+                )
+            msg = msg.model_copy(update={"attachments": []})  # a reply to a file: not for it
+        return await command.handler(self, msg, args)
+
+    def _file_without_command(self, msg: Incoming, files: list[Attachment]) -> list[Reply]:
+        """A file with no command (or with plain words): say what to do; in a group, where
+        people share files with each other, stay silent."""
+        if msg.chat_type != "private":
+            return []
+        return [Reply(text=uploads.no_command_reply_text(files))]
 
     async def free_text(self, msg: Incoming, text: str) -> list[Reply]:
         """Plain words (not a command): the LLM intake when configured, else the keyword router."""
@@ -212,7 +254,8 @@ class Operator:
         return replies
 
     def help_text(self) -> str:
-        return views.help_text(list(self.commands.values()), [p for p, _ in EXAMPLE_PHRASES])
+        text = views.help_text(list(self.commands.values()), [p for p, _ in EXAMPLE_PHRASES])
+        return f"{text}\n\n{uploads.HELP_TEXT}"
 
     def nearest_command(self, name: str) -> Command | None:
         """The registered command a mistyped name most likely meant (difflib), if any."""
@@ -223,29 +266,52 @@ class Operator:
     def origin(self, msg: Incoming) -> dict[str, int | None]:
         return {"chat_id": msg.chat_id, "topic_id": msg.topic_id, "requested_by": msg.user_id}
 
-    async def start_job(self, spec: JobSpec, why: str) -> list[Reply]:
+    async def start_job(
+        self, spec: JobSpec, why: str, files: list[Attachment] | None = None
+    ) -> list[Reply]:
         """Dispatch: answer with the job card (which names the worker and why); the job starts
         once the transport has posted it (`reply_posted`), with the card's message id in its
         spec, so the card always comes first and the job edits it without a round trip. The
         card is the job's "running" report, so it is recorded in the ledger and nobody repeats
-        it."""
+        it. `files` (a person's attachments) are checked now — a bad one refuses the job
+        before anything is shown — and put in the job's workspace as it starts; their names
+        go into the main step's `files` parameter."""
+        given = uploads.checked(files or [], self.settings)
         worker = self.registry.get(spec.main_step.worker)
         spec = spec.model_copy(update={"announced": True, "card_why": why[:300]})
+        if given:
+            spec = with_files(spec, [upload.name for upload in given])
+            self._pending_uploads[spec.job_id] = given
         self._pending_starts[spec.job_id] = spec
         if spec.approval is Approval.required:
             # The reply is the approval request (what will run, Approve / Deny); the job
             # waits in awaiting_approval and says nothing more until a person decides.
-            return [views.approval_reply(spec)]
+            reply = views.approval_reply(spec)
+            if given:
+                reply.text = f"{reply.text}\n{uploads.card_line(given)}"
+            return [reply]
         return [views.job_card_reply(spec, worker, why)]
 
-    async def reply_posted(self, reply: Reply, message_ids: list[int]) -> None:
+    async def reply_posted(
+        self, reply: Reply, message_ids: list[int], fetch: Fetcher | None = None
+    ) -> None:
         """A transport has posted `reply` (`message_ids` empty: not delivered, or a transport
-        that cannot edit). For a job card, this starts the job."""
+        that cannot edit). For a job card, this starts the job — its files first, in its
+        workspace (`fetch` gets a Telegram document's bytes); a file that cannot be had is an
+        UploadError and the job does not start."""
         if reply.job_id is None:
             return
         spec = self._pending_starts.pop(reply.job_id, None)
         if spec is None:
             return
+        pending = self._pending_uploads.pop(spec.job_id, None)
+        if pending:
+            workspace = await asyncio.to_thread(
+                workspace_dir,
+                self.settings.workspaces_dir,
+                workspace_name(spec.report_chat_id, spec.job_id),
+            )
+            await uploads.place(pending, self.settings, workspace, fetch)
         if spec.approval is Approval.required:
             # The request is the job's awaiting_approval report; what follows a decision is
             # the job's own to tell (the request message is not a card to edit).
@@ -300,3 +366,16 @@ class Operator:
             log.exception("describe_task_queue %s failed", task_queue)
             return None
         return len(response.pollers) > 0
+
+
+def with_files(spec: JobSpec, names: list[str]) -> JobSpec:
+    """`spec` with the names of the files it was given in its main step's `files` parameter
+    (research reads them even when the goal does not name them)."""
+    main = spec.main_step
+    steps = [
+        step.model_copy(update={"params": {**step.params, "files": names}})
+        if step is main
+        else step
+        for step in spec.steps
+    ]
+    return spec.model_copy(update={"steps": steps})

@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from cachetools import TTLCache
-from telegram import BotCommand, Message, Update
+from telegram import Bot, BotCommand, Document, Message, PhotoSize, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -31,7 +31,8 @@ from core.settings import Settings
 
 from .commands import all_commands
 from .operator import Operator
-from .types import Incoming, Reply
+from .types import Attachment, Incoming, Reply
+from .uploads import UploadError
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,57 @@ def incoming_from(update: Update) -> Incoming:
     assert chat is not None
     topic = message.message_thread_id if message is not None and message.is_topic_message else None
     query = update.callback_query
+    text = None
+    attachments: list[Attachment] = []
+    if query is None and message is not None:
+        text = message.text if message.text is not None else message.caption
+        attachments = attachments_of(message)
+        replied = message.reply_to_message
+        if replied is not None:
+            attachments += attachments_of(replied, replied=True)
     return Incoming(
         user_id=user.id if user else None,
         chat_id=chat.id,
         chat_type=chat.type,
         topic_id=topic,
-        text=message.text if query is None and message is not None else None,
+        text=text,
         callback_data=query.data if query is not None else None,
         username=user.username if user else None,
+        attachments=attachments,
     )
+
+
+def attachments_of(message: Message, replied: bool = False) -> list[Attachment]:
+    """The file a message carries: a document (with its name), or a photo (which Telegram
+    sends without one)."""
+    file: Document | PhotoSize | None = message.document
+    if file is None and message.photo:
+        file = message.photo[-1]  # the largest size
+    if file is None:
+        return []
+    return [
+        Attachment(
+            file_id=file.file_id,
+            file_name=file.file_name if isinstance(file, Document) else None,
+            size=file.file_size,
+            replied=replied,
+        )
+    ]
+
+
+DOWNLOAD_TIMEOUT_SECONDS = 120.0
+
+
+async def download(bot: Bot, attachment: Attachment) -> bytes:
+    """A document's bytes through the Bot API (`getFile`, then the file URL)."""
+    assert attachment.file_id is not None
+    name = attachment.file_name or "the file"
+    try:
+        file = await bot.get_file(attachment.file_id)
+        data = await file.download_as_bytearray(read_timeout=DOWNLOAD_TIMEOUT_SECONDS)
+    except TelegramError as exc:
+        raise UploadError(f"Telegram did not hand over {name} ({exc.message})") from None
+    return bytes(data)
 
 
 REPLY_ATTEMPTS = 6
@@ -117,6 +160,7 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         # No retries in the limiter: on a 429 it would pause every chat. The delivery waits out
         # a 429 for the chat that got it (activities/pacing.py).
@@ -142,7 +186,10 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
         async def post(reply: Reply) -> list[int]:
             return await deliver(sender, reply_message(incoming, reply))
 
-        await operator.handle(incoming, post=post)
+        async def fetch(attachment: Attachment) -> bytes:
+            return await download(app.bot, attachment)
+
+        await operator.handle(incoming, post=post, fetch=fetch)
 
     edit_told: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS)
 
@@ -201,7 +248,11 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
                 log.warning("could not tell the chat about the error")
 
     app.add_handler(
-        MessageHandler((filters.TEXT | filters.COMMAND) & ~filters.UpdateType.EDITED, on_message)
+        MessageHandler(
+            (filters.TEXT | filters.COMMAND | filters.Document.ALL | filters.PHOTO)
+            & ~filters.UpdateType.EDITED,
+            on_message,
+        )
     )
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edit))
     app.add_handler(CallbackQueryHandler(on_button))

@@ -7,6 +7,19 @@ from pydantic import BaseModel, Field
 from core.messages import Button
 
 
+class Attachment(BaseModel):
+    """A file a person gives a job: a Telegram document (`file_id`) or, in the console, a file
+    under the data folder (`local_path`). Names and sizes are as the person's side reported
+    them; `bot/uploads.py` checks them before anything starts."""
+
+    file_name: str | None = None
+    size: int | None = None
+    file_id: str | None = None
+    local_path: str | None = None
+    # Carried by the message the command replies to, not by the command's own message.
+    replied: bool = False
+
+
 class Incoming(BaseModel):
     user_id: int | None
     chat_id: int
@@ -15,6 +28,7 @@ class Incoming(BaseModel):
     text: str | None = None
     callback_data: str | None = None
     username: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
     # Only the local console sets this: the person at the terminal owns the machine.
     trusted: bool = False
 

@@ -42,6 +42,9 @@ def card_text(spec: JobSpec, status: JobStatus, why: str = "", *, fresh: bool = 
         f"plan: {esc(plan)}",
         *command_lines(spec),
     ]
+    files = spec.main_step.params.get("files") if spec.steps else None
+    if files:  # the files the person gave the job, put in its workspace before it started
+        lines.append("📎 files: " + ", ".join(f"<code>{esc(str(name))}</code>" for name in files))
     if spec.schedule_id:
         lines.append(f"schedule: {esc(spec.schedule_id)}")
     if status.attempt > 1 and not status.state.is_final:

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     telegram_max_messages_per_second: int = Field(
         default=25, ge=1, le=30, alias="TELEGRAM_MAX_MESSAGES_PER_SECOND"
     )
+    # Largest file a person may give a job (a Telegram document, a console --attach). Telegram's
+    # cloud Bot API hands bots files up to 20 MB; a self-hosted Bot API server allows more.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="UPLOAD_MAX_BYTES")
 
     # --- Temporal -----------------------------------------------------------------------
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
@@ -250,6 +253,13 @@ class Settings(BaseSettings):
         return self
 
     # --- Derived --------------------------------------------------------------------------
+    @property
+    def telegram_base_file_url(self) -> str:
+        """Where the Bot API serves files: `<server>/file/bot<token>/<path>` beside
+        `<server>/bot<token>/<method>`, on Telegram's servers and on a self-hosted one alike."""
+        base = self.telegram_base_url
+        return f"{base.removesuffix('/bot')}/file/bot" if base.endswith("/bot") else base
+
     @property
     def console_mode(self) -> bool:
         return self.telegram_bot_token is None

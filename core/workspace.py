@@ -7,11 +7,17 @@ prefixes: `job-abc123-other` is not inside `job-abc123`, and a symlink out is wh
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+import unicodedata
 from pathlib import Path
 
 _PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 MAX_READ_BYTES = 1_000_000
+MAX_UPLOAD_NAME_BYTES = 200
+# Control characters, and characters that shells or other systems trip on, in a file name.
+_UNSAFE_NAME_CHARS_RE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 
 
 class WorkspaceError(ValueError):
@@ -88,3 +94,59 @@ def list_files(base: Path, limit: int = 200) -> list[str]:
             if len(files) >= limit:
                 break
     return files
+
+
+def upload_name(name: str | None) -> str:
+    """A person's file name made safe to keep in a workspace, or a `WorkspaceError`: no name,
+    a name with path parts (`/`, `\\`, `.`, `..`) or one over `MAX_UPLOAD_NAME_BYTES` are
+    refused; control characters and `<>:"|?*` become `_`, and so does a leading `-` (so a
+    command never reads the name as an option). A safe name comes back unchanged."""
+    if name is None or not name.strip():
+        raise WorkspaceError("the file has no name")
+    clean = unicodedata.normalize("NFC", name.strip())
+    if "/" in clean or "\\" in clean or clean in (".", ".."):
+        raise WorkspaceError(f"the file name {clean!r} has path parts; a plain name is needed")
+    clean = _UNSAFE_NAME_CHARS_RE.sub("_", clean)
+    if clean.startswith("-"):
+        clean = "_" + clean[1:]
+    if len(clean.encode("utf-8")) > MAX_UPLOAD_NAME_BYTES:
+        raise WorkspaceError(
+            f"the file name is too long ({len(clean.encode('utf-8'))} bytes; "
+            f"at most {MAX_UPLOAD_NAME_BYTES})"
+        )
+    return clean
+
+
+def put_file(base: Path, name: str, data: bytes) -> Path:
+    """Write `data` as the file `name` (see `upload_name`) directly in the workspace `base`,
+    whole or not at all: a temporary file beside it, then a rename. A name taken by a folder or
+    a symlink is refused (a command could have planted one pointing out)."""
+    name = upload_name(name)
+    base = base.resolve()
+    target = base / name
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise WorkspaceError(f"{name!r} is taken by a folder or a link in the workspace")
+    handle, temporary = tempfile.mkstemp(dir=base, prefix=".upload-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def file_under(root: Path, path: str) -> Path:
+    """The real file that `path` (relative to `root`, or absolute) names, when it is inside
+    `root` — symlinks resolved, whole path components compared; else a `WorkspaceError`."""
+    if not path.strip():
+        raise WorkspaceError("empty path")
+    root = root.resolve()
+    candidate = Path(path.strip()).expanduser()
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if not is_inside(root, resolved):
+        raise WorkspaceError(f"{path} is outside {root}")
+    if not resolved.is_file():
+        raise WorkspaceError(f"there is no file {path} in {root}")
+    return resolved

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 @command("exec", "/exec <command>", "run a command in a fresh job workspace", "/exec df -h")
 async def exec_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     spec = op.planner.exec_job(args, **op.origin(msg))
-    return await op.start_job(spec, "/exec runs a command on the execution worker")
+    return await op.start_job(
+        spec, "/exec runs a command on the execution worker", files=msg.attachments
+    )
 
 
 @command(
@@ -31,7 +33,9 @@ async def exec_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 )
 async def research_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     spec = op.planner.research_job(args, **op.origin(msg))
-    return await op.start_job(spec, "/research gathers notes on the research worker")
+    return await op.start_job(
+        spec, "/research gathers notes on the research worker", files=msg.attachments
+    )
 
 
 @command(
@@ -46,7 +50,9 @@ async def dispatch_command(op: Operator, msg: Incoming, args: str) -> list[Reply
         names = ", ".join(op.registry.names())
         return [Reply(text=f"usage: /dispatch <worker> <input>; workers: {names}")]
     spec = op.planner.dispatch_job(worker.lower(), text, **op.origin(msg))
-    return await op.start_job(spec, f"you asked for the {spec.main_step.worker} worker by name")
+    return await op.start_job(
+        spec, f"you asked for the {spec.main_step.worker} worker by name", files=msg.attachments
+    )
 
 
 @command("jobs", "/jobs", "recent jobs in this chat", "/jobs")

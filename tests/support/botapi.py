@@ -19,7 +19,11 @@ What it does:
 * Records what the bot did (:attr:`BotApiEmulator.sent`, :attr:`~BotApiEmulator.edits`,
   :attr:`~BotApiEmulator.calls`, ...) and lets tests await it (:meth:`BotApiEmulator.wait_for`).
 * Injects user traffic (:meth:`BotApiEmulator.inject_message`,
-  :meth:`BotApiEmulator.inject_callback`) that the bot receives through ``getUpdates``.
+  :meth:`BotApiEmulator.inject_callback`) that the bot receives through ``getUpdates``; a
+  message may carry a document (:class:`InjectedDocument`) and reply to an earlier message.
+* Serves files: ``getFile`` and the download path ``/file/bot<token>/<file_path>`` for
+  documents people sent (and documents the bot sent), refusing files over 20 MB as Telegram
+  does (:attr:`BotApiEmulator.downloads` records what was downloaded).
 * Injects faults: deterministic (:meth:`BotApiEmulator.fail_next`), seeded-random
   (:meth:`BotApiEmulator.set_fault_rate`) and per-chat (:meth:`BotApiEmulator.set_unreachable`).
 """
@@ -51,6 +55,7 @@ __all__ = [
     "BotApiEmulator",
     "ChatAction",
     "EntityParseError",
+    "InjectedDocument",
     "SentMessage",
     "parse_html",
     "utf16_len",
@@ -61,6 +66,8 @@ MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 """Maximum media caption length, in UTF-16 code units, after entity parsing."""
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+"""Largest file a bot may download with ``getFile`` from Telegram's cloud Bot API."""
 
 _T = TypeVar("_T")
 
@@ -132,6 +139,30 @@ class SentMessage:
         if self.callback_data:
             bits.append(f"buttons={self.callback_data!r}")
         return " ".join(bits)
+
+
+@dataclass
+class InjectedDocument:
+    """A document a person sends (``inject_message(..., document=...)``)."""
+
+    content: bytes = field(repr=False)
+    file_name: str | None = "file.txt"
+    """``None``: the document has no ``file_name`` (some clients send none)."""
+    mime_type: str | None = "text/plain"
+    file_id: str | None = None
+    """Assigned by the emulator when ``None``."""
+    file_size: int | None = None
+    """The size the message reports; defaults to ``len(content)``. Set it larger than the
+    content to stand for a big file without holding its bytes."""
+
+
+@dataclass
+class _File:
+    file_id: str
+    file_unique_id: str
+    content: bytes
+    file_size: int
+    file_path: str | None = None
 
 
 @dataclass
@@ -644,6 +675,8 @@ class BotApiEmulator:
         self.deleted: list[tuple[int, int]] = []
         #: Successful sendChatAction calls.
         self.chat_actions: list[ChatAction] = []
+        #: File paths served through ``/file/bot<token>/<file_path>``, in order.
+        self.downloads: list[str] = []
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -662,6 +695,9 @@ class BotApiEmulator:
         self._callbacks: dict[str, _IssuedCallback] = {}
         self._callback_ids = itertools.count(1)
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._files: dict[str, _File] = {}
+        self._file_paths: dict[str, str] = {}  # file_path -> file_id
+        self._file_ids = itertools.count(1)
 
         self._fail_next: dict[str, deque[_Fault]] = {}
         self._fault_rate: _FaultRate | None = None
@@ -685,6 +721,7 @@ class BotApiEmulator:
             ("sendDocument", self._m_send_document),
             ("sendChatAction", self._m_send_chat_action),
             ("getChat", self._m_get_chat),
+            ("getFile", self._m_get_file),
         ):
             self._methods[name.lower()] = (name, handler)
 
@@ -704,6 +741,11 @@ class BotApiEmulator:
     def base_url(self) -> str:
         """Value for PTB's ``base_url``; PTB appends the token and ``/<method>``."""
         return f"http://{self.host}:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """Value for PTB's ``base_file_url``; PTB appends the token and ``/<file_path>``."""
+        return f"http://{self.host}:{self.port}/file/bot"
 
     @property
     def bot_user(self) -> dict[str, Any]:
@@ -845,12 +887,20 @@ class BotApiEmulator:
         topic_id: int | None = None,
         username: str | None = None,
         first_name: str = "Test",
+        *,
+        document: InjectedDocument | None = None,
+        reply_to_message_id: int | None = None,
     ) -> int:
         """Queue a text message from a user; returns the ``update_id``.
 
         ``chat_id`` defaults to ``user_id`` (a private chat). With ``topic_id`` the chat is a
         forum supergroup and the message carries ``message_thread_id`` / ``is_topic_message``.
         A leading ``/command`` gets a ``bot_command`` entity, so ``CommandHandler`` matches.
+
+        With ``document`` the message is a document and ``text`` its caption (``""``: none;
+        the command entity becomes a caption entity); the bot can fetch the file with
+        ``getFile``. With ``reply_to_message_id`` the message replies to that earlier message
+        of the chat (sent by the bot or injected), carried in ``reply_to_message``.
         """
         if chat_id is None:
             chat_id = user_id
@@ -873,25 +923,66 @@ class BotApiEmulator:
                 first_name=first_name,
                 is_forum=topic_id is not None,
             )
+        replied: dict[str, Any] | None = None
+        if reply_to_message_id is not None:
+            stored_reply = self._messages.get((chat_id, reply_to_message_id))
+            if stored_reply is None:
+                raise KeyError(f"no message {reply_to_message_id} in chat {chat_id}")
+            replied = copy.deepcopy(stored_reply.message)
+            replied.pop("reply_to_message", None)  # Telegram nests one level only
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id),
             "date": int(time.time()),
             "chat": self._chat_obj(chat_id),
             "from": dict(user),
-            "text": text,
         }
+        text_key, entities_key = (
+            ("caption", "caption_entities") if document else ("text", "entities")
+        )
+        if document is None or text:
+            message[text_key] = text
+        if document is not None:
+            message["document"] = self._add_file(document)
+        if replied is not None:
+            message["reply_to_message"] = replied
         if topic_id is not None:
             message["message_thread_id"] = topic_id
             message["is_topic_message"] = True
         m = _LEADING_COMMAND_RE.match(text)
         if m:
-            message["entities"] = [
+            message[entities_key] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(m.group(0))}
             ]
         self._messages[(chat_id, message["message_id"])] = _Stored(
-            message=message, raw_text=text, parse_mode=None, from_bot=False, kind="text"
+            message=message,
+            raw_text=text,
+            parse_mode=None,
+            from_bot=False,
+            kind="text" if document is None else "document",
         )
         return self.inject_update({"message": message})
+
+    def _add_file(self, document: InjectedDocument) -> dict[str, Any]:
+        """Keep a person's document for ``getFile``; returns its Document object."""
+        number = next(self._file_ids)
+        file_id = document.file_id or f"FILE-{number}"
+        size = len(document.content) if document.file_size is None else document.file_size
+        self._files[file_id] = _File(
+            file_id=file_id,
+            file_unique_id=f"UFILE{number}",
+            content=document.content,
+            file_size=size,
+        )
+        obj: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"UFILE{number}",
+            "file_size": size,
+        }
+        if document.file_name is not None:
+            obj["file_name"] = document.file_name
+        if document.mime_type is not None:
+            obj["mime_type"] = document.mime_type
+        return obj
 
     def last_user_message_id(self, chat_id: int) -> int:
         """The id of the newest message a person (not the bot) sent in the chat."""
@@ -1146,6 +1237,7 @@ class BotApiEmulator:
         self.answered_callbacks.clear()
         self.deleted.clear()
         self.chat_actions.clear()
+        self.downloads.clear()
 
     async def _wait(
         self,
@@ -1255,6 +1347,9 @@ class BotApiEmulator:
     # ---------------------------------------------------------------- HTTP plumbing
 
     async def _handle(self, request: web.Request) -> web.Response:
+        download = re.fullmatch(r"/file/bot([^/]*)/(.+)", request.path)
+        if download is not None:
+            return await self._download(*download.groups())
         m = re.fullmatch(r"/bot([^/]*)/([^/]+)", request.path)
         if m is None:
             return self._respond(_ApiError(404, "Not Found"))
@@ -1657,6 +1752,15 @@ class BotApiEmulator:
                 document["file_name"] = upload.filename
             if upload.content_type:
                 document["mime_type"] = upload.content_type
+            self._files.setdefault(
+                document["file_id"],
+                _File(
+                    file_id=document["file_id"],
+                    file_unique_id=document["file_unique_id"],
+                    content=upload.content,
+                    file_size=len(upload.content),
+                ),
+            )
         else:
             document = {"file_id": str(doc_param), "file_unique_id": f"U{doc_param}"}
         extra: dict[str, Any] = {"document": document}
@@ -1811,6 +1915,33 @@ class BotApiEmulator:
             ChatAction(chat_id, action, _opt_int(params, "message_thread_id")),
         )
         return True
+
+    async def _m_get_file(self, params: dict[str, Any], files: dict[str, _Upload]) -> Any:
+        file_id = _opt_str(params, "file_id")
+        stored = self._files.get(file_id or "")
+        if stored is None:
+            raise _bad("invalid file_id")
+        if stored.file_size > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
+        if stored.file_path is None:
+            stored.file_path = f"documents/file_{len(self._file_paths)}"
+            self._file_paths[stored.file_path] = stored.file_id
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.file_size,
+            "file_path": stored.file_path,
+        }
+
+    async def _download(self, token: str, file_path: str) -> web.Response:
+        """``GET /file/bot<token>/<file_path>``: the bytes of a file ``getFile`` named."""
+        if token != self.token:
+            return self._respond(_ApiError(401, "Unauthorized"))
+        file_id = self._file_paths.get(file_path)
+        if file_id is None:
+            return self._respond(_ApiError(404, "Not Found"))
+        self._record(self.downloads, file_path)
+        return web.Response(body=self._files[file_id].content)
 
     async def _m_get_chat(self, params: dict[str, Any], files: dict[str, _Upload]) -> Any:
         chat_id = self._resolve_chat(params)

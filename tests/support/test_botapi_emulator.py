@@ -38,7 +38,15 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from .botapi import BotApiEmulator, EntityParseError, SentMessage, parse_html, utf16_len
+from .botapi import (
+    MAX_DOWNLOAD_BYTES,
+    BotApiEmulator,
+    EntityParseError,
+    InjectedDocument,
+    SentMessage,
+    parse_html,
+    utf16_len,
+)
 
 TOKEN = "123:TEST"
 
@@ -608,3 +616,60 @@ async def test_application_receives_message_and_callback(emu: BotApiEmulator) ->
     assert time.monotonic() - started < 3.0
     assert received == ["start", "ping", "cb:ack", "start"]
     assert not [c for c in emu.calls if c.status not in (200, 409)]
+
+
+async def test_document_from_a_person_is_downloadable(emu: BotApiEmulator) -> None:
+    async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as bot:
+        emu.inject_message(
+            "/research summarize notes.txt",
+            user_id=42,
+            document=InjectedDocument(b"line one\nline two\n", file_name="notes.txt"),
+        )
+        (update,) = await bot.get_updates(timeout=1)
+        message = update.message
+        assert message is not None and message.text is None
+        assert message.caption == "/research summarize notes.txt"
+        assert message.caption_entities[0].type == "bot_command"
+        document = message.document
+        assert document is not None and document.file_name == "notes.txt"
+        assert document.file_size == len(b"line one\nline two\n")
+
+        file = await bot.get_file(document.file_id)
+        assert file.file_path is not None and file.file_path.startswith(emu.base_file_url)
+        assert bytes(await file.download_as_bytearray()) == b"line one\nline two\n"
+        assert len(emu.downloads) == 1
+
+        with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
+            await bot.get_file("no-such-file")
+
+
+async def test_reply_to_a_document_carries_it(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.inject_message("", user_id=42, document=InjectedDocument(b"x", file_name=None))
+    first = emu.last_user_message_id(42)
+    emu.inject_message("/exec wc -l notes.txt", user_id=42, reply_to_message_id=first)
+    updates = await bot.get_updates(timeout=1)
+    bare, reply = (u.message for u in updates)
+    assert bare is not None and bare.caption is None and bare.document is not None
+    assert bare.document.file_name is None
+    assert reply is not None and reply.reply_to_message is not None
+    assert reply.reply_to_message.document is not None
+    assert reply.reply_to_message.document.file_id == bare.document.file_id
+    with pytest.raises(KeyError):
+        emu.inject_message("/exec true", user_id=42, reply_to_message_id=999)
+
+
+async def test_a_file_over_twenty_megabytes_is_refused(emu: BotApiEmulator, bot: Bot) -> None:
+    big = InjectedDocument(b"", file_name="big.bin", file_size=MAX_DOWNLOAD_BYTES + 1)
+    emu.inject_message("/exec true", user_id=42, document=big)
+    (update,) = await bot.get_updates(timeout=1)
+    assert update.message is not None and update.message.document is not None
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(update.message.document.file_id)
+    assert emu.downloads == []
+
+
+async def test_download_needs_the_token_and_a_known_path(emu: BotApiEmulator) -> None:
+    async with httpx.AsyncClient() as http:
+        base = f"http://127.0.0.1:{emu.port}/file"
+        assert (await http.get(f"{base}/bot{TOKEN}/documents/file_9")).status_code == 404
+        assert (await http.get(f"{base}/botWRONG/documents/file_9")).status_code == 401
