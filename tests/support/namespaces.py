@@ -10,17 +10,28 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.temporal import ensure_search_attributes
 
 
 async def new_namespace(target: str, admin_client: Client, prefix: str) -> Client:
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    await admin_client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
-        )
+    request = RegisterNamespaceRequest(
+        namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
     )
+    for attempt in range(5):
+        try:
+            await admin_client.workflow_service.register_namespace(request)
+            break
+        except RPCError as exc:
+            # A busy dev server occasionally drops a call ("operation was canceled"); a session
+            # fixture that fails once would fail every test that uses it.
+            if exc.status == RPCStatusCode.ALREADY_EXISTS:
+                break
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
     for _ in range(100):
         try:
             client = await Client.connect(
