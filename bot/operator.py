@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowExecutionDescription
 from core.ids import normalize_job_id
 from core.jobs import Approval, JobSpec, JobState
 from core.llm import outage as llm_outage
+from core.logs import chat_context
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -93,7 +94,11 @@ class Operator:
         through it before anything it announces starts — a new job's card comes first, and the
         job knows where it is. Without, the replies are only returned and their jobs start at
         once (scripts, tests). Never raises: an unexpected error is logged with its traceback
-        and the chat gets one clear line."""
+        and the chat gets one clear line. Records logged meanwhile carry the chat id."""
+        with chat_context(msg.chat_id):
+            return await self._handle(msg, post)
+
+    async def _handle(self, msg: Incoming, post: Poster | None) -> list[Reply]:
         try:
             replies = self._tell_llm_outage(msg, await self._replies(msg))
         except Exception:
@@ -261,6 +266,7 @@ class Operator:
             spec.job_id,
             spec.report_chat_id,
             spec.main_step.worker,
+            extra={"job_id": spec.job_id},
         )
 
     async def start_now(self, spec: JobSpec, why: str) -> None:
