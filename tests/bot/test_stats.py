@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,8 @@ from core.stats import JobPoint, StatsRequest, caption, parse_period, summarize
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_count, wait_status
 from tests.support.stack import ALLOWED_USER, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def job(stack: Stack, chat: int, command: str) -> JobSpec:
@@ -137,3 +141,11 @@ async def test_console_writes_the_picture_into_the_data_folder(tmp_path: Path) -
     (path,) = (tmp_path / "pictures").iterdir()
     assert path.read_bytes() == png and path.suffix == ".png"
     assert "Last 7 days: 1 job" in out.getvalue() and str(path) in out.getvalue()
+
+
+def test_processes_start_without_matplotlib() -> None:
+    """Drawing imports matplotlib on the first chart; starting a process (workers, bot, CLI)
+    does not pay for it."""
+    code = "import sys, worker_main; sys.exit('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60)
+    assert done.returncode == 0
