@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio import activity
+from temporalio import activity, workflow
 
 from core.settings import Settings
 
@@ -196,6 +196,10 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(settings.log_level.upper())
+    # Temporal appends its ids to the message for text logs; JSON carries them as fields.
+    as_text = settings.log_format == "text"
+    workflow.logger.workflow_info_on_message = as_text
+    activity.logger.activity_info_on_message = as_text
     # httpx logs full request URLs, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

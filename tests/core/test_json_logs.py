@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio import activity, workflow
 from temporalio.client import Client
 
 from bot.types import Incoming
@@ -139,8 +140,13 @@ def test_setting_selects_the_json_formatter(tmp_path: Path) -> None:
         logging.getLogger("hbo.test").warning("token %s", TEST_TOKEN)
         line = json.loads(buffer.getvalue().strip())
         assert line["message"] == "token [REDACTED]" and line["level"] == "WARNING"
+        # The ids are fields, not also a dict appended to Temporal's messages.
+        assert not workflow.logger.workflow_info_on_message
+        assert not activity.logger.activity_info_on_message
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+        workflow.logger.workflow_info_on_message = True
+        activity.logger.activity_info_on_message = True
     with pytest.raises(ValueError):
         make_settings(tmp_path, "127.0.0.1:1", HBO_LOG_FORMAT="xml")
 
