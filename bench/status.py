@@ -104,6 +104,7 @@ async def main(jobs: int, repeats: int) -> None:
 
 
 STATS_CHAT = 434_343
+STATS_BATCH = 100
 
 
 async def finished_jobs(stack: Stack, client: Client, jobs: int) -> None:
@@ -122,16 +123,20 @@ async def finished_jobs(stack: Stack, client: Client, jobs: int) -> None:
         else idle_spec(template, n).model_copy(update={"job_id": f"job-stats{n:05d}"})
         for n in range(jobs)
     ]
-    started = time.perf_counter()
-    for batch in range(0, jobs, 200):
-        await asyncio.gather(*(op.jobs.start(s) for s in specs[batch : batch + 200]))
-    for n, spec in enumerate(specs):
-        if n % 20 == 0:
-            await op.jobs.handle(spec.job_id).terminate("bench: a failed job")
-        elif n % 20 == 1:
-            await op.jobs.handle(spec.job_id).cancel()
     scope = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {STATS_CHAT}"
-    await wait_count(client, f"{scope} AND ExecutionStatus != 'Running'", jobs, timeout=1800)
+    started = time.perf_counter()
+    # In batches, each run to its end before the next: thousands of commands at once on a
+    # small machine miss their heartbeats and wait for a decision instead of ending.
+    for batch in range(0, jobs, STATS_BATCH):
+        chunk = list(enumerate(specs))[batch : batch + STATS_BATCH]
+        await asyncio.gather(*(op.jobs.start(s) for _, s in chunk))
+        for n, spec in chunk:
+            if n % 20 == 0:
+                await op.jobs.handle(spec.job_id).terminate("bench: a failed job")
+            elif n % 20 == 1:
+                await op.jobs.handle(spec.job_id).cancel()
+        ended = batch + len(chunk)
+        await wait_count(client, f"{scope} AND ExecutionStatus != 'Running'", ended, 600)
     print(f"{jobs} jobs ran to their end in {time.perf_counter() - started:.1f}s")
     ledger = stack.runtime.ledger
     async for wf in client.list_workflows(scope, page_size=1000):
