@@ -36,6 +36,7 @@ from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activitie
 from activities.notify import NotifyActivities
 from activities.schedule_approval import ScheduleApprovalActivities
 from activities.senders import Sender, build_sender
+from activities.stats import StatsActivities
 from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, DevServerError, from_settings
@@ -49,11 +50,13 @@ from core.temporal import (
     EXECUTION_QUEUE,
     NOTIFY_QUEUE,
     OPERATOR_QUEUE,
+    REPORTING_QUEUE,
     connect,
     ensure_search_attributes,
 )
 from workflows.job import JobWorkflow
 from workflows.schedule_approval import ScheduleApprovalWorkflow
+from workflows.stats import StatsWorkflow
 
 if TYPE_CHECKING:
     from bot.operator import Operator
@@ -131,7 +134,12 @@ def build_workers(
     workflows: dict[str, list[type]] = {q: [] for q in queues}
     if OPERATOR_QUEUE in activities:
         notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[NOTIFY_QUEUE] = [notify.send, notify.job_update, notify.edit_card]
+        activities[NOTIFY_QUEUE] = [
+            notify.send,
+            notify.job_update,
+            notify.edit_card,
+            notify.send_photo,
+        ]
         workflows[NOTIFY_QUEUE] = []
         activities[OPERATOR_QUEUE].append(AuditActivities(runtime.audit).job_event)
         activities[OPERATOR_QUEUE].append(
@@ -139,11 +147,18 @@ def build_workers(
         )
         workflows[OPERATOR_QUEUE].append(ScheduleApprovalWorkflow)
         workflows[OPERATOR_QUEUE].append(JobWorkflow)
+        workflows[OPERATOR_QUEUE].append(StatsWorkflow)
         heartbeat = HeartbeatDeps(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
         )
         activities[OPERATOR_QUEUE] += heartbeat_activities(heartbeat)
         workflows[OPERATOR_QUEUE] += HEARTBEAT_WORKFLOWS
+    if REPORTING_QUEUE in activities:
+        # `/stats` reads visibility and the ledger, so it needs this process's client and
+        # database beside the reporting worker's own activities.
+        activities[REPORTING_QUEUE].append(
+            StatsActivities(runtime.client, runtime.ledger).render_stats
+        )
     workers = []
     for queue in activities:
         if not activities[queue] and not workflows[queue]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.messages import CardEdit, ChatMessage, JobNotification
+from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
 from core.render import split_message
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
 
@@ -70,6 +70,19 @@ class NotifyActivities:
     @activity.defn(name="notify.send")
     async def send(self, message: ChatMessage) -> NotifyResult:
         return NotifyResult(sent=True, message_ids=await self._deliver(message))
+
+    @activity.defn(name="notify.send_photo")
+    async def send_photo(self, message: PhotoMessage) -> NotifyResult:
+        """A picture (the `/stats` chart) with its caption."""
+        try:
+            message_id = await self.sender.send_photo(message)
+        except ApplicationError as err:
+            if err.non_retryable:
+                await self.audit.record(
+                    "delivery_failed", user_id=None, chat_id=message.chat_id, detail=err.message
+                )
+            raise
+        return NotifyResult(sent=True, message_ids=[message_id])
 
     @activity.defn(name="notify.edit_card")
     async def edit_card(self, edit: CardEdit) -> NotifyResult:

@@ -12,7 +12,7 @@ import html
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
@@ -23,7 +23,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
-from core.messages import Button, ChatMessage
+from core.messages import Button, ChatMessage, PhotoMessage
 from core.render import TELEGRAM_MAX_CHARS, split_message, utf16_len
 from core.settings import Settings
 
@@ -86,6 +86,10 @@ class Sender(Protocol):
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
         """Edit a message in place; False when there is nothing to edit on this transport."""
+        ...
+
+    async def send_photo(self, message: PhotoMessage) -> int:
+        """Send a picture with its caption; returns the message id."""
         ...
 
     async def close(self) -> None: ...
@@ -239,6 +243,22 @@ class TelegramDelivery:
             raise telegram_error(exc, self.secret) from None
         return True
 
+    async def send_photo(self, message: PhotoMessage) -> int:
+        async def call() -> int:
+            sent = await self.bot.send_photo(
+                message.chat_id,
+                photo=message.png,
+                filename=message.filename,
+                caption=message.caption or None,
+                message_thread_id=message.topic_id,
+            )
+            return sent.message_id
+
+        try:
+            return await self._call(message.chat_id, call)
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
+
     async def _send_text(
         self, message: ChatMessage, chunk: str, markup: InlineKeyboardMarkup | None
     ) -> int:
@@ -321,6 +341,10 @@ class TelegramSender:
         delivery = await self._ready_delivery()
         return await delivery.edit(chat_id, message_id, text, buttons)
 
+    async def send_photo(self, message: PhotoMessage) -> int:
+        delivery = await self._ready_delivery()
+        return await delivery.send_photo(message)
+
     async def close(self) -> None:
         if self._ready:
             await self.bot.shutdown()
@@ -328,10 +352,12 @@ class TelegramSender:
 
 
 class ConsoleSender:
-    """No Telegram token: messages are printed for the person at the terminal."""
+    """No Telegram token: messages are printed for the person at the terminal; pictures are
+    written into `pictures` (the data folder's `pictures/`) and their path printed."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, pictures: Path | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.pictures = pictures or Path("data") / "pictures"
         self._next_id = 0
 
     async def send(
@@ -347,9 +373,21 @@ class ConsoleSender:
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
         return False  # a terminal cannot edit what it printed; the final message says it all
 
+    async def send_photo(self, message: PhotoMessage) -> int:
+        self._next_id += 1
+        self.pictures.mkdir(parents=True, exist_ok=True)
+        stem = Path(message.filename).stem or "picture"
+        when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.pictures / f"{stem}-{message.chat_id}-{when}.png"
+        path.write_bytes(message.png)
+        print(f"\n{message.caption}\n  (picture: {path})\n", file=self.stream, flush=True)
+        return self._next_id
+
     async def close(self) -> None:
         return None
 
 
 def build_sender(settings: Settings) -> Sender:
-    return ConsoleSender() if settings.console_mode else TelegramSender(settings)
+    if settings.console_mode:
+        return ConsoleSender(pictures=settings.data_path / "pictures")
+    return TelegramSender(settings)

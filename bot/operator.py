@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowExecutionDescription
 from core.ids import normalize_job_id, workspace_name
 from core.jobs import Approval, JobSpec, JobState
 from core.llm import outage as llm_outage
+from core.logs import chat_context
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.render import esc
 from core.settings import Settings
@@ -100,7 +101,13 @@ class Operator:
         job knows where it is. Without, the replies are only returned and their jobs start at
         once (scripts, tests). `fetch` gets the bytes of a file the message carries (a Telegram
         document). Never raises: an unexpected error is logged with its traceback and the chat
-        gets one clear line."""
+        gets one clear line. Records logged meanwhile carry the chat id."""
+        with chat_context(msg.chat_id):
+            return await self._handle(msg, post, fetch)
+
+    async def _handle(
+        self, msg: Incoming, post: Poster | None, fetch: Fetcher | None
+    ) -> list[Reply]:
         try:
             replies = self._tell_llm_outage(msg, await self._replies(msg))
         except Exception:
@@ -327,6 +334,7 @@ class Operator:
             spec.job_id,
             spec.report_chat_id,
             spec.main_step.worker,
+            extra={"job_id": spec.job_id},
         )
 
     async def start_now(self, spec: JobSpec, why: str) -> None:

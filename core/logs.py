@@ -1,11 +1,36 @@
 """Logging set-up: secrets are redacted from everything written (messages and tracebacks),
-noisy HTTP loggers quietened."""
+noisy HTTP loggers quietened. `HBO_LOG_FORMAT=json` writes one JSON object per line carrying the
+job, chat, workflow and activity ids where they are known (see `JsonFormatter`)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity, workflow
 
 from core.settings import Settings
+
+# The chat whose update is being handled (set by the operator around each message), so every
+# record logged while answering it carries the chat id without passing it down.
+CURRENT_CHAT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "hbo_current_chat", default=None
+)
+JOB_WORKFLOW_TYPE = "JobWorkflow"  # a job's workflow id is its job id
+
+
+@contextlib.contextmanager
+def chat_context(chat_id: int) -> Iterator[None]:
+    token = CURRENT_CHAT.set(chat_id)
+    try:
+        yield
+    finally:
+        CURRENT_CHAT.reset(token)
 
 
 def _redact(text: str, secrets: list[str]) -> str:
@@ -54,6 +79,95 @@ class OneLineFormatter(RedactingFormatter):
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
+def log_context(record: logging.LogRecord) -> dict[str, Any]:
+    """The ids a record can be tied to: Temporal's own logger details (`temporal_workflow` on
+    records from `workflow.logger`, `temporal_activity` from `activity.logger`), the running
+    activity for any other logger used inside one, the chat being answered, and an explicit
+    `extra={"job_id": …}` / `extra={"chat_id": …}`."""
+    out: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    for name in ("temporal_workflow", "temporal_activity"):
+        value = getattr(record, name, None)
+        if isinstance(value, dict):
+            details.update(value)
+    if not details and activity.in_activity():
+        info = activity.info()
+        details = {
+            "workflow_id": info.workflow_id,
+            "workflow_type": info.workflow_type,
+            "workflow_run_id": info.workflow_run_id,
+            "activity_id": info.activity_id,
+            "activity_type": info.activity_type,
+        }
+    workflow_id = details.get("workflow_id")
+    if workflow_id:
+        out["workflow_id"] = workflow_id
+        out["workflow_type"] = details.get("workflow_type")
+        run_id = details.get("run_id") or details.get("workflow_run_id")
+        if run_id:
+            out["run_id"] = run_id
+        if details.get("workflow_type") == JOB_WORKFLOW_TYPE:
+            out["job_id"] = workflow_id
+    if details.get("activity_id"):
+        out["activity_id"] = details["activity_id"]
+        out["activity_type"] = details.get("activity_type")
+    chat = getattr(record, "chat_id", None) or CURRENT_CHAT.get()
+    if chat is not None:
+        out["chat_id"] = chat
+    job = getattr(record, "job_id", None)
+    if job:
+        out["job_id"] = job
+    return out
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the ids of
+    `log_context`, and the traceback as `exc_info` text. Secrets are redacted from each value
+    before encoding (an escape inside the JSON cannot hide one) and from the whole line after."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _redact(record.getMessage(), self.secrets),
+        }
+        entry.update(log_context(record))
+        if record.exc_info:
+            record.exc_text = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = _redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            entry["stack_info"] = _redact(self.formatStack(record.stack_info), self.secrets)
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        return _redact(line, self.secrets)
+
+
+class OneLineJsonFormatter(JsonFormatter):
+    """JSON on a terminal shared with the console chat: no traceback (the log file has it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def formatter_for(
+    settings: Settings, secrets: list[str], *, terminal: bool = False
+) -> logging.Formatter:
+    """The formatter `HBO_LOG_FORMAT` names (`terminal`: the console chat's shared terminal)."""
+    if settings.log_format == "json":
+        return OneLineJsonFormatter(secrets) if terminal else JsonFormatter(secrets)
+    return OneLineFormatter(FORMAT, secrets) if terminal else RedactingFormatter(FORMAT, secrets)
+
+
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.telegram_bot_token, settings.openai_api_key, settings.temporal_api_key]
     return [v.get_secret_value() for v in values if v is not None]
@@ -66,7 +180,7 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     """Log to stderr; with `to_file` (the console chat owns the terminal) log to
     `<data>/hbo.log` and keep only errors on stderr."""
     secrets = secrets_of(settings)
-    formatter = RedactingFormatter(FORMAT, secrets)
+    formatter = formatter_for(settings, secrets)
     redact = RedactSecrets(secrets)
     stream = logging.StreamHandler()
     handlers: list[logging.Handler] = [stream]
@@ -78,10 +192,14 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
         handler.setFormatter(formatter)
         handler.addFilter(redact)
     if to_file:
-        stream.setFormatter(OneLineFormatter(FORMAT, secrets))
+        stream.setFormatter(formatter_for(settings, secrets, terminal=True))
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(settings.log_level.upper())
+    # Temporal appends its ids to the message for text logs; JSON carries them as fields.
+    as_text = settings.log_format == "text"
+    workflow.logger.workflow_info_on_message = as_text
+    activity.logger.activity_info_on_message = as_text
     # httpx logs full request URLs, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Button(BaseModel):
@@ -17,6 +17,19 @@ class ChatMessage(BaseModel):
     text: str  # Telegram HTML
     buttons: list[Button] = Field(default_factory=list)
     document_path: str | None = None  # a workspace file to attach when text alone is too long
+
+
+class PhotoMessage(BaseModel):
+    """A picture for a chat (a PNG), with a plain-text caption (≤ 1024 characters)."""
+
+    # Raw bytes in Python; base64 in JSON (Temporal payloads).
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    chat_id: int
+    topic_id: int | None = None
+    png: bytes
+    caption: str = Field(default="", max_length=1024)
+    filename: str = "chart.png"
 
 
 class CardEdit(BaseModel):

@@ -200,6 +200,13 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", alias="TIMEZONE")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        alias="HBO_LOG_FORMAT",
+        description="`text`: one readable line per record; `json`: one JSON object per line "
+        "(time, level, logger, message, and the job, chat, workflow and activity ids where "
+        "known), for log collectors. Secrets are redacted in both.",
+    )
 
     @field_validator("telegram_allowed_user_ids", "telegram_allowed_chat_ids", mode="before")
     @classmethod

@@ -215,6 +215,19 @@ class ReportLedgerStore:
             )
             return {job_id: status for job_id, status in rows.all()}
 
+    async def told_since(
+        self, chat_id: int, since: datetime
+    ) -> dict[str, tuple[str | None, datetime]]:
+        """Job id -> (last reported status, when it was told) for a chat's jobs told since
+        `since` (one indexed query, however many jobs: `/stats` joins it with visibility)."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(
+                    ReportLedger.job_id, ReportLedger.last_reported_status, ReportLedger.reported_at
+                ).where(ReportLedger.chat_id == chat_id, ReportLedger.reported_at >= since)
+            )
+            return {job_id: (status, at) for job_id, status, at in rows.all() if at is not None}
+
 
 class AuditLog:
     def __init__(self, db: Database) -> None:

@@ -18,6 +18,7 @@ Handler = Callable[["Operator", "Incoming", str], Awaitable[list["Reply"]]]
 COMMAND_MODULES = (
     "bot.commands.jobs",
     "bot.commands.status",
+    "bot.commands.stats",
     "bot.commands.recovery",
     "bot.commands.approval",
     "bot.commands.schedules",

@@ -13,9 +13,9 @@ the *current* event loop (no threads). The real python-telegram-bot stack (``tel
 What it does:
 
 * Serves the subset of Bot API methods the operator uses (``getMe``, ``getUpdates`` with long
-  polling, ``sendMessage``, ``editMessageText``, ``sendDocument``, ...) with Telegram-shaped
-  responses and Telegram-shaped errors (message too long, HTML entity parse errors, "message is
-  not modified", chat not found, ...).
+  polling, ``sendMessage``, ``editMessageText``, ``sendDocument``, ``sendPhoto``, ...) with
+  Telegram-shaped responses and Telegram-shaped errors (message too long, HTML entity parse
+  errors, "message is not modified", chat not found, ...).
 * Records what the bot did (:attr:`BotApiEmulator.sent`, :attr:`~BotApiEmulator.edits`,
   :attr:`~BotApiEmulator.calls`, ...) and lets tests await it (:meth:`BotApiEmulator.wait_for`).
 * Injects user traffic (:meth:`BotApiEmulator.inject_message`,
@@ -106,8 +106,8 @@ class SentMessage:
 
     @property
     def caption(self) -> str | None:
-        """The document caption (``None`` for text messages)."""
-        return self.text if self.method == "sendDocument" else None
+        """The document's or photo's caption (``None`` for text messages)."""
+        return self.text if self.method in ("sendDocument", "sendPhoto") else None
 
     @property
     def inline_keyboard(self) -> list[list[dict[str, Any]]]:
@@ -581,7 +581,7 @@ class _Stored:
     raw_text: str | None
     parse_mode: str | None
     from_bot: bool
-    kind: str  # "text" | "document"
+    kind: str  # "text" | "document" | "photo"
 
 
 @dataclass
@@ -596,6 +596,25 @@ class _Waiter:
     source: list[Any]
     predicate: Callable[[Any], bool]
     future: asyncio.Future[Any]
+
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+"""Telegram's limit for a photo sent by upload."""
+
+
+def _image_size(content: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG (IHDR) or JPEG (first SOF marker); (0, 0) when neither."""
+    if content[:8] == b"\x89PNG\r\n\x1a\n" and content[12:16] == b"IHDR":
+        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+    if content[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(content) and content[i] == 0xFF:
+            marker, length = content[i + 1], int.from_bytes(content[i + 2 : i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height = int.from_bytes(content[i + 5 : i + 7], "big")
+                return int.from_bytes(content[i + 7 : i + 9], "big"), height
+            i += 2 + length
+    return 0, 0
 
 
 _Handler = Callable[[dict[str, Any], dict[str, "_Upload"]], Awaitable[Any]]
@@ -663,7 +682,7 @@ class BotApiEmulator:
         self.strict_chats = strict_chats
         self.host = host
 
-        #: Successful sendMessage / sendDocument calls, in order.
+        #: Successful sendMessage / sendDocument / sendPhoto calls, in order.
         self.sent: list[SentMessage] = []
         #: Successful editMessageText / editMessageReplyMarkup calls, in order.
         self.edits: list[SentMessage] = []
@@ -719,6 +738,7 @@ class BotApiEmulator:
             ("deleteMessage", self._m_delete_message),
             ("answerCallbackQuery", self._m_answer_callback_query),
             ("sendDocument", self._m_send_document),
+            ("sendPhoto", self._m_send_photo),
             ("sendChatAction", self._m_send_chat_action),
             ("getChat", self._m_get_chat),
             ("getFile", self._m_get_file),
@@ -1780,6 +1800,70 @@ class BotApiEmulator:
             self.sent,
             SentMessage(
                 method="sendDocument",
+                chat_id=chat_id,
+                text=raw,
+                message_id=message["message_id"],
+                message_thread_id=thread_id,
+                parse_mode=parse_mode,
+                reply_markup=markup,
+                document_filename=upload.filename if upload else None,
+                document_size=len(upload.content) if upload else None,
+                document_mime_type=upload.content_type if upload else None,
+                document_content=upload.content if upload else None,
+                plain_text=plain,
+                params=params,
+            ),
+        )
+        return copy.deepcopy(message)
+
+    async def _m_send_photo(self, params: dict[str, Any], files: dict[str, _Upload]) -> Any:
+        """A photo upload (multipart): the bytes are recorded in ``document_content``, the PNG's
+        or JPEG's size read from the file (Telegram answers with ``PhotoSize`` entries)."""
+        chat_id = self._resolve_chat(params)
+        photo_param = params.get("photo")
+        upload = files.get("photo")
+        if upload is None and isinstance(photo_param, str) and photo_param.startswith("attach://"):
+            upload = files.get(photo_param[len("attach://") :])
+        if upload is None and (photo_param is None or photo_param == ""):
+            raise _bad("there is no photo in the request")
+        if upload is not None and not upload.content:
+            raise _bad("file must be non-empty")
+        if upload is not None and len(upload.content) > MAX_PHOTO_BYTES:
+            raise _bad("PHOTO_INVALID_DIMENSIONS")
+        raw, plain, entities, parse_mode = self._check_text(
+            params, "caption", MAX_CAPTION_LENGTH, required=False
+        )
+        markup = self._check_markup(params.get("reply_markup"))
+        thread_id = _opt_int(params, "message_thread_id")
+        reply_to = self._reply_to(chat_id, params)
+        mid_preview = self._next_mid.get(chat_id, 1)
+        width, height = _image_size(upload.content) if upload is not None else (0, 0)
+        if upload is not None and (width <= 0 or height <= 0):
+            raise _bad("IMAGE_PROCESS_FAILED")
+        size = {
+            "file_id": f"PHOTO-{chat_id}-{mid_preview}",
+            "file_unique_id": f"UPHOTO{chat_id}x{mid_preview}",
+            "width": width,
+            "height": height,
+            "file_size": len(upload.content) if upload is not None else 0,
+        }
+        extra: dict[str, Any] = {"photo": [size]}
+        if plain:
+            extra["caption"] = plain
+        if entities:
+            extra["caption_entities"] = entities
+        if markup and "inline_keyboard" in markup:
+            extra["reply_markup"] = markup
+        if reply_to:
+            extra["reply_to_message"] = reply_to
+        message = self._new_bot_message(chat_id, thread_id, extra)
+        self._messages[(chat_id, message["message_id"])] = _Stored(
+            message=message, raw_text=raw, parse_mode=parse_mode, from_bot=True, kind="photo"
+        )
+        self._record(
+            self.sent,
+            SentMessage(
+                method="sendPhoto",
                 chat_id=chat_id,
                 text=raw,
                 message_id=message["message_id"],
