@@ -210,7 +210,7 @@ async def run_workers(
 ) -> None:
     workers = build_workers(runtime, queues, sender)
     if readiness is not None:
-        readiness.workers.extend(workers)
+        readiness.workers = workers
     if OPERATOR_QUEUE in queues:
         await _sync_heartbeats(runtime)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]

@@ -33,7 +33,7 @@ class Readiness:
     """What `/readyz` looks at; the components fill it in as they start."""
 
     checks: dict[str, Check] = field(default_factory=dict)
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[Worker] | None = None  # None until the process's workers are built
     last_poll: float | None = None  # monotonic time of the bot's last successful getUpdates
 
     def polled(self) -> None:
@@ -74,7 +74,7 @@ def database_check(db: Database) -> Check:
 
 def workers_check(readiness: Readiness) -> Check:
     async def check() -> str | None:
-        if not readiness.workers:
+        if readiness.workers is None:
             return "no worker started yet"
         stopped = [w.task_queue for w in readiness.workers if not w.is_running]
         return f"not polling: {', '.join(stopped)}" if stopped else None
