@@ -40,6 +40,7 @@ from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, DevServerError, from_settings
 from core.health import (
+    OpsPortError,
     OpsServer,
     Readiness,
     bot_poll_check,
@@ -578,7 +579,7 @@ def _main(argv: list[str]) -> int:
         if args.command == "heartbeat":
             return asyncio.run(heartbeat_cli.run(settings, args))
         return asyncio.run(cmd_bot(settings))
-    except DevServerError as exc:
+    except (DevServerError, OpsPortError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
         return 1
     except RuntimeError as exc:

@@ -108,6 +108,10 @@ def exporter_check(port: int, what: str) -> Check:
     return check
 
 
+class OpsPortError(RuntimeError):
+    """The ops endpoint's port cannot be bound."""
+
+
 class OpsServer:
     """`/metrics`, `/healthz`, `/readyz` on host:port (port 0: a free one, see `url`)."""
 
@@ -131,7 +135,14 @@ class OpsServer:
     async def start(self) -> None:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise OpsPortError(
+                f"HBO_METRICS_PORT {self.port} on {self.host} cannot be used ({exc.strerror}); "
+                "choose a free port or unset HBO_METRICS_PORT"
+            ) from None
         if self.port == 0:
             self.port = self._runner.addresses[0][1]
 

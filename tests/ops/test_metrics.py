@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.devserver import DevServer, find_temporal_cli
 from core.health import (
+    OpsPortError,
     OpsServer,
     Readiness,
     bot_poll_check,
@@ -190,3 +191,13 @@ async def test_readyz_follows_the_temporal_server(tmp_path: Path) -> None:
                 await ops.stop()
     finally:
         await server.stop()
+
+
+async def test_a_metrics_port_in_use_is_refused_with_a_clear_message() -> None:
+    taken = OpsServer("127.0.0.1", 0, Readiness())
+    await taken.start()
+    try:
+        with pytest.raises(OpsPortError, match=f"HBO_METRICS_PORT {taken.port} .*free port"):
+            await OpsServer("127.0.0.1", taken.port, Readiness()).start()
+    finally:
+        await taken.stop()
