@@ -25,6 +25,7 @@ from core.health import (
 )
 from core.metrics import sdk_runtime
 from tests.support.botapi import BotApiEmulator
+from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, free_port, make_settings
 from tests.support.stack import running_stack as _running_stack
 
@@ -62,20 +63,29 @@ def _readiness(stack: Stack, readiness: Readiness) -> None:
 
 @pytest.fixture
 async def ops_stack(
-    dev_server: DevServer, tmp_path: Path
+    dev_server: DevServer, client: Client, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, BotApiEmulator, OpsServer]]:
     """The stack as one process runs it: its own SDK runtime exporting metrics, its own bot
     polling its own emulator, and the ops endpoint on a free port."""
     sdk_port = free_port()
-    client = await Client.connect(
+    # A namespace of its own: the session's shared workers must not take this stack's tasks
+    # (their metrics would go to another runtime's exporter).
+    namespace = (await new_namespace(dev_server.target, client, "ops")).namespace
+    own = await Client.connect(
         dev_server.target,
+        namespace=namespace,
         data_converter=pydantic_data_converter,
         runtime=sdk_runtime(sdk_port, process="test"),
     )
     readiness = Readiness()
     async with BotApiEmulator(token=TEST_TOKEN) as botapi:
-        settings = make_settings(tmp_path, dev_server.target, TELEGRAM_BASE_URL=botapi.base_url)
-        async with _running_stack(settings, client, readiness=readiness) as stack:
+        settings = make_settings(
+            tmp_path,
+            dev_server.target,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TEMPORAL_NAMESPACE=namespace,
+        )
+        async with _running_stack(settings, own, readiness=readiness) as stack:
             _readiness(stack, readiness)
             server = OpsServer("127.0.0.1", 0, readiness, [sdk_port])
             await server.start()
