@@ -40,7 +40,18 @@ from activities.stats import StatsActivities
 from bot import heartbeat_cli
 from core.db import Database
 from core.devserver import DevServer, DevServerError, from_settings
+from core.health import (
+    OpsPortError,
+    OpsServer,
+    Readiness,
+    bot_poll_check,
+    database_check,
+    exporter_check,
+    temporal_check,
+    workers_check,
+)
 from core.logs import setup_logging
+from core.metrics import free_loopback_port, install_sdk_metrics
 from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import SECRET_ENV_NAMES, Settings, load_settings
@@ -62,6 +73,10 @@ if TYPE_CHECKING:
     from bot.operator import Operator
 
 log = logging.getLogger("hbo")
+
+# The bot is unready when its last successful getUpdates is older than the long-poll timeout
+# plus this.
+BOT_POLL_SLACK_SECONDS = 60.0
 
 # Task queues whose workers run commands: each runs in a child process without the secrets.
 ISOLATED_QUEUES = (EXECUTION_QUEUE,)
@@ -203,9 +218,15 @@ def _worker(
 
 
 async def run_workers(
-    runtime: Runtime, queues: Sequence[str], stop: asyncio.Event, sender: Sender
+    runtime: Runtime,
+    queues: Sequence[str],
+    stop: asyncio.Event,
+    sender: Sender,
+    readiness: Readiness | None = None,
 ) -> None:
     workers = build_workers(runtime, queues, sender)
+    if readiness is not None:
+        readiness.workers = workers
     if OPERATOR_QUEUE in queues:
         await _sync_heartbeats(runtime)
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
@@ -231,7 +252,12 @@ def split_queues(queues: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 async def run_isolated(
-    settings: Settings, queues: Sequence[str], stop: asyncio.Event, *, log_to_file: bool = False
+    settings: Settings,
+    queues: Sequence[str],
+    stop: asyncio.Event,
+    *,
+    log_to_file: bool = False,
+    sdk_metrics_port: int | None = None,
 ) -> None:
     """Workers for `queues` (not empty) in a supervised child process without the secrets: its
     environment is a short allowlist without them, its settings come over stdin (the Temporal
@@ -241,6 +267,8 @@ async def run_isolated(
         argv += ["--queue", queue]
     if log_to_file:
         argv.append("--log-to-file")
+    if sdk_metrics_port is not None:
+        argv += ["--sdk-metrics-port", str(sdk_metrics_port)]
     values = settings.without_secrets()
     if settings.temporal_api_key is not None:
         values["TEMPORAL_API_KEY"] = settings.temporal_api_key.get_secret_value()
@@ -258,7 +286,9 @@ def isolated_settings(raw: bytes) -> Settings:
     return Settings(_env_file=None, **json.loads(raw or b"{}"))  # type: ignore[call-arg]
 
 
-async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> int:
+async def cmd_isolated_worker(
+    queues: Sequence[str], *, log_to_file: bool, sdk_metrics_port: int | None = None
+) -> int:
     """The child side of `run_isolated`: settings from stdin only, workers without a database."""
     present = [name for name in SECRET_ENV_NAMES if name in os.environ]
     if present:
@@ -266,6 +296,8 @@ async def cmd_isolated_worker(queues: Sequence[str], *, log_to_file: bool) -> in
         return 2
     settings = isolated_settings(sys.stdin.buffer.read())
     setup_logging(settings, to_file=log_to_file)
+    if sdk_metrics_port is not None:  # read and served by the parent's /metrics
+        install_sdk_metrics(sdk_metrics_port, process="isolated-worker")
     stop = asyncio.Event()
     _install_signal_handlers(stop)
     client = await connect(settings)
@@ -307,7 +339,9 @@ async def _sync_heartbeats(runtime: Runtime) -> None:
         log.info("heartbeats: %s", "; ".join(changed))
 
 
-async def run_chat(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_chat(
+    runtime: Runtime, stop: asyncio.Event, readiness: Readiness | None = None
+) -> None:
     operator = runtime.operator()
     if runtime.settings.console_mode:
         from bot.console import run_console
@@ -316,8 +350,62 @@ async def run_chat(runtime: Runtime, stop: asyncio.Event) -> None:
     else:
         from bot.telegram_app import build_application, run_telegram
 
-        app = build_application(runtime.settings, operator)
+        app = build_application(
+            runtime.settings, operator, on_poll=readiness.polled if readiness else None
+        )
         await run_telegram(app, stop, runtime.settings.telegram_poll_timeout)
+
+
+@dataclass
+class Ops:
+    """This process's `/metrics`, `/healthz`, `/readyz` (when HBO_METRICS_PORT is set): the
+    SDK exporters it merges (its own, the isolated child's) and what readiness looks at."""
+
+    settings: Settings
+    readiness: Readiness
+    sdk_port: int | None = None
+    child_sdk_port: int | None = None
+    server: OpsServer | None = None
+
+    @classmethod
+    def prepare(cls, settings: Settings, process: str, *, child: bool = False) -> Ops:
+        """Before any Temporal client connects: the SDK's runtime exports its metrics."""
+        ops = cls(settings, Readiness())
+        if settings.metrics_port is None:
+            return ops
+        ops.sdk_port = free_loopback_port()
+        install_sdk_metrics(ops.sdk_port, process=process)
+        if child:
+            ops.child_sdk_port = free_loopback_port()
+        return ops
+
+    @contextlib.asynccontextmanager
+    async def serving(self, runtime: Runtime, *, workers: bool, bot: bool) -> AsyncIterator[None]:
+        if self.settings.metrics_port is None:
+            yield
+            return
+        checks = self.readiness.checks
+        checks["temporal"] = temporal_check(runtime.client)
+        checks["database"] = database_check(runtime.db)
+        if workers:
+            checks["workers"] = workers_check(self.readiness)
+        if self.child_sdk_port is not None:
+            checks["isolated_worker"] = exporter_check(
+                self.child_sdk_port, "the execution worker process"
+            )
+        if bot and not self.settings.console_mode:
+            bound = self.settings.telegram_poll_timeout + BOT_POLL_SLACK_SECONDS
+            checks["bot"] = bot_poll_check(self.readiness, bound)
+        ports = [p for p in (self.sdk_port, self.child_sdk_port) if p is not None]
+        self.server = OpsServer(
+            self.settings.metrics_host, self.settings.metrics_port, self.readiness, ports
+        )
+        await self.server.start()
+        log.info("metrics and health on %s", self.server.url)
+        try:
+            yield
+        finally:
+            await self.server.stop()
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -347,6 +435,7 @@ async def _until_stopped(stop: asyncio.Event, *coros: Any) -> bool:
 async def cmd_up(settings: Settings) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
+    ops = Ops.prepare(settings, "up", child=True)
     server: DevServer | None = None
     if settings.temporal_address is None:
         server = from_settings(settings)
@@ -356,19 +445,32 @@ async def cmd_up(settings: Settings) -> int:
         await server.start()
         print(f"Temporal Web UI: {server.ui_url}", flush=True)
     try:
-        async with open_runtime(settings) as runtime:
+        async with (
+            open_runtime(settings) as runtime,
+            ops.serving(runtime, workers=True, bot=True),
+        ):
             mode = "console chat" if settings.console_mode else "Telegram bot"
             print(
                 f"Workers on {', '.join(ALL_QUEUES)}; {mode}; data in {settings.data_path}",
                 flush=True,
             )
+            if ops.server is not None:
+                print(f"Metrics: {ops.server.url} (health: /healthz, /readyz)", flush=True)
             local, isolated = split_queues(all_queues(runtime.registry))
             await _until_stopped(
                 stop,
-                run_workers(runtime, local, stop, build_sender(settings)),
-                run_chat(runtime, stop),
+                run_workers(runtime, local, stop, build_sender(settings), ops.readiness),
+                run_chat(runtime, stop, ops.readiness),
                 *(
-                    [run_isolated(settings, isolated, stop, log_to_file=settings.console_mode)]
+                    [
+                        run_isolated(
+                            settings,
+                            isolated,
+                            stop,
+                            log_to_file=settings.console_mode,
+                            sdk_metrics_port=ops.child_sdk_port,
+                        )
+                    ]
                     if isolated
                     else []
                 ),
@@ -387,7 +489,8 @@ def all_queues(registry: WorkerRegistry) -> list[str]:
 async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    async with open_runtime(settings) as runtime:
+    ops = Ops.prepare(settings, "worker", child=not queues or bool(split_queues(queues)[1]))
+    async with open_runtime(settings) as runtime, ops.serving(runtime, workers=True, bot=False):
         known = all_queues(runtime.registry)
         unknown = [q for q in queues or [] if q not in known]
         if unknown:
@@ -399,8 +502,12 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
         local, isolated = split_queues(queues or known)
         failed = await _until_stopped(
             stop,
-            run_workers(runtime, local, stop, build_sender(settings)),
-            *([run_isolated(settings, isolated, stop)] if isolated else []),
+            run_workers(runtime, local, stop, build_sender(settings), ops.readiness),
+            *(
+                [run_isolated(settings, isolated, stop, sdk_metrics_port=ops.child_sdk_port)]
+                if isolated
+                else []
+            ),
         )
     return 1 if failed else 0
 
@@ -408,8 +515,9 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
 async def cmd_bot(settings: Settings) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    async with open_runtime(settings) as runtime:
-        await run_chat(runtime, stop)
+    ops = Ops.prepare(settings, "bot")
+    async with open_runtime(settings) as runtime, ops.serving(runtime, workers=False, bot=True):
+        await run_chat(runtime, stop, ops.readiness)
     return 0
 
 
@@ -428,6 +536,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     isolated = sub.add_parser("isolated-worker")
     isolated.add_argument("--queue", action="append", required=True)
     isolated.add_argument("--log-to-file", action="store_true")
+    isolated.add_argument("--sdk-metrics-port", type=int)
     heartbeat_cli.add_parser(sub)
     if argv and argv[0].startswith("--queue"):  # `python worker_main.py --queue execution`
         argv = ["worker", *argv]
@@ -462,7 +571,11 @@ def _main(argv: list[str]) -> int:
     scrub_environ_block(SECRET_ENV_NAMES)  # and out of /proc/<pid>/environ, even for root
     if args.command == "isolated-worker":
         try:
-            return asyncio.run(cmd_isolated_worker(args.queue, log_to_file=args.log_to_file))
+            return asyncio.run(
+                cmd_isolated_worker(
+                    args.queue, log_to_file=args.log_to_file, sdk_metrics_port=args.sdk_metrics_port
+                )
+            )
         except KeyboardInterrupt:
             return 130
     try:
@@ -482,7 +595,7 @@ def _main(argv: list[str]) -> int:
         if args.command == "heartbeat":
             return asyncio.run(heartbeat_cli.run(settings, args))
         return asyncio.run(cmd_bot(settings))
-    except DevServerError as exc:
+    except (DevServerError, OpsPortError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
         return 1
     except RuntimeError as exc:

@@ -58,6 +58,7 @@ from core.heartbeat_store import HeartbeatStore, overrides_of
 from core.heartbeat_target import HeartbeatTarget
 from core.heartbeat_triggers import trigger_workflow
 from core.llm import llm_client
+from core.metrics import HEARTBEAT_RUNS
 from core.registry import WorkerRegistry
 from core.settings import Settings
 from core.store import ChatStore, utcnow
@@ -273,6 +274,7 @@ class HeartbeatActivities:
         if record.delivered:  # before the run row: a retry of this activity records it again
             await self.store.record_deliveries(record.target, record.delivered, self.deps.clock())
         result = await self.store.record_run(record, chat.message_count if chat else None)
+        HEARTBEAT_RUNS.labels(record.outcome).inc()
         log = activity.logger.warning if record.outcome == "failed" else activity.logger.info
         log(
             "heartbeat %s run %d: %s — %s",

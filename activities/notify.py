@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
+from core.metrics import RESULT_DELIVERY
 from core.render import split_message
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
 
@@ -123,6 +124,9 @@ class NotifyActivities:
             await self.ledger.release(note.job_id, owner)
             raise
         await self.ledger.confirm(note.job_id, note.status, owner)
+        if note.changed_at is not None:
+            state = note.status.partition("#")[0]
+            RESULT_DELIVERY.labels(state).observe((utcnow() - note.changed_at).total_seconds())
         return NotifyResult(sent=True, message_ids=ids)
 
     async def _tell(self, note: JobNotification) -> list[int]:

@@ -18,12 +18,21 @@ from typing import Any, Protocol, TextIO, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
 from core.messages import Button, ChatMessage, PhotoMessage
+from core.metrics import TELEGRAM_SENDS
 from core.render import TELEGRAM_MAX_CHARS, split_message, utf16_len
 from core.settings import Settings
 
@@ -77,6 +86,21 @@ OnSent = Callable[[int], None]
 MAX_PARTS = 5
 OVERFLOW_NOTE = "\n\n<i>… too long for a chat; the full text is attached as a file.</i>"
 OVERFLOW_FILENAME = "full-text.txt"
+
+
+def send_outcome(exc: BaseException) -> str:
+    """A failed Bot API call as a metric label: 429, 4xx, 5xx, or network (no HTTP answer)."""
+    if isinstance(exc, RetryAfter):
+        return "429"
+    if isinstance(exc, TimedOut):
+        return "network"
+    if isinstance(exc, NetworkError):
+        # python-telegram-bot raises NetworkError both for a 5xx answer and for a failed
+        # connection; the latter's message names the httpx error.
+        return "network" if str(exc).startswith("httpx.") else "5xx"
+    if isinstance(exc, TelegramError):
+        return "4xx"
+    return "network"
 
 
 class Sender(Protocol):
@@ -164,7 +188,7 @@ class TelegramDelivery:
         self.pacer = pacer
         self.secret = secret
 
-    async def _call(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, chat_id: int, method: str, call: Callable[[], Awaitable[T]]) -> T:
         """One API call in the chat's turn. A 429 blocks this chat alone; a short `retry_after`
         is waited out in the turn and the call repeated, so later messages to the chat stay
         behind it; a long one goes back to the caller (Temporal's next retry delay)."""
@@ -172,8 +196,9 @@ class TelegramDelivery:
         async with self.pacer.slot(chat_id):
             while True:
                 try:
-                    return await call()
+                    result = await call()
                 except RetryAfter as exc:
+                    TELEGRAM_SENDS.labels(method, "429").inc()
                     seconds = _retry_after_seconds(exc)
                     self.pacer.block(chat_id, seconds)
                     if (
@@ -183,6 +208,12 @@ class TelegramDelivery:
                         raise
                     waited += seconds
                     await self.pacer.wait_blocked(chat_id)
+                    continue
+                except Exception as exc:
+                    TELEGRAM_SENDS.labels(method, send_outcome(exc)).inc()
+                    raise
+                TELEGRAM_SENDS.labels(method, "ok").inc()
+                return result
 
     async def send(
         self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
@@ -191,26 +222,34 @@ class TelegramDelivery:
 
         `skip_chunks` lets a retried activity resume after the parts it already delivered."""
         parts, overflow = plan_parts(message.text)
-        items: list[Callable[[], Awaitable[int]]] = []
+        items: list[tuple[str, Callable[[], Awaitable[int]]]] = []
         for index, part in enumerate(parts):
             markup = keyboard(message.buttons) if index == len(parts) - 1 else None
-            items.append(functools.partial(self._send_text, message, part, markup))
+            items.append(("sendMessage", functools.partial(self._send_text, message, part, markup)))
         if message.document_path:
             path = self._document(message.document_path)
             if path is not None:
                 items.append(
-                    functools.partial(self._send_file, message, path.read_bytes(), path.name)
+                    (
+                        "sendDocument",
+                        functools.partial(self._send_file, message, path.read_bytes(), path.name),
+                    )
                 )
         if overflow is not None:
             items.append(
-                functools.partial(self._send_file, message, overflow.encode(), OVERFLOW_FILENAME)
+                (
+                    "sendDocument",
+                    functools.partial(
+                        self._send_file, message, overflow.encode(), OVERFLOW_FILENAME
+                    ),
+                )
             )
         ids: list[int] = []
         try:
-            for index, item in enumerate(items):
+            for index, (method, item) in enumerate(items):
                 if index < skip_chunks:
                     continue
-                ids.append(await self._call(message.chat_id, item))
+                ids.append(await self._call(message.chat_id, method, item))
                 if on_sent is not None:
                     on_sent(index + 1)
         except ApplicationError:
@@ -234,7 +273,7 @@ class TelegramDelivery:
             )
 
         try:
-            await self._call(chat_id, call)
+            await self._call(chat_id, "editMessageText", call)
         except BadRequest as exc:
             if "message is not modified" in exc.message.lower():
                 return True
@@ -255,7 +294,7 @@ class TelegramDelivery:
             return sent.message_id
 
         try:
-            return await self._call(message.chat_id, call)
+            return await self._call(message.chat_id, "sendPhoto", call)
         except Exception as exc:
             raise telegram_error(exc, self.secret) from None
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/jobs.py [--jobs 200] [--latency-samples 50]
                                    [--conversation 20] [--burst 10] [--llm down|hang]
+                                   [--metrics]
 
 Full path = `/exec …` injected at the Bot API emulator → bot → JobWorkflow → execution →
 reporting → notify → the result shown at the emulator (a message, or the job's card edited
@@ -15,6 +16,8 @@ into it). Measured, each beside the bare workflow's figure from the same run:
 - history events per plain `/exec` job;
 - with `--llm down|hang`: `/exec` latency with an LLM configured whose endpoint is down or
   hangs, beside the same without an LLM, samples taken in turn.
+- with `--metrics`: conversation latency and throughput with metrics on (the SDK's Prometheus
+  exporter, `/metrics` scraped every second) beside off, two stacks side by side, in turn.
 """
 
 from __future__ import annotations
@@ -31,16 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
 from core.devserver import DevServer
+from core.health import OpsServer, Readiness
+from core.metrics import sdk_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.llm_server import Mode, ScriptedLLM
 from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, make_settings, running_stack
+from tests.support.stack import TEST_TOKEN, free_port, make_settings, running_stack
 
 LATENCY_USERS = 700_000
 CONVERSATION_USER = 650_001
@@ -202,8 +208,97 @@ async def exec_latency_with_llm(
     return warmup, plain, with_llm
 
 
+async def metrics_on_vs_off(
+    server: DevServer, admin: Client, data: Path, samples: int, jobs: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """{"off"|"on": (conversation latencies in ms, throughput rounds in jobs/s)}: two stacks
+    side by side (own namespaces, emulators and chats), one whose SDK runtime exports metrics
+    and whose `/metrics` is scraped every second; samples and rounds taken in turn. The app's
+    own counters (prometheus-client) are process-wide, so both sides count them."""
+    talk_user = {"off": LATENCY_USERS + 30_000, "on": LATENCY_USERS + 30_001}
+    users = ",".join(str(u) for u in talk_user.values())
+    results: dict[str, tuple[list[float], list[float]]] = {"off": ([], []), "on": ([], [])}
+    async with (
+        BotApiEmulator(token=TEST_TOKEN) as off_api,
+        BotApiEmulator(token=TEST_TOKEN) as on_api,
+    ):
+        off_client = await new_namespace(server.target, admin, "bench-metrics-off")
+        on_namespace = (await new_namespace(server.target, admin, "bench-metrics-on")).namespace
+        sdk_port = free_port()
+        on_client = await Client.connect(
+            server.target,
+            namespace=on_namespace,
+            data_converter=admin.data_converter,
+            runtime=sdk_runtime(sdk_port, process="bench"),
+        )
+        sides = {"off": (off_api, off_client), "on": (on_api, on_client)}
+        settings = {
+            side: make_settings(
+                data / f"metrics-{side}",
+                server.target,
+                TELEGRAM_BASE_URL=api.base_url,
+                TEMPORAL_NAMESPACE=client.namespace,
+                TELEGRAM_ALLOWED_USER_IDS=users,
+            )
+            for side, (api, client) in sides.items()
+        }
+        async with (
+            running_stack(settings["off"], off_client) as off_stack,
+            running_stack(settings["on"], on_client) as on_stack,
+        ):
+            stacks = {"off": off_stack, "on": on_stack}
+            ops = OpsServer("127.0.0.1", 0, Readiness(), [sdk_port])
+            await ops.start()
+
+            async def scraper() -> None:
+                async with httpx.AsyncClient() as http:
+                    while True:
+                        await http.get(ops.url)
+                        await asyncio.sleep(1.0)
+
+            scraping = asyncio.create_task(scraper())
+            try:
+                for side in ("off", "on"):  # warm both
+                    await one_request(sides[side][0], talk_user[side], f"warm-{side}")
+                for i in range(samples):
+                    order = ("off", "on") if i % 2 == 0 else ("on", "off")
+                    for side in order:
+                        marker = f"m{side}-{i}-{time.time_ns()}"
+                        results[side][0].append(
+                            await one_request(sides[side][0], talk_user[side], marker)
+                        )
+                for round_ in range(4):
+                    side = ("off", "on", "on", "off")[round_]
+                    api, stack = sides[side][0], stacks[side]
+                    base = 800_000 + round_ * jobs
+                    chats = range(base, base + jobs)
+                    specs = [stack.operator.planner.exec_job("true", chat_id=c) for c in chats]
+                    ids = {spec.job_id for spec in specs}
+                    started = time.perf_counter()
+                    await asyncio.gather(*(stack.operator.start_now(sp, "bench") for sp in specs))
+                    while True:
+                        done = {
+                            m.plain_text.split()[1]
+                            for m in api.sent
+                            if m.chat_id in chats and "completed" in (m.plain_text or "")
+                        }
+                        if ids <= done:
+                            break
+                        await asyncio.sleep(0.02)
+                    results[side][1].append(jobs / (time.perf_counter() - started))
+            finally:
+                scraping.cancel()
+                await ops.stop()
+    return results
+
+
 async def main(
-    jobs: int, samples: int, conversation: int, burst_size: int, llm: Mode | None = None
+    jobs: int,
+    samples: int,
+    conversation: int,
+    burst_size: int,
+    llm: Mode | None = None,
+    metrics: bool = False,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="hbo-bench-") as tmp:
         data = Path(tmp)
@@ -255,6 +350,8 @@ async def main(
                     warmup, plain, with_llm = await exec_latency_with_llm(
                         server, client, data, llm, samples
                     )
+                if metrics:
+                    on_off = await metrics_on_vs_off(server, client, data, samples, jobs)
 
     print(f"baseline (1-activity workflow): {base_rate:7.1f} workflows/s  (n={jobs})")
     print(f"full job (exec+report+notify):  {rate:7.1f} jobs/s       (n={jobs})")
@@ -280,6 +377,17 @@ async def main(
             + ", ".join(f"{ms:.0f}" for ms in warmup)
             + " ms (LLM_JOB_TIMEOUT_SECONDS=2)"
         )
+    if metrics:
+        (off_talk, off_rate), (on_talk, on_rate) = on_off["off"], on_off["on"]
+        talk_ratio = statistics.median(on_talk) / statistics.median(off_talk)
+        rate_ratio = statistics.mean(on_rate) / statistics.mean(off_rate)
+        print(f"conversation, metrics off:      {figures(off_talk)}")
+        print(f"conversation, metrics on:       {figures(on_talk)}")
+        print(
+            f"metrics on/off, in turn: p50 latency ratio {talk_ratio:.3f}, throughput "
+            f"{statistics.mean(on_rate):.1f} vs {statistics.mean(off_rate):.1f} jobs/s "
+            f"(ratio {rate_ratio:.3f}; goal: latency <= 1.05, throughput >= 0.95)"
+        )
 
 
 if __name__ == "__main__":
@@ -294,5 +402,19 @@ if __name__ == "__main__":
         default=None,
         help="also measure /exec with an LLM endpoint that is down or hangs (default: none)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also measure conversation latency and throughput with metrics on vs off",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.latency_samples, args.conversation, args.burst, args.llm))
+    asyncio.run(
+        main(
+            args.jobs,
+            args.latency_samples,
+            args.conversation,
+            args.burst,
+            args.llm,
+            args.metrics,
+        )
+    )

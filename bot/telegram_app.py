@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, Document, Message, PhotoSize, Update
@@ -23,6 +26,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
 from activities.senders import TelegramDelivery
@@ -153,12 +157,38 @@ async def send_replies(
         await operator.reply_posted(reply, ids)
 
 
-def build_application(settings: Settings, operator: Operator) -> Application:  # type: ignore[type-arg]
+class _PollRecordingRequest(HTTPXRequest):
+    """The getUpdates connection, telling `on_poll` after each answered poll (for `/readyz`)."""
+
+    def __init__(self, on_poll: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_poll = on_poll
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == HTTPStatus.OK:
+            self._on_poll()
+        return code, payload
+
+
+def build_application(
+    settings: Settings, operator: Operator, on_poll: Callable[[], None] | None = None
+) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_bot_token is not None
     token = settings.telegram_bot_token.get_secret_value()
+    builder = ApplicationBuilder()
+    if on_poll is not None:
+        builder = builder.get_updates_request(
+            _PollRecordingRequest(
+                on_poll,
+                connection_pool_size=1,
+                read_timeout=settings.telegram_poll_timeout + 10,
+            )
+        )
+    else:
+        builder = builder.get_updates_read_timeout(settings.telegram_poll_timeout + 10)
     app = (
-        ApplicationBuilder()
-        .token(token)
+        builder.token(token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
@@ -170,7 +200,6 @@ def build_application(settings: Settings, operator: Operator) -> Application:  #
             )
         )
         .concurrent_updates(True)  # a Cancel press is handled while other work runs
-        .get_updates_read_timeout(settings.telegram_poll_timeout + 10)
         .build()
     )
 

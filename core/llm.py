@@ -27,6 +27,7 @@ from openai.types.chat import ChatCompletion
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from core.metrics import LLM_CALLS, LLM_TOKENS
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,14 +143,22 @@ class Llm:
                     response = await self.client.chat.completions.create(**request)
                 check_answer(response)
         except OpenedState:
+            LLM_CALLS.labels("unavailable").inc()
             self._failed(health, "the circuit breaker is open")
             raise LlmUnavailable("not called: the circuit breaker is open") from None
         except REQUEST_ERRORS as exc:  # the endpoint is up; this request was refused
+            LLM_CALLS.labels("refused").inc()
             raise LlmUnavailable(_describe(exc), exc.status_code) from None
         except Exception as exc:  # anything at all: the caller has a plain fallback
+            LLM_CALLS.labels("unavailable").inc()
             reason = _describe(exc)
             self._failed(health, reason)
             raise LlmUnavailable(reason, getattr(exc, "status_code", None)) from None
+        LLM_CALLS.labels("ok").inc()
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            LLM_TOKENS.labels("prompt").inc(getattr(usage, "prompt_tokens", 0) or 0)
+            LLM_TOKENS.labels("completion").inc(getattr(usage, "completion_tokens", 0) or 0)
         if health.down:
             log.info("LLM at %s answers again", self.endpoint)
         health.down = False

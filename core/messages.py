@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -55,3 +57,5 @@ class JobNotification(BaseModel):
     # The job ended moments after its card was shown: edit the card into the result (one
     # message) when the result fits in one message.
     replace_card: bool = False
+    # When the job reached its final state (for the result-delivery latency metric).
+    changed_at: datetime | None = None

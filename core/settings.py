@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
     temporal_cli_path: str | None = Field(default=None, alias="TEMPORAL_CLI_PATH")
 
+    # --- Operations -------------------------------------------------------------------
+    # `/metrics` (the Temporal SDK's and the app's), `/healthz` and `/readyz` on one port per
+    # process; unset = no endpoint.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="HBO_METRICS_PORT")
+    metrics_host: str = Field(default="127.0.0.1", alias="HBO_METRICS_HOST")
+
     # --- Storage ------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("./data"), alias="HBO_DATA_DIR")
     database_url_setting: str | None = Field(default=None, alias="DATABASE_URL")

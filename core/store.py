@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from core.db import Database
+from core.metrics import LEDGER_CLAIMS
 from core.tables import AuditEntry, Chat, ReportLedger
 
 
@@ -139,6 +140,7 @@ class ReportLedgerStore:
             await session.execute(create)
             result = await session.execute(take)
             if result.rowcount == 1:  # type: ignore[attr-defined]
+                LEDGER_CLAIMS.labels(ClaimOutcome.claimed.value).inc()
                 return Claim(ClaimOutcome.claimed)
             row = (
                 await session.execute(
@@ -148,7 +150,9 @@ class ReportLedgerStore:
                 )
             ).one()
         if row.last_reported_status == status:
+            LEDGER_CLAIMS.labels(ClaimOutcome.reported.value).inc()
             return Claim(ClaimOutcome.reported)
+        LEDGER_CLAIMS.labels(ClaimOutcome.held.value).inc()
         return Claim(ClaimOutcome.held, held_until=row.claim_until)
 
     async def confirm(

@@ -38,7 +38,13 @@ SETTINGS_ALIASES = set(FIELDS_BY_ALIAS)
 
 WORKER_SERVICES = {f"worker-{queue}": queue for queue in ALL_QUEUES}
 PROJECT_SERVICES = {*WORKER_SERVICES, "bot"}
-INFRA_SERVICES = {"postgresql", "temporal", "temporal-ui", "temporal-admin-tools"}
+INFRA_SERVICES = {
+    "postgresql",
+    "temporal-schema",
+    "temporal",
+    "temporal-ui",
+    "temporal-admin-tools",
+}
 
 # Settings that configure the embedded dev server or Temporal Cloud: meaningless in the stack.
 NOT_PASSED_BY_COMPOSE = {
@@ -177,7 +183,7 @@ def test_compose_publishes_temporal_and_the_web_ui(compose: dict[str, Any]) -> N
 def test_temporal_runs_on_postgresql(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["postgresql"]["image"].startswith("postgres:16")
-    assert services["temporal"]["image"].startswith("temporalio/auto-setup:")
+    assert services["temporal"]["image"].startswith("temporalio/server:")
     temporal_env = _environment(services["temporal"])
     assert temporal_env["DB"] == "postgres12"
     assert temporal_env["POSTGRES_SEEDS"] == "postgresql"

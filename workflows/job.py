@@ -244,6 +244,7 @@ class JobWorkflow:
             updated_at=now,
             schedule_id=spec.schedule_id,
         )
+        _count(JOBS_STARTED, worker=spec.steps[0].worker)
         try:
             if spec.approval is Approval.required and not await self._approval_gate():
                 return await self._close_unapproved()
@@ -512,6 +513,9 @@ class JobWorkflow:
         }
         if state.is_final:
             update["finished_at"] = workflow.now()
+            if not status.state.is_final:
+                # By the job's first worker, as it was counted when started.
+                _count(JOBS_FINISHED, worker=self._steps[0].worker, state=state.value)
         self._status = status.model_copy(update=update)
         self._upsert_search_attributes()
 
@@ -570,6 +574,7 @@ class JobWorkflow:
             message=message,
             card=card,
             replace_card=replace_card,
+            changed_at=self._state().finished_at if state.is_final else None,
         )
 
         async def send() -> object:
@@ -591,3 +596,12 @@ class JobWorkflow:
 
         self._notify_chain = asyncio.ensure_future(send())
         return True
+
+
+# Job counters, exported with the SDK's metrics (the workflow meter records nothing on replay).
+JOBS_STARTED = "hbo_jobs_started"
+JOBS_FINISHED = "hbo_jobs_finished"
+
+
+def _count(name: str, **labels: str) -> None:
+    workflow.metric_meter().create_counter(name, "jobs", "jobs").add(1, labels)

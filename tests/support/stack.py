@@ -16,6 +16,7 @@ from temporalio.client import Client
 from activities.senders import build_sender
 from bot.operator import Operator
 from bot.telegram_app import build_application, run_telegram
+from core.health import Readiness
 from core.settings import Settings
 from core.temporal import ALL_QUEUES
 from worker_main import Runtime, open_runtime, run_workers
@@ -61,14 +62,25 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    settings: Settings, client: Client, *, queues: tuple[str, ...] = ALL_QUEUES, bot: bool = True
+    settings: Settings,
+    client: Client,
+    *,
+    queues: tuple[str, ...] = ALL_QUEUES,
+    bot: bool = True,
+    readiness: Readiness | None = None,
 ) -> AsyncIterator[Stack]:
     async with open_runtime(settings, client) as runtime:
         stop = asyncio.Event()
         operator = runtime.operator()
-        tasks = [asyncio.create_task(run_workers(runtime, queues, stop, build_sender(settings)))]
+        tasks = [
+            asyncio.create_task(
+                run_workers(runtime, queues, stop, build_sender(settings), readiness)
+            )
+        ]
         if bot:
-            app = build_application(settings, operator)
+            app = build_application(
+                settings, operator, on_poll=readiness.polled if readiness else None
+            )
             tasks.append(
                 asyncio.create_task(run_telegram(app, stop, settings.telegram_poll_timeout))
             )
