@@ -29,6 +29,7 @@ What counts (all times are wall-clock seconds):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import statistics
 from collections import defaultdict
@@ -381,8 +382,15 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
-            spec = (await client.data_converter.decode(payloads, [JobSpec]))[0]
+            started = event.workflow_execution_started_event_attributes
+            spec = (await client.data_converter.decode(started.input.payloads, [JobSpec]))[0]
+            # A job may start in its first state already (JobStatus=running at start: no
+            # upsert for it in the history).
+            raw = started.search_attributes.indexed_fields.get("JobStatus")
+            if raw is not None:
+                with contextlib.suppress(ValueError):
+                    value = payload_converter.from_payload(raw, str)
+                    states.append((JobState(value), _seconds(event.event_time)))
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
             raw = fields.indexed_fields.get("JobStatus")
