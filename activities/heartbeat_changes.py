@@ -114,7 +114,7 @@ class ChangeActivities:
             resumed = job.state == JobState.running.value and last is not None
             if base == job.state == JobState.needs_attention.value:
                 # Told before; a failure after a retry is a new episode, told once of its own.
-                change = await self._attention_again(job, episode, now, grace, stale_after)
+                change = await self._attention_again(job, last, episode, now, grace, stale_after)
                 if change is not None:
                     changes.append(change)
             elif base != job.state and not resumed:
@@ -188,7 +188,13 @@ class ChangeActivities:
             return None
 
     async def _attention_again(
-        self, job: _Job, told_episode: int, now: datetime, grace: timedelta, stale_after: timedelta
+        self,
+        job: _Job,
+        told: str | None,
+        told_episode: int,
+        now: datetime,
+        grace: timedelta,
+        stale_after: timedelta,
     ) -> JobChange | None:
         """A job that needs attention and was told so: a later episode (it failed again after
         a retry) is a new change; the same one left waiting is a reminder (stuck)."""
@@ -209,7 +215,7 @@ class ChangeActivities:
                 goal=job.goal,
                 detail=status.last_error[-300:],
             )
-        return await self._stuck(job, status, now, stale_after)
+        return await self._stuck(job, told, status, now, stale_after)
 
     async def _stale(self, job: _Job, now: datetime, stale_after: timedelta) -> JobChange | None:
         try:
@@ -241,12 +247,12 @@ class ChangeActivities:
         )
 
     async def _stuck(
-        self, job: _Job, status: JobStatus, now: datetime, stale_after: timedelta
+        self, job: _Job, told: str | None, status: JobStatus, now: datetime, stale_after: timedelta
     ) -> JobChange | None:
         stuck_as = ledger_status(JobState.needs_attention, status.episode) + STUCK_SUFFIX
         if status.updated_at is None or now - status.updated_at <= stale_after:
             return None
-        if (await self.ledger.last_reported([job.job_id])).get(job.job_id) == stuck_as:
+        if told == stuck_as:  # the reminder was given already
             return None
         if await notify_policy(self.client, job.job_id, job.memo) is NotifyPolicy.silent:
             return None
