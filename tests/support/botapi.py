@@ -1783,38 +1783,22 @@ class BotApiEmulator:
             )
         else:
             document = {"file_id": str(doc_param), "file_unique_id": f"U{doc_param}"}
-        extra: dict[str, Any] = {"document": document}
-        if plain is not None:
-            extra["caption"] = plain
-        if entities:
-            extra["caption_entities"] = entities
-        if markup and "inline_keyboard" in markup:
-            extra["reply_markup"] = markup
-        if reply_to:
-            extra["reply_to_message"] = reply_to
-        message = self._new_bot_message(chat_id, thread_id, extra)
-        self._messages[(chat_id, message["message_id"])] = _Stored(
-            message=message, raw_text=raw, parse_mode=parse_mode, from_bot=True, kind="document"
+        return self._file_message(
+            "sendDocument",
+            "document",
+            {"document": document},
+            plain,
+            plain,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            raw=raw,
+            entities=entities,
+            parse_mode=parse_mode,
+            markup=markup,
+            reply_to=reply_to,
+            upload=upload,
+            params=params,
         )
-        self._record(
-            self.sent,
-            SentMessage(
-                method="sendDocument",
-                chat_id=chat_id,
-                text=raw,
-                message_id=message["message_id"],
-                message_thread_id=thread_id,
-                parse_mode=parse_mode,
-                reply_markup=markup,
-                document_filename=upload.filename if upload else None,
-                document_size=len(upload.content) if upload else None,
-                document_mime_type=upload.content_type if upload else None,
-                document_content=upload.content if upload else None,
-                plain_text=plain,
-                params=params,
-            ),
-        )
-        return copy.deepcopy(message)
 
     async def _m_send_photo(self, params: dict[str, Any], files: dict[str, _Upload]) -> Any:
         """A photo upload (multipart): the bytes are recorded in ``document_content``, the PNG's
@@ -1847,9 +1831,44 @@ class BotApiEmulator:
             "height": height,
             "file_size": len(upload.content) if upload is not None else 0,
         }
-        extra: dict[str, Any] = {"photo": [size]}
-        if plain:
-            extra["caption"] = plain
+        return self._file_message(
+            "sendPhoto",
+            "photo",
+            {"photo": [size]},
+            plain or None,  # an empty caption is no caption
+            plain,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            raw=raw,
+            entities=entities,
+            parse_mode=parse_mode,
+            markup=markup,
+            reply_to=reply_to,
+            upload=upload,
+            params=params,
+        )
+
+    def _file_message(
+        self,
+        method: str,
+        kind: str,
+        extra: dict[str, Any],
+        caption: str | None,
+        plain: str | None,
+        *,
+        chat_id: int,
+        thread_id: int | None,
+        raw: str | None,
+        entities: list[dict[str, Any]],
+        parse_mode: str | None,
+        markup: dict[str, Any] | None,
+        reply_to: dict[str, Any] | None,
+        upload: _Upload | None,
+        params: dict[str, Any],
+    ) -> Any:
+        """A document or photo the bot sent: stored (for edits and replies) and recorded."""
+        if caption is not None:
+            extra["caption"] = caption
         if entities:
             extra["caption_entities"] = entities
         if markup and "inline_keyboard" in markup:
@@ -1858,12 +1877,12 @@ class BotApiEmulator:
             extra["reply_to_message"] = reply_to
         message = self._new_bot_message(chat_id, thread_id, extra)
         self._messages[(chat_id, message["message_id"])] = _Stored(
-            message=message, raw_text=raw, parse_mode=parse_mode, from_bot=True, kind="photo"
+            message=message, raw_text=raw, parse_mode=parse_mode, from_bot=True, kind=kind
         )
         self._record(
             self.sent,
             SentMessage(
-                method="sendPhoto",
+                method=method,
                 chat_id=chat_id,
                 text=raw,
                 message_id=message["message_id"],
