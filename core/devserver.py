@@ -8,10 +8,8 @@ timers and retry intervals are not rounded up to a second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from core.process import die_with_parent, secret_free_env
+from core.process import die_with_parent, secret_free_env, stop_process_group
 from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import dev_server_search_attribute_args
 
@@ -187,17 +185,8 @@ class DevServer:
         raise DevServerError(f"temporal dev server did not start within {timeout:.0f}s: {last}")
 
     async def stop(self, grace: float = 10.0) -> None:
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+        if self.process is not None:
+            await stop_process_group(self.process, grace)
 
 
 def from_settings(settings: Settings) -> DevServer:

@@ -23,7 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.db import Database
 from core.devserver import DevServer, find_temporal_cli
-from core.process import die_with_parent
+from core.process import die_with_parent, stop_process_group
 from core.temporal import ensure_search_attributes
 from tests.support.stack import free_port
 
@@ -92,15 +92,8 @@ class Role:
         await proc.wait()
 
     async def stop(self, grace: float = 8.0) -> None:
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            await self.kill()
+        if self.process is not None:
+            await stop_process_group(self.process, grace)
 
 
 @dataclass
