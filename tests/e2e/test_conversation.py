@@ -26,13 +26,7 @@ def _card(botapi: BotApiEmulator, marker: str) -> SentMessage | None:
 
 
 def _results(botapi: BotApiEmulator, job_id: str, marker: str) -> dict[int, SentMessage]:
-    """Distinct messages that show this job's result (sent, or its card edited into it)."""
-    found: dict[int, SentMessage] = {}
-    for m in botapi.shown(CHAT):
-        text = m.plain_text or ""
-        if job_id in text and marker in text and "completed" in text and "plan:" not in text:
-            found.setdefault(m.message_id, m)
-    return found
+    return botapi.results_shown(CHAT, job_id, marker)
 
 
 async def _wait(check: object, timeout: float, what: str) -> None:

@@ -88,12 +88,7 @@ async def _poll(condition: object, timeout: float, what: str) -> None:
 def _results(botapi: BotApiEmulator, spec: JobSpec) -> list[SentMessage]:
     """Distinct messages showing this job's result (its output), sent or edited into place."""
     marker = spec.goal.split()[-1]
-    seen: dict[int, SentMessage] = {}
-    for m in botapi.shown(spec.report_chat_id):
-        if spec.job_id in (m.plain_text or "") and marker in (m.plain_text or ""):
-            if "completed" in (m.plain_text or "") and "plan:" not in (m.plain_text or ""):
-                seen.setdefault(m.message_id, m)
-    return list(seen.values())
+    return list(botapi.results_shown(spec.report_chat_id, spec.job_id, marker).values())
 
 
 @asynccontextmanager

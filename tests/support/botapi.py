@@ -1329,6 +1329,17 @@ class BotApiEmulator:
             (m for m in [*self.sent, *self.edits] if m.chat_id == chat_id), key=lambda m: m.at
         )
 
+    def results_shown(self, chat_id: int, *words: str) -> dict[int, SentMessage]:
+        """The distinct messages in ``chat_id`` that show a job's result containing ``words``:
+        sent, or a card edited into it (a card still following its job keeps its ``plan:``
+        line and is not a result)."""
+        found: dict[int, SentMessage] = {}
+        for m in self.shown(chat_id):
+            text = m.plain_text or ""
+            if "completed" in text and "plan:" not in text and all(w in text for w in words):
+                found.setdefault(m.message_id, m)
+        return found
+
     async def wait_for_call(
         self,
         method: str,
