@@ -25,19 +25,26 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.heartbeat import HeartbeatDeps
-from activities.heartbeat_worker import HEARTBEAT_WORKFLOWS, heartbeat_activities
+from activities.heartbeat.agent import AgentActivities
+from activities.heartbeat.changes import ChangeActivities
+from activities.heartbeat.deps import HeartbeatDeps
+from activities.heartbeat.digest import DigestActivities
+from activities.heartbeat.run import HeartbeatActivities
 from activities.notify import NotifyActivities
 from activities.schedule_approval import ScheduleApprovalActivities
 from activities.senders import Sender, build_sender
 from activities.stats import StatsActivities
-from bot import heartbeat_cli
+from bot.console import run_console
+from bot.heartbeat import cli as heartbeat_cli
+from bot.heartbeat.admin import HeartbeatAdmin
+from bot.operator import Operator, OperatorDeps
+from bot.telegram_app import build_application, run_telegram
 from core.db import Database
 from core.devserver import DevServer, DevServerError, from_settings
 from core.health import (
@@ -65,12 +72,11 @@ from core.temporal import (
     connect,
     ensure_search_attributes,
 )
+from workflows.heartbeat.digest import JobDigestWorkflow
+from workflows.heartbeat.workflow import HeartbeatWorkflow
 from workflows.job import JobWorkflow
 from workflows.schedule_approval import ScheduleApprovalWorkflow
 from workflows.stats import StatsWorkflow
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 log = logging.getLogger("hbo")
 
@@ -106,8 +112,6 @@ class Runtime:
 
     def operator(self, settings: Settings | None = None) -> Operator:
         """The chat operator over this process's resources (optionally other settings)."""
-        from bot.operator import Operator, OperatorDeps
-
         return Operator(
             OperatorDeps(
                 settings=settings or self.settings,
@@ -167,7 +171,7 @@ def build_workers(
             runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
         )
         activities[OPERATOR_QUEUE] += heartbeat_activities(heartbeat)
-        workflows[OPERATOR_QUEUE] += HEARTBEAT_WORKFLOWS
+        workflows[OPERATOR_QUEUE] += [HeartbeatWorkflow, JobDigestWorkflow]
     if REPORTING_QUEUE in activities:
         # `/stats` reads visibility and the ledger, so it needs this process's client and
         # database beside the reporting worker's own activities.
@@ -195,6 +199,18 @@ def build_workers(
             )
         )
     return workers
+
+
+def heartbeat_activities(deps: HeartbeatDeps) -> list[Callable[..., Any]]:
+    """Every activity the operator task queue runs for heartbeats."""
+    changes = ChangeActivities(deps)
+    return [
+        *HeartbeatActivities(deps).all(),
+        changes.gather_changes,
+        changes.report_changes,
+        AgentActivities(deps).run_agent,
+        DigestActivities(deps).job_digest,
+    ]
 
 
 def _worker(
@@ -328,8 +344,6 @@ async def cmd_isolated_worker(
 
 async def _sync_heartbeats(runtime: Runtime) -> None:
     """Heartbeat schedules for configured group targets, and any a target lacks."""
-    from bot.heartbeat_admin import HeartbeatAdmin
-
     try:
         changed = await HeartbeatAdmin(runtime.settings, runtime.client, runtime.db).sync_all()
     except Exception:  # the workers still start; `hbo heartbeat sync` retries by hand
@@ -344,12 +358,8 @@ async def run_chat(
 ) -> None:
     operator = runtime.operator()
     if runtime.settings.console_mode:
-        from bot.console import run_console
-
         await run_console(operator, stop)
     else:
-        from bot.telegram_app import build_application, run_telegram
-
         app = build_application(
             runtime.settings, operator, on_poll=readiness.polled if readiness else None
         )

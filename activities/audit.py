@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from core.jobs import AuditEvent
+from core.jobs.models import AuditEvent
 from core.store import AuditLog
 
 

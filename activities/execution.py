@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.sandbox import choose_sandbox
-from core.jobs import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput
 from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings

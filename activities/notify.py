@@ -18,12 +18,11 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.senders import Sender
 from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
 from core.metrics import RESULT_DELIVERY
 from core.render import split_message
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
-
-from .senders import Sender
 
 # While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
 # heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.

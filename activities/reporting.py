@@ -9,7 +9,7 @@ import logging
 
 from temporalio import activity
 
-from core.jobs import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput
 from core.llm import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len

@@ -26,7 +26,7 @@ from activities.research_fetch import (
     fetch_public,
     research_client,
 )
-from core.jobs import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput
 from core.llm import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.settings import Settings

@@ -31,12 +31,11 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
+from activities.pacing import CHAT_PACER, ChatPacer
 from core.messages import Button, ChatMessage, PhotoMessage
 from core.metrics import TELEGRAM_SENDS
 from core.render import TELEGRAM_MAX_CHARS, split_message, utf16_len
 from core.settings import Settings
-
-from .pacing import CHAT_PACER, ChatPacer
 
 T = TypeVar("T")
 # A 429 with a retry_after up to this is waited out in the chat's turn (order kept); longer

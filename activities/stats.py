@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.client import WorkflowExecutionStatus as ExecStatus
 
-from core.jobs import parse_ledger_status
+from core.jobs.models import parse_ledger_status
 from core.stats import (
     FINAL_STATES,
     JobPoint,

@@ -40,17 +40,17 @@ from aiohttp import web
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from activities.heartbeat import HeartbeatDeps
-from activities.heartbeat_changes import VISIBILITY_MARGIN, ChangeActivities
+from activities.heartbeat.changes import VISIBILITY_MARGIN, ChangeActivities
+from activities.heartbeat.deps import HeartbeatDeps
 from bench._server import temporal_dev_server
-from bot.job_client import job_memo
-from bot.planner import Planner
-from core.heartbeat_config import defaults_from_settings
-from core.heartbeat_models import GatherRequest, HeartbeatRunSummary
-from core.heartbeat_prompt import default_checklist_template
-from core.heartbeat_store import HeartbeatStore
-from core.heartbeat_target import HeartbeatTarget
-from core.jobs import JobSpec, JobState
+from core.heartbeat.config import defaults_from_settings
+from core.heartbeat.models import GatherRequest, HeartbeatRunSummary
+from core.heartbeat.prompt import default_checklist_template
+from core.heartbeat.store import HeartbeatStore
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.client import job_memo
+from core.jobs.models import JobSpec, JobState
+from core.jobs.planner import Planner
 from core.messages import Button, ChatMessage
 from core.store import _insert
 from core.tables import HeartbeatTargetRow, ReportLedger

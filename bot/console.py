@@ -9,9 +9,8 @@ import threading
 from typing import Protocol, TextIO
 
 from activities.senders import console_text
-
-from .operator import Operator
-from .types import Incoming, Reply
+from bot.operator import Operator
+from bot.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 

@@ -30,13 +30,12 @@ from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
 from activities.senders import TelegramDelivery
+from bot.commands import all_commands
+from bot.operator import Operator
+from bot.types import Attachment, Incoming, Reply
+from bot.uploads import UploadError
 from core.messages import ChatMessage
 from core.settings import Settings
-
-from .commands import all_commands
-from .operator import Operator
-from .types import Attachment, Incoming, Reply
-from .uploads import UploadError
 
 log = logging.getLogger(__name__)
 

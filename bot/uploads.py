@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.types import Attachment
+from core.jobs.planner import PlanError
 from core.render import esc
 from core.settings import Settings
 from core.workspace import WorkspaceError, file_under, put_file, upload_name
-
-from .planner import PlanError
-from .types import Attachment
 
 # The commands that start a job and so can take a file.
 FILE_COMMANDS = ("exec", "research", "dispatch")

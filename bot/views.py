@@ -7,45 +7,23 @@ from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecutionDescription
 
-from core.cards import card_text
-from core.job_messages import approval_request_text, command_lines, job_buttons
-from core.jobs import JobSpec, JobState, JobStatus
+from bot.types import Reply
+from core.jobs.cards import card_text
+from core.jobs.client import JobSummary
+from core.jobs.messages import approval_request_text, command_lines, job_buttons
+from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
 from core.render import STATE_ICONS, esc, truncate_utf16
 from core.tables import AuditEntry
 
-from .commands import Command
-from .job_client import JobSummary
-from .types import Reply
 
-
-def help_text(commands: Sequence[Command], phrases: Sequence[str] = ()) -> str:
-    lines = [
-        "<b>Heartbeat Operator</b> — I turn requests into durable background jobs "
-        "and tell you when they change.",
-        "",
-    ]
-    for cmd in commands:
-        if cmd.menu:
-            lines.append(
-                f"{esc(cmd.usage)} — {esc(cmd.summary)}\n   e.g. <code>{esc(cmd.example)}</code>"
-            )
-    if phrases:
-        lines += [
-            "",
-            "Plain words work too, no LLM needed: "
-            + " · ".join(f"<i>{esc(p)}</i>" for p in phrases),
-        ]
-    return "\n".join(lines)
-
-
-def unknown_command(name: str, suggestion: Command | None) -> str:
+def unknown_command(name: str, suggestion: str | None, example: str = "") -> str:
     """One line for a mistyped command: the nearest real one, else where the list is."""
     if suggestion is None:
         return f"Unknown command /{esc(name)}. /help lists every command."
     return (
-        f"Unknown command /{esc(name)} — did you mean /{esc(suggestion.name)}? "
-        f"e.g. <code>{esc(suggestion.example)}</code> · /help lists every command."
+        f"Unknown command /{esc(name)} — did you mean /{esc(suggestion)}? "
+        f"e.g. <code>{esc(example)}</code> · /help lists every command."
     )
 
 
@@ -63,7 +41,7 @@ def _ago(when: datetime | None, now: datetime | None = None) -> str:
 
 
 def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
-    """The first reply to a new job; the workflow edits it in place later (core/cards.py)."""
+    """The first reply to a new job; the workflow edits it in place later (core/jobs/cards.py)."""
     status = JobStatus(
         job_id=spec.job_id, goal=spec.goal, state=JobState.running, step_count=len(spec.steps)
     )

@@ -34,7 +34,7 @@ class WorkerDefinition:
     heartbeat_timeout_seconds: int | None = None
     in_default_plans: bool = True
     # The worker runs code it is given (commands, scripts): a job whose input an LLM wrote waits
-    # for a person's approval before such a step runs (core/approval.py).
+    # for a person's approval before such a step runs (core/jobs/approval.py).
     runs_code: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -101,7 +101,7 @@ class HeartbeatTargetRow(Base):
     """One heartbeat target (a chat or a forum topic): its overrides and run state.
 
     The id is the target's Temporal Schedule id (`heartbeat-<chat>[-<topic>]`). Overrides are
-    stored as JSON (`core.heartbeat_config.HeartbeatOverrides`) and mirrored into the schedule.
+    stored as JSON (`core.heartbeat.config.HeartbeatOverrides`) and mirrored into the schedule.
     """
 
     __tablename__ = "heartbeat_targets"

@@ -17,9 +17,9 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from core.cards import CardRef, card_edit
     from core.ids import workspace_name
-    from core.job_messages import (
+    from core.jobs.cards import CardRef, card_edit
+    from core.jobs.messages import (
         approval_audit_detail,
         approval_closed_message,
         approval_request_message,
@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         job_card,
         needs_attention_message,
     )
-    from core.jobs import (
+    from core.jobs.models import (
         Approval,
         ApprovalDecision,
         AuditEvent,

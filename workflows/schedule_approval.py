@@ -12,8 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.job_messages import duration_text
-    from core.jobs import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
+    from core.jobs.messages import duration_text
+    from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
     from core.render import esc
     from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE

@@ -42,7 +42,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.converter import default as default_converter
 
-from core.jobs import JobSpec, JobState, NotifyPolicy
+from core.jobs.models import JobSpec, JobState, NotifyPolicy
 
 JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
 _STATES = "started|running|needs attention|completed|failed|cancelled"

@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from .deploy import Event
-from .judge import Delivery, JobTruth, Verdict
+from bench._fidelity.deploy import Event
+from bench._fidelity.judge import Delivery, JobTruth, Verdict
 
 
 @dataclass

@@ -26,22 +26,21 @@ from sqlalchemy import text as sql
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bot.job_client import JobClient
-from bot.planner import Planner
-from core.db import Database
-from core.jobs import JobState, JobStatus, NotifyPolicy
-from core.registry import discover_workers
-from core.settings import Settings
-from tests.support.botapi import BotApiEmulator
-from tests.support.llm_server import ScriptedLLM, text
-
-from .deploy import ROLES, Deployment
-from .judge import (
+from bench._fidelity.deploy import ROLES, Deployment
+from bench._fidelity.judge import (
     Delivery,
     QuietWindow,
     RateWait,
     state_reports,
 )
+from core.db import Database
+from core.jobs.client import JobClient
+from core.jobs.models import JobState, JobStatus, NotifyPolicy
+from core.jobs.planner import Planner
+from core.registry import discover_workers
+from core.settings import Settings
+from tests.support.botapi import BotApiEmulator
+from tests.support.llm_server import ScriptedLLM, text
 
 log = logging.getLogger("fidelity")
 

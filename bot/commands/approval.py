@@ -8,22 +8,18 @@ A recurring job an LLM wrote (`jobsched-…`) is approved once, before its first
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from temporalio.client import WorkflowExecutionStatus
 
-from bot.commands import button, command
-from bot.job_client import JobActionError, JobNotFoundError
-from bot.planner import PlanError
-from bot.schedules import ScheduleError
+from bot.command_registry import button, command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.approval import schedule_approval_id
 from core.ids import normalize_job_id
-from core.jobs import ApprovalDecision
+from core.jobs.approval import schedule_approval_id
+from core.jobs.client import JobActionError, JobNotFoundError
+from core.jobs.models import ApprovalDecision
+from core.jobs.planner import PlanError
+from core.jobs.schedules import ScheduleError
 from core.render import esc
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 
 @command(
@@ -32,7 +28,7 @@ if TYPE_CHECKING:
     "run a job whose command a language model wrote (after reading it)",
     "/approve job-abc123",
 )
-async def approve_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def approve_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     return await _decide(op, msg, args, approve=True)
 
 
@@ -42,21 +38,21 @@ async def approve_command(op: Operator, msg: Incoming, args: str) -> list[Reply]
     "refuse a job a language model proposed; nothing runs",
     "/deny job-abc123",
 )
-async def deny_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def deny_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     return await _decide(op, msg, args, approve=False)
 
 
 @button("approve")
-async def approve_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def approve_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return await _decide(op, msg, job_id, approve=True)
 
 
 @button("deny")
-async def deny_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def deny_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return await _decide(op, msg, job_id, approve=False)
 
 
-async def _decide(op: Operator, msg: Incoming, args: str, *, approve: bool) -> list[Reply]:
+async def _decide(op: ChatServices, msg: Incoming, args: str, *, approve: bool) -> list[Reply]:
     usage = "/approve <id>" if approve else "/deny <id>"
     target = args.split()[0].strip() if args.strip() else ""
     if not target:
@@ -78,7 +74,7 @@ async def _decide(op: Operator, msg: Incoming, args: str, *, approve: bool) -> l
     return [Reply(text=f"{icon} <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
 
 
-async def _decided_before(op: Operator, job_id: str) -> str | None:
+async def _decided_before(op: ChatServices, job_id: str) -> str | None:
     for entry in reversed(await op.deps.audit.for_job(job_id)):
         if entry.action in ("approved", "denied"):
             return f"{entry.action} by user {entry.user_id}"
@@ -88,7 +84,7 @@ async def _decided_before(op: Operator, job_id: str) -> str | None:
 
 
 async def _decide_schedule(
-    op: Operator, msg: Incoming, schedule_id: str, *, approve: bool
+    op: ChatServices, msg: Incoming, schedule_id: str, *, approve: bool
 ) -> list[Reply]:
     """A recurring job's pending approval is held by its own small workflow: the same validated
     Update decides it once; a later press is told how it was decided."""

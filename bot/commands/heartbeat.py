@@ -3,17 +3,13 @@ on/off (the schedule's pause), fire now, and an LLM-proposed checklist the perso
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.commands import button, command
-from bot.heartbeat_admin import HeartbeatAdmin, settings_help
+from bot.command_registry import button, command
+from bot.heartbeat.admin import HeartbeatAdmin, settings_help
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.target import HeartbeatTarget
 from core.messages import Button
 from core.render import esc
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 USAGE = (
     "usage: /heartbeat · /heartbeat set &lt;key&gt; &lt;value&gt; · /heartbeat unset &lt;key&gt; · "
@@ -22,7 +18,7 @@ USAGE = (
 )
 
 
-def admin_of(op: Operator) -> HeartbeatAdmin:
+def admin_of(op: ChatServices) -> HeartbeatAdmin:
     admin = getattr(op, "heartbeats", None)
     if isinstance(admin, HeartbeatAdmin):
         return admin
@@ -41,7 +37,7 @@ def target_of(msg: Incoming) -> HeartbeatTarget:
     "this chat's heartbeat: settings and last runs; change, pause, fire it",
     "/heartbeat set interval_minutes 30",
 )
-async def heartbeat_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def heartbeat_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     admin = admin_of(op)
     target = target_of(msg)
     sub, _, rest = args.strip().partition(" ")
@@ -82,7 +78,7 @@ async def heartbeat_command(op: Operator, msg: Incoming, args: str) -> list[Repl
 
 
 @button("hb")
-async def heartbeat_button(op: Operator, msg: Incoming, action: str) -> list[Reply]:
+async def heartbeat_button(op: ChatServices, msg: Incoming, action: str) -> list[Reply]:
     if action == "accept":
         return [Reply(text=await admin_of(op).accept_inferred(target_of(msg)))]
     return [Reply(text="⚠️ That button is no longer valid.")]

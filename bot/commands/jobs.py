@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from bot import views
-from bot.commands import button, command
-from bot.job_client import JobNotFoundError
+from bot.command_registry import button, command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
+from core.jobs.client import JobNotFoundError
 
 log = logging.getLogger(__name__)
 
 
 @command("exec", "/exec <command>", "run a command in a fresh job workspace", "/exec df -h")
-async def exec_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def exec_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     spec = op.planner.exec_job(args, **op.origin(msg))
     return await op.start_job(
         spec, "/exec runs a command on the execution worker", files=msg.attachments
@@ -31,7 +28,7 @@ async def exec_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     "gather notes from the files and URLs the goal names",
     "/research summarize https://example.com",
 )
-async def research_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def research_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     spec = op.planner.research_job(args, **op.origin(msg))
     return await op.start_job(
         spec, "/research gathers notes on the research worker", files=msg.attachments
@@ -44,7 +41,7 @@ async def research_command(op: Operator, msg: Incoming, args: str) -> list[Reply
     "send work to any registered worker (see /workers)",
     "/dispatch execution uptime",
 )
-async def dispatch_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def dispatch_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     worker, _, text = args.strip().partition(" ")
     if not worker:
         names = ", ".join(op.registry.names())
@@ -56,7 +53,7 @@ async def dispatch_command(op: Operator, msg: Incoming, args: str) -> list[Reply
 
 
 @command("jobs", "/jobs", "recent jobs in this chat", "/jobs")
-async def jobs_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def jobs_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {msg.chat_id}"
     jobs = await op.jobs.list(query, limit=15)
     total = await op.jobs.count(query)
@@ -64,7 +61,7 @@ async def jobs_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 
 
 @command("job", "/job <id>", "one job's live status", "/job job-abc123")
-async def job_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def job_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     if not args:
         return [Reply(text="usage: /job <id>, for example /job job-abc123")]
     job_id = normalize_job_id(args.split()[0])
@@ -83,5 +80,5 @@ async def job_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 
 
 @button("job")
-async def job_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def job_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return await job_command(op, msg, job_id)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.commands import button, command
-from bot.planner import PlanError
+from bot.command_registry import button, command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
+from core.jobs.planner import PlanError
 from core.render import esc
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 
 @command("cancel", "/cancel <id>", "cancel a running job", "/cancel job-abc123")
-async def cancel_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def cancel_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     job_id = await op.checked_job(msg, args, "/cancel <id>")
     await op.jobs.cancel(job_id)
     await op.deps.audit.record("cancel", user_id=msg.user_id, chat_id=msg.chat_id, detail=job_id)
@@ -33,7 +29,7 @@ async def cancel_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     "retry the failed step of a job that needs attention",
     "/retry job-abc123",
 )
-async def retry_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def retry_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     job_id = await op.checked_job(msg, args, "/retry <id>")
     result = await op.jobs.retry(job_id, msg.user_id)
     await op.deps.audit.record("retry", user_id=msg.user_id, chat_id=msg.chat_id, detail=job_id)
@@ -46,7 +42,7 @@ async def retry_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     "run the failed (or next) step on another worker",
     "/reroute job-abc123 execution",
 )
-async def reroute_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def reroute_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     parts = args.split()
     if not parts:
         raise PlanError("usage: /reroute <id> <worker>, for example /reroute job-abc123 execution")
@@ -60,21 +56,21 @@ async def reroute_command(op: Operator, msg: Incoming, args: str) -> list[Reply]
     return [Reply(text=f"↪️ <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
 
 
-def reroute_choices(op: Operator, job_id: str) -> Reply:
+def reroute_choices(op: ChatServices, job_id: str) -> Reply:
     names = ", ".join(f"<code>/reroute {esc(job_id)} {esc(n)}</code>" for n in op.registry.names())
     return Reply(text=f"Which worker should take the step of <b>{esc(job_id)}</b>? {names}")
 
 
 @button("cancel")
-async def cancel_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def cancel_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return await cancel_command(op, msg, job_id)
 
 
 @button("retry")
-async def retry_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def retry_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return await retry_command(op, msg, job_id)
 
 
 @button("reroute")
-async def reroute_button(op: Operator, msg: Incoming, job_id: str) -> list[Reply]:
+async def reroute_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
     return [reroute_choices(op, normalize_job_id(job_id))]

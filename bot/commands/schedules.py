@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.commands import command
-from bot.schedules import ScheduleError, ScheduleInfo, describe_schedule, parse_schedule
+from bot.command_registry import command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.jobs import ScheduleSpec
+from core.jobs.models import ScheduleSpec
+from core.jobs.schedules import ScheduleError, ScheduleInfo, describe_schedule, parse_schedule
 from core.render import esc, truncate_utf16
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 
 def _line(info: ScheduleInfo) -> str:
@@ -28,7 +24,7 @@ def _line(info: ScheduleInfo) -> str:
     )
 
 
-async def _owned(op: Operator, msg: Incoming, args: str, usage: str) -> str:
+async def _owned(op: ChatServices, msg: Incoming, args: str, usage: str) -> str:
     schedule_id = args.split()[0].strip() if args.strip() else ""
     if not schedule_id:
         raise ScheduleError(f"usage: {usage}")
@@ -44,7 +40,7 @@ async def _owned(op: Operator, msg: Incoming, args: str, usage: str) -> str:
     "run a command on a schedule (a recurring job)",
     '/every 1h df -h   ·   /every cron "0 9 * * 1-5" tz=Europe/Berlin uptime',
 )
-async def every_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def every_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     if not args:
         raise ScheduleError('usage: /every 30m <command>  or  /every cron "0 9 * * *" <command>')
     schedule, command_text = parse_schedule(
@@ -68,7 +64,7 @@ async def every_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 
 
 @command("schedules", "/schedules", "recurring jobs of this chat", "/schedules")
-async def schedules_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def schedules_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     infos = await op.schedules.list(None if msg.trusted else msg.chat_id)
     if not infos:
         return [
@@ -81,14 +77,14 @@ async def schedules_command(op: Operator, msg: Incoming, args: str) -> list[Repl
 
 
 @command("runnow", "/runnow <schedule-id>", "run a recurring job now", "/runnow jobsched-abc123")
-async def runnow_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def runnow_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     schedule_id = await _owned(op, msg, args, "/runnow <schedule-id>")
     await op.schedules.trigger(schedule_id)
     return [Reply(text=f"▶️ {esc(schedule_id)} triggered; the run reports here when it ends.")]
 
 
 @command("pause", "/pause <schedule-id>", "pause a recurring job", "/pause jobsched-abc123")
-async def pause_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def pause_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     schedule_id = await _owned(op, msg, args, "/pause <schedule-id>")
     await op.schedules.pause(schedule_id, note=f"paused from chat by {msg.user_id}")
     return [Reply(text=f"⏸ {esc(schedule_id)} paused. /resume {esc(schedule_id)} to continue.")]
@@ -97,7 +93,7 @@ async def pause_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
 @command(
     "resume", "/resume <schedule-id>", "resume a paused recurring job", "/resume jobsched-abc123"
 )
-async def resume_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def resume_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     schedule_id = await _owned(op, msg, args, "/resume <schedule-id>")
     await op.schedules.unpause(schedule_id, note=f"resumed from chat by {msg.user_id}")
     return [Reply(text=f"▶️ {esc(schedule_id)} resumed.")]
@@ -109,7 +105,7 @@ async def resume_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     "delete a recurring job",
     "/unschedule jobsched-abc123",
 )
-async def unschedule_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def unschedule_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     schedule_id = await _owned(op, msg, args, "/unschedule <schedule-id>")
     await op.schedules.delete(schedule_id)
     await op.deps.audit.record(

@@ -11,16 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot import views
-from bot.commands import command
+from bot.command_registry import command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.stats import StatsRequest, StatsResult, parse_period
 from core.temporal import OPERATOR_QUEUE
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,7 @@ STATS_TIMEOUT = timedelta(minutes=2)
     "a chart of this chat's jobs per day and how fast results came",
     "/stats month",
 )
-async def stats_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def stats_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     try:
         period = parse_period(args)
     except ValueError as exc:

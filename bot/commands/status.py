@@ -12,17 +12,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import views
-from bot.commands import command
-from bot.job_client import JobSummary
+from bot.command_registry import command
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.jobs import JobStatus
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
+from core.jobs.client import JobSummary
+from core.jobs.models import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +72,12 @@ def chat_scope(msg: Incoming) -> str:
     return f"{JOBS} AND ReportChatId = {msg.chat_id}"
 
 
-async def _listing(op: Operator, query: str) -> tuple[list[JobSummary], int]:
+async def _listing(op: ChatServices, query: str) -> tuple[list[JobSummary], int]:
     jobs, total = await asyncio.gather(op.jobs.list(query, limit=LIST_LIMIT), op.jobs.count(query))
     return jobs, total
 
 
-async def _live(op: Operator, jobs: list[JobSummary]) -> dict[str, JobStatus]:
+async def _live(op: ChatServices, jobs: list[JobSummary]) -> dict[str, JobStatus]:
     """Live step/attempt of the first few running jobs (the workflow's `status` query)."""
 
     async def one(job_id: str) -> tuple[str, JobStatus | None]:
@@ -102,7 +99,7 @@ async def _live(op: Operator, jobs: list[JobSummary]) -> dict[str, JobStatus]:
 
 
 @command("running", "/running", "jobs of this chat that are running now", "/running")
-async def running_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def running_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     query = f"{chat_scope(msg)} AND ExecutionStatus = 'Running'"
     (jobs, total), attention = await asyncio.gather(
         _listing(op, query), op.jobs.count(f"{query} AND JobStatus = 'needs_attention'")
@@ -120,7 +117,7 @@ async def running_command(op: Operator, msg: Incoming, args: str) -> list[Reply]
     "jobs of this chat that failed (and those waiting for a decision)",
     "/failed yesterday",
 )
-async def failed_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def failed_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     try:
         window = parse_window(args, op.settings.timezone)
     except ValueError as exc:
@@ -146,7 +143,7 @@ async def failed_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
     "jobs of this chat that finished successfully",
     "/done week",
 )
-async def done_command(op: Operator, msg: Incoming, args: str) -> list[Reply]:
+async def done_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     try:
         window = parse_window(args, op.settings.timezone)
     except ValueError as exc:

@@ -10,17 +10,15 @@ Strangers never get here: the operator's gate comes first.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from bot.command_registry import Command
+from bot.commands.info import help_text
 from bot.conversations import ConversationStore
+from bot.intake.llm import LlmIntake, LlmUnavailable
 from bot.router import route
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.llm import llm_for
-
-from .llm import LlmIntake, LlmUnavailable
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +26,9 @@ NOT_UNDERSTOOD = "I did not recognise that request, so I did nothing. Here is wh
 
 
 class Intake:
-    def __init__(self, op: Operator) -> None:
+    def __init__(self, op: ChatServices, commands: dict[str, Command]) -> None:
         self.op = op
+        self.commands = commands
         self.conversations = ConversationStore(op.deps.chats.db)
         llm = llm_for(op.settings, interactive=True)
         self.llm = LlmIntake(op, llm, self.conversations) if llm is not None else None
@@ -47,7 +46,7 @@ class Intake:
 
     async def keywords(self, msg: Incoming, text: str) -> list[Reply]:
         found = route(text)
-        command = self.op.commands.get(found.command) if found else None
+        command = self.commands.get(found.command) if found else None
         if found is None or command is None:
-            return [Reply(text=f"{NOT_UNDERSTOOD}\n\n{self.op.help_text()}")]
+            return [Reply(text=f"{NOT_UNDERSTOOD}\n\n{help_text()}")]
         return await command.handler(self.op, msg, found.args)

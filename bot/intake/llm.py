@@ -12,18 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.conversations import ConversationStore, Turn
+from bot.intake.tools import ToolContext, invoke, tool_schemas
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.llm import Llm, LlmUnavailable
 from core.render import esc, truncate_utf16
 from core.untrusted import SYSTEM_RULE
-
-from .tools import ToolContext, invoke, tool_schemas
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +54,7 @@ class IntakeRun:
 
 
 class LlmIntake:
-    def __init__(self, op: Operator, llm: Llm, conversations: ConversationStore) -> None:
+    def __init__(self, op: ChatServices, llm: Llm, conversations: ConversationStore) -> None:
         self.op = op
         self.llm = llm
         self.conversations = conversations

@@ -11,30 +11,29 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.commands.jobs import job_command
+from activities.senders import html_to_plain
+from bot.commands.jobs import job_command, jobs_command
 from bot.commands.recovery import cancel_command
 from bot.commands.status import done_command, failed_command, running_command
-from bot.job_client import JobActionError
-from bot.planner import PlanError
-from bot.schedules import ScheduleError, describe_schedule
+from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.approval import decide_approval, schedule_approval_id
 from core.ids import new_job_id, normalize_job_id, workspace_name
-from core.job_messages import approval_audit_detail, approval_request_text
-from core.jobs import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSpec
+from core.jobs.approval import decide_approval, schedule_approval_id
+from core.jobs.client import JobActionError
+from core.jobs.messages import approval_audit_detail, approval_request_text
+from core.jobs.models import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSpec
+from core.jobs.planner import PlanError
+from core.jobs.schedules import ScheduleError, describe_schedule, parse_schedule
 from core.messages import Button
 from core.render import esc, truncate_utf16
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
 from core.untrusted import untrusted_data
 from core.workspace import WorkspaceError, read_text, resolve_inside, workspace_dir, write_text
-
-if TYPE_CHECKING:
-    from bot.operator import Operator
 
 MAX_FILE_CHARS = 4000
 MAX_WRITE_CHARS = 100_000
@@ -86,8 +85,6 @@ class ScheduleArgs(Args):
     def schedule(self, default_timezone: str) -> ScheduleSpec | None:
         if self.every_minutes is None and self.cron is None:
             return None
-        from bot.schedules import parse_schedule
-
         tz = self.timezone or default_timezone
         if self.cron is not None:
             # Reuse the /every parser so the model and the command accept the same cron.
@@ -162,14 +159,12 @@ class Tool:
 
 @dataclass
 class ToolContext:
-    op: Operator
+    op: ChatServices
     msg: Incoming
     created: int = 0
 
 
 def _plain(replies: list[Reply]) -> str:
-    from activities.senders import html_to_plain
-
     return truncate_utf16("\n".join(html_to_plain(r.text) for r in replies), 3000)
 
 
@@ -295,7 +290,7 @@ async def list_jobs(ctx: ToolContext, args: ListJobsArgs) -> ToolOutcome:
     elif args.status == "completed":
         replies = await done_command(op, msg, args.period)
     else:
-        replies = await op.commands["jobs"].handler(op, msg, "")
+        replies = await jobs_command(op, msg, "")
     return ToolOutcome(untrusted_data(_plain(replies), "the chat's job list"), replies)
 
 

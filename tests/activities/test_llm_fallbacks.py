@@ -11,7 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.reporting import ReportingActivities
 from activities.research import Source, llm_notes
-from core.jobs import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput
 from core.settings import Settings
 from tests.support.llm_server import FAULT_MODES, Mode, ScriptedLLM, text
 from tests.support.stack import make_settings

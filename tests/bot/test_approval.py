@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from core.devserver import DevServer
 from core.ids import workspace_name
-from core.jobs import ApprovalDecision, JobState, JobStatus
+from core.jobs.models import ApprovalDecision, JobState, JobStatus
 from core.workspace import workspace_dir
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import wait_status

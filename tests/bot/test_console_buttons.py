@@ -9,8 +9,8 @@ import pytest
 from activities.senders import button_command, console_text
 from bot.commands import all_buttons, all_commands
 from core.ids import normalize_job_id
-from core.job_messages import job_buttons
-from core.jobs import JobState
+from core.jobs.messages import job_buttons
+from core.jobs.models import JobState
 from core.messages import Button
 
 SCHEDULED_RUN = "job-nkfyrh-2026-11-30T02:04:00Z"  # what a schedule's run is called

@@ -10,9 +10,10 @@ import asyncio
 from telegram import Bot
 from temporalio.client import Client
 
+from bot.commands.info import help_text
 from bot.telegram_app import send_replies
 from bot.types import Incoming, Reply
-from core.jobs import JobState
+from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack
@@ -128,8 +129,8 @@ async def test_the_menu_and_help_list_every_command(stack: Stack, botapi: BotApi
     menu = {c["command"] for c in botapi.commands()}
     listed = {c.name for c in stack.operator.commands.values() if c.menu}
     assert menu == listed and {"running", "failed", "done"} <= menu
-    help_text = stack.operator.help_text()
+    text = help_text()
     for command in stack.operator.commands.values():
         if command.menu:
-            assert f"/{command.name}" in help_text
-    assert help_text.count("e.g.") == len(listed)
+            assert f"/{command.name}" in text
+    assert text.count("e.g.") == len(listed)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bot.operator import MAX_MESSAGE_CHARS
-from bot.schedules import MIN_INTERVAL_SECONDS
 from bot.types import Incoming
-from core.jobs import MAX_GOAL_CHARS
+from core.jobs.models import MAX_GOAL_CHARS
+from core.jobs.schedules import MIN_INTERVAL_SECONDS
 from tests.support.stack import ALLOWED_USER, Stack
 
 CHAT = 4_240_001  # a private chat of its own: nothing else schedules here

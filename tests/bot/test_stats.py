@@ -15,8 +15,9 @@ from PIL import Image
 from temporalio.client import Client
 
 from activities.senders import ConsoleSender
+from bot.commands.info import help_text
 from bot.types import Incoming
-from core.jobs import JobSpec, JobState
+from core.jobs.models import JobSpec, JobState
 from core.messages import PhotoMessage
 from core.stats import JobPoint, StatsRequest, caption, parse_period, summarize
 from tests.support.botapi import BotApiEmulator
@@ -103,7 +104,7 @@ async def test_stats_month_of_an_empty_chat_and_a_bad_period(
 
 
 def test_help_lists_stats(stack: Stack) -> None:
-    assert "/stats [week|month]" in stack.operator.help_text()
+    assert "/stats [week|month]" in help_text()
 
 
 def test_days_are_local_and_latency_is_start_to_told() -> None:

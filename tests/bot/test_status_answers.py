@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from bot.commands import status as status_module
 from bot.types import Incoming
-from core.jobs import JobSpec, JobState, NotifyPolicy
+from core.jobs.models import JobSpec, JobState, NotifyPolicy
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, Stack
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.planner import Planner
-from core.approval import decide_approval, step_argv
-from core.heartbeat_prompt import PreambleContext, build_preamble
-from core.jobs import Approval, JobOrigin, JobState, NotifyPolicy, StepSpec
+from core.heartbeat.prompt import PreambleContext, build_preamble
+from core.jobs.approval import decide_approval, step_argv
+from core.jobs.models import Approval, JobOrigin, JobState, NotifyPolicy, StepSpec
+from core.jobs.planner import Planner
 from core.registry import WorkerRegistry, discover_workers
 from core.settings import Settings
 from core.untrusted import untrusted_data

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import text
 
 from core.db import Database, alembic_config
-from core.heartbeat_store import HeartbeatStore
+from core.heartbeat.store import HeartbeatStore
 from core.store import utcnow
 from core.tables import SHARED_TEMPLATES
 

@@ -17,7 +17,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 
 from bot.types import Incoming
-from core.jobs import JobState
+from core.jobs.models import JobState
 from core.logs import JsonFormatter, RedactingFormatter, chat_context, setup_logging
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
@@ -66,7 +66,7 @@ async def test_json_lines_of_a_job_carry_its_ids(
     mine = [r for r in records if r.get("job_id") == job_id]
     # The operator's own line (answering the chat) and the execution activity's.
     started = next(r for r in mine if "started for chat" in r["message"])
-    assert started["chat_id"] == chat and started["logger"] == "bot.operator"
+    assert started["chat_id"] == chat and started["logger"] == "bot.services"
     running = next(r for r in mine if r["logger"] == "temporalio.activity")
     assert running["workflow_id"] == job_id and running["workflow_type"] == "JobWorkflow"
     assert running["activity_id"] and running["activity_type"]

@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from core.db import Database
 from core.devserver import DevServer
-from core.jobs import JobSpec
+from core.jobs.models import JobSpec
 from core.settings import Settings
 from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator, SentMessage

@@ -18,7 +18,7 @@ from bot.console import CONSOLE_CHAT_ID, answer_line
 from bot.types import Incoming
 from core.devserver import DevServer
 from core.ids import workspace_name
-from core.jobs import JobState
+from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator, InjectedDocument, SentMessage
 from tests.support.jobs import assert_no_job_started, wait_status
 from tests.support.namespaces import new_namespace

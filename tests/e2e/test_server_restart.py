@@ -11,7 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.devserver import DevServer, find_temporal_cli
 from core.ids import workspace_name
-from core.jobs import JobState, ScheduleSpec
+from core.jobs.models import JobState, ScheduleSpec
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, free_port, make_settings, running_stack
 

@@ -18,15 +18,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.senders import build_sender
-from bot.heartbeat_admin import HeartbeatAdmin
+from bot.heartbeat.admin import HeartbeatAdmin
 from bot.operator import Operator
 from bot.types import Incoming, Reply
-from core.heartbeat_config import HeartbeatOverrides
-from core.heartbeat_models import HeartbeatRunSummary
-from core.heartbeat_store import HeartbeatStore, overrides_of
-from core.heartbeat_target import HeartbeatTarget
-from core.heartbeat_triggers import register_trigger_workflow
-from core.jobs import JobSpec, JobState
+from core.heartbeat.config import HeartbeatOverrides
+from core.heartbeat.models import HeartbeatRunSummary
+from core.heartbeat.store import HeartbeatStore, overrides_of
+from core.heartbeat.target import HeartbeatTarget
+from core.heartbeat.triggers import register_trigger_workflow
+from core.jobs.models import JobSpec, JobState
 from core.settings import Settings
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow

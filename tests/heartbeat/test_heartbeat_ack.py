@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from core.heartbeat_ack import markup_to_text, scrub_echo, strip_ack
+from core.heartbeat.ack import markup_to_text, scrub_echo, strip_ack
 
 TOKEN = "HEARTBEAT_OK"
 

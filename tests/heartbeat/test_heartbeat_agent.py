@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.heartbeat_models import HeartbeatRunSummary
-from core.heartbeat_target import HeartbeatTarget
-from core.jobs import JobState
+from core.heartbeat.models import HeartbeatRunSummary
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.models import JobState
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.types import Incoming
 from core.ids import workspace_name
-from core.jobs import JobState, JobStatus
+from core.jobs.models import JobState, JobStatus
 from tests.heartbeat.harness import Harness
 from tests.support.jobs import fast_retries, wait_status
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call

@@ -9,12 +9,12 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.heartbeat import HeartbeatDeps
-from activities.heartbeat_agent import AgentActivities
+from activities.heartbeat.agent import AgentActivities
+from activities.heartbeat.deps import HeartbeatDeps
 from core.db import Database
-from core.heartbeat_config import HeartbeatConfig
-from core.heartbeat_models import AgentRequest
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.config import HeartbeatConfig
+from core.heartbeat.models import AgentRequest
+from core.heartbeat.target import HeartbeatTarget
 from core.registry import WorkerRegistry
 from tests.support.stack import make_settings
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from core.jobs import JobState, NotifyPolicy
+from core.jobs.models import JobState, NotifyPolicy
 from core.store import ReportLedgerStore
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 from tests.heartbeat.harness import Harness

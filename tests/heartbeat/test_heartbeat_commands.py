@@ -12,7 +12,7 @@ from pathlib import Path
 
 from activities.senders import html_to_plain
 from bot.types import Incoming
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.target import HeartbeatTarget
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.stack import ALLOWED_USER

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.heartbeat_config import (
+from core.heartbeat.config import (
     HeartbeatOverrides,
     SettingError,
     apply_setting,

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
-from core.heartbeat_duplicates import DUPLICATE_WINDOW, fingerprint, normalise
-from core.heartbeat_store import HeartbeatStore
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint, normalise
+from core.heartbeat.store import HeartbeatStore
+from core.heartbeat.target import HeartbeatTarget
 from core.tables import HeartbeatDeliveryRow
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text, tool_calls
-from workflows.heartbeat import _Run
+from workflows.heartbeat.workflow import _Run
 
 PROMPT = "Check the disks; report problems only."
 ALERT = "Disk /var is 91% full."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.heartbeat_prompt import (
+from core.heartbeat.prompt import (
     PreambleContext,
     RunDigest,
     build_preamble,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from core.devserver import find_temporal_cli
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.target import HeartbeatTarget
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, ScriptedReply
 

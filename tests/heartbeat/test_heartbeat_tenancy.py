@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from activities.senders import html_to_plain
-from core.heartbeat_store import overrides_of
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.store import overrides_of
+from core.heartbeat.target import HeartbeatTarget
 from tests.heartbeat.harness import Harness
 from tests.heartbeat.test_heartbeat_commands import hbo
 from tests.support.llm_server import ScriptedLLM, text, tool_call

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from core.heartbeat_models import HeartbeatRunSummary
-from core.heartbeat_target import HeartbeatTarget
-from core.jobs import JobState
+from core.heartbeat.models import HeartbeatRunSummary
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.models import JobState
 from core.temporal import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness
 

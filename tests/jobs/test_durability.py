@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from core.devserver import DevServer
 from core.ids import workspace_name
-from core.jobs import JobState
+from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.namespaces import new_namespace

@@ -26,7 +26,7 @@ from activities import sandbox as sandbox_module
 from activities.execution import CommandRun, run_command, scrubbed_env
 from activities.sandbox import Sandbox, choose_sandbox, probe
 from core.devserver import DevServer
-from core.jobs import JobState
+from core.jobs.models import JobState
 from core.process import supervise
 from core.settings import SECRET_ENV_NAMES
 from core.temporal import EXECUTION_QUEUE

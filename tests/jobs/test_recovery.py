@@ -14,9 +14,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from bot.job_client import JobActionError
 from core.ids import workspace_name
-from core.jobs import JobState, StepInput, StepOutput
+from core.jobs.client import JobActionError
+from core.jobs.models import JobState, StepInput, StepOutput
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import fast_retries, wait_status
 from tests.support.stack import Stack

@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from bot.schedules import ScheduleError, parse_schedule
 from bot.types import Incoming
 from core.devserver import DevServer, find_temporal_cli
-from core.jobs import ScheduleSpec
+from core.jobs.models import ScheduleSpec
+from core.jobs.schedules import ScheduleError, parse_schedule
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import Stack
 

@@ -9,7 +9,7 @@ import sqlite3
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.jobs import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.workspace import workspace_dir

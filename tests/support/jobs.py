@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import Client
 
 from bot.operator import Operator
-from core.jobs import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
+from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
 
 
 def fast_retries(spec: JobSpec, max_attempts: int = 2, step: int | None = None) -> JobSpec:

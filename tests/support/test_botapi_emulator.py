@@ -38,7 +38,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from .botapi import (
+from tests.support.botapi import (
     MAX_DOWNLOAD_BYTES,
     BotApiEmulator,
     EntityParseError,

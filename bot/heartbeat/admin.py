@@ -23,7 +23,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import Database
-from core.heartbeat_config import (
+from core.heartbeat.config import (
     SETTINGS,
     HeartbeatConfig,
     SettingError,
@@ -34,11 +34,11 @@ from core.heartbeat_config import (
     resolve,
     setting_names,
 )
-from core.heartbeat_prompt import checklist_items, default_checklist_template
-from core.heartbeat_schedule import build_schedule
-from core.heartbeat_store import HeartbeatStore, overrides_of, target_of
-from core.heartbeat_target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
-from core.heartbeat_triggers import trigger_workflows
+from core.heartbeat.prompt import checklist_items, default_checklist_template
+from core.heartbeat.schedule import build_schedule
+from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
+from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
+from core.heartbeat.triggers import trigger_workflows
 from core.llm import LlmUnavailable, llm_for
 from core.render import esc, truncate_utf16
 from core.settings import Settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from core.approval import describe_origin, step_argv, step_command
 from core.ids import workspace_name
-from core.jobs import JobSpec, JobState, JobStatus, StepOutput
+from core.jobs.approval import describe_origin, step_argv, step_command
+from core.jobs.models import JobSpec, JobState, JobStatus, StepOutput
 from core.messages import Button, ChatMessage
 from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 
 from core.db import Database
-from core.heartbeat_config import HeartbeatOverrides
-from core.heartbeat_duplicates import DUPLICATE_WINDOW, fingerprint
-from core.heartbeat_models import RecordResult, RunRecord
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.config import HeartbeatOverrides
+from core.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint
+from core.heartbeat.models import RecordResult, RunRecord
+from core.heartbeat.target import HeartbeatTarget
 from core.store import _insert, utcnow
 from core.tables import (
     SHARED_TEMPLATES,

@@ -33,11 +33,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.ids import new_schedule_id
-from core.jobs import Approval, JobSpec, ScheduleSpec
+from core.jobs.client import JOB_WORKFLOW, job_memo
+from core.jobs.models import Approval, JobSpec, ScheduleSpec
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID, SA_WORKER_NAME
-
-from .job_client import JOB_WORKFLOW, job_memo
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
 # The note of a recurring job an LLM wrote, created paused until a person approves it.

@@ -24,7 +24,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.jobs import (
+from core.jobs.models import (
     ApprovalDecision,
     JobResult,
     JobSpec,

@@ -3,10 +3,10 @@ addressed to the target's own chat and topic — the only place a heartbeat ever
 
 from __future__ import annotations
 
-from core.heartbeat_models import JobChange
-from core.heartbeat_target import HeartbeatTarget
-from core.job_messages import job_buttons
-from core.jobs import JobState
+from core.heartbeat.models import JobChange
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.messages import job_buttons
+from core.jobs.models import JobState
 from core.messages import ChatMessage
 from core.render import STATE_ICONS, esc, truncate_utf16
 

@@ -8,13 +8,12 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from core.heartbeat_messages import HEADER
-from core.heartbeat_models import HeartbeatTrigger
+from activities.heartbeat.deps import HeartbeatDeps
+from activities.heartbeat.jobs import chat_jobs_query, job_state
+from core.heartbeat.messages import HEADER
+from core.heartbeat.models import HeartbeatTrigger
 from core.render import STATE_ICONS, esc, truncate_utf16
 from core.temporal import SA_JOB_STATUS
-
-from .heartbeat import HeartbeatDeps
-from .heartbeat_jobs import chat_jobs_query, job_state
 
 MAX_LISTED = 15
 

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from core.heartbeat_config import HeartbeatConfig
-from core.heartbeat_prompt import RunDigest
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.config import HeartbeatConfig
+from core.heartbeat.prompt import RunDigest
+from core.heartbeat.target import HeartbeatTarget
 from core.messages import ChatMessage
 
 # posted: something reached the chat · duplicate: the result was an alert this target was

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core.job_messages import command_lines, job_buttons
-from core.jobs import JobSpec, JobState, JobStatus
+from core.jobs.messages import command_lines, job_buttons
+from core.jobs.models import JobSpec, JobState, JobStatus
 from core.messages import Button, CardEdit
 from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
 

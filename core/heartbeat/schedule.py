@@ -21,7 +21,7 @@ from temporalio.client import (
     ScheduleState,
 )
 
-from core.heartbeat_target import HeartbeatTarget
+from core.heartbeat.target import HeartbeatTarget
 from core.temporal import OPERATOR_QUEUE
 
 HEARTBEAT_WORKFLOW = "HeartbeatWorkflow"

@@ -18,16 +18,15 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from bot.planner import PlanError
-from core.heartbeat_models import AgentRequest, AgentResult
-from core.heartbeat_target import HeartbeatTarget
-from core.jobs import Approval, JobState
+from activities.heartbeat.deps import HeartbeatDeps
+from activities.heartbeat.jobs import job_detail, list_chat_jobs, start_job_in_chat
+from core.heartbeat.models import AgentRequest, AgentResult
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.models import Approval, JobState
+from core.jobs.planner import PlanError
 from core.llm import Llm, LlmUnavailable
 from core.untrusted import SYSTEM_RULE, untrusted_data
 from core.workspace import WorkspaceError, list_files, read_text, workspace_dir, write_text
-
-from .heartbeat import HeartbeatDeps
-from .heartbeat_jobs import job_detail, list_chat_jobs, start_job_in_chat
 
 # Tools whose results carry text from outside (job outputs and errors, files, notes, pages).
 DATA_TOOLS = frozenset({"list_jobs", "get_job", "list_workspace_files", "read_workspace_file"})

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 
-from core.jobs import Approval, JobOrigin, StepSpec
+from core.jobs.models import Approval, JobOrigin, StepSpec
 from core.registry import WorkerRegistry
 
 COMMAND_PARAM = "command"

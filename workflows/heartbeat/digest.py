@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.heartbeat_models import HeartbeatRunSummary, HeartbeatTrigger
+    from core.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
     from core.messages import ChatMessage
     from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 

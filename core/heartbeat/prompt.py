@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from core.heartbeat_repetition import repetition_preamble
+from core.heartbeat.repetition import repetition_preamble
 from core.untrusted import untrusted_data
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)

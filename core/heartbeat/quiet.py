@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from core.heartbeat_config import format_window
+from core.heartbeat.config import format_window
 
 
 class QuietDecision(BaseModel):

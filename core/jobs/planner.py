@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.approval import decide_approval
 from core.ids import new_job_id
-from core.jobs import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
+from core.jobs.approval import decide_approval
+from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 

@@ -19,13 +19,12 @@ import argparse
 import sys
 
 from activities.senders import html_to_plain
+from bot.heartbeat.admin import HeartbeatAdmin
 from core.db import Database
-from core.heartbeat_target import parse_target
+from core.heartbeat.target import parse_target
 from core.settings import Settings
 from core.tables import SHARED_TEMPLATES
 from core.temporal import connect, ensure_search_attributes
-
-from .heartbeat_admin import HeartbeatAdmin
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -28,10 +28,10 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from core.heartbeat_ack import scrub_echo, strip_ack
-    from core.heartbeat_duplicates import DUPLICATE_WINDOW, first_of_each
-    from core.heartbeat_messages import no_llm_notice, result_message
-    from core.heartbeat_models import (
+    from core.heartbeat.ack import scrub_echo, strip_ack
+    from core.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
+    from core.heartbeat.messages import no_llm_notice, result_message
+    from core.heartbeat.models import (
         AgentRequest,
         AgentResult,
         ChangeSet,
@@ -50,9 +50,9 @@ with workflow.unsafe.imports_passed_through():
         RunRecord,
         ValidationResult,
     )
-    from core.heartbeat_prompt import PreambleContext, PromptResolution, build_preamble
-    from core.heartbeat_quiet import quiet_decision
-    from core.heartbeat_target import HeartbeatTarget
+    from core.heartbeat.prompt import PreambleContext, PromptResolution, build_preamble
+    from core.heartbeat.quiet import quiet_decision
+    from core.heartbeat.target import HeartbeatTarget
     from core.messages import ChatMessage
     from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 

@@ -7,20 +7,18 @@ Always scoped to one target's chat: a heartbeat never reads or starts another ch
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from bot.job_client import JobClient
-from bot.planner import PlanError, Planner
-from core.heartbeat_models import FollowUpRequest
-from core.heartbeat_target import HeartbeatTarget
-from core.jobs import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
+from activities.heartbeat.deps import HeartbeatDeps
+from core.heartbeat.models import FollowUpRequest
+from core.heartbeat.target import HeartbeatTarget
+from core.jobs.client import JobClient
+from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
+from core.jobs.planner import PlanError, Planner
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
-
-if TYPE_CHECKING:
-    from .heartbeat import HeartbeatDeps
 
 JOB_WORKFLOW = "JobWorkflow"
 CLOSED_STATE = {

@@ -12,32 +12,30 @@
   resume.
 - `heartbeat.follow_up` — `trigger_response`: a follow-up job with the result as its context.
 
-Job changes (`heartbeat_changes.py`), the LLM agent (`heartbeat_agent.py`) and the built-in
-trigger workflow's digest (`heartbeat_digest.py`) have modules of their own.
+Job changes (`changes.py`), the LLM agent (`agent.py`) and the built-in trigger workflow's
+digest (`digest.py`) have modules of their own in this package; `deps.py` is what they share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from openai import AsyncOpenAI
 from sqlalchemy import select
 from temporalio import activity
-from temporalio.client import Client
 
-from core.db import Database
-from core.heartbeat_config import HeartbeatConfig, defaults_from_settings, resolve
-from core.heartbeat_duplicates import DUPLICATE_WINDOW
-from core.heartbeat_guards import (
+from activities.heartbeat.deps import HeartbeatDeps
+from activities.heartbeat.jobs import start_follow_up_job
+from core.heartbeat.config import HeartbeatConfig, resolve
+from core.heartbeat.duplicates import DUPLICATE_WINDOW
+from core.heartbeat.guards import (
     busy_reason,
     pending_intake_question,
     validation_state,
 )
-from core.heartbeat_messages import paused_notice
-from core.heartbeat_models import (
+from core.heartbeat.messages import paused_notice
+from core.heartbeat.models import (
     DuplicateCheck,
     DuplicateVerdict,
     FollowUpRequest,
@@ -47,60 +45,24 @@ from core.heartbeat_models import (
     RunRecord,
     ValidationResult,
 )
-from core.heartbeat_prompt import (
+from core.heartbeat.prompt import (
     PromptResolution,
     RunDigest,
     choose_prompt,
     default_checklist_template,
 )
-from core.heartbeat_repetition import is_repeating
-from core.heartbeat_store import HeartbeatStore, overrides_of
-from core.heartbeat_target import HeartbeatTarget
-from core.heartbeat_triggers import trigger_workflow
-from core.llm import llm_client
+from core.heartbeat.repetition import is_repeating
+from core.heartbeat.store import overrides_of
+from core.heartbeat.target import HeartbeatTarget
+from core.heartbeat.triggers import trigger_workflow
 from core.metrics import HEARTBEAT_RUNS
-from core.registry import WorkerRegistry
-from core.settings import Settings
-from core.store import ChatStore, utcnow
+from core.store import ChatStore
 from core.tables import ConversationTurn
 from core.workspace import WorkspaceError, resolve_inside, workspace_dir
-
-from .heartbeat_validate import ChatValidator, build_validator
-from .senders import Sender
 
 Clock = Callable[[], datetime]
 # A `/heartbeat fire` that no run picked up within this long is stale.
 FIRE_REQUEST_TTL = timedelta(minutes=5)
-
-
-@dataclass
-class HeartbeatDeps:
-    """What the heartbeat activities need from their process. `clock` is injectable so tests
-    can move time for the guards (cooldown, validation TTL, stale jobs, push grace)."""
-
-    settings: Settings
-    client: Client
-    db: Database
-    registry: WorkerRegistry
-    sender: Sender
-    clock: Clock = utcnow
-    validator: ChatValidator | None = None
-    llm: Callable[[], AsyncOpenAI | None] | None = None
-    store: HeartbeatStore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.store = HeartbeatStore(self.db)
-
-    def chat_validator(self) -> ChatValidator:
-        if self.validator is None:
-            self.validator = build_validator(self.settings)
-        return self.validator
-
-    def llm_client(self) -> AsyncOpenAI | None:
-        return self.llm() if self.llm is not None else llm_client(self.settings)
-
-    def defaults(self) -> HeartbeatConfig:
-        return defaults_from_settings(self.settings)
 
 
 def target_name(chat_title: str, target: HeartbeatTarget) -> str:
@@ -313,7 +275,6 @@ class HeartbeatActivities:
     async def follow_up(self, request: FollowUpRequest) -> str:
         """Start a follow-up job whose goal carries the heartbeat's result (its card and result
         reach the target's chat through the job's own push)."""
-        from .heartbeat_jobs import start_follow_up_job
 
         return await start_follow_up_job(self.deps, request)
 

@@ -19,9 +19,18 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from core.heartbeat_messages import changes_digest
-from core.heartbeat_models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
-from core.jobs import (
+from activities.heartbeat.deps import HeartbeatDeps
+from activities.heartbeat.jobs import (
+    chat_jobs_query,
+    covers,
+    job_state,
+    notify_policy,
+    query_status,
+)
+from activities.notify import activity_owner
+from core.heartbeat.messages import changes_digest
+from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
+from core.jobs.models import (
     JobResult,
     JobState,
     JobStatus,
@@ -31,10 +40,6 @@ from core.jobs import (
 )
 from core.store import ClaimOutcome, ReportLedgerStore
 from core.temporal import SA_JOB_STATUS
-
-from .heartbeat import HeartbeatDeps
-from .heartbeat_jobs import chat_jobs_query, covers, job_state, notify_policy, query_status
-from .notify import activity_owner
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs
 # Visibility is eventually consistent (milliseconds on the dev server, about a second on

@@ -19,7 +19,7 @@ class TriggerWorkflow:
 
 
 _TRIGGER_WORKFLOWS: dict[str, TriggerWorkflow] = {
-    # Built in: a digest of the chat's jobs since the previous run (workflows/heartbeat_digest.py).
+    # Built in: a digest of the chat's jobs since the previous run (workflows/heartbeat/digest.py).
     "job-digest": TriggerWorkflow("JobDigestWorkflow"),
 }
 
