@@ -11,7 +11,7 @@ from temporalio import activity
 
 from core.jobs.models import StepInput, StepOutput
 from core.llm import LlmUnavailable, llm_for
-from core.registry import WorkerDefinition
+from core.registry import StepRole, WorkerDefinition
 from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len
 from core.settings import Settings
 from core.temporal import REPORTING_QUEUE
@@ -100,6 +100,7 @@ class ReportingActivities:
 
 WORKER = WorkerDefinition(
     name="reporting",
+    role=StepRole.report,
     description="Turns raw outputs into a concise chat summary and a report file.",
     task_queue=REPORTING_QUEUE,
     step_activity="reporting.summarize",

@@ -8,12 +8,22 @@ import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib.metadata import entry_points
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "heartbeat_operator.workers"
+
+
+class StepRole(StrEnum):
+    """What a worker's step is for in a job. `work` does what was asked; `report` closes a job
+    by summarising the steps before it: the planner appends it to plans that ask for a report,
+    it never names the job's worker, and moving on to it is not news on the card."""
+
+    work = "work"
+    report = "report"
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class WorkerDefinition:
     # The worker runs code it is given (commands, scripts): a job whose input an LLM wrote waits
     # for a person's approval before such a step runs (core/jobs/approval.py).
     runs_code: bool = False
+    role: StepRole = StepRole.work
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,6 +81,10 @@ class WorkerRegistry:
 
     def task_queues(self) -> list[str]:
         return sorted({w.task_queue for w in self._workers.values()})
+
+    def reporter(self) -> WorkerDefinition | None:
+        """The worker whose step closes a job with a report (the first registered), if any."""
+        return next((w for w in self._workers.values() if w.role is StepRole.report), None)
 
     def with_capability(self, capability: str) -> list[WorkerDefinition]:
         return [w for w in self._workers.values() if capability in w.capabilities]

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ledger_status,
     )
     from core.messages import CardEdit, ChatMessage, JobNotification
+    from core.registry import StepRole
     from core.temporal import (
         NOTIFY_QUEUE,
         OPERATOR_QUEUE,
@@ -412,7 +413,8 @@ class JobWorkflow:
 
     async def _finish_notifications(self, state: JobState) -> None:
         spec = self._job()
-        report = next((o for o in reversed(self._outputs) if o.worker == "reporting"), None)
+        reporters = {s.worker for s in self._steps if s.role is StepRole.report}
+        report = next((o for o in reversed(self._outputs) if o.worker in reporters), None)
         message = finished_message(
             spec, self._state(), self._outputs, report.output if report else None
         )
@@ -464,7 +466,7 @@ class JobWorkflow:
         final state follows within moments, with the result."""
         status = self._state()
         index = status.step_index
-        if status.state is JobState.running and self._steps[index].worker == "reporting":
+        if status.state is JobState.running and self._steps[index].role is StepRole.report:
             index = max(index - 1, 0)
         return (status.state.value, index, self._steps[index].worker, status.attempt)
 
@@ -538,7 +540,7 @@ class JobWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         spec, status = self._job(), self._state()
-        main = next((s for s in self._steps if s.worker != "reporting"), self._steps[0])
+        main = next((s for s in self._steps if s.role is StepRole.work), self._steps[0])
         indexed = (status.state.value, main.worker, spec.report_chat_id, spec.schedule_id)
         if indexed == self._indexed:
             return  # each upsert is an event and a visibility write: only on real changes

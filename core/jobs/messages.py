@@ -8,6 +8,7 @@ from core.ids import workspace_name
 from core.jobs.approval import describe_origin, step_argv, step_command
 from core.jobs.models import JobSpec, JobState, JobStatus, StepOutput
 from core.messages import Button, ChatMessage
+from core.registry import StepRole
 from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
 
 GOAL_CHARS = 300
@@ -91,7 +92,7 @@ def approval_request_text(spec: JobSpec, *, recurring: str = "") -> str:
         lines += commands
     else:
         for step in spec.steps:
-            if step.worker != "reporting":
+            if step.role is not StepRole.report:
                 text = truncate_utf16(json.dumps(step.params, ensure_ascii=False), COMMAND_CHARS)
                 lines.append(f"{esc(step.worker)} input: <code>{esc(text)}</code>")
     if recurring:

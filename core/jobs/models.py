@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.messages import ChatMessage
+from core.registry import StepRole
 
 # Scheduled runs get the schedule time appended by Temporal: job-abc123-2026-11-25T09:00:00Z
 JOB_ID_RE = re.compile(r"^job-[A-Za-z0-9][A-Za-z0-9:._-]{2,60}$")
@@ -101,6 +102,7 @@ class StepSpec(BaseModel):
     worker: str
     task_queue: str
     activity: str
+    role: StepRole = StepRole.work
     params: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # Only for workers that heartbeat: a silent worker past this is presumed dead and retried.
@@ -147,11 +149,8 @@ class JobSpec(BaseModel):
 
     @property
     def main_step(self) -> StepSpec:
-        """The step that names the job's worker: the first that is not reporting."""
-        for step in self.steps:
-            if step.worker != "reporting":
-                return step
-        return self.steps[0]
+        """The step that names the job's worker: the first that does the work (not a report)."""
+        return next((s for s in self.steps if s.role is StepRole.work), self.steps[0])
 
 
 class StepInput(BaseModel):

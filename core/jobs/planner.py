@@ -10,10 +10,8 @@ from typing import Any
 from core.ids import new_job_id
 from core.jobs.approval import decide_approval
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
-from core.registry import WorkerDefinition, WorkerRegistry
+from core.registry import StepRole, WorkerDefinition, WorkerRegistry
 from core.settings import Settings
-
-REPORTING_WORKER = "reporting"
 
 
 class PlanError(ValueError):
@@ -27,6 +25,7 @@ def step_for(
         worker=worker.name,
         task_queue=worker.task_queue,
         activity=worker.step_activity,
+        role=worker.role,
         params=params,
         timeout_seconds=min(
             timeout or worker.default_timeout_seconds, settings.task_max_run_seconds
@@ -73,12 +72,9 @@ class Planner:
             except LookupError as exc:
                 raise PlanError(str(exc)) from None
             specs.append(step_for(worker, params, self.settings))
-        if (
-            report
-            and REPORTING_WORKER in self.registry
-            and (not specs or specs[-1].worker != REPORTING_WORKER)
-        ):
-            specs.append(step_for(self.registry.get(REPORTING_WORKER), {}, self.settings))
+        reporter = self.registry.reporter() if report else None
+        if reporter is not None and (not specs or specs[-1].role is not StepRole.report):
+            specs.append(step_for(reporter, {}, self.settings))
         try:
             return JobSpec(
                 job_id=job_id or new_job_id(),
