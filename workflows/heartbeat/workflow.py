@@ -58,6 +58,11 @@ with workflow.unsafe.imports_passed_through():
 
 LOCAL_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+# Below LOCAL_RETRY's first interval: a failed local attempt is retried after a workflow timer,
+# never inside the SDK's core. A core-side retry leaves the failed attempt's start-to-close timer
+# running on its own; firing after the worker has stopped, it panics in the SDK's runtime
+# ("receive half not dropped"), and a worker stopping mid-backoff waits out every attempt first.
+LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -146,6 +151,7 @@ class HeartbeatWorkflow:
                 result_type=HeartbeatPlan,
                 start_to_close_timeout=LOCAL_TIMEOUT,
                 retry_policy=LOCAL_RETRY,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
             )
         except FailureError as err:
             if isinstance(err, CancelledError):
@@ -210,6 +216,7 @@ class HeartbeatWorkflow:
             result_type=PromptResolution,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         run.prompt_source = prompt.source
         for note in prompt.notes:
@@ -237,6 +244,7 @@ class HeartbeatWorkflow:
             result_type=ChangeSet,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         if changes.changes:
             report = await workflow.execute_activity(
@@ -384,6 +392,7 @@ class HeartbeatWorkflow:
             result_type=DuplicateVerdict,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         earlier = [at for at in verdict.delivered_at if at is not None]
         if earlier:
@@ -471,6 +480,7 @@ class HeartbeatWorkflow:
             result_type=RecordResult,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         reason = run.reason
         limit = plan.config.max_consecutive_failures
