@@ -30,9 +30,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-import workflows.heartbeat as heartbeat
-from core.heartbeat_models import HeartbeatPlan, HeartbeatRunSummary
-from core.heartbeat_target import HeartbeatTarget
+import workflows.heartbeat.workflow as heartbeat
+from core.heartbeat.models import HeartbeatPlan, HeartbeatRunSummary
+from core.heartbeat.target import HeartbeatTarget
 
 target_address, queue, attempt_timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 # Unsandboxed, so that the workflow sees the shorter timeout.
