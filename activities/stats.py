@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.client import WorkflowExecutionStatus as ExecStatus
 
 from core.jobs.models import parse_ledger_status
+from core.jobs.queries import CLOSED_AS, chat_jobs_query, closed_since, job_state
 from core.stats import (
     FINAL_STATES,
     JobPoint,
@@ -35,22 +36,15 @@ PAGE_SIZE = 1000
 
 
 def final_state(status: ExecStatus | None, job_status: str | None) -> str | None:
-    """A closed job's final state: what the job said of itself (a job that ended `failed`
-    after no one retried it completes its workflow), else what Temporal says of the run."""
-    if status == ExecStatus.COMPLETED:
-        return job_status if job_status in FINAL_STATES else "completed"
-    if status == ExecStatus.CANCELED:
-        return "cancelled"
-    if status in (ExecStatus.FAILED, ExecStatus.TERMINATED, ExecStatus.TIMED_OUT):
-        return "failed"
-    return None
+    """A closed job's final state (`core.jobs.queries.job_state`); None while it runs."""
+    if status not in CLOSED_AS:
+        return None
+    state = job_state(job_status, status)
+    return state if state in FINAL_STATES else None
 
 
 async def closed_jobs(client: Client, chat_id: int, since: datetime) -> list[JobPoint]:
-    query = (
-        f"WorkflowType = 'JobWorkflow' AND ReportChatId = {chat_id} "
-        f"AND CloseTime >= '{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
-    )
+    query = chat_jobs_query(chat_id, closed_since(since))
     points: list[JobPoint] = []
     async for wf in client.list_workflows(query, page_size=PAGE_SIZE):
         state = final_state(wf.status, wf.typed_search_attributes.get(SA_JOB_STATUS))

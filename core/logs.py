@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 
+from core.jobs.queries import JOB_WORKFLOW
 from core.settings import Settings
 
 # The chat whose update is being handled (set by the operator around each message), so every
@@ -21,7 +22,6 @@ from core.settings import Settings
 CURRENT_CHAT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "hbo_current_chat", default=None
 )
-JOB_WORKFLOW_TYPE = "JobWorkflow"  # a job's workflow id is its job id
 
 
 @contextlib.contextmanager
@@ -106,7 +106,7 @@ def log_context(record: logging.LogRecord) -> dict[str, Any]:
         run_id = details.get("run_id") or details.get("workflow_run_id")
         if run_id:
             out["run_id"] = run_id
-        if details.get("workflow_type") == JOB_WORKFLOW_TYPE:
+        if details.get("workflow_type") == JOB_WORKFLOW:
             out["job_id"] = workflow_id
     if details.get("activity_id"):
         out["activity_id"] = details["activity_id"]

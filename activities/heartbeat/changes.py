@@ -20,13 +20,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.heartbeat.deps import HeartbeatDeps
-from activities.heartbeat.jobs import (
-    chat_jobs_query,
-    covers,
-    job_state,
-    notify_policy,
-    query_status,
-)
+from activities.heartbeat.jobs import covers, notify_policy, query_status
 from activities.notify import activity_owner
 from core.heartbeat.messages import changes_digest
 from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
@@ -38,6 +32,7 @@ from core.jobs.models import (
     ledger_status,
     parse_ledger_status,
 )
+from core.jobs.queries import chat_jobs_query, job_state
 from core.store import ClaimOutcome, ReportLedgerStore
 from core.temporal import SA_JOB_STATUS
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.heartbeat.deps import HeartbeatDeps
-from activities.heartbeat.jobs import chat_jobs_query, job_state
 from core.heartbeat.messages import HEADER
 from core.heartbeat.models import HeartbeatTrigger
+from core.jobs.queries import chat_jobs_query, job_state
 from core.render import STATE_ICONS, esc, truncate_utf16
 from core.temporal import SA_JOB_STATUS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.heartbeat.deps import HeartbeatDeps
@@ -18,35 +18,8 @@ from core.heartbeat.target import HeartbeatTarget
 from core.jobs.client import JobClient
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
+from core.jobs.queries import chat_jobs_query, job_state
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
-
-JOB_WORKFLOW = "JobWorkflow"
-CLOSED_STATE = {
-    WorkflowExecutionStatus.COMPLETED: JobState.completed,
-    WorkflowExecutionStatus.FAILED: JobState.failed,
-    WorkflowExecutionStatus.CANCELED: JobState.cancelled,
-    WorkflowExecutionStatus.TERMINATED: JobState.failed,
-    WorkflowExecutionStatus.TIMED_OUT: JobState.failed,
-}
-
-
-def chat_jobs_query(chat_id: int, extra: str = "") -> str:
-    query = f"WorkflowType = '{JOB_WORKFLOW}' AND ReportChatId = {int(chat_id)}"
-    return f"{query} AND ({extra})" if extra else query
-
-
-def job_state(sa_state: str | None, status: WorkflowExecutionStatus | None) -> str:
-    """The job's state: its own (search attribute), unless the execution ended without saying
-    (terminated, timed out)."""
-    state = sa_state or JobState.queued.value
-    if status in CLOSED_STATE:
-        try:
-            final = JobState(state).is_final
-        except ValueError:
-            final = False
-        if not final:
-            return CLOSED_STATE[status].value  # type: ignore[index]
-    return state
 
 
 def covers(target: HeartbeatTarget, job_topic: int | None, topic_targets: list[int]) -> bool:

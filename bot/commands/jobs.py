@@ -10,6 +10,7 @@ from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
 from core.jobs.client import JobNotFoundError
+from core.jobs.queries import chat_jobs_query
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ async def dispatch_command(op: ChatServices, msg: Incoming, args: str) -> list[R
 
 @command("jobs", "/jobs", "recent jobs in this chat", "/jobs")
 async def jobs_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {msg.chat_id}"
+    query = chat_jobs_query(msg.chat_id)
     jobs = await op.jobs.list(query, limit=15)
     total = await op.jobs.count(query)
     return [Reply(text=views.job_list("Recent jobs", jobs, total))]

@@ -20,6 +20,7 @@ from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.jobs.client import JobSummary
 from core.jobs.models import JobStatus
+from core.jobs.queries import chat_jobs_query
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ LIVE_LIMIT = 10  # running jobs whose live step is asked for (one query each)
 LIVE_TIMEOUT_SECONDS = 2.0
 WINDOWS = ("today", "yesterday", "week")
 
-JOBS = "WorkflowType = 'JobWorkflow'"
 FAILED = (
     "(JobStatus = 'failed' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut' "
     "OR ExecutionStatus = 'Terminated')"
@@ -69,7 +69,7 @@ def parse_window(args: str, timezone: str, now: datetime | None = None) -> Windo
 
 
 def chat_scope(msg: Incoming) -> str:
-    return f"{JOBS} AND ReportChatId = {msg.chat_id}"
+    return chat_jobs_query(msg.chat_id)
 
 
 async def _listing(op: ChatServices, query: str) -> tuple[list[JobSummary], int]:

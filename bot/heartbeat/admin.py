@@ -39,6 +39,7 @@ from core.heartbeat.schedule import build_schedule
 from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.heartbeat.triggers import trigger_workflows
+from core.jobs.queries import chat_jobs_query
 from core.llm import LlmUnavailable, llm_for
 from core.render import esc, truncate_utf16
 from core.settings import Settings
@@ -381,7 +382,7 @@ class HeartbeatAdmin:
 
     async def _infer_context(self, target: HeartbeatTarget) -> str:
         jobs = []
-        query = f"WorkflowType = 'JobWorkflow' AND ReportChatId = {target.chat_id}"
+        query = chat_jobs_query(target.chat_id)
         async for wf in self.client.list_workflows(query, limit=20, page_size=20):
             memo = await wf.memo()
             jobs.append(f"- {wf.id}: {str(memo.get('goal', ''))[:200]}")

@@ -34,6 +34,7 @@ from core.jobs.models import (
     RerouteRequest,
     RetryRequest,
 )
+from core.jobs.queries import CLOSED_AS, JOB_WORKFLOW, execution_word, job_state
 from core.registry import WorkerRegistry
 from core.temporal import (
     OPERATOR_QUEUE,
@@ -43,16 +44,7 @@ from core.temporal import (
     SA_WORKER_NAME,
 )
 
-JOB_WORKFLOW = "JobWorkflow"
 log = logging.getLogger(__name__)
-
-_EXEC_TO_STATE = {
-    ExecStatus.COMPLETED: JobState.completed,
-    ExecStatus.FAILED: JobState.failed,
-    ExecStatus.CANCELED: JobState.cancelled,
-    ExecStatus.TERMINATED: JobState.failed,
-    ExecStatus.TIMED_OUT: JobState.failed,
-}
 
 
 class JobNotFoundError(LookupError):
@@ -127,8 +119,8 @@ class JobClient:
         """Live status from the workflow's query, with the running step's heartbeat tail."""
         desc = await self.describe(job_id)
         status = await self.handle(job_id).query("status", result_type=JobStatus)
-        if desc.status in _EXEC_TO_STATE and not status.state.is_final:
-            status = status.model_copy(update={"state": _EXEC_TO_STATE[desc.status]})
+        if desc.status in CLOSED_AS and not status.state.is_final:
+            status = status.model_copy(update={"state": CLOSED_AS[desc.status]})
         for pending in desc.raw_description.pending_activities:
             if pending.heartbeat_details.payloads:
                 with contextlib.suppress(Exception):
@@ -152,7 +144,7 @@ class JobClient:
             out.append(
                 JobSummary(
                     job_id=wf.id,
-                    state=sa.get(SA_JOB_STATUS) or _state_of(wf.status),
+                    state=job_state(sa.get(SA_JOB_STATUS), wf.status),
                     worker=sa.get(SA_WORKER_NAME) or "",
                     goal=str(memo.get("goal", "")),
                     chat_id=sa.get(SA_REPORT_CHAT_ID),
@@ -176,7 +168,7 @@ class JobClient:
     async def cancel(self, job_id: str) -> None:
         desc = await self.describe(job_id)
         if desc.status != ExecStatus.RUNNING:
-            raise JobActionError(f"{job_id} is not running (it {_state_of(desc.status)})")
+            raise JobActionError(f"{job_id} is not running (it {execution_word(desc.status)})")
         await self.handle(job_id).cancel()
 
     async def retry(self, job_id: str, user_id: int | None) -> str:
@@ -209,7 +201,7 @@ class JobClient:
         desc = await self.describe(job_id)
         if desc.status != ExecStatus.RUNNING:
             raise JobActionError(
-                f"{job_id} has ended ({_state_of(desc.status)}); nothing to {name}"
+                f"{job_id} has ended ({execution_word(desc.status)}); nothing to {name}"
             )
         try:
             return str(await self.handle(job_id).execute_update(name, arg))
@@ -220,11 +212,3 @@ class JobClient:
             # The job closed between the check above and the update (a fast job's last moment).
             log.info("job %s: %s refused by the server: %s", job_id, name, exc.message)
             raise JobActionError(f"{job_id} has just ended; nothing to {name}") from None
-
-
-def _state_of(status: ExecStatus | None) -> str:
-    if status is None:
-        return "unknown"
-    if status in _EXEC_TO_STATE:
-        return _EXEC_TO_STATE[status].value
-    return status.name.lower()

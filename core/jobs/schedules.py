@@ -33,8 +33,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.ids import new_schedule_id
-from core.jobs.client import JOB_WORKFLOW, job_memo
+from core.jobs.client import job_memo
 from core.jobs.models import Approval, JobSpec, ScheduleSpec
+from core.jobs.queries import JOB_WORKFLOW
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID, SA_WORKER_NAME
 

@@ -1,0 +1,58 @@
+"""Every question asked of Temporal's visibility about jobs, and how an execution's status maps
+onto a job's state — in one place, so `/jobs`, `/status`, `/stats`, the heartbeat and the
+intake agree on what a chat's jobs are and which state each is in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.client import WorkflowExecutionStatus as ExecStatus
+
+from core.jobs.models import JobState
+
+# The workflow type of every job (workflows/job.py registers it under this name); a job's
+# workflow id is its job id.
+JOB_WORKFLOW = "JobWorkflow"
+ALL_JOBS = f"WorkflowType = '{JOB_WORKFLOW}'"
+
+# A closed execution that did not record a final state of its own ends in this one.
+CLOSED_AS = {
+    ExecStatus.COMPLETED: JobState.completed,
+    ExecStatus.FAILED: JobState.failed,
+    ExecStatus.CANCELED: JobState.cancelled,
+    ExecStatus.TERMINATED: JobState.failed,
+    ExecStatus.TIMED_OUT: JobState.failed,
+}
+
+
+def chat_jobs_query(chat_id: int, extra: str = "") -> str:
+    """A chat's jobs, optionally narrowed by a further visibility clause."""
+    query = f"{ALL_JOBS} AND ReportChatId = {int(chat_id)}"
+    return f"{query} AND ({extra})" if extra else query
+
+
+def closed_since(when: datetime) -> str:
+    """The visibility clause for executions closed at or after `when`."""
+    return f"CloseTime >= '{when.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+
+
+def job_state(recorded: str | None, status: ExecStatus | None) -> str:
+    """A job's state: the one it recorded (its JobStatus search attribute), unless the execution
+    closed without recording a final one (terminated, timed out, failed in the workflow)."""
+    state = recorded or JobState.queued.value
+    closed = CLOSED_AS.get(status) if status is not None else None
+    if closed is None:
+        return state
+    try:
+        final = JobState(state).is_final
+    except ValueError:
+        final = False
+    return state if final else closed.value
+
+
+def execution_word(status: ExecStatus | None) -> str:
+    """How an execution's status reads in a sentence ("it completed", "it running")."""
+    if status is None:
+        return "unknown"
+    closed = CLOSED_AS.get(status)
+    return closed.value if closed is not None else status.name.lower()
