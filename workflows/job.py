@@ -14,7 +14,9 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, CancelledError
+
+from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
     from core.ids import workspace_name
@@ -78,13 +80,6 @@ NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 def _clock(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _error_text(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
-    if isinstance(cause, ApplicationError) and cause.type:
-        return f"{cause.type}: {cause.message}"
-    return str(cause) or type(cause).__name__
 
 
 @workflow.defn(name="JobWorkflow")
@@ -377,7 +372,7 @@ class JobWorkflow:
         attempts = self._steps[index].retry.max_attempts
         self._status = self._state().model_copy(
             update={
-                "last_error": _error_text(err),
+                "last_error": error_text(err),
                 "attempt": attempts if retry_state == "maximum_attempts_reached" else 1,
             }
         )

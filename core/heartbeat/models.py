@@ -136,13 +136,9 @@ class HeartbeatTrigger(BaseModel):
     dispatch_results: bool = True
 
 
-class RunRecord(BaseModel):
-    target: HeartbeatTarget
-    workflow_id: str
-    started_at: datetime
-    finished_at: datetime
-    outcome: Outcome
-    reason: str = ""
+class RunFigures(BaseModel):
+    """What a run did that its log entry keeps (the workflow gathers them as it goes)."""
+
     result: str = ""
     prompt_source: str = ""
     executed: bool = False  # the run got past the quiet/busy/validation gates
@@ -155,6 +151,15 @@ class RunRecord(BaseModel):
     no_llm_notice_sent: bool = False
     delivered: list[str] = Field(default_factory=list)  # results posted (duplicate window)
     duplicates: int = 0  # results held back as already shown within the window
+
+
+class RunRecord(RunFigures):
+    target: HeartbeatTarget
+    workflow_id: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome
+    reason: str = ""
 
 
 class DuplicateCheck(BaseModel):

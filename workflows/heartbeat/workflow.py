@@ -12,7 +12,6 @@ LLM call and sends nothing. A failed run is recorded and the schedule keeps goin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,12 +21,15 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     CancelledError,
-    ChildWorkflowError,
     FailureError,
     WorkflowAlreadyStartedError,
 )
 
+from workflows.errors import error_text
+
 with workflow.unsafe.imports_passed_through():
+    from pydantic import Field
+
     from core.heartbeat.ack import scrub_echo, strip_ack
     from core.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
     from core.heartbeat.messages import no_llm_notice, result_message
@@ -47,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         RecordResult,
         ReportRequest,
         ReportResult,
+        RunFigures,
         RunRecord,
         ValidationResult,
     )
@@ -77,42 +80,20 @@ AGENT_RETRY = RetryPolicy(
 )
 
 
-def _error_text(err: BaseException) -> str:
-    cause: BaseException | None = err
-    while isinstance(cause, ActivityError | ChildWorkflowError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type:
-        return f"{cause.type}: {cause.message}"
-    return str(cause) or type(cause).__name__
-
-
 def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-@dataclass
-class _Run:
+class _Run(RunFigures):
     """What one run did, gathered as it goes; becomes the heartbeat log entry."""
 
     target: HeartbeatTarget
     started_at: datetime
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
     skipped: str = ""
     error: str = ""
     posted: bool = False
     suppressed: bool = False
-    executed: bool = False
-    result: str = ""
-    prompt_source: str = ""
-    changes: int = 0
-    llm_calls: int = 0
-    tokens: int = 0
-    tool_calls: int = 0
-    repetition_alert: bool = False
-    checked_until: datetime | None = None
-    no_llm_notice_sent: bool = False
-    delivered: list[str] = field(default_factory=list)  # results posted (duplicate window)
-    duplicates: int = 0  # results held back: already shown within the window
 
     def note(self, text: str) -> None:
         if text:
@@ -139,6 +120,30 @@ class _Run:
         return "; ".join(parts) or "nothing changed, nothing to follow"
 
 
+def preamble_for(plan: HeartbeatPlan, changes: ChangeSet, now: datetime) -> str:
+    """The metadata preamble the agent reads before the checklist."""
+    config = plan.config
+    return build_preamble(
+        PreambleContext(
+            now=now,
+            timezone=config.timezone,
+            target_name=plan.target_name,
+            interval_minutes=config.interval_minutes,
+            run_number=plan.run_number,
+            last_run_at=plan.last_run_at,
+            messages_since_last_run=plan.messages_since_last_run,
+            last_user_message_at=plan.last_user_message_at,
+            previous_result=plan.previous_result,
+            previous_result_max_chars=config.previous_result_max_chars,
+            recent_runs=plan.recent_runs,
+            job_changes=[change.line() for change in changes.changes],
+            ack_token=config.ack_token,
+            dispatch_mode=config.dispatch_mode,
+            repetition_results=plan.repetition_results,
+        )
+    )
+
+
 @workflow.defn(name="HeartbeatWorkflow")
 class HeartbeatWorkflow:
     @workflow.run
@@ -156,7 +161,7 @@ class HeartbeatWorkflow:
         except FailureError as err:
             if isinstance(err, CancelledError):
                 raise
-            run.error = f"could not load the heartbeat's settings: {_error_text(err)}"
+            run.error = f"could not load the heartbeat's settings: {error_text(err)}"
             plan = HeartbeatPlan(target=target)
             return await self._finish(plan, run)
         if not plan.exists:
@@ -168,7 +173,7 @@ class HeartbeatWorkflow:
             # unwrapped, as the ApplicationError itself). Cancellation still cancels.
             if isinstance(err, CancelledError):
                 raise
-            run.error = _error_text(err)
+            run.error = error_text(err)
         return await self._finish(plan, run)
 
     # --- the steps ---------------------------------------------------------------------------
@@ -277,31 +282,42 @@ class HeartbeatWorkflow:
     async def _agent(
         self, plan: HeartbeatPlan, prompt: PromptResolution, changes: ChangeSet, run: _Run
     ) -> None:
-        config, target = plan.config, plan.target
-        preamble = build_preamble(
-            PreambleContext(
-                now=workflow.now(),
-                timezone=config.timezone,
-                target_name=plan.target_name,
-                interval_minutes=config.interval_minutes,
-                run_number=plan.run_number,
-                last_run_at=plan.last_run_at,
-                messages_since_last_run=plan.messages_since_last_run,
-                last_user_message_at=plan.last_user_message_at,
-                previous_result=plan.previous_result,
-                previous_result_max_chars=config.previous_result_max_chars,
-                recent_runs=plan.recent_runs,
-                job_changes=[change.line() for change in changes.changes],
-                ack_token=config.ack_token,
-                dispatch_mode=config.dispatch_mode,
-                repetition_results=plan.repetition_results,
-            )
-        )
+        preamble = preamble_for(plan, changes, workflow.now())
         run.repetition_alert = bool(plan.repetition_results)
         if run.repetition_alert:
             run.note("repetition alert given")
+        agent = await self._run_agent(plan, prompt, preamble, run)
+        if agent is None:
+            return
+        run.llm_calls, run.tokens, run.tool_calls = agent.llm_calls, agent.tokens, agent.tool_calls
+        if agent.stop_reason != "done":
+            run.note(f"agent stopped: {agent.stop_reason}")
+        if agent.jobs_started:
+            run.note(f"started {', '.join(agent.jobs_started)}")
+        # What the agent was told must not be shown — except the job changes, which it may
+        # rightly quote.
+        changes_told = {f"- {change.line()}" for change in changes.changes}
+        told = "\n".join(line for line in preamble.splitlines() if line not in changes_told)
+        delivered = await self._dispatch(plan, agent, [prompt.text, told], run)
+        if plan.config.trigger_response and delivered:
+            job_id = await workflow.execute_activity(
+                "heartbeat.follow_up",
+                FollowUpRequest(target=plan.target, result="\n\n".join(delivered)),
+                result_type=str,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            run.note(f"follow-up job {job_id}")
+
+    async def _run_agent(
+        self, plan: HeartbeatPlan, prompt: PromptResolution, preamble: str, run: _Run
+    ) -> AgentResult | None:
+        """The agent's activity; None when the LLM is out (not the heartbeat's failure: the
+        run is skipped and the next one tries again)."""
+        config, target = plan.config, plan.target
         try:
-            agent = await workflow.execute_activity(
+            return await workflow.execute_activity(
                 "heartbeat.run_agent",
                 AgentRequest(
                     target=target,
@@ -319,30 +335,9 @@ class HeartbeatWorkflow:
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == "LLMUnavailable":
-                # An LLM outage is not the heartbeat's failure: skip, try at the next run.
                 run.skipped = cause.message
-                return
+                return None
             raise
-        run.llm_calls, run.tokens, run.tool_calls = agent.llm_calls, agent.tokens, agent.tool_calls
-        if agent.stop_reason != "done":
-            run.note(f"agent stopped: {agent.stop_reason}")
-        if agent.jobs_started:
-            run.note(f"started {', '.join(agent.jobs_started)}")
-        # What the agent was told must not be shown — except the job changes, which it may
-        # rightly quote.
-        changes_told = {f"- {change.line()}" for change in changes.changes}
-        told = "\n".join(line for line in preamble.splitlines() if line not in changes_told)
-        delivered = await self._dispatch(plan, agent, [prompt.text, told], run)
-        if config.trigger_response and delivered:
-            job_id = await workflow.execute_activity(
-                "heartbeat.follow_up",
-                FollowUpRequest(target=target, result="\n\n".join(delivered)),
-                result_type=str,
-                task_queue=OPERATOR_QUEUE,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-            run.note(f"follow-up job {job_id}")
 
     async def _dispatch(
         self, plan: HeartbeatPlan, agent: AgentResult, told: list[str], run: _Run
@@ -458,25 +453,14 @@ class HeartbeatWorkflow:
         record = await workflow.execute_local_activity(
             "heartbeat.record_run",
             RunRecord(
+                **run.model_dump(include=set(RunFigures.model_fields)),
                 target=run.target,
                 workflow_id=workflow.info().workflow_id,
                 started_at=run.started_at,
                 finished_at=workflow.now(),
                 outcome=run.outcome,
                 reason=run.reason,
-                result=run.result,
-                prompt_source=run.prompt_source,
-                executed=run.executed,
-                changes=run.changes,
-                llm_calls=run.llm_calls,
-                tokens=run.tokens,
-                tool_calls=run.tool_calls,
-                repetition_alert=run.repetition_alert,
-                checked_until=None if run.error else run.checked_until,
-                no_llm_notice_sent=run.no_llm_notice_sent,
-                delivered=run.delivered,
-                duplicates=run.duplicates,
-            ),
+            ).model_copy(update={"checked_until": None if run.error else run.checked_until}),
             result_type=RecordResult,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
