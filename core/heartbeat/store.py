@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.heartbeat.config import HeartbeatOverrides
@@ -161,63 +162,13 @@ class HeartbeatStore:
             row = await session.get(HeartbeatTargetRow, target_id, with_for_update=True)
             if row is None:
                 return RecordResult(run_number=0, consecutive_failures=0)
-            row.run_count += 1
-            row.last_run_at = record.finished_at
-            if record.outcome == "failed":
-                row.consecutive_failures += 1
-            elif record.executed:
-                row.consecutive_failures = 0
-            if record.executed:
-                row.last_executed_at = record.started_at
-                if message_count is not None:
-                    row.message_count_at_last_run = message_count
-            if record.checked_until is not None:
-                row.changes_checked_until = record.checked_until
-            if record.no_llm_notice_sent:
-                row.no_llm_notice_sent = True
-            elif record.llm_calls > 0:
-                row.no_llm_notice_sent = False  # an LLM is back; a later loss is told again
-            row.updated_at = record.finished_at
-            session.add(
-                HeartbeatRunRow(
-                    target_id=target_id,
-                    run_number=row.run_count,
-                    workflow_id=record.workflow_id,
-                    started_at=record.started_at,
-                    finished_at=record.finished_at,
-                    outcome=record.outcome,
-                    reason=record.reason[:2000],
-                    result=record.result[:8000],
-                    prompt_source=record.prompt_source,
-                    executed=record.executed,
-                    changes=record.changes,
-                    llm_calls=record.llm_calls,
-                    tokens=record.tokens,
-                    tool_calls=record.tool_calls,
-                    repetition_alert=record.repetition_alert,
-                    duplicates=record.duplicates,
-                )
-            )
-            result = RecordResult(
+            _advance(row, record, message_count)
+            session.add(_log_entry(record, row.run_count))
+            if row.run_count % 10 == 0:  # prune now and then, not on every run
+                await _prune_runs(session, target_id)
+            return RecordResult(
                 run_number=row.run_count, consecutive_failures=row.consecutive_failures
             )
-            if row.run_count % 10 == 0:  # prune now and then, not on every run
-                cutoff = (
-                    select(HeartbeatRunRow.id)
-                    .where(HeartbeatRunRow.target_id == target_id)
-                    .order_by(HeartbeatRunRow.id.desc())
-                    .offset(KEEP_RUNS)
-                    .limit(1)
-                )
-                oldest_kept = (await session.execute(cutoff)).scalar()
-                if oldest_kept is not None:
-                    await session.execute(
-                        delete(HeartbeatRunRow).where(
-                            HeartbeatRunRow.target_id == target_id,
-                            HeartbeatRunRow.id <= oldest_kept,
-                        )
-                    )
-            return result
 
     async def recent_runs(self, target: HeartbeatTarget, limit: int = 10) -> list[HeartbeatRunRow]:
         """Newest first."""
@@ -357,3 +308,63 @@ class HeartbeatStore:
                 )
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _advance(row: HeartbeatTargetRow, record: RunRecord, message_count: int | None) -> None:
+    """The target's run state after `record`: counters, the watermark, the no-LLM notice."""
+    row.run_count += 1
+    row.last_run_at = record.finished_at
+    if record.outcome == "failed":
+        row.consecutive_failures += 1
+    elif record.executed:
+        row.consecutive_failures = 0
+    if record.executed:
+        row.last_executed_at = record.started_at
+        if message_count is not None:
+            row.message_count_at_last_run = message_count
+    if record.checked_until is not None:
+        row.changes_checked_until = record.checked_until
+    if record.no_llm_notice_sent:
+        row.no_llm_notice_sent = True
+    elif record.llm_calls > 0:
+        row.no_llm_notice_sent = False  # an LLM is back; a later loss is told again
+    row.updated_at = record.finished_at
+
+
+def _log_entry(record: RunRecord, run_number: int) -> HeartbeatRunRow:
+    return HeartbeatRunRow(
+        target_id=record.target.schedule_id,
+        run_number=run_number,
+        workflow_id=record.workflow_id,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        outcome=record.outcome,
+        reason=record.reason[:2000],
+        result=record.result[:8000],
+        prompt_source=record.prompt_source,
+        executed=record.executed,
+        changes=record.changes,
+        llm_calls=record.llm_calls,
+        tokens=record.tokens,
+        tool_calls=record.tool_calls,
+        repetition_alert=record.repetition_alert,
+        duplicates=record.duplicates,
+    )
+
+
+async def _prune_runs(session: AsyncSession, target_id: str) -> None:
+    """Keep the newest KEEP_RUNS log entries of a target."""
+    cutoff = (
+        select(HeartbeatRunRow.id)
+        .where(HeartbeatRunRow.target_id == target_id)
+        .order_by(HeartbeatRunRow.id.desc())
+        .offset(KEEP_RUNS)
+        .limit(1)
+    )
+    oldest_kept = (await session.execute(cutoff)).scalar()
+    if oldest_kept is not None:
+        await session.execute(
+            delete(HeartbeatRunRow).where(
+                HeartbeatRunRow.target_id == target_id, HeartbeatRunRow.id <= oldest_kept
+            )
+        )

@@ -33,11 +33,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.ids import new_schedule_id
-from core.jobs.client import job_memo
+from core.jobs.client import job_memo, search_attributes_for
 from core.jobs.models import Approval, JobSpec, ScheduleSpec
 from core.jobs.queries import JOB_WORKFLOW
 from core.settings import validate_timezone
-from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID, SA_WORKER_NAME
+from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
 # The note of a recurring job an LLM wrote, created paused until a person approves it.
@@ -149,6 +149,26 @@ def _temporal_spec(schedule: ScheduleSpec) -> TemporalScheduleSpec:
     )
 
 
+def _start_action(template: JobSpec) -> ScheduleActionStartWorkflow:
+    """Each run starts a job from `template`, its id the template's plus the scheduled time."""
+    return ScheduleActionStartWorkflow(
+        JOB_WORKFLOW,
+        template,
+        id=template.job_id,  # Temporal appends each run's scheduled time
+        task_queue=OPERATOR_QUEUE,
+        memo=job_memo(template),
+        typed_search_attributes=search_attributes_for(template),
+    )
+
+
+def _initial_state(
+    schedule: ScheduleSpec, paused: bool, approval_deadline: datetime | None
+) -> ScheduleState:
+    if approval_deadline is not None:
+        return ScheduleState(paused=True, note=APPROVAL_NOTE + approval_deadline.isoformat())
+    return ScheduleState(paused=paused, note=f"recurring job: {describe_schedule(schedule)}")
+
+
 class ScheduleClient:
     def __init__(self, client: Client, min_interval_seconds: int = MIN_INTERVAL_SECONDS) -> None:
         self.client = client
@@ -183,37 +203,16 @@ class ScheduleClient:
                 "job_id": "job-" + schedule_id.removeprefix("jobsched-"),
             }
         )
-        action = ScheduleActionStartWorkflow(
-            JOB_WORKFLOW,
-            template,
-            id=template.job_id,  # Temporal appends each run's scheduled time
-            task_queue=OPERATOR_QUEUE,
-            memo=job_memo(template),
-            typed_search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(SA_WORKER_NAME, template.main_step.worker),
-                    SearchAttributePair(SA_REPORT_CHAT_ID, template.report_chat_id),
-                    SearchAttributePair(SA_SCHEDULE_ID, schedule_id),
-                ]
-            ),
-        )
         try:
             await self.client.create_schedule(
                 schedule_id,
                 Schedule(
-                    action=action,
+                    action=_start_action(template),
                     spec=_temporal_spec(schedule),
                     policy=SchedulePolicy(
                         overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)
                     ),
-                    state=ScheduleState(
-                        paused=paused or approval_deadline is not None,
-                        note=(
-                            APPROVAL_NOTE + approval_deadline.isoformat()
-                            if approval_deadline is not None
-                            else f"recurring job: {describe_schedule(schedule)}"
-                        ),
-                    ),
+                    state=_initial_state(schedule, paused, approval_deadline),
                 ),
                 memo={
                     "goal": spec.goal,
