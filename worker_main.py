@@ -146,38 +146,7 @@ def build_workers(
     clock: Callable[[], datetime] = utcnow,
 ) -> list[Worker]:
     """One Temporal worker per task queue; registry workers sharing a queue share a worker."""
-    activities: dict[str, list[Any]] = {q: [] for q in queues}
-    for definition in runtime.registry.all():
-        if definition.task_queue in activities:
-            activities[definition.task_queue].extend(definition.activities(runtime.settings))
-    workflows: dict[str, list[type]] = {q: [] for q in queues}
-    if OPERATOR_QUEUE in activities:
-        notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
-        activities[NOTIFY_QUEUE] = [
-            notify.send,
-            notify.job_update,
-            notify.edit_card,
-            notify.send_photo,
-        ]
-        workflows[NOTIFY_QUEUE] = []
-        activities[OPERATOR_QUEUE].append(AuditActivities(runtime.audit).job_event)
-        activities[OPERATOR_QUEUE].append(
-            ScheduleApprovalActivities(runtime.client).settle_approval
-        )
-        workflows[OPERATOR_QUEUE].append(ScheduleApprovalWorkflow)
-        workflows[OPERATOR_QUEUE].append(JobWorkflow)
-        workflows[OPERATOR_QUEUE].append(StatsWorkflow)
-        heartbeat = HeartbeatDeps(
-            runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
-        )
-        activities[OPERATOR_QUEUE] += heartbeat_activities(heartbeat)
-        workflows[OPERATOR_QUEUE] += [HeartbeatWorkflow, JobDigestWorkflow]
-    if REPORTING_QUEUE in activities:
-        # `/stats` reads visibility and the ledger, so it needs this process's client and
-        # database beside the reporting worker's own activities.
-        activities[REPORTING_QUEUE].append(
-            StatsActivities(runtime.client, runtime.ledger).render_stats
-        )
+    activities, workflows = queue_contents(runtime, queues, sender, clock)
     workers = []
     for queue in activities:
         if not activities[queue] and not workflows[queue]:
@@ -199,6 +168,49 @@ def build_workers(
             )
         )
     return workers
+
+
+def queue_contents(
+    runtime: Runtime, queues: Sequence[str], sender: Sender, clock: Callable[[], datetime]
+) -> tuple[dict[str, list[Any]], dict[str, list[type]]]:
+    """The activities and workflows each task queue's worker runs. The operator queue brings
+    the notify queue with it: both need this process's client, database and sender."""
+    activities: dict[str, list[Any]] = {q: [] for q in queues}
+    for definition in runtime.registry.all():
+        if definition.task_queue in activities:
+            activities[definition.task_queue].extend(definition.activities(runtime.settings))
+    workflows: dict[str, list[type]] = {q: [] for q in queues}
+    if OPERATOR_QUEUE in activities:
+        notify = NotifyActivities(sender, runtime.ledger, runtime.audit)
+        activities[NOTIFY_QUEUE] = [
+            notify.send,
+            notify.job_update,
+            notify.edit_card,
+            notify.send_photo,
+        ]
+        workflows[NOTIFY_QUEUE] = []
+        heartbeat = HeartbeatDeps(
+            runtime.settings, runtime.client, runtime.db, runtime.registry, sender, clock=clock
+        )
+        activities[OPERATOR_QUEUE] += [
+            AuditActivities(runtime.audit).job_event,
+            ScheduleApprovalActivities(runtime.client).settle_approval,
+            *heartbeat_activities(heartbeat),
+        ]
+        workflows[OPERATOR_QUEUE] += [
+            ScheduleApprovalWorkflow,
+            JobWorkflow,
+            StatsWorkflow,
+            HeartbeatWorkflow,
+            JobDigestWorkflow,
+        ]
+    if REPORTING_QUEUE in activities:
+        # `/stats` reads visibility and the ledger, so it needs this process's client and
+        # database beside the reporting worker's own activities.
+        activities[REPORTING_QUEUE].append(
+            StatsActivities(runtime.client, runtime.ledger).render_stats
+        )
+    return activities, workflows
 
 
 def heartbeat_activities(deps: HeartbeatDeps) -> list[Callable[..., Any]]:

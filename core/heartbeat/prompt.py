@@ -4,6 +4,7 @@ preamble of metadata injected before it. Pure functions; the activities do the f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -143,25 +144,7 @@ def build_preamble(ctx: PreambleContext) -> str:
             "Your reply is NOT posted automatically: call post_heartbeat_to_channel with the "
             "message only if it is worth the person's attention."
         )
-    lines += [
-        "",
-        "## Heartbeat context",
-        f"- Current time: {local(ctx.now)} ({ctx.timezone})",
-        f"- Target: {ctx.target_name}; heartbeat every {ctx.interval_minutes} min",
-        f"- Run number: {ctx.run_number}",
-    ]
-    if ctx.last_run_at is not None:
-        lines.append(f"- Last run: {local(ctx.last_run_at)} ({_ago(ctx.now, ctx.last_run_at)} ago)")
-    else:
-        lines.append("- Last run: none (this is the first run)")
-    activity = "- Chat activity since the last run: "
-    if ctx.messages_since_last_run is None:
-        activity += "unknown"
-    else:
-        activity += f"{ctx.messages_since_last_run} message(s) from the person"
-    if ctx.last_user_message_at is not None:
-        activity += f"; last message {_ago(ctx.now, ctx.last_user_message_at)} ago"
-    lines.append(activity)
+    lines += ["", "## Heartbeat context", *_context_lines(ctx, local)]
     if ctx.previous_result and ctx.previous_result_max_chars > 0:
         previous = ctx.previous_result[: ctx.previous_result_max_chars]
         if len(ctx.previous_result) > ctx.previous_result_max_chars:
@@ -185,3 +168,25 @@ def build_preamble(ctx: PreambleContext) -> str:
     if ctx.repetition_results:
         lines += ["", repetition_preamble(ctx.repetition_results)]
     return "\n".join(lines)
+
+
+def _context_lines(ctx: PreambleContext, local: Callable[[datetime], str]) -> list[str]:
+    """Time, target, run number, the last run and the chat's activity since."""
+    lines = [
+        f"- Current time: {local(ctx.now)} ({ctx.timezone})",
+        f"- Target: {ctx.target_name}; heartbeat every {ctx.interval_minutes} min",
+        f"- Run number: {ctx.run_number}",
+    ]
+    if ctx.last_run_at is not None:
+        lines.append(f"- Last run: {local(ctx.last_run_at)} ({_ago(ctx.now, ctx.last_run_at)} ago)")
+    else:
+        lines.append("- Last run: none (this is the first run)")
+    activity = "- Chat activity since the last run: "
+    if ctx.messages_since_last_run is None:
+        activity += "unknown"
+    else:
+        activity += f"{ctx.messages_since_last_run} message(s) from the person"
+    if ctx.last_user_message_at is not None:
+        activity += f"; last message {_ago(ctx.now, ctx.last_user_message_at)} ago"
+    lines.append(activity)
+    return lines
