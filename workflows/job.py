@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, CancelledError
 
+from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
@@ -50,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
     from core.registry import StepRole
     from core.temporal import (
         NOTIFY_QUEUE,
-        OPERATOR_QUEUE,
         SA_JOB_STATUS,
         SA_REPORT_CHAT_ID,
         SA_SCHEDULE_ID,
@@ -58,13 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 NON_RETRYABLE = ["BadCommand", "WorkspaceError", "ValidationError", "UnknownWorker"]
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-    non_retryable_error_types=["ChatUnreachable", "BadMessage"],
-)
+NOTIFY_RETRY = calls.delivery_retry(20)
 
 
 # The job card in the chat is edited at most once per interval (the final state goes at once).
@@ -313,23 +307,14 @@ class JobWorkflow:
 
     async def _audit(self, action: str, user_id: int | None, detail: str) -> None:
         spec = self._job()
-        try:
-            await workflow.execute_activity(
-                "audit.job_event",
-                AuditEvent(
-                    action=action,
-                    job_id=spec.job_id,
-                    chat_id=spec.report_chat_id,
-                    user_id=user_id,
-                    detail=detail,
-                ),
-                task_queue=OPERATOR_QUEUE,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10),
-                retry_policy=NOTIFY_RETRY,
-            )
-        except ActivityError:
-            workflow.logger.warning("job %s: audit entry %s not written", spec.job_id, action)
+        event = AuditEvent(
+            action=action,
+            job_id=spec.job_id,
+            chat_id=spec.report_chat_id,
+            user_id=user_id,
+            detail=detail,
+        )
+        await calls.audit(event, NOTIFY_RETRY)
 
     async def _run_step(self, index: int) -> StepOutput:
         spec, step = self._job(), self._steps[index]

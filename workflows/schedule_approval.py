@@ -8,23 +8,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+
+from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
     from core.jobs.messages import duration_text
     from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
     from core.render import esc
-    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
+    from core.temporal import OPERATOR_QUEUE
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-    non_retryable_error_types=["ChatUnreachable", "BadMessage", "ScheduleGone"],
-)
+RETRY = calls.delivery_retry(20, "ScheduleGone")
 
 
 @workflow.defn(name="ScheduleApprovalWorkflow")
@@ -123,35 +118,20 @@ class ScheduleApprovalWorkflow:
     async def _tell(self, text: str) -> None:
         request = self._request
         assert request is not None
+        message = ChatMessage(chat_id=request.chat_id, topic_id=request.topic_id, text=text)
         try:
-            await workflow.execute_activity(
-                "notify.send",
-                ChatMessage(chat_id=request.chat_id, topic_id=request.topic_id, text=text),
-                task_queue=NOTIFY_QUEUE,
-                start_to_close_timeout=timedelta(seconds=60),
-                schedule_to_close_timeout=timedelta(hours=1),
-                retry_policy=RETRY,
-            )
+            await calls.send(message, RETRY, give_up_after=timedelta(hours=1))
         except ActivityError:
             workflow.logger.warning("%s: the outcome was not delivered", request.schedule_id)
 
     async def _audit(self, action: str, user_id: int | None, detail: str) -> None:
         request = self._request
         assert request is not None
-        try:
-            await workflow.execute_activity(
-                "audit.job_event",
-                AuditEvent(
-                    action=action,
-                    job_id=request.schedule_id,
-                    chat_id=request.chat_id,
-                    user_id=user_id,
-                    detail=detail,
-                ),
-                task_queue=OPERATOR_QUEUE,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10),
-                retry_policy=RETRY,
-            )
-        except ActivityError:
-            workflow.logger.warning("%s: audit entry %s not written", request.schedule_id, action)
+        event = AuditEvent(
+            action=action,
+            job_id=request.schedule_id,
+            chat_id=request.chat_id,
+            user_id=user_id,
+            detail=detail,
+        )
+        await calls.audit(event, RETRY)

@@ -10,19 +10,15 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import calls
+
 with workflow.unsafe.imports_passed_through():
     from core.messages import PhotoMessage
     from core.stats import StatsChart, StatsRequest, StatsResult
     from core.temporal import NOTIFY_QUEUE, REPORTING_QUEUE
 
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=10,
-    non_retryable_error_types=["ChatUnreachable", "BadMessage"],
-)
+SEND_RETRY = calls.delivery_retry(10)
 
 
 @workflow.defn(name="StatsWorkflow")

@@ -11,10 +11,12 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import calls
+
 with workflow.unsafe.imports_passed_through():
     from core.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
     from core.messages import ChatMessage
-    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
+    from core.temporal import OPERATOR_QUEUE
 
 
 @workflow.defn(name="JobDigestWorkflow")
@@ -33,13 +35,8 @@ class JobDigestWorkflow:
             return HeartbeatRunSummary(outcome="silent", reason="no job ended or ran")
         if not trigger.dispatch_results:
             return HeartbeatRunSummary(outcome="silent", reason="digest stored only")
-        await workflow.execute_activity(
-            "notify.send",
-            ChatMessage(
-                chat_id=trigger.target.chat_id, topic_id=trigger.target.topic_id, text=text
-            ),
-            task_queue=NOTIFY_QUEUE,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
+        message = ChatMessage(
+            chat_id=trigger.target.chat_id, topic_id=trigger.target.topic_id, text=text
         )
+        await calls.send(message, calls.delivery_retry(10), give_up_after=timedelta(minutes=10))
         return HeartbeatRunSummary(outcome="posted", reason="job digest posted")

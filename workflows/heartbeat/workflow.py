@@ -25,6 +25,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
 )
 
+from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
@@ -57,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from core.heartbeat.quiet import quiet_decision
     from core.heartbeat.target import HeartbeatTarget
     from core.messages import ChatMessage
-    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
+    from core.temporal import OPERATOR_QUEUE
 
 LOCAL_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
@@ -66,13 +67,7 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempt
 # running on its own; firing after the worker has stopped, it panics in the SDK's runtime
 # ("receive half not dropped"), and a worker stopping mid-backoff waits out every attempt first.
 LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=10,
-    non_retryable_error_types=["ChatUnreachable", "BadMessage", "BadToken"],
-)
+SEND_RETRY = calls.delivery_retry(10, "BadToken")
 AGENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_attempts=2,
@@ -439,14 +434,7 @@ class HeartbeatWorkflow:
         run.note(f"{config.workflow_id} ran as {child_id}" + (f": {reason}" if reason else ""))
 
     async def _send(self, message: ChatMessage) -> None:
-        await workflow.execute_activity(
-            "notify.send",
-            message,
-            task_queue=NOTIFY_QUEUE,
-            start_to_close_timeout=timedelta(seconds=60),
-            schedule_to_close_timeout=timedelta(minutes=10),
-            retry_policy=SEND_RETRY,
-        )
+        await calls.send(message, SEND_RETRY, give_up_after=timedelta(minutes=10))
 
     # --- the log -----------------------------------------------------------------------------
     async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:

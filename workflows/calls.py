@@ -1,0 +1,57 @@
+"""Activity calls that several workflows make alike: telling a chat and writing an audit entry,
+with the retry policy of delivery. Kept in one place so a chat that is gone or a message
+Telegram refuses is final everywhere, and a best-effort call fails the same way everywhere."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from core.jobs.models import AuditEvent
+    from core.messages import ChatMessage
+    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
+
+# Errors after which sending again cannot help: the chat is gone, Telegram refuses the message.
+UNDELIVERABLE = ("ChatUnreachable", "BadMessage")
+
+
+def delivery_retry(maximum_attempts: int, *also_final: str) -> RetryPolicy:
+    """Backoff from 1 s doubling to 30 s; `also_final` are further error types not to retry."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=maximum_attempts,
+        non_retryable_error_types=[*UNDELIVERABLE, *also_final],
+    )
+
+
+async def send(message: ChatMessage, retry: RetryPolicy, give_up_after: timedelta) -> None:
+    """One message through the notify queue (raises ActivityError when it cannot be sent)."""
+    await workflow.execute_activity(
+        "notify.send",
+        message,
+        task_queue=NOTIFY_QUEUE,
+        start_to_close_timeout=timedelta(seconds=60),
+        schedule_to_close_timeout=give_up_after,
+        retry_policy=retry,
+    )
+
+
+async def audit(event: AuditEvent, retry: RetryPolicy) -> None:
+    """Best effort: an audit entry that cannot be written is logged, never the caller's failure."""
+    try:
+        await workflow.execute_activity(
+            "audit.job_event",
+            event,
+            task_queue=OPERATOR_QUEUE,
+            start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=timedelta(minutes=10),
+            retry_policy=retry,
+        )
+    except ActivityError:
+        workflow.logger.warning("%s: audit entry %s not written", event.job_id, event.action)
