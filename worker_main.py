@@ -38,8 +38,8 @@ from activities.heartbeat.digest import DigestActivities
 from activities.heartbeat.run import HeartbeatActivities
 from activities.notify import NotifyActivities
 from activities.schedule_approval import ScheduleApprovalActivities
-from activities.senders import Sender, build_sender
 from activities.stats import StatsActivities
+from activities.telegram.sender import Sender, build_sender
 from bot.console import run_console
 from bot.heartbeat import cli as heartbeat_cli
 from bot.heartbeat.admin import HeartbeatAdmin

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.senders import Sender
+from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
+from activities.telegram.sender import Sender
 from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
 from core.metrics import RESULT_DELIVERY
 from core.render import split_message
@@ -48,18 +49,10 @@ class NotifyActivities:
         self.audit = audit
 
     async def _deliver(self, message: ChatMessage) -> list[int]:
-        # Parts already delivered by an earlier attempt are recorded in heartbeat details.
-        details = activity.info().heartbeat_details
-        skip = int(details[0]) if details else 0
-        progress = [skip]
-
-        def sent(count: int) -> None:
-            progress[0] = count
-            activity.heartbeat(count)
-
+        delivered = delivered_in_activity()
         try:
-            async with _keepalive(progress):
-                return await self.sender.send(message, skip_chunks=skip, on_sent=sent)
+            async with _keepalive(delivered):
+                return await send_resuming(self.sender, message, delivered)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -147,11 +140,11 @@ def _fits_one_message(message: ChatMessage) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _keepalive(progress: list[int]) -> AsyncIterator[None]:
+async def _keepalive(delivered: DeliveredParts) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
-            activity.heartbeat(progress[0])
+            activity.heartbeat(delivered.count)
 
     task = asyncio.create_task(beat())
     try:

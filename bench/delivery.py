@@ -31,8 +31,8 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.notify import NotifyActivities
-from activities.pacing import ChatPacer
-from activities.senders import TelegramSender
+from activities.telegram.pacing import ChatPacer
+from activities.telegram.sender import TelegramSender
 from bench._server import temporal_dev_server
 from core.db import Database
 from core.messages import ChatMessage

@@ -8,9 +8,9 @@ import sys
 import threading
 from typing import Protocol, TextIO
 
-from activities.senders import console_text
 from bot.operator import Operator
 from bot.types import Incoming, Reply
+from core.render import console_text
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
-"""Telegram transport: python-telegram-bot in front of the operator.
+"""The chat application: python-telegram-bot in front of the operator.
 
-`build_application(settings, operator)` takes the Bot API base URL from settings, so tests point
-it at the emulator and deployments at a self-hosted Bot API server.
+`build_application(settings, operator)` polls with a bot from `activities.telegram.bot`, so it
+talks to the Bot API base URL in settings (the emulator in tests, a self-hosted Bot API server
+in some deployments) with the same HTTP settings and rate limiter as the notify sender; replies
+go out through the same delivery and resume as the notify activities (`activities.telegram`).
 """
 
 from __future__ import annotations
@@ -9,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from http import HTTPStatus
-from typing import Any
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, Document, Message, PhotoSize, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,10 +25,11 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 from temporalio.exceptions import ApplicationError
 
-from activities.senders import TelegramDelivery
+from activities.telegram.bot import APPLICATION_CONNECTIONS, build_bot
+from activities.telegram.delivery import TelegramDelivery
+from activities.telegram.resume import DeliveredParts, send_resuming
 from bot.commands import all_commands
 from bot.operator import Operator
 from bot.types import Attachment, Incoming, Reply
@@ -114,21 +114,14 @@ async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]
     """Send one reply in-process with Temporal-like semantics: a 429 waits its `retry_after`,
     5xx and network errors back off and retry (resuming after the parts already delivered),
     400/403 give up at once. Returns the ids of the delivered messages."""
-    done = 0
-    ids: list[int] = []
-
-    def sent(count: int) -> None:
-        nonlocal done
-        done = count
-
+    delivered = DeliveredParts()
     for attempt in range(REPLY_ATTEMPTS):
         try:
-            ids += await delivery.send(message, skip_chunks=done, on_sent=sent)
-            return ids
+            return await send_resuming(delivery, message, delivered)
         except ApplicationError as err:
             if err.non_retryable or attempt == REPLY_ATTEMPTS - 1:
                 log.warning("reply to chat %s not delivered: %s", message.chat_id, err.message)
-                return ids
+                return delivered.ids
             delay = err.next_retry_delay
             wait = (
                 delay.total_seconds()
@@ -136,7 +129,7 @@ async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]
                 else min(REPLY_BACKOFF_SECONDS * 2**attempt, 10.0)
             )
             await asyncio.sleep(wait)
-    return ids
+    return delivered.ids
 
 
 def reply_message(msg: Incoming, reply: Reply) -> ChatMessage:
@@ -156,48 +149,21 @@ async def send_replies(
         await operator.reply_posted(reply, ids)
 
 
-class _PollRecordingRequest(HTTPXRequest):
-    """The getUpdates connection, telling `on_poll` after each answered poll (for `/readyz`)."""
-
-    def __init__(self, on_poll: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_poll = on_poll
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(*args, **kwargs)
-        if code == HTTPStatus.OK:
-            self._on_poll()
-        return code, payload
-
-
 def build_application(
     settings: Settings, operator: Operator, on_poll: Callable[[], None] | None = None
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_bot_token is not None
     token = settings.telegram_bot_token.get_secret_value()
-    builder = ApplicationBuilder()
-    if on_poll is not None:
-        builder = builder.get_updates_request(
-            _PollRecordingRequest(
-                on_poll,
-                connection_pool_size=1,
-                read_timeout=settings.telegram_poll_timeout + 10,
-            )
-        )
-    else:
-        builder = builder.get_updates_read_timeout(settings.telegram_poll_timeout + 10)
+    bot = build_bot(
+        settings,
+        connections=APPLICATION_CONNECTIONS,
+        polling=True,
+        on_poll=on_poll,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+    )
     app = (
-        builder.token(token)
-        .base_url(settings.telegram_base_url)
-        .base_file_url(settings.telegram_base_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML))
-        # No retries in the limiter: on a 429 it would pause every chat. The delivery waits out
-        # a 429 for the chat that got it (activities/pacing.py).
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=settings.telegram_max_messages_per_second, max_retries=0
-            )
-        )
+        ApplicationBuilder()
+        .bot(bot)
         .concurrent_updates(True)  # a Cancel press is handled while other work runs
         .build()
     )

@@ -204,5 +204,5 @@ def setup_logging(settings: Settings, *, to_file: bool = False) -> None:
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # With no retries of its own, the limiter logs every 429 with a traceback; the delivery
-    # handles and logs them (activities/senders.py).
+    # handles and logs them (activities/telegram/delivery.py).
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+from core.messages import Button
+
 TELEGRAM_MAX_CHARS = 4096  # counted in UTF-16 code units
 
 STATE_ICONS = {
@@ -22,6 +24,34 @@ STATE_ICONS = {
 def esc(text: object) -> str:
     """Escape for Telegram HTML: only & < > matter."""
     return html.escape(str(text), quote=False)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_plain(text: str) -> str:
+    return html.unescape(_TAG.sub("", text))
+
+
+# A button's data is `action:target`; in the console it is shown as the command that does the
+# same. Actions that are not also a command's name are mapped here.
+CONSOLE_BUTTON_COMMANDS = {"hb": "heartbeat infer"}
+
+
+def button_command(data: str) -> str:
+    """The chat command a button stands for. Only the FIRST colon separates the action: the
+    target keeps its own (scheduled runs' ids end in a time such as `…T02:04:00Z`)."""
+    action, _, target = data.partition(":")
+    name = CONSOLE_BUTTON_COMMANDS.get(action, action)
+    return f"/{name} {target}" if target else f"/{name}"
+
+
+def console_text(text: str, buttons: list[Button]) -> str:
+    """A message as the console shows it: plain text, each button as the command it stands for."""
+    body = html_to_plain(text)
+    if buttons:
+        body += "\n  " + "  ".join(f"[{b.label}: {button_command(b.data)}]" for b in buttons)
+    return body
 
 
 def utf16_len(text: str) -> int:

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import covers, notify_policy, query_status
 from activities.notify import activity_owner
+from activities.telegram.resume import delivered_in_activity, send_resuming
 from core.heartbeat.messages import changes_digest
 from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
 from core.jobs.models import (
@@ -293,10 +294,8 @@ class ChangeActivities:
                 result.reported.append(change.job_id)
             digest = [c for c in claimed if c.message is None]
             if digest:
-                details = activity.info().heartbeat_details
-                skip = int(details[0]) if details else 0
-                result.message_ids += await self.deps.sender.send(
-                    changes_digest(target, digest), skip_chunks=skip, on_sent=activity.heartbeat
+                result.message_ids += await send_resuming(
+                    self.deps.sender, changes_digest(target, digest), delivered_in_activity()
                 )
                 for change in digest:
                     await self.ledger.confirm(change.job_id, change.ledger_status, owner)

@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 from temporalio.client import Client
 
 from activities.heartbeat.validate import ChatValidator, build_validator
-from activities.senders import Sender
+from activities.telegram.sender import Sender
 from core.db import Database
 from core.heartbeat.config import HeartbeatConfig, defaults_from_settings
 from core.heartbeat.store import HeartbeatStore
@@ -42,7 +42,7 @@ class HeartbeatDeps:
 
     def chat_validator(self) -> ChatValidator:
         if self.validator is None:
-            self.validator = build_validator(self.settings)
+            self.validator = build_validator(self.sender)
         return self.validator
 
     def llm_client(self) -> AsyncOpenAI | None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from activities.senders import html_to_plain
 from bot.heartbeat.admin import HeartbeatAdmin
 from core.db import Database
 from core.heartbeat.target import parse_target
+from core.render import html_to_plain
 from core.settings import Settings
 from core.tables import SHARED_TEMPLATES
 from core.temporal import connect, ensure_search_attributes

@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from activities.senders import html_to_plain
 from bot.commands.jobs import job_command, jobs_command
 from bot.commands.recovery import cancel_command
 from bot.commands.status import done_command, failed_command, running_command
@@ -29,7 +28,7 @@ from core.jobs.models import Approval, JobOrigin, JobSpec, ScheduleApproval, Sch
 from core.jobs.planner import PlanError
 from core.jobs.schedules import ScheduleError, describe_schedule, parse_schedule
 from core.messages import Button
-from core.render import esc, truncate_utf16
+from core.render import esc, html_to_plain, truncate_utf16
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
 from core.untrusted import untrusted_data

@@ -23,11 +23,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.notify import NotifyActivities
-from activities.pacing import ChatPacer
-from activities.senders import OVERFLOW_FILENAME, TelegramSender, html_to_plain
+from activities.telegram.pacing import ChatPacer
+from activities.telegram.parts import OVERFLOW_FILENAME
+from activities.telegram.sender import TelegramSender
 from core.db import Database
 from core.messages import ChatMessage
-from core.render import esc
+from core.render import esc, html_to_plain
 from core.store import AuditLog, ReportLedgerStore
 from tests.support.botapi import BotApiEmulator, parse_html, utf16_len
 from tests.support.stack import TEST_TOKEN, make_settings

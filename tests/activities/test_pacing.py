@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from activities import pacing
-from activities.pacing import ChatPacer
+from activities.telegram import pacing
+from activities.telegram.pacing import ChatPacer
 
 
 class FakeClock:

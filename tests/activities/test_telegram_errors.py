@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from activities.senders import telegram_error
+from activities.telegram.errors import telegram_error
 
 TOKEN = "123456:SECRET-token-value"
 

@@ -113,7 +113,7 @@ async def test_replies_in_a_forum_topic_stay_in_the_topic(
     stack: Stack, botapi: BotApiEmulator
 ) -> None:
     bot = Bot(TEST_TOKEN, base_url=botapi.base_url)
-    from activities.senders import TelegramDelivery
+    from activities.telegram.delivery import TelegramDelivery
 
     async with bot:
         delivery = TelegramDelivery(bot, stack.settings.workspaces_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from temporalio.client import Client
 
-from activities.senders import ConsoleSender
+from activities.telegram.console import ConsoleSender
 from bot.commands.info import help_text
 from bot.types import Incoming
 from core.jobs.models import JobSpec, JobState

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.senders import build_sender
+from activities.telegram.sender import build_sender
 from bot.heartbeat.admin import HeartbeatAdmin
 from bot.operator import Operator
 from bot.types import Incoming, Reply

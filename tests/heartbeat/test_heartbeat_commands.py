@@ -10,9 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from activities.senders import html_to_plain
 from bot.types import Incoming
 from core.heartbeat.target import HeartbeatTarget
+from core.render import html_to_plain
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.stack import ALLOWED_USER

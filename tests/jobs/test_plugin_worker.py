@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from activities.senders import build_sender
+from activities.telegram.sender import build_sender
 from bot.types import Incoming
 from core.registry import discover_workers
 from tests.support.botapi import BotApiEmulator

@@ -9,8 +9,8 @@ from prometheus_client import REGISTRY
 from telegram import Bot
 from temporalio.exceptions import ApplicationError
 
-from activities.pacing import ChatPacer
-from activities.senders import TelegramDelivery
+from activities.telegram.delivery import TelegramDelivery
+from activities.telegram.pacing import ChatPacer
 from core.messages import ChatMessage
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN

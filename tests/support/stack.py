@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.senders import build_sender
+from activities.telegram.sender import build_sender
 from bot.operator import Operator
 from bot.telegram_app import build_application, run_telegram
 from core.health import Readiness

@@ -1,0 +1,202 @@
+"""Sending `ChatMessage`s through a PTB bot: split, paced per chat, topics carried, HTML with a
+plain-text fallback, documents for what is too long. Errors come out as `ApplicationError`s
+(`errors.telegram_error`) so the caller's retry policy does the rest."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, RetryAfter
+from temporalio.exceptions import ApplicationError
+
+from activities.telegram.errors import retry_after_seconds, send_outcome, telegram_error
+from activities.telegram.pacing import CHAT_PACER, ChatPacer
+from activities.telegram.parts import OVERFLOW_FILENAME, OnSent, plan_parts
+from core.messages import Button, ChatMessage, PhotoMessage
+from core.metrics import TELEGRAM_SENDS
+from core.render import html_to_plain, split_message
+
+T = TypeVar("T")
+# A 429 with a retry_after up to this is waited out in the chat's turn (order kept); longer
+# ones, or more waiting than the budget in one send, go back to the caller to retry later.
+INLINE_RETRY_AFTER_SECONDS = 30.0
+INLINE_WAIT_BUDGET = 60.0
+
+
+def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in buttons]]
+    )
+
+
+class TelegramDelivery:
+    def __init__(
+        self,
+        bot: Bot,
+        workspaces: Path,
+        *,
+        pacer: ChatPacer = CHAT_PACER,
+        secret: str | None = None,
+    ) -> None:
+        self.bot = bot
+        self.workspaces = workspaces
+        self.pacer = pacer
+        self.secret = secret
+
+    async def _call(self, chat_id: int, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One API call in the chat's turn. A 429 blocks this chat alone; a short `retry_after`
+        is waited out in the turn and the call repeated, so later messages to the chat stay
+        behind it; a long one goes back to the caller (Temporal's next retry delay)."""
+        waited = 0.0
+        async with self.pacer.slot(chat_id):
+            while True:
+                try:
+                    result = await call()
+                except RetryAfter as exc:
+                    TELEGRAM_SENDS.labels(method, "429").inc()
+                    seconds = retry_after_seconds(exc)
+                    self.pacer.block(chat_id, seconds)
+                    if (
+                        seconds > INLINE_RETRY_AFTER_SECONDS
+                        or waited + seconds > INLINE_WAIT_BUDGET
+                    ):
+                        raise
+                    waited += seconds
+                    await self.pacer.wait_blocked(chat_id)
+                    continue
+                except Exception as exc:
+                    TELEGRAM_SENDS.labels(method, send_outcome(exc)).inc()
+                    raise
+                TELEGRAM_SENDS.labels(method, "ok").inc()
+                return result
+
+    async def send(
+        self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
+    ) -> list[int]:
+        """Send the parts (buttons on the last), then the attached and the overflow documents.
+
+        `skip_chunks` lets a retry resume after the parts it already delivered (`resume`)."""
+        parts, overflow = plan_parts(message.text)
+        items: list[tuple[str, Callable[[], Awaitable[int]]]] = []
+        for index, part in enumerate(parts):
+            markup = keyboard(message.buttons) if index == len(parts) - 1 else None
+            items.append(("sendMessage", functools.partial(self._send_text, message, part, markup)))
+        if message.document_path:
+            path = self._document(message.document_path)
+            if path is not None:
+                items.append(
+                    (
+                        "sendDocument",
+                        functools.partial(self._send_file, message, path.read_bytes(), path.name),
+                    )
+                )
+        if overflow is not None:
+            items.append(
+                (
+                    "sendDocument",
+                    functools.partial(
+                        self._send_file, message, overflow.encode(), OVERFLOW_FILENAME
+                    ),
+                )
+            )
+        ids: list[int] = []
+        try:
+            for index, (method, item) in enumerate(items):
+                if index < skip_chunks:
+                    continue
+                ids.append(await self._call(message.chat_id, method, item))
+                if on_sent is not None:
+                    on_sent(index + 1)
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
+        return ids
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
+        """Edit a card in place; "message is not modified" counts as done."""
+        body = split_message(text)[0]
+
+        async def call() -> None:
+            await self.bot.edit_message_text(
+                body,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                disable_web_page_preview=True,
+            )
+
+        try:
+            await self._call(chat_id, "editMessageText", call)
+        except BadRequest as exc:
+            if "message is not modified" in exc.message.lower():
+                return True
+            raise telegram_error(exc, self.secret) from None
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
+        return True
+
+    async def send_photo(self, message: PhotoMessage) -> int:
+        async def call() -> int:
+            sent = await self.bot.send_photo(
+                message.chat_id,
+                photo=message.png,
+                filename=message.filename,
+                caption=message.caption or None,
+                message_thread_id=message.topic_id,
+            )
+            return sent.message_id
+
+        try:
+            return await self._call(message.chat_id, "sendPhoto", call)
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
+
+    async def _send_text(
+        self, message: ChatMessage, chunk: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        try:
+            sent = await self.bot.send_message(
+                message.chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=message.topic_id,
+                reply_markup=markup,
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            if "can't parse entities" not in exc.message.lower():
+                raise
+            # Markup Telegram rejects (e.g. from an LLM): send that part as plain text rather
+            # than lose it.
+            sent = await self.bot.send_message(
+                message.chat_id,
+                html_to_plain(chunk),
+                message_thread_id=message.topic_id,
+                reply_markup=markup,
+                parse_mode=None,
+            )
+        return sent.message_id
+
+    async def _send_file(self, message: ChatMessage, content: bytes, filename: str) -> int:
+        sent = await self.bot.send_document(
+            message.chat_id,
+            document=content,
+            filename=filename,
+            message_thread_id=message.topic_id,
+        )
+        return sent.message_id
+
+    def _document(self, relative: str) -> Path | None:
+        path = (self.workspaces / relative).resolve()
+        if self.workspaces.resolve() not in path.parents or not path.is_file():
+            return None
+        return path
