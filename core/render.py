@@ -54,6 +54,18 @@ def console_text(text: str, buttons: list[Button]) -> str:
     return body
 
 
+def elapsed(seconds: float) -> str:
+    """A span of time as a person reads it: "45 s", "12 min", "3 h 20 min", "4 days"."""
+    whole = max(int(seconds), 0)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min"
+    if whole < 172800:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} days"
+
+
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 

@@ -5,6 +5,7 @@ Telegram refuses is final everywhere, and a best-effort call fails the same way 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -42,16 +43,31 @@ async def send(message: ChatMessage, retry: RetryPolicy, give_up_after: timedelt
     )
 
 
-async def audit(event: AuditEvent, retry: RetryPolicy) -> None:
-    """Best effort: an audit entry that cannot be written is logged, never the caller's failure."""
+async def best_effort(
+    activity: str, arg: Any, *, task_queue: str, retry: RetryPolicy, failed: str
+) -> bool:
+    """Run `activity`; when it fails for good, log `failed` and go on (False)."""
     try:
         await workflow.execute_activity(
-            "audit.job_event",
-            event,
-            task_queue=OPERATOR_QUEUE,
+            activity,
+            arg,
+            task_queue=task_queue,
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=timedelta(minutes=10),
             retry_policy=retry,
         )
     except ActivityError:
-        workflow.logger.warning("%s: audit entry %s not written", event.job_id, event.action)
+        workflow.logger.warning(failed)
+        return False
+    return True
+
+
+async def audit(event: AuditEvent, retry: RetryPolicy) -> None:
+    """Best effort: an audit entry that cannot be written is logged, never the caller's failure."""
+    await best_effort(
+        "audit.job_event",
+        event,
+        task_queue=OPERATOR_QUEUE,
+        retry=retry,
+        failed=f"{event.job_id}: audit entry {event.action} not written",
+    )

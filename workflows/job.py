@@ -21,6 +21,7 @@ from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
     from core.ids import workspace_name
+    from core.jobs.approval import decision_refusal
     from core.jobs.cards import CardRef, card_edit
     from core.jobs.messages import (
         approval_audit_detail,
@@ -179,17 +180,11 @@ class JobWorkflow:
         spec = self._spec
         if spec.approval is not Approval.required:
             raise ValueError(f"{spec.job_id} did not ask for approval")
-        if not decision.console and decision.chat_id != spec.report_chat_id:
-            raise ValueError(f"only the chat {spec.job_id} belongs to can decide")
-        if self._approval is not None:
-            approved, who, when = self._approval
-            verb = "approved" if approved else "denied"
-            raise ValueError(
-                f"{spec.job_id} was already {verb} by user {who.user_id} at {when}; "
-                "nothing more to decide"
-            )
-        if self._approval_closed:
-            raise ValueError(f"{spec.job_id} is no longer waiting: {self._approval_closed}")
+        refusal = decision_refusal(
+            spec.job_id, decision, spec.report_chat_id, self._approval, self._approval_closed
+        )
+        if refusal:
+            raise ValueError(refusal)
         if self._status.state is not JobState.awaiting_approval:
             raise ValueError(f"{spec.job_id} is {self._status.state.value}, not awaiting approval")
 
@@ -424,19 +419,13 @@ class JobWorkflow:
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
         """False when the card could not be edited (then no further edits are tried)."""
-        try:
-            await workflow.execute_activity(
-                "notify.edit_card",
-                edit,
-                task_queue=NOTIFY_QUEUE,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=10),
-                retry_policy=NOTIFY_RETRY,
-            )
-        except ActivityError:
-            workflow.logger.warning("job %s: card edit failed", edit.job_id)
-            return False
-        return True
+        return await calls.best_effort(
+            "notify.edit_card",
+            edit,
+            task_queue=NOTIFY_QUEUE,
+            retry=NOTIFY_RETRY,
+            failed=f"job {edit.job_id}: card edit failed",
+        )
 
     def _card_task_done(self) -> bool:
         return self._card_task is None or self._card_task.done()

@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
+    from core.jobs.approval import decision_refusal
     from core.jobs.messages import duration_text
     from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
@@ -53,17 +54,11 @@ class ScheduleApprovalWorkflow:
         request = self._request
         if request is None:
             raise ValueError("the request is starting; try again in a moment")
-        if not decision.console and decision.chat_id != request.chat_id:
-            raise ValueError(f"only the chat {request.schedule_id} belongs to can decide")
-        if self._decision is not None:
-            approved, who, when = self._decision
-            verb = "approved" if approved else "denied"
-            raise ValueError(
-                f"{request.schedule_id} was already {verb} by user {who.user_id} at {when}; "
-                "nothing more to decide"
-            )
-        if self._outcome:
-            raise ValueError(f"{request.schedule_id} is no longer waiting: {self._outcome}")
+        refusal = decision_refusal(
+            request.schedule_id, decision, request.chat_id, self._decision, self._outcome
+        )
+        if refusal:
+            raise ValueError(refusal)
 
     async def _decide(self, approved: bool, decision: ApprovalDecision) -> str:
         when = workflow.now().strftime("%Y-%m-%d %H:%M:%S UTC")

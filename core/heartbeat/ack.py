@@ -1,6 +1,6 @@
 """The ack token (`HEARTBEAT_OK`): a result that says "nothing to report" is not delivered.
 
-Rules (DESIGN.md §5b, decision 036):
+Rules (decisions 023 and 036):
 
 - The model's markup is read first: HTML formatting tags (`<b>`, `<code>`, `<p>`, `<br>`, …)
   are removed (block tags become line breaks, a link keeps its address) and entities are decoded

@@ -1,6 +1,7 @@
-"""Heartbeat settings: global defaults (environment, seed 001's names) and per-target overrides.
+"""Heartbeat settings: global defaults (the HEARTBEAT_* environment settings) and
+per-target overrides.
 
-Rules (DESIGN.md §5b): a target falls back to the global value field by field, except the quiet
+Rules: a target falls back to the global value field by field, except the quiet
 window, which is taken whole (both ends from the target, or the global window). Every value is
 validated when it is set — a malformed time, an unknown timezone or a one-ended window is
 refused with a message and nothing changes.

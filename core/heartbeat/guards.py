@@ -1,4 +1,4 @@
-"""Guards from the observer design (seed 002), as pure functions of `now` (injected clock).
+"""The heartbeat's guards (should a run go ahead now?), as pure functions of `now` (injected clock).
 
 - Busy: a person who wrote within `cooldown_minutes` is mid-conversation; idle for exactly the
   cooldown is no longer busy. An intake question still waiting for its answer counts too.

@@ -1,5 +1,6 @@
-"""What the heartbeat agent is asked: the prompt (resolved in seed 001's order) and the system
-preamble of metadata injected before it. Pure functions; the activities do the file I/O."""
+"""What the heartbeat agent is asked: the prompt (workspace file, template, inline, default)
+and the system preamble of metadata injected before it. Pure functions; the activities do the
+file I/O."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from core.heartbeat.repetition import repetition_preamble
+from core.render import elapsed
 from core.untrusted import untrusted_data
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
@@ -61,7 +63,8 @@ def choose_prompt(
 ) -> PromptResolution:
     """Workspace file → template → inline → HEARTBEAT_DEFAULT_PROMPT; first real one wins.
 
-    A file created this run makes no LLM call at all (DESIGN.md §5b); a file without items
+    A file created this run makes no LLM call at all (the person has not written a checklist
+    yet); a file without items
     falls through to the next source."""
     notes: list[str] = []
     if file_path:
@@ -116,14 +119,7 @@ class PreambleContext(BaseModel):
 
 
 def _ago(now: datetime, then: datetime) -> str:
-    seconds = max(int((now - then).total_seconds()), 0)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} days"
+    return elapsed((now - then).total_seconds())
 
 
 def build_preamble(ctx: PreambleContext) -> str:

@@ -1,6 +1,6 @@
-"""Repetition detection (seed 001): three near-identical results in a row earn the next run a
+"""Repetition detection: three near-identical results in a row earn the next run a
 forceful preamble. difflib's ratio, compared pairwise over the last three results; an empty or
-suppressed result breaks the chain (DESIGN.md §5b)."""
+suppressed result breaks the chain (decision 022)."""
 
 from __future__ import annotations
 

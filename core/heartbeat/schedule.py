@@ -1,9 +1,9 @@
 """The Temporal Schedule behind each heartbeat target, and its clock alignment.
 
 Temporal aligns interval specs to the Unix epoch (`epoch + n·every + offset`), which for every
-interval dividing a day is "multiples of the interval from midnight UTC" (seed 001's clock
-alignment) and stays put across restarts and re-creations. SKIP keeps a run from overlapping the
-previous one; a short catch-up window stops a burst of stale runs after an outage.
+interval dividing a day is "multiples of the interval from midnight UTC" (runs at the same
+clock times every day) and stays put across restarts and re-creations. SKIP keeps a run from
+overlapping the previous one; a short catch-up window stops a burst of stale runs after an outage.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A heartbeat target: a chat, or one forum topic inside a group (seed 002's `group_targets`).
+"""A heartbeat target: a chat, or one forum topic inside a group (a group target).
 
 The readable schedule id `heartbeat-<chat_id>[-<topic_id>]` is the target's identity everywhere:
 the Temporal Schedule, the database row, the CLI (`temporal schedule describe -s heartbeat-…`).

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 
-from core.jobs.models import Approval, JobOrigin, StepSpec
+from core.jobs.models import Approval, ApprovalDecision, JobOrigin, StepSpec
 from core.registry import WorkerRegistry
 
 COMMAND_PARAM = "command"
@@ -87,3 +87,25 @@ def describe_origin(origin: JobOrigin, requested_by: int | None) -> str:
     if origin is JobOrigin.trigger_response:
         return "a heartbeat follow-up (written from a language model's result)"
     return person
+
+
+# An earlier decision: approved or not, by whom, when (UTC, as shown).
+Decided = tuple[bool, ApprovalDecision, str]
+
+
+def decision_refusal(
+    subject: str, decision: ApprovalDecision, chat_id: int, earlier: Decided | None, closed: str
+) -> str | None:
+    """Why `decision` on `subject` (a job or a schedule waiting for approval in `chat_id`)
+    cannot be taken, or None: only that chat decides, once, while the request is open."""
+    if not decision.console and decision.chat_id != chat_id:
+        return f"only the chat {subject} belongs to can decide"
+    if earlier is not None:
+        approved, who, when = earlier
+        verb = "approved" if approved else "denied"
+        return (
+            f"{subject} was already {verb} by user {who.user_id} at {when}; nothing more to decide"
+        )
+    if closed:
+        return f"{subject} is no longer waiting: {closed}"
+    return None

@@ -1,6 +1,6 @@
 """HeartbeatWorkflow: one heartbeat run for one target, started by the target's Schedule.
 
-In order (DESIGN.md §4, issue 5): load the target's settings; stop early in quiet hours
+In order: load the target's settings; stop early in quiet hours
 (workflow time); skip while the chat is busy or unreachable; report the jobs' changes since they
 were last told (ledger compare-and-set shared with each job's own push); then — only with a
 prompt or a checklist to follow — run the heartbeat agent, or start the configured trigger
