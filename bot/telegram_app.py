@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from cachetools import TTLCache
-from telegram import Bot, BotCommand, Document, Message, PhotoSize, Update
+from telegram import Bot, BotCommand, CallbackQuery, Document, Message, PhotoSize, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -152,8 +152,6 @@ async def send_replies(
 def build_application(
     settings: Settings, operator: Operator, on_poll: Callable[[], None] | None = None
 ) -> Application:  # type: ignore[type-arg]
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
     bot = build_bot(
         settings,
         connections=APPLICATION_CONNECTIONS,
@@ -167,69 +165,88 @@ def build_application(
         .concurrent_updates(True)  # a Cancel press is handled while other work runs
         .build()
     )
+    handlers = UpdateHandlers(app, settings, operator)
+    app.add_handler(
+        MessageHandler(
+            (filters.TEXT | filters.COMMAND | filters.Document.ALL | filters.PHOTO)
+            & ~filters.UpdateType.EDITED,
+            handlers.on_message,
+        )
+    )
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.on_edit))
+    app.add_handler(CallbackQueryHandler(handlers.on_button))
+    app.add_error_handler(handlers.on_error)
+    return app
 
-    def delivery() -> TelegramDelivery:
-        return TelegramDelivery(app.bot, settings.workspaces_dir, secret=token)
 
-    async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+class UpdateHandlers:
+    """What the bot does with each kind of update: a message or command, an edit, a button
+    press; and what it says when handling one failed."""
+
+    def __init__(self, app: Application, settings: Settings, operator: Operator) -> None:  # type: ignore[type-arg]
+        assert settings.telegram_bot_token is not None
+        self.app = app
+        self.settings = settings
+        self.operator = operator
+        self._token = settings.telegram_bot_token.get_secret_value()
+        self._edit_told: TTLCache[int, bool] = TTLCache(
+            maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS
+        )
+
+    def _delivery(self) -> TelegramDelivery:
+        return TelegramDelivery(self.app.bot, self.settings.workspaces_dir, secret=self._token)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
         incoming = incoming_from(update)
-        sender = delivery()
+        sender = self._delivery()
 
         async def post(reply: Reply) -> list[int]:
             return await deliver(sender, reply_message(incoming, reply))
 
         async def fetch(attachment: Attachment) -> bytes:
-            return await download(app.bot, attachment)
+            return await download(self.app.bot, attachment)
 
-        await operator.handle(incoming, post=post, fetch=fetch)
+        await self.operator.handle(incoming, post=post, fetch=fetch)
 
-    edit_told: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS)
-
-    async def on_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edit of an earlier message (Telegram sends these as updates too): run nothing;
         tell an allowed chat once that edits are ignored; strangers hear nothing."""
         incoming = incoming_from(update)
-        if incoming.chat_id in edit_told or not (
-            settings.is_allowed_user(incoming.user_id)
-            and settings.is_allowed_chat(incoming.chat_id, incoming.chat_type)
+        if incoming.chat_id in self._edit_told or not (
+            self.settings.is_allowed_user(incoming.user_id)
+            and self.settings.is_allowed_chat(incoming.chat_id, incoming.chat_type)
         ):
             return
-        edit_told[incoming.chat_id] = True
+        self._edit_told[incoming.chat_id] = True
         await deliver(
-            delivery(),
+            self._delivery(),
             ChatMessage(chat_id=incoming.chat_id, topic_id=incoming.topic_id, text=EDIT_NOTICE),
         )
 
-    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
             return
         incoming = incoming_from(update)
-        sender = delivery()
+        sender = self._delivery()
         answered = False
 
         async def post(reply: Reply) -> list[int]:
             nonlocal answered
             if not answered:  # the button's toast first, then the replies
                 answered = True
-                await answer(reply.toast)
+                await _answer(query, reply.toast)
             if not isinstance(query.message, Message):
                 return []
             return await deliver(sender, reply_message(incoming, reply))
 
-        async def answer(toast: str | None) -> None:
-            try:
-                await query.answer(text=toast[:190] if toast else None)
-            except TelegramError as exc:  # an old or repeated press: the replies still matter
-                log.info("callback answer failed: %s", type(exc).__name__)
-
-        await operator.handle(incoming, post=post)
+        await self.operator.handle(incoming, post=post)
         if not answered:
-            await answer(None)
+            await _answer(query, None)
 
-    async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error(
             "update handling failed: %s", type(context.error).__name__, exc_info=context.error
         )
@@ -238,20 +255,15 @@ def build_application(
                 await update.effective_message.reply_text(
                     "⚠️ Something went wrong on my side; nothing was lost. Try again in a moment."
                 )
-            except Exception:
-                log.warning("could not tell the chat about the error")
+            except TelegramError as exc:
+                log.warning("could not tell the chat about the error: %s", type(exc).__name__)
 
-    app.add_handler(
-        MessageHandler(
-            (filters.TEXT | filters.COMMAND | filters.Document.ALL | filters.PHOTO)
-            & ~filters.UpdateType.EDITED,
-            on_message,
-        )
-    )
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edit))
-    app.add_handler(CallbackQueryHandler(on_button))
-    app.add_error_handler(on_error)
-    return app
+
+async def _answer(query: CallbackQuery, toast: str | None) -> None:
+    try:
+        await query.answer(text=toast[:190] if toast else None)
+    except TelegramError as exc:  # an old or repeated press: the replies still matter
+        log.info("callback answer failed: %s", type(exc).__name__)
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
