@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.client import WorkflowExecutionStatus as ExecStatus
 
+from activities import stats_chart
 from core.jobs.models import parse_ledger_status
 from core.jobs.queries import CLOSED_AS, chat_jobs_query, closed_since, job_state
 from core.stats import (
@@ -81,10 +82,6 @@ class StatsActivities:
         summary = summarize(request, with_told_times(points, told))
         text = caption(summary)
         title = f"Jobs of this chat, last {request.days} days ({request.timezone})"
-        # matplotlib is imported on the first chart, not when a process starts: it adds about a
-        # second to every start-up (workers, the CLI) that never draws.
-        from activities import stats_chart
-
         png = await asyncio.to_thread(stats_chart.render_png, summary, title)
         log.info(
             "stats for chat %s: %d jobs over %d days, %d bytes",

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from core.stats import FINAL_STATES, Summary
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 5.0, 100
@@ -20,6 +16,12 @@ COLORS = {"completed": "#2e7d32", "failed": "#c62828", "cancelled": "#9e9e9e"}
 def render_png(summary: Summary, title: str) -> bytes:
     """Stacked bars per day by final state (left axis) and the day's median time to result
     (line, right axis)."""
+    # matplotlib is imported on the first chart, not when a process starts: it adds about a
+    # second to every start-up (workers, the CLI) that never draws.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
