@@ -69,8 +69,15 @@ class HeartbeatScope(ChatScope):
 
     async def show_jobs(self, args: ListJobsArgs) -> str:
         state = LISTED_STATES.get(args.status)
+        closed = ""
+        if state is not None and state.is_final:
+            closed = args.closed_clause(self.deps.settings.timezone)
         jobs = await list_chat_jobs(
-            self.deps.client, self.target, state.value if state else None, MAX_LISTED_JOBS
+            self.deps.client,
+            self.target,
+            state.value if state else None,
+            MAX_LISTED_JOBS,
+            closed,
         )
         return json.dumps(jobs, default=str)
 

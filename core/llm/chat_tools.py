@@ -11,8 +11,10 @@ size limits, what is wrapped as untrusted data — is here, the same for every c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from temporalio.client import WorkflowExecutionDescription
@@ -43,6 +45,23 @@ class ListJobsArgs(ToolArgs):
     period: Literal["today", "yesterday", "week"] = Field(
         default="today", description="for failed/completed: when they ended"
     )
+
+    def closed_clause(self, timezone: str, now: datetime | None = None) -> str:
+        """The period as a visibility clause on CloseTime: since local midnight, the day
+        before, or the last 7 days (as the chat's /failed and /done count them)."""
+        now = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        start, end = {
+            "today": (midnight, None),
+            "yesterday": (midnight - timedelta(days=1), midnight),
+            "week": (now - timedelta(days=7), None),
+        }[self.period]
+        clause = f"CloseTime >= '{_rfc3339(start)}'"
+        return clause + (f" AND CloseTime < '{_rfc3339(end)}'" if end is not None else "")
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class WorkspaceArgs(ToolArgs):
