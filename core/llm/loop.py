@@ -65,89 +65,93 @@ async def run_tools(
     """Run the loop on `messages` (appended to). `request`: more parameters for each model
     call (temperature, tool_choice). `on_llm_call`: after each answer (an activity heartbeat)."""
     run = run if run is not None else LoopRun()
+    schemas = toolset.schemas()
     try:
         async with asyncio.timeout(budget.max_seconds):
-            await _loop(llm, toolset, scope, messages, budget, model, request or {}, run,
-                        on_llm_call, label)  # fmt: skip
+            while not _spent(budget, run):
+                response = await llm.complete(
+                    model=model,
+                    messages=messages,
+                    tools=schemas,
+                    **(request or {}),
+                    **_limits(budget, run),
+                )
+                run.llm_calls += 1
+                run.tokens += _tokens(response, messages)
+                if on_llm_call is not None:
+                    on_llm_call(run)
+                message = response.choices[0].message  # the wrapper checked there is one
+                if message.content:
+                    run.text = message.content
+                # Function calls only: the wrapper checked each has a name and arguments.
+                calls: list[Any] = list(message.tool_calls or [])
+                if not calls:
+                    run.answer, run.stop_reason = message.content or "", "answered"
+                    break
+                messages.append(_assistant_turn(message.content, calls))
+                run.last_results = []
+                for index, call in enumerate(calls):
+                    result = await _call(toolset, scope, budget, run, index, call, label)
+                    run.last_results.append(result)
+                    messages.append(
+                        {"role": "tool", "tool_call_id": call.id, "content": result.text}
+                    )
+                if budget.stop_on_terminal and all(r.ok and r.terminal for r in run.last_results):
+                    run.stop_reason = "terminal"
+                    break
     except TimeoutError:
         run.stop_reason = f"timeout after {budget.max_seconds:g} s"
     return run
 
 
-async def _loop(
-    llm: Llm,
+def _spent(budget: Budget, run: LoopRun) -> bool:
+    """Whether the budget is spent (the reason recorded) before the next model call."""
+    if run.llm_calls >= budget.max_llm_calls:
+        run.stop_reason = f"budget: {budget.max_llm_calls} model calls"
+    elif budget.max_tokens is not None and run.tokens >= budget.max_tokens:
+        run.stop_reason = f"budget: {budget.max_tokens} tokens"
+    return run.stop_reason.startswith("budget")
+
+
+def _limits(budget: Budget, run: LoopRun) -> dict[str, Any]:
+    if budget.completion_max_tokens is None:
+        return {}
+    limit = budget.completion_max_tokens
+    if budget.max_tokens is not None:  # never ask for more than is left
+        limit = min(limit, budget.max_tokens - run.tokens)
+    return {"max_tokens": limit}
+
+
+def _assistant_turn(content: str | None, calls: list[Any]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": content or None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": call.function.arguments},
+            }
+            for call in calls
+        ],
+    }
+
+
+async def _call(
     toolset: Toolset[ScopeT],
     scope: ScopeT,
-    messages: list[dict[str, Any]],
     budget: Budget,
-    model: str,
-    request: dict[str, Any],
     run: LoopRun,
-    on_llm_call: Callable[[LoopRun], None] | None,
+    index: int,
+    call: Any,
     label: str,
-) -> None:
-    schemas = toolset.schemas()
-    while True:
-        if run.llm_calls >= budget.max_llm_calls:
-            run.stop_reason = f"budget: {budget.max_llm_calls} model calls"
-            return
-        if budget.max_tokens is not None and run.tokens >= budget.max_tokens:
-            run.stop_reason = f"budget: {budget.max_tokens} tokens"
-            return
-        limits: dict[str, Any] = {}
-        if budget.completion_max_tokens is not None:
-            limit = budget.completion_max_tokens
-            if budget.max_tokens is not None:  # never ask for more than is left
-                limit = min(limit, budget.max_tokens - run.tokens)
-            limits["max_tokens"] = limit
-        response = await llm.complete(
-            model=model, messages=messages, tools=schemas, **request, **limits
-        )
-        run.llm_calls += 1
-        run.tokens += _tokens(response, messages)
-        if on_llm_call is not None:
-            on_llm_call(run)
-        message = response.choices[0].message  # the wrapper checked there is one
-        if message.content:
-            run.text = message.content
-        # Function calls only: the wrapper checked each has a name and arguments.
-        calls: list[Any] = list(message.tool_calls or [])
-        if not calls:
-            run.answer = message.content or ""
-            run.stop_reason = "answered"
-            return
-        messages.append(
-            {
-                "role": "assistant",
-                "content": message.content or None,
-                "tool_calls": [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {
-                            "name": call.function.name,
-                            "arguments": call.function.arguments,
-                        },
-                    }
-                    for call in calls
-                ],
-            }
-        )
-        run.last_results = []
-        for index, call in enumerate(calls):
-            if budget.max_calls_per_round is not None and index >= budget.max_calls_per_round:
-                result = ToolResult(
-                    f"error: at most {budget.max_calls_per_round} tool calls per turn", ok=False
-                )
-            else:
-                run.tool_calls += 1
-                result = await toolset.call(scope, call.function.name, call.function.arguments)
-                log.info("%s: tool %s -> %s", label, call.function.name, result.text[:120])
-            run.last_results.append(result)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
-        if budget.stop_on_terminal and all(r.ok and r.terminal for r in run.last_results):
-            run.stop_reason = "terminal"
-            return
+) -> ToolResult:
+    if budget.max_calls_per_round is not None and index >= budget.max_calls_per_round:
+        return ToolResult(f"error: at most {budget.max_calls_per_round} tool calls per turn", False)
+    run.tool_calls += 1
+    result = await toolset.call(scope, call.function.name, call.function.arguments)
+    log.info("%s: tool %s -> %s", label, call.function.name, result.text[:120])
+    return result
 
 
 def _tokens(response: Any, messages: list[dict[str, Any]]) -> int:
