@@ -10,7 +10,7 @@ import logging
 from temporalio import activity
 
 from core.jobs.models import StepInput, StepOutput
-from core.llm import LlmUnavailable, llm_for
+from core.llm.client import LlmUnavailable, llm_for
 from core.registry import StepRole, WorkerDefinition
 from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len
 from core.settings import Settings

@@ -27,7 +27,7 @@ from activities.research_fetch import (
     research_client,
 )
 from core.jobs.models import StepInput, StepOutput
-from core.llm import LlmUnavailable, llm_for
+from core.llm.client import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE

@@ -24,7 +24,7 @@ from bot.uploads import Fetcher, UploadError
 from core.jobs.client import JobActionError
 from core.jobs.planner import PlanError
 from core.jobs.schedules import ScheduleError
-from core.llm import outage as llm_outage
+from core.llm.client import outage as llm_outage
 from core.logs import chat_context
 from core.render import esc
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from openai import AsyncOpenAI
 from temporalio.client import Client
 
 from activities.heartbeat.validate import ChatValidator, build_validator
@@ -14,7 +13,7 @@ from activities.telegram.sender import Sender
 from core.db import Database
 from core.heartbeat.config import HeartbeatConfig, defaults_from_settings
 from core.heartbeat.store import HeartbeatStore
-from core.llm import llm_client
+from core.llm.client import Llm, llm_for
 from core.registry import WorkerRegistry
 from core.settings import Settings
 from core.store import utcnow
@@ -34,7 +33,7 @@ class HeartbeatDeps:
     sender: Sender
     clock: Clock = utcnow
     validator: ChatValidator | None = None
-    llm: Callable[[], AsyncOpenAI | None] | None = None
+    llm: Callable[[], Llm | None] | None = None  # tests stand in a model; else `llm_for`
     store: HeartbeatStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,8 +44,10 @@ class HeartbeatDeps:
             self.validator = build_validator(self.sender)
         return self.validator
 
-    def llm_client(self) -> AsyncOpenAI | None:
-        return self.llm() if self.llm is not None else llm_client(self.settings)
+    def llm_for(self) -> Llm | None:
+        """The model for the agent, through the one wrapper (breaker, job timeout) as every
+        other call site; read at each run, so a changed setting applies to the next one."""
+        return self.llm() if self.llm is not None else llm_for(self.settings, interactive=False)
 
     def defaults(self) -> HeartbeatConfig:
         return defaults_from_settings(self.settings)

@@ -62,9 +62,11 @@ async def query_status(client: Client, job_id: str) -> JobStatus | None:
 
 
 async def list_chat_jobs(
-    client: Client, target: HeartbeatTarget, state: str | None, limit: int
+    client: Client, target: HeartbeatTarget, state: str | None, limit: int, closed: str = ""
 ) -> list[dict[str, Any]]:
-    extra = f"JobStatus = '{JobState(state).value}'" if state else ""
+    """The chat's jobs, newest first; `closed`: a visibility clause on CloseTime."""
+    clauses = [f"JobStatus = '{JobState(state).value}'" if state else "", closed]
+    extra = " AND ".join(clause for clause in clauses if clause)
     out: list[dict[str, Any]] = []
     async for wf in client.list_workflows(
         chat_jobs_query(target.chat_id, extra), limit=limit, page_size=min(limit, 100)

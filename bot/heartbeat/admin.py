@@ -40,7 +40,7 @@ from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.heartbeat.triggers import trigger_workflows
 from core.jobs.queries import chat_jobs_query
-from core.llm import LlmUnavailable, llm_for
+from core.llm.client import LlmUnavailable, llm_for
 from core.render import esc, truncate_utf16
 from core.settings import Settings
 from core.store import ChatStore

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.conversations import ConversationStore, Turn
-from bot.intake.tools import ToolContext, invoke, tool_schemas
+from bot.intake.tools import TOOLS, IntakeScope
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.llm import Llm, LlmUnavailable
+from core.llm.client import Llm, LlmUnavailable
+from core.llm.loop import Budget, LoopRun, run_tools
 from core.render import esc, truncate_utf16
 from core.untrusted import SYSTEM_RULE
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
 MAX_CALLS_PER_ROUND = 4
+# A round whose tools all answered the person (a card, a list) ends the message.
+BUDGET = Budget(
+    max_llm_calls=MAX_ROUNDS, max_calls_per_round=MAX_CALLS_PER_ROUND, stop_on_terminal=True
+)
 MAX_REPLY_CHARS = 3000
 
 SYSTEM_PROMPT = f"""You are the intake of Heartbeat Operator, a chat bot that runs durable \
@@ -59,7 +64,6 @@ class LlmIntake:
         self.llm = llm
         self.conversations = conversations
         self.model = op.settings.openai_model
-        self.tools = tool_schemas()
         self.round_trips_total = 0  # for measurements (bench, tests)
 
     def _messages(self, msg: Incoming, text: str, history: list[Turn]) -> list[dict[str, Any]]:
@@ -84,72 +88,43 @@ class LlmIntake:
         return run.replies
 
     async def run(self, msg: Incoming, text: str, history: list[Turn]) -> IntakeRun:
-        messages = self._messages(msg, text, history)
-        ctx = ToolContext(self.op, msg)
+        scope = IntakeScope(self.op, msg)
+        loop = LoopRun()
         out = IntakeRun()
-        for _ in range(MAX_ROUNDS):
-            try:
-                reply = await self._complete(messages)
-            except LlmUnavailable:
-                if not out.replies and not out.job_ids:
-                    raise  # nothing done yet: the keyword router answers instead
-                # Tools already acted (a job may be running): say so, never redo it by keywords.
-                out.replies.append(
-                    Reply(
-                        text="⚠️ The language model stopped answering before I finished; "
-                        "the above is what was done."
-                    )
-                )
-                out.note = "(the model stopped answering midway)"
-                break
-            out.round_trips += 1
-            self.round_trips_total += 1
-            calls = list(reply.tool_calls or [])
-            if not calls:
-                answer = (reply.content or "").strip() or "I have nothing to add."
-                out.replies.append(Reply(text=esc(truncate_utf16(answer, MAX_REPLY_CHARS))))
-                out.note = answer
-                break
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": reply.content or None,
-                    "tool_calls": [
-                        {
-                            "id": c.id,
-                            "type": "function",
-                            "function": {
-                                "name": c.function.name,
-                                "arguments": c.function.arguments,
-                            },
-                        }
-                        for c in calls
-                    ],
-                }
+        try:
+            await run_tools(
+                self.llm,
+                TOOLS,
+                scope,
+                self._messages(msg, text, history),
+                BUDGET,
+                model=self.model,
+                request={"tool_choice": "auto", "temperature": 0},
+                run=loop,
+                label=f"chat {msg.chat_id}",
             )
-            all_done = True
-            for index, call in enumerate(calls):
-                if index >= MAX_CALLS_PER_ROUND:
-                    result = f"error: at most {MAX_CALLS_PER_ROUND} tool calls per turn"
-                    all_done = False
-                else:
-                    outcome, terminal = await invoke(
-                        ctx, call.function.name, call.function.arguments
-                    )
-                    result = outcome.for_model
-                    out.replies += outcome.replies
-                    out.job_ids += outcome.job_ids
-                    all_done = all_done and outcome.ok and terminal
-                    log.info(
-                        "chat %s: tool %s -> %s", msg.chat_id, call.function.name, result[:120]
-                    )
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-            if all_done:
-                out.note = "; ".join(
-                    m["content"] for m in messages[-len(calls) :] if m["role"] == "tool"
+        except LlmUnavailable:
+            if not scope.replies and not scope.job_ids:
+                raise  # nothing done yet: the keyword router answers instead
+            # Tools already acted (a job may be running): say so, never redo it by keywords.
+            scope.replies.append(
+                Reply(
+                    text="⚠️ The language model stopped answering before I finished; "
+                    "the above is what was done."
                 )
-                break
-        else:
+            )
+            out.note = "(the model stopped answering midway)"
+        finally:
+            out.round_trips = loop.llm_calls
+            self.round_trips_total += loop.llm_calls
+        out.replies, out.job_ids = scope.replies, scope.job_ids
+        if loop.answer is not None:
+            answer = loop.answer.strip() or "I have nothing to add."
+            out.replies.append(Reply(text=esc(truncate_utf16(answer, MAX_REPLY_CHARS))))
+            out.note = answer
+        elif loop.stop_reason == "terminal":
+            out.note = "; ".join(result.text for result in loop.last_results)
+        elif loop.stop_reason.startswith("budget"):
             out.replies.append(
                 Reply(
                     text="⚠️ I could not turn that into a clear action, so I did nothing more. "
@@ -159,15 +134,3 @@ class LlmIntake:
             out.note = "(gave up after several attempts)"
         log.info("chat %s: intake took %d model round trip(s)", msg.chat_id, out.round_trips)
         return out
-
-    async def _complete(self, messages: list[dict[str, Any]]) -> Any:
-        """The model's next message; `LlmUnavailable` for every kind of failure (unreachable,
-        slow, an error status, an answer of the wrong shape, the breaker open)."""
-        response = await self.llm.complete(
-            model=self.model,
-            messages=messages,
-            tools=self.tools,
-            tool_choice="auto",
-            temperature=0,
-        )
-        return response.choices[0].message

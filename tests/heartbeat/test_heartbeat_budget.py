@@ -15,6 +15,7 @@ from core.db import Database
 from core.heartbeat.config import HeartbeatConfig
 from core.heartbeat.models import AgentRequest
 from core.heartbeat.target import HeartbeatTarget
+from core.llm.client import Llm
 from core.registry import WorkerRegistry
 from tests.support.stack import make_settings
 
@@ -26,9 +27,6 @@ class LoopingModel:
         self.calls = 0
         self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
 
-    def with_options(self, **_: Any) -> LoopingModel:
-        return self
-
     async def create(self, **_: Any) -> Any:
         self.calls += 1
         call = SimpleNamespace(
@@ -36,11 +34,7 @@ class LoopingModel:
             type="function",
             function=SimpleNamespace(name="list_workspace_files", arguments="{}"),
         )
-        message = SimpleNamespace(
-            content=None,
-            tool_calls=[call],
-            model_dump=lambda **_: {"role": "assistant", "content": None},
-        )
+        message = SimpleNamespace(content=None, tool_calls=[call])
         return SimpleNamespace(
             choices=[SimpleNamespace(message=message)],
             usage=SimpleNamespace(total_tokens=5000),
@@ -56,7 +50,7 @@ async def test_the_token_budget_ends_the_loop(tmp_path: Path) -> None:
         db=Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"),
         registry=WorkerRegistry([]),
         sender=None,  # type: ignore[arg-type]
-        llm=lambda: model,  # type: ignore[arg-type,return-value]
+        llm=lambda: Llm(model, settings, timeout=5),  # type: ignore[arg-type]
     )
     target = HeartbeatTarget(chat_id=77)
     request = AgentRequest(

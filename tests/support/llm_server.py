@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from core.llm import forget
+from core.llm.client import forget
 
 
 @dataclass

@@ -1,5 +1,9 @@
 """The optional LLM: an openai SDK client on any OpenAI-compatible base URL, used through `Llm`.
 
+`llm_for` is the one way to get it: every call site (the intake, the heartbeat agent, reports,
+research notes, the heartbeat's checklist proposal) calls through the same wrapper, so the same
+timeout, breaker and answer checks apply to all of them.
+
 The LLM is an enhancement. Every caller has a plain fallback (the keyword router, the plain
 report, deterministic research notes), so every way a call can go wrong — refused connection, no
 answer within the timeout, an error status, an answer that is not a chat completion — surfaces
@@ -86,14 +90,13 @@ def outage(settings: Settings) -> int | None:
     return health.outages if health is not None and health.down else None
 
 
-def llm_client(settings: Settings, *, timeout: float | None = None) -> AsyncOpenAI | None:
-    """The raw SDK client (no retries), None when no key is configured. Call through `Llm`.
+def _sdk_client(settings: Settings, *, timeout: float) -> AsyncOpenAI | None:
+    """The raw SDK client (no retries), None when no key is configured; `llm_for` wraps it.
     Clients are kept per event loop, endpoint, key and timeout: building one costs ~20 ms
     (an SSL context), paid by every job otherwise."""
     if settings.openai_api_key is None:
         return None
     key = settings.openai_api_key.get_secret_value()
-    timeout = timeout if timeout is not None else settings.llm_job_timeout_seconds
     try:
         loop = id(asyncio.get_running_loop())
     except RuntimeError:  # built outside a loop: not shared
@@ -115,7 +118,7 @@ def llm_for(settings: Settings, *, interactive: bool) -> Llm | None:
     """The LLM for a caller, None when none is configured. `interactive`: a person waits for
     the answer (`LLM_TIMEOUT_SECONDS`); otherwise a job does (`LLM_JOB_TIMEOUT_SECONDS`)."""
     timeout = settings.llm_timeout_seconds if interactive else settings.llm_job_timeout_seconds
-    client = llm_client(settings, timeout=timeout)
+    client = _sdk_client(settings, timeout=timeout)
     return Llm(client, settings, timeout=timeout) if client is not None else None
 
 
