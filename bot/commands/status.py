@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot import views
 from bot.command_registry import command
@@ -20,52 +17,13 @@ from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.jobs.client import JobSummary
 from core.jobs.models import JobStatus
-from core.jobs.queries import chat_jobs_query
+from core.jobs.queries import DONE, FAILED, chat_jobs_query, parse_window
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 20
 LIVE_LIMIT = 10  # running jobs whose live step is asked for (one query each)
 LIVE_TIMEOUT_SECONDS = 2.0
-WINDOWS = ("today", "yesterday", "week")
-
-FAILED = (
-    "(JobStatus = 'failed' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut' "
-    "OR ExecutionStatus = 'Terminated')"
-)
-DONE = "JobStatus = 'completed' AND ExecutionStatus = 'Completed'"
-
-
-@dataclass(frozen=True)
-class Window:
-    label: str
-    start: datetime
-    end: datetime | None
-
-    def clause(self) -> str:
-        out = f"CloseTime >= '{_rfc3339(self.start)}'"
-        if self.end is not None:
-            out += f" AND CloseTime < '{_rfc3339(self.end)}'"
-        return out
-
-
-def _rfc3339(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_window(args: str, timezone: str, now: datetime | None = None) -> Window:
-    """`today` (default), `yesterday` or `week` (the last 7 days), in the operator's timezone."""
-    word = (args.split() or ["today"])[0].lower()
-    if word not in WINDOWS:
-        raise ValueError(f"unknown period {word!r}: use today, yesterday or week")
-    tz = ZoneInfo(timezone)
-    now = (now or datetime.now(UTC)).astimezone(tz)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if word == "today":
-        return Window("today", midnight, None)
-    if word == "yesterday":
-        return Window("yesterday", midnight - timedelta(days=1), midnight)
-    return Window("in the last 7 days", now - timedelta(days=7), None)
 
 
 def chat_scope(msg: Incoming) -> str:

@@ -4,7 +4,9 @@ intake agree on what a chat's jobs are and which state each is in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowExecutionStatus as ExecStatus
 
@@ -33,7 +35,49 @@ def chat_jobs_query(chat_id: int, extra: str = "") -> str:
 
 def closed_since(when: datetime) -> str:
     """The visibility clause for executions closed at or after `when`."""
-    return f"CloseTime >= '{when.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    return f"CloseTime >= '{_rfc3339(when)}'"
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Jobs that ended badly (their own word, or Temporal's), and jobs that finished well.
+FAILED = (
+    "(JobStatus = 'failed' OR ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut' "
+    "OR ExecutionStatus = 'Terminated')"
+)
+DONE = "JobStatus = 'completed' AND ExecutionStatus = 'Completed'"
+WINDOWS = ("today", "yesterday", "week")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period jobs ended in, as a person names it."""
+
+    label: str
+    start: datetime
+    end: datetime | None
+
+    def clause(self) -> str:
+        out = closed_since(self.start)
+        if self.end is not None:
+            out += f" AND CloseTime < '{_rfc3339(self.end)}'"
+        return out
+
+
+def parse_window(args: str, timezone: str, now: datetime | None = None) -> Window:
+    """`today` (default), `yesterday` or `week` (the last 7 days), in the operator's timezone."""
+    word = (args.split() or ["today"])[0].lower()
+    if word not in WINDOWS:
+        raise ValueError(f"unknown period {word!r}: use today, yesterday or week")
+    now = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if word == "today":
+        return Window("today", midnight, None)
+    if word == "yesterday":
+        return Window("yesterday", midnight - timedelta(days=1), midnight)
+    return Window("in the last 7 days", now - timedelta(days=7), None)
 
 
 def job_state(recorded: str | None, status: ExecStatus | None) -> str:

@@ -11,16 +11,16 @@ size limits, what is wrapped as untrusted data — is here, the same for every c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from temporalio.client import WorkflowExecutionDescription
 
 from core.ids import normalize_job_id, workspace_name
 from core.jobs.client import JobClient, JobNotFoundError
+from core.jobs.queries import parse_window
 from core.llm.tools import Tool, ToolArgs, UntrustedText
 from core.render import truncate_utf16
 from core.temporal import SA_REPORT_CHAT_ID
@@ -47,21 +47,9 @@ class ListJobsArgs(ToolArgs):
     )
 
     def closed_clause(self, timezone: str, now: datetime | None = None) -> str:
-        """The period as a visibility clause on CloseTime: since local midnight, the day
-        before, or the last 7 days (as the chat's /failed and /done count them)."""
-        now = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        start, end = {
-            "today": (midnight, None),
-            "yesterday": (midnight - timedelta(days=1), midnight),
-            "week": (now - timedelta(days=7), None),
-        }[self.period]
-        clause = f"CloseTime >= '{_rfc3339(start)}'"
-        return clause + (f" AND CloseTime < '{_rfc3339(end)}'" if end is not None else "")
-
-
-def _rfc3339(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        """The period as a visibility clause on CloseTime, as the chat's /failed and /done
+        count it."""
+        return parse_window(self.period, timezone, now).clause()
 
 
 class WorkspaceArgs(ToolArgs):
