@@ -24,6 +24,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.errors import Refusal
 from core.jobs.models import (
     ApprovalDecision,
     JobResult,
@@ -47,11 +48,11 @@ from core.temporal import (
 log = logging.getLogger(__name__)
 
 
-class JobNotFoundError(LookupError):
+class JobNotFoundError(Refusal, LookupError):
     pass
 
 
-class JobActionError(ValueError):
+class JobActionError(Refusal, ValueError):
     """A refused action (e.g. retry on a running job); the message is for the person."""
 
 
