@@ -110,9 +110,9 @@ class Operator(ChatServices):
         refusal = await self._gate(msg)
         if refusal is not None:
             return refusal
+        # No heartbeat is provisioned here: a person's private chat has one from start-up
+        # (allowed users) or from /heartbeat on, so no Temporal call holds up their answer.
         await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
-        if msg.chat_type == "private":  # first contact enables the person's heartbeat
-            await self.heartbeats.ensure_private(msg.chat_id)
         return await self._answer(msg)
 
     async def _answer(self, msg: Incoming) -> list[Reply]:
