@@ -130,7 +130,11 @@ async def job_detail(client: Client, target: HeartbeatTarget, job_id: str) -> di
     handle = client.get_workflow_handle(job_id)
     try:
         desc = await handle.describe()
-    except RPCError:
+    except RPCError as exc:
+        # An id that names no job, or is not an id at all: the model's mistake to correct.
+        # Anything else (Temporal not answering) is no answer about the job: it raises.
+        if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise
         return {"error": f"no job {job_id}"}
     if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != target.chat_id:
         return {"error": f"no job {job_id} in this chat"}
