@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from activities.senders import html_to_plain
 from bot.console import CONSOLE_CHAT_ID
 from core.heartbeat.target import HeartbeatTarget
+from core.render import html_to_plain
 from core.settings import Settings
 from tests.heartbeat.harness import Harness
 from worker_main import _sync_heartbeats, heartbeat_private_chats
