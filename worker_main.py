@@ -40,9 +40,8 @@ from activities.notify import NotifyActivities
 from activities.schedule_approval import ScheduleApprovalActivities
 from activities.stats import StatsActivities
 from activities.telegram.sender import Sender, build_sender
-from bot.console import run_console
+from bot.console import CONSOLE_CHAT_ID, run_console
 from bot.heartbeat import cli as heartbeat_cli
-from bot.heartbeat.admin import HeartbeatAdmin
 from bot.operator import Operator, OperatorDeps
 from bot.telegram_app import build_application, run_telegram
 from core.db import Database
@@ -57,6 +56,7 @@ from core.health import (
     temporal_check,
     workers_check,
 )
+from core.heartbeat.schedules import HeartbeatSchedules, private_chats
 from core.logs import setup_logging
 from core.metrics import free_loopback_port, install_sdk_metrics
 from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
@@ -354,10 +354,18 @@ async def cmd_isolated_worker(
     return 1 if failures else 0
 
 
+def heartbeat_private_chats(settings: Settings) -> list[int]:
+    """The private chats with a heartbeat from start-up: the allowed people's, or the console's."""
+    return private_chats(settings, CONSOLE_CHAT_ID)
+
+
 async def _sync_heartbeats(runtime: Runtime) -> None:
-    """Heartbeat schedules for configured group targets, and any a target lacks."""
+    """The heartbeats that exist from the start (configured group targets, the allowed people's
+    private chats or the console chat) and any schedule a target lacks. Provisioning is done
+    here, never while a person waits for an answer."""
+    schedules = HeartbeatSchedules(runtime.settings, runtime.client, runtime.db)
     try:
-        changed = await HeartbeatAdmin(runtime.settings, runtime.client, runtime.db).sync_all()
+        changed = await schedules.sync_all(heartbeat_private_chats(runtime.settings))
     except Exception:  # the workers still start; `hbo heartbeat sync` retries by hand
         log.exception("heartbeat schedules could not be synced")
         return
@@ -615,7 +623,9 @@ def _main(argv: list[str]) -> int:
         if args.command == "worker":
             return asyncio.run(cmd_worker(settings, args.queue))
         if args.command == "heartbeat":
-            return asyncio.run(heartbeat_cli.run(settings, args))
+            return asyncio.run(
+                heartbeat_cli.run(settings, args, private=heartbeat_private_chats(settings))
+            )
         return asyncio.run(cmd_bot(settings))
     except (DevServerError, OpsPortError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr, flush=True)

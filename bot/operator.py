@@ -21,9 +21,7 @@ from bot.intake import Intake
 from bot.services import ChatServices, OperatorDeps
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, UploadError
-from core.jobs.client import JobActionError
-from core.jobs.planner import PlanError
-from core.jobs.schedules import ScheduleError
+from core.errors import Refusal
 from core.llm.client import outage as llm_outage
 from core.logs import chat_context
 from core.render import esc
@@ -97,7 +95,12 @@ class Operator(ChatServices):
                 if post is not None:
                     await post(failed)
             except Exception:
-                log.exception("chat %s: job %s did not start", msg.chat_id, reply.job_id)
+                log.exception(
+                    "chat %s: job %s did not start",
+                    msg.chat_id,
+                    reply.job_id,
+                    extra={"job_id": reply.job_id},
+                )
                 failed = Reply(
                     text=f"⚠️ {esc(reply.job_id)} could not be started; nothing runs. "
                     "Try again in a moment."
@@ -110,9 +113,9 @@ class Operator(ChatServices):
         refusal = await self._gate(msg)
         if refusal is not None:
             return refusal
+        # No heartbeat is provisioned here: a person's private chat has one from start-up
+        # (allowed users) or from /heartbeat on, so no Temporal call holds up their answer.
         await self.deps.chats.touch(msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id)
-        if msg.chat_type == "private":  # first contact enables the person's heartbeat
-            await self.heartbeats.ensure_private(msg.chat_id)
         return await self._answer(msg)
 
     async def _answer(self, msg: Incoming) -> list[Reply]:
@@ -120,7 +123,7 @@ class Operator(ChatServices):
             if msg.callback_data is not None:
                 return await self._button(msg, msg.callback_data)
             return await self._text(msg, (msg.text or "").strip())
-        except (PlanError, JobActionError, ScheduleError, LookupError) as exc:
+        except Refusal as exc:  # anything else is a fault: `_handle` logs its traceback
             return [Reply(text=f"⚠️ {esc(exc)}", toast="refused")]
 
     def _tell_llm_outage(self, msg: Incoming, replies: list[Reply]) -> list[Reply]:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from importlib.metadata import entry_points
 from typing import Any
 
+from core.errors import Refusal
+
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "heartbeat_operator.workers"
@@ -50,7 +52,7 @@ class WorkerDefinition:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class UnknownWorkerError(LookupError):
+class UnknownWorkerError(Refusal, LookupError):
     pass
 
 

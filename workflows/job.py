@@ -552,8 +552,12 @@ class JobWorkflow:
             if previous is not None:
                 try:
                     await previous
-                except ActivityError:
-                    pass  # an undeliverable earlier message must not block the later ones
+                except ActivityError as err:  # undeliverable: it must not block the later ones
+                    workflow.logger.warning(
+                        "job %s: an earlier message was not delivered (%s)",
+                        spec.job_id,
+                        err.cause or err,
+                    )
             return await workflow.execute_activity(
                 "notify.job_update",
                 notification,

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import covers, notify_policy, query_status
@@ -181,12 +182,24 @@ class ChangeActivities:
         return change, False
 
     async def _result(self, job_id: str) -> JobResult | None:
+        """The job's result; None (logged) when it has none to read: it failed, was cancelled
+        or terminated, is gone, or returned a result this version cannot read. Any other
+        Temporal error raises (the activity is retried)."""
         try:
             handle = self.client.get_workflow_handle(job_id, result_type=JobResult)
             return await handle.result()
-        except Exception as exc:  # cancelled or terminated jobs have no result
-            activity.logger.info("job %s: no result to report (%s)", job_id, type(exc).__name__)
-            return None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            reason = "gone from Temporal"
+        except WorkflowFailureError as exc:  # cancelled or terminated jobs have no result
+            reason = type(exc.cause).__name__
+        except ValueError as exc:  # a result that does not validate as a JobResult
+            reason = f"unreadable result ({type(exc).__name__})"
+        activity.logger.info(
+            "job %s: no result to report (%s)", job_id, reason, extra={"job_id": job_id}
+        )
+        return None
 
     async def _attention_again(
         self,
@@ -221,8 +234,10 @@ class ChangeActivities:
     async def _stale(self, job: _Job, now: datetime, stale_after: timedelta) -> JobChange | None:
         try:
             desc = await self.client.get_workflow_handle(job.job_id).describe()
-        except Exception:
-            return None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return None  # gone since the visibility query: nothing to flag
         pending = list(desc.raw_description.pending_activities)
         if not pending:
             return None  # between steps: moving

@@ -6,11 +6,16 @@ Always scoped to one target's chat: a heartbeat never reads or starts another ch
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
 from core.heartbeat.models import FollowUpRequest
@@ -20,6 +25,8 @@ from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobSt
 from core.jobs.planner import PlanError, Planner
 from core.jobs.queries import chat_jobs_query, job_state
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+
+log = logging.getLogger(__name__)
 
 
 def covers(target: HeartbeatTarget, job_topic: int | None, topic_targets: list[int]) -> bool:
@@ -31,33 +38,70 @@ def covers(target: HeartbeatTarget, job_topic: int | None, topic_targets: list[i
 
 
 async def spec_of(client: Client, job_id: str) -> JobSpec | None:
-    """The spec the job was started with (its first history event)."""
+    """The spec the job was started with (its first history event); None (logged) when the job
+    is gone or its input is not a spec this version reads. Any other Temporal error raises: the
+    calling activity is retried."""
     try:
         async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
-            values = await client.data_converter.decode(payloads, [JobSpec])
-            return values[0]  # type: ignore[no-any-return]
-    except Exception:  # gone, or started with an input this version cannot read
-        return None
+            try:
+                values = await client.data_converter.decode(payloads, [JobSpec])
+                return values[0]  # type: ignore[no-any-return]
+            # The converter's own errors: a spec that does not validate (ValueError), an
+            # unknown encoding (KeyError), a payload it cannot convert (RuntimeError), none.
+            except (ValueError, KeyError, RuntimeError, IndexError) as exc:
+                log.warning(
+                    "job %s: its input is not a spec this version reads (%s)",
+                    job_id,
+                    type(exc).__name__,
+                    extra={"job_id": job_id},
+                )
+                return None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        log.info("job %s: no history in Temporal any more", job_id, extra={"job_id": job_id})
     return None
 
 
 async def notify_policy(client: Client, job_id: str, memo: dict[str, Any]) -> NotifyPolicy:
-    """From the memo when it carries the policy, else from the job's spec."""
+    """From the memo when it carries the policy, else from the job's spec. A policy that cannot
+    be read counts as silent (logged): a job that asked for silence must never be pushed
+    because its memo or spec could not be read."""
     raw = memo.get("notify")
-    if isinstance(raw, str):
+    if raw is not None:
         try:
             return NotifyPolicy(raw)
         except ValueError:
-            pass
+            log.warning(
+                "job %s: notify policy %r in its memo is unknown; reading its spec",
+                job_id,
+                raw,
+                extra={"job_id": job_id},
+            )
     spec = await spec_of(client, job_id)
-    return spec.notify if spec is not None else NotifyPolicy.state_changes
+    if spec is None:
+        log.warning(
+            "job %s: its notify policy cannot be read; the heartbeat tells nothing about it",
+            job_id,
+            extra={"job_id": job_id},
+        )
+        return NotifyPolicy.silent
+    return spec.notify
 
 
 async def query_status(client: Client, job_id: str) -> JobStatus | None:
+    """The job's `status` query; None (logged) when it cannot answer — gone, an old or broken
+    job, a status this version cannot read: its visibility record is all there is then."""
     try:
         return await client.get_workflow_handle(job_id).query("status", result_type=JobStatus)
-    except Exception:  # an old or broken job: its visibility record is all there is
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError) as exc:
+        log.info(
+            "job %s: status query not answered (%s)",
+            job_id,
+            type(exc).__name__,
+            extra={"job_id": job_id},
+        )
         return None
 
 
@@ -88,7 +132,11 @@ async def job_detail(client: Client, target: HeartbeatTarget, job_id: str) -> di
     handle = client.get_workflow_handle(job_id)
     try:
         desc = await handle.describe()
-    except RPCError:
+    except RPCError as exc:
+        # An id that names no job, or is not an id at all: the model's mistake to correct.
+        # Anything else (Temporal not answering) is no answer about the job: it raises.
+        if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise
         return {"error": f"no job {job_id}"}
     if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != target.chat_id:
         return {"error": f"no job {job_id} in this chat"}

@@ -9,7 +9,7 @@ from bot.command_registry import button, command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
-from core.jobs.client import JobNotFoundError
+from core.jobs.client import JobNotFoundError, JobSpecUnreadable
 from core.jobs.queries import chat_jobs_query
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,10 @@ async def job_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]
         raise JobNotFoundError(f"no job {job_id} in this chat")
     try:
         spec = await op.jobs.spec_of(job_id)
-    except Exception:  # a job this version cannot read: its status is still worth showing
-        log.warning("job %s: its spec could not be read", job_id, exc_info=True)
+    except JobSpecUnreadable:  # a job this version cannot read: its status is still worth showing
+        log.warning(
+            "job %s: its spec could not be read", job_id, exc_info=True, extra={"job_id": job_id}
+        )
         spec = None
     audit = await op.deps.audit.for_job(job_id)
     if status.schedule_id:  # a recurring job's run: the approval was given to the schedule

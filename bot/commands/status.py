@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError
+
 from bot import views
 from bot.command_registry import command
 from bot.services import ChatServices
@@ -42,7 +45,14 @@ async def _live(op: ChatServices, jobs: list[JobSummary]) -> dict[str, JobStatus
         try:
             handle = op.jobs.handle(job_id)
             return job_id, await handle.query("status", result_type=JobStatus)
-        except Exception:
+        # Gone, an old or broken job, or a status this version cannot read: listed without.
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError) as exc:
+            log.info(
+                "job %s: status query not answered (%s)",
+                job_id,
+                type(exc).__name__,
+                extra={"job_id": job_id},
+            )
             return job_id, None
 
     try:

@@ -1,28 +1,20 @@
 """Heartbeat administration, shared by the `/heartbeat` command and `hbo heartbeat …` (seed 001's
 admin API: get with run history, update, toggle, fire, infer).
 
-Temporal holds the schedule (interval, paused or not, its note); the database holds the
-per-target overrides and the heartbeat log. Every change goes to both, the database first;
-what the bot shows about on/off comes from the schedule itself, so `temporal schedule toggle`
-and `/heartbeat` always agree.
+Every change goes to the database first and then to the target's schedule
+(`core.heartbeat.schedules`); what the bot shows about on/off comes from the schedule itself, so
+`temporal schedule toggle` and `/heartbeat` always agree.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from temporalio.client import (
-    Client,
-    ScheduleAlreadyRunningError,
-    ScheduleDescription,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from core.db import Database
+from core.errors import Refusal
 from core.heartbeat.config import (
     SETTINGS,
     HeartbeatConfig,
@@ -31,13 +23,12 @@ from core.heartbeat.config import (
     defaults_from_settings,
     format_window,
     remove_setting,
-    resolve,
     setting_names,
 )
 from core.heartbeat.prompt import checklist_items, default_checklist_template
-from core.heartbeat.schedule import build_schedule
-from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
-from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
+from core.heartbeat.schedules import HeartbeatSchedules
+from core.heartbeat.store import overrides_of, target_of
+from core.heartbeat.target import HeartbeatTarget
 from core.heartbeat.triggers import trigger_workflows
 from core.jobs.queries import chat_jobs_query
 from core.llm.client import LlmUnavailable, llm_for
@@ -65,115 +56,35 @@ INFER_SYSTEM = (
 )
 
 
+class NoHeartbeatError(Refusal, LookupError):
+    """The target has no heartbeat yet."""
+
+
 class HeartbeatAdmin:
+    """The person-facing heartbeat operations; schedules are `HeartbeatSchedules`' to keep."""
+
     def __init__(self, settings: Settings, client: Client, db: Database) -> None:
         self.settings = settings
         self.client = client
-        self.store = HeartbeatStore(db)
+        self.schedules = HeartbeatSchedules(settings, client, db)
+        self.store = self.schedules.store
         self.chats = ChatStore(db)
-        self._known_private: set[int] = set()
-        self._retry_private: set[int] = set()
 
-    # --- targets and their schedules ---------------------------------------------------------
     def config(self, row: HeartbeatTargetRow) -> HeartbeatConfig:
-        return resolve(
-            defaults_from_settings(self.settings), overrides_of(row), enabled=row.enabled
-        )
+        return self.schedules.config(row)
 
     async def ensure(
         self, target: HeartbeatTarget, *, source: str, enabled: bool = True
     ) -> tuple[HeartbeatTargetRow, bool]:
-        row, created = await self.store.create(target, source=source, enabled=enabled)
-        if created:
-            await self.sync_schedule(row)
-            log.info("heartbeat %s created (%s)", target.schedule_id, source)
-        return row, created
-
-    async def ensure_private(self, chat_id: int) -> None:
-        """A person's private chat gets a heartbeat once they have talked to the bot. Cheap on
-        every later message: one set lookup in this process."""
-        if chat_id in self._known_private:
-            return
-        try:
-            row, created = await self.ensure(HeartbeatTarget(chat_id=chat_id), source="auto")
-            if not created and chat_id in self._retry_private:
-                await self.sync_schedule(row)  # the row got in last time, its schedule did not
-        except Exception:  # never in the way of the person's message; tried again next time
-            log.exception("could not enable the heartbeat of chat %s", chat_id)
-            self._retry_private.add(chat_id)
-            return
-        self._retry_private.discard(chat_id)
-        self._known_private.add(chat_id)
-
-    async def sync_schedule(
-        self, row: HeartbeatTargetRow, *, every: timedelta | None = None, note: str | None = None
-    ) -> None:
-        """Create the target's schedule, or bring its spec/action in line with the database
-        (read-modify-write: its paused state and note are kept unless `note` is given)."""
-        config = self.config(row)
-        target = target_of(row)
-        schedule = build_schedule(
-            target,
-            every=every or timedelta(minutes=config.interval_minutes),
-            paused=not row.enabled,
-            note=note or f"heartbeat for {target.describe()}",
-            settings_summary=overrides_of(row).explicit(),
-        )
-        try:
-            await self.client.create_schedule(target.schedule_id, schedule)
-            return
-        except ScheduleAlreadyRunningError:
-            pass
-
-        def change(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            existing = current.description.schedule
-            state = (
-                existing.state if note is None else dataclasses.replace(existing.state, note=note)
-            )
-            return ScheduleUpdate(
-                schedule=dataclasses.replace(
-                    existing,
-                    action=schedule.action,
-                    spec=schedule.spec,
-                    policy=schedule.policy,
-                    state=state,
-                )
-            )
-
-        await self.client.get_schedule_handle(target.schedule_id).update(change)
-
-    async def describe_schedule(self, target: HeartbeatTarget) -> ScheduleDescription | None:
-        try:
-            return await self.client.get_schedule_handle(target.schedule_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-
-    async def sync_all(self) -> list[str]:
-        """At start-up: targets from HEARTBEAT_GROUP_TARGETS exist; every target has its
-        schedule, with the current interval. Returns what changed."""
-        changed: list[str] = []
-        for spec in self.settings.heartbeat_group_targets:
-            _, created = await self.ensure(parse_target(spec), source="config")
-            if created:
-                changed.append(f"created {parse_target(spec).schedule_id} (config)")
-        existing: dict[str, timedelta | None] = {}
-        async for listed in await self.client.list_schedules():
-            if listed.id.startswith(SCHEDULE_PREFIX) and listed.schedule is not None:
-                intervals = listed.schedule.spec.intervals
-                existing[listed.id] = intervals[0].every if intervals else None
-        for row in await self.store.all():
-            want = timedelta(minutes=self.config(row).interval_minutes)
-            if row.id not in existing or existing[row.id] != want:
-                await self.sync_schedule(row)
-                changed.append(f"synced {row.id}")
-        return changed
+        """The target's row and schedule, created when missing (`/heartbeat on`, `set`, …)."""
+        return await self.schedules.ensure(target, source=source, enabled=enabled)
 
     async def _row(self, target: HeartbeatTarget) -> HeartbeatTargetRow:
         row = await self.store.get(target)
         if row is None:
-            raise LookupError(f"no heartbeat for {target.describe()} yet; /heartbeat on creates it")
+            raise NoHeartbeatError(
+                f"no heartbeat for {target.describe()} yet; /heartbeat on creates it"
+            )
         return row
 
     # --- get, with the run history -----------------------------------------------------------
@@ -182,7 +93,7 @@ class HeartbeatAdmin:
         if row is None:
             return f"🫀 No heartbeat for {esc(target.describe())}. Turn it on with /heartbeat on."
         config = self.config(row)
-        desc = await self.describe_schedule(target)
+        desc = await self.schedules.describe_schedule(target)
         lines = [f"🫀 <b>Heartbeat</b> · <code>{esc(target.schedule_id)}</code>"]
         if desc is None:
             lines.append("schedule: ⚠️ missing in Temporal — /heartbeat on recreates it")
@@ -297,7 +208,7 @@ class HeartbeatAdmin:
         before = getattr(self.config(row), name, None) if name != "quiet_hours" else None
         await self.store.set_overrides(target, overrides)
         row = await self._row(target)
-        await self.sync_schedule(row)
+        await self.schedules.sync_schedule(row)
         after = self.config(row)
         shown = format_window(after.quiet_window) if name == "quiet_hours" else getattr(after, name)
         text = f"✅ {esc(name)} = <code>{esc(truncate_utf16(str(shown), 200))}</code>"
@@ -312,7 +223,7 @@ class HeartbeatAdmin:
         except SettingError as exc:
             return f"⚠️ {esc(exc)} Nothing changed."
         await self.store.set_overrides(target, overrides)
-        await self.sync_schedule(await self._row(target))
+        await self.schedules.sync_schedule(await self._row(target))
         return f"✅ {esc(name)} follows the global default again."
 
     # --- toggle, fire ------------------------------------------------------------------------
@@ -321,8 +232,8 @@ class HeartbeatAdmin:
         await self.store.set_enabled(target, on)
         who = f"user {by}" if by is not None else "the CLI"
         handle = self.client.get_schedule_handle(target.schedule_id)
-        if await self.describe_schedule(target) is None:
-            await self.sync_schedule(await self._row(target))
+        if await self.schedules.describe_schedule(target) is None:
+            await self.schedules.sync_schedule(await self._row(target))
         if on:
             await handle.unpause(note=f"turned on by {who}")
             interval = self.config(await self._row(target)).interval_minutes
@@ -332,8 +243,8 @@ class HeartbeatAdmin:
 
     async def fire(self, target: HeartbeatTarget) -> str:
         await self._row(target)
-        if await self.describe_schedule(target) is None:
-            await self.sync_schedule(await self._row(target))
+        if await self.schedules.describe_schedule(target) is None:
+            await self.schedules.sync_schedule(await self._row(target))
         # Overlap SKIP applies: a run already in progress is not doubled. The request lets that
         # run pass the quiet-hours and busy gates (the person is asking for it now).
         await self.store.request_fire(target, datetime.now(UTC))

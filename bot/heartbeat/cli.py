@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from bot.heartbeat.admin import HeartbeatAdmin
 from core.db import Database
@@ -62,14 +63,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     unshare.add_argument("template_id")
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> int:
+async def run(settings: Settings, args: argparse.Namespace, private: Sequence[int] = ()) -> int:
+    """One action; `sync` also creates the heartbeats of the `private` chats (as start-up does)."""
     db = Database(settings.database_url)
     await db.migrate()
     client = await connect(settings)
     await ensure_search_attributes(client)
     admin = HeartbeatAdmin(settings, client, db)
     try:
-        text = await _dispatch(admin, args)
+        text = await _dispatch(admin, args, private)
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -79,12 +81,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if text.startswith("⚠️") else 0
 
 
-async def _dispatch(admin: HeartbeatAdmin, args: argparse.Namespace) -> str:
+async def _dispatch(admin: HeartbeatAdmin, args: argparse.Namespace, private: Sequence[int]) -> str:
     action = args.action
     if action == "list":
         return await admin.list_targets()
     if action == "sync":
-        changed = await admin.sync_all()
+        changed = await admin.schedules.sync_all(private)
         return "\n".join(changed) or "All heartbeat schedules are in step."
     # Templates: the CLI is the owner's, so what it saves or shares reaches every chat.
     if action == "template":

@@ -24,6 +24,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.errors import Refusal
 from core.jobs.models import (
     ApprovalDecision,
     JobResult,
@@ -47,11 +48,15 @@ from core.temporal import (
 log = logging.getLogger(__name__)
 
 
-class JobNotFoundError(LookupError):
+class JobNotFoundError(Refusal, LookupError):
     pass
 
 
-class JobActionError(ValueError):
+class JobSpecUnreadable(Refusal, ValueError):
+    """A job started with an input this version cannot read as a JobSpec (another version)."""
+
+
+class JobActionError(Refusal, ValueError):
     """A refused action (e.g. retry on a running job); the message is for the person."""
 
 
@@ -156,11 +161,25 @@ class JobClient:
 
     async def spec_of(self, job_id: str) -> JobSpec:
         """The spec a job was started with (its first history event), e.g. to run it again."""
-        async for event in self.handle(job_id).fetch_history_events():
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
+        try:
+            async for event in self.handle(job_id).fetch_history_events():
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                break
+            else:
+                raise JobNotFoundError(f"no job {job_id}")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFoundError(f"no job {job_id}") from None
+            raise
+        try:
             values = await self.client.data_converter.decode(payloads, [JobSpec])
             return values[0]  # type: ignore[no-any-return]
-        raise JobNotFoundError(f"no job {job_id}")
+        # The converter's own errors: a spec that does not validate (ValueError), an unknown
+        # encoding (KeyError), a payload it cannot convert (RuntimeError), no payload at all.
+        except (ValueError, KeyError, RuntimeError, IndexError) as exc:
+            raise JobSpecUnreadable(
+                f"{job_id} was started by another version; its request cannot be read here"
+            ) from exc
 
     async def count(self, query: str) -> int:
         return (await self.client.count_workflows(query)).count

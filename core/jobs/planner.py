@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import Refusal
 from core.ids import new_job_id
 from core.jobs.approval import decide_approval
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
@@ -14,7 +15,7 @@ from core.registry import StepRole, WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 
 
-class PlanError(ValueError):
+class PlanError(Refusal, ValueError):
     """A request that cannot become a job; the message is shown to the person."""
 
 

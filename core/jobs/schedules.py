@@ -32,6 +32,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.errors import Refusal
 from core.ids import new_schedule_id
 from core.jobs.client import job_memo, search_attributes_for
 from core.jobs.models import Approval, JobSpec, ScheduleSpec
@@ -49,7 +50,7 @@ MAX_INTERVAL_SECONDS = 366 * 86400
 MAX_SCHEDULES_LISTED = 200
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refusal, ValueError):
     """Bad schedule input or a refused operation; the message is for the person."""
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from bot.operator import SOMETHING_WENT_WRONG
 from bot.types import Incoming, Reply
+from core.jobs.client import JobNotFoundError
 from core.logs import OneLineFormatter
 from tests.support.chat_checks import INTERNALS
 from tests.support.stack import ALLOWED_USER, Stack
@@ -34,6 +35,42 @@ async def test_a_crashing_command_answers_one_clear_line(
     assert not INTERNALS.search(replies[0].text) and "AttributeError" not in replies[0].text
     logged = [r for r in caplog.records if r.exc_info]
     assert logged and logged[0].exc_info is not None and logged[0].exc_info[0] is AttributeError
+
+
+async def test_a_key_error_is_a_fault_not_a_refusal(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the project's refusals reach the person as "⚠️ <reason>"; a KeyError (a LookupError,
+    like "no such job") is a bug: the generic line, and its traceback in the log."""
+    op = stack.runtime.operator()
+
+    async def broken(*_: object) -> list[Reply]:
+        raise KeyError("job_id")
+
+    op.commands["workers"] = dataclasses.replace(op.commands["workers"], handler=broken)
+    with caplog.at_level(logging.ERROR):
+        replies = await op.handle(
+            Incoming(user_id=ALLOWED_USER, chat_id=ALLOWED_USER, text="/workers")
+        )
+    assert [(r.text, r.toast) for r in replies] == [(SOMETHING_WENT_WRONG, "error")]
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert logged and f"chat {ALLOWED_USER}" in logged[0].getMessage()
+
+
+async def test_a_refusal_still_reaches_the_person_as_its_reason(stack: Stack) -> None:
+    op = stack.runtime.operator()
+
+    async def refusing(*_: object) -> list[Reply]:
+        raise JobNotFoundError("no job job-zzz999 in this chat")
+
+    op.commands["workers"] = dataclasses.replace(op.commands["workers"], handler=refusing)
+    replies = await op.handle(Incoming(user_id=ALLOWED_USER, chat_id=ALLOWED_USER, text="/workers"))
+    assert [(r.text, r.toast) for r in replies] == [("⚠️ no job job-zzz999 in this chat", "refused")]
+    # The heartbeat admin's "none here yet" is a refusal too (a LookupError, as KeyError is).
+    [fire] = await op.handle(
+        Incoming(user_id=ALLOWED_USER, chat_id=424_242, text="/heartbeat fire")
+    )
+    assert fire.toast == "refused" and "/heartbeat on creates it" in fire.text
 
 
 def test_the_console_terminal_gets_the_line_and_the_file_gets_the_traceback(

@@ -40,7 +40,7 @@ async def test_temporal_schedules_fire_on_the_same_grid(hb: Harness, minutes: in
     target = await hb.target(hb.new_chat(), interval_minutes=minutes)
     row = await hb.store.get(target)
     assert row is not None
-    await hb.admin.sync_schedule(row)
+    await hb.admin.schedules.sync_schedule(row)
     desc = await hb.client.get_schedule_handle(target.schedule_id).describe()
     upcoming = list(desc.info.next_action_times)[:3]
     assert upcoming == aligned_fire_times(

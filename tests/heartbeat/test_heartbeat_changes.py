@@ -3,6 +3,7 @@ exactly once; stale and stuck jobs are flagged once; messages go to the target's
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -165,29 +166,43 @@ async def test_a_topic_target_reports_its_topic_and_the_group_the_rest(hb: Harne
     assert any(outside.job_id in (m.plain_text or "") for m in general)
 
 
-async def test_a_job_with_an_unreadable_input_is_still_reported(hb: Harness) -> None:
-    """A job started by another version (its spec unreadable here) does not break the tick."""
+async def test_a_job_whose_notify_policy_cannot_be_read_is_never_pushed(
+    hb: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Jobs started by another version (spec unreadable here; one with a policy in its memo this
+    version does not know) end: the tick still works, tells nothing about them (they may have
+    asked for silence), and the log says why, with each job's id."""
     chat = hb.new_chat()
     target = await hb.target(chat)
-    job_id = f"job-old{uuid.uuid4().hex[:6]}"
-    await hb.client.start_workflow(
-        "JobWorkflow",
-        {"job_id": job_id, "from": "an older version"},
-        id=job_id,
-        task_queue="nobody-polls-this",
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(SA_JOB_STATUS, "completed"),
-                SearchAttributePair(SA_REPORT_CHAT_ID, chat),
-            ]
-        ),
-    )
-    await hb.client.get_workflow_handle(job_id).terminate("finished elsewhere")
-    await hb.wait_visible(f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
+    job_ids = [f"job-old{uuid.uuid4().hex[:6]}", f"job-odd{uuid.uuid4().hex[:6]}"]
+    for job_id, memo in zip(job_ids, [None, {"notify": "mute"}], strict=True):
+        await hb.client.start_workflow(
+            "JobWorkflow",
+            {"job_id": job_id, "from": "an older version"},
+            id=job_id,
+            task_queue="nobody-polls-this",
+            memo=memo,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(SA_JOB_STATUS, "completed"),
+                    SearchAttributePair(SA_REPORT_CHAT_ID, chat),
+                ]
+            ),
+        )
+        await hb.client.get_workflow_handle(job_id).terminate("finished elsewhere")
+        await hb.wait_visible(f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
     hb.clock.advance(minutes=2)
-    summary = await hb.run(target)
-    assert summary.outcome == "posted", summary
-    assert len(about(hb, chat, job_id, "completed")) == 1
+    with caplog.at_level(logging.INFO, logger="activities.heartbeat.jobs"):
+        summary = await hb.run(target)
+    assert summary.outcome == "silent", summary
+    assert hb.sent_to(chat) == []
+    unreadable = [
+        getattr(r, "job_id", None)
+        for r in caplog.records
+        if "notify policy cannot be read" in r.getMessage()
+    ]
+    assert sorted(unreadable) == sorted(job_ids)
+    assert any("'mute'" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_failing_step_is_recorded_and_the_workflow_completes(

@@ -1,5 +1,5 @@
-"""Operations: /heartbeat in the chat and `hbo heartbeat …` on the CLI (same admin code), the
-automatic heartbeat of a person's private chat, and configured group targets."""
+"""Operations: /heartbeat in the chat and `hbo heartbeat …` on the CLI (same admin code), and
+configured group targets (private chats: test_heartbeat_provisioning)."""
 
 from __future__ import annotations
 
@@ -28,22 +28,6 @@ async def reply(hb: Harness, chat: int, command: str, **kw: object) -> str:
 async def interval_of(hb: Harness, target: HeartbeatTarget) -> timedelta:
     desc = await hb.client.get_schedule_handle(target.schedule_id).describe()
     return desc.schedule.spec.intervals[0].every
-
-
-async def test_a_private_chat_gets_its_heartbeat_on_first_contact(hb: Harness) -> None:
-    chat = hb.new_chat()
-    target = HeartbeatTarget(chat_id=chat)
-    assert await hb.store.get(target) is None
-    await reply(hb, chat, "/help")
-    row = await hb.store.get(target)
-    assert row is not None and row.source == "auto" and row.enabled
-    try:
-        assert await interval_of(hb, target) == timedelta(minutes=15)
-        view = await reply(hb, chat, "/heartbeat")
-        assert "▶️ on · every 15 min" in view and target.schedule_id in view
-        assert "HEARTBEAT.md (created on the next run)" in view
-    finally:
-        await hb.admin.toggle(target, False, None)
 
 
 async def test_set_validates_and_mirrors_into_the_schedule(hb: Harness) -> None:
@@ -145,7 +129,7 @@ async def test_configured_group_targets_are_synced(hb: Harness) -> None:
     group = hb.new_chat(group=True)
     hb.settings.heartbeat_group_targets = [f"{group}:42"]
     try:
-        changed = await hb.admin.sync_all()
+        changed = await hb.admin.schedules.sync_all()
     finally:
         hb.settings.heartbeat_group_targets = []
     target = HeartbeatTarget(chat_id=group, topic_id=42)
@@ -153,7 +137,7 @@ async def test_configured_group_targets_are_synced(hb: Harness) -> None:
     desc = await hb.client.get_schedule_handle(target.schedule_id).describe()
     assert desc.id == target.schedule_id
     await hb.admin.toggle(target, False, None)
-    assert await hb.admin.sync_all() == []  # idempotent
+    assert await hb.admin.schedules.sync_all() == []  # idempotent
 
 
 def hbo(hb: Harness, *args: str) -> subprocess.CompletedProcess[str]:

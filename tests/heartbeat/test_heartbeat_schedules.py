@@ -108,7 +108,7 @@ async def test_skip_a_long_run_never_overlaps_the_next(hb: Harness) -> None:
     target = await hb.target(chat, workflow_id="slow-test")  # each run takes 2.5 s
     row = await hb.store.get(target)
     assert row is not None
-    await hb.admin.sync_schedule(row, every=timedelta(seconds=1))
+    await hb.admin.schedules.sync_schedule(row, every=timedelta(seconds=1))
     handle = hb.client.get_schedule_handle(target.schedule_id)
     await handle.unpause(note="test")
 
@@ -135,7 +135,7 @@ async def test_three_failures_pause_the_schedule_and_say_so_once(
     llm.repeat_last = True
     row = await hb.store.get(target)
     assert row is not None
-    await hb.admin.sync_schedule(row, every=timedelta(seconds=1))
+    await hb.admin.schedules.sync_schedule(row, every=timedelta(seconds=1))
     handle = hb.client.get_schedule_handle(target.schedule_id)
     await hb.admin.toggle(target, True, None)
 

@@ -36,7 +36,7 @@ async def test_one_chats_template_never_reaches_another_chats_heartbeat(
     hb: Harness, llm: ScriptedLLM
 ) -> None:
     planter, victim, other = hb.new_chat(), hb.new_chat(), hb.new_chat()
-    # Paused targets first, so talking to the bot does not switch their schedules on.
+    # Paused targets: the test runs them when it chooses.
     quiet = {"workspace_file_path": "", "cooldown_minutes": 0}  # no file step, no busy gate
     planter_target = await hb.target(planter, prompt="planter's inline", **quiet)
     # The victim's heartbeat names a template "daily" (as targets could when templates were
