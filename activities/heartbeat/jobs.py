@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.heartbeat.deps import HeartbeatDeps
 from core.heartbeat.models import FollowUpRequest
 from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import JobClient
+from core.jobs.client import JobClient, JobNotFoundError, JobSpecUnreadable, started_spec
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
 from core.jobs.queries import chat_jobs_query, job_state
@@ -38,29 +38,17 @@ def covers(target: HeartbeatTarget, job_topic: int | None, topic_targets: list[i
 
 
 async def spec_of(client: Client, job_id: str) -> JobSpec | None:
-    """The spec the job was started with (its first history event); None (logged) when the job
-    is gone or its input is not a spec this version reads. Any other Temporal error raises: the
-    calling activity is retried."""
+    """The spec the job was started with; None (logged) when the job is gone or its input is not
+    a spec this version reads. Any other Temporal error raises: the calling activity is
+    retried."""
     try:
-        async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
-            try:
-                values = await client.data_converter.decode(payloads, [JobSpec])
-                return values[0]  # type: ignore[no-any-return]
-            # The converter's own errors: a spec that does not validate (ValueError), an
-            # unknown encoding (KeyError), a payload it cannot convert (RuntimeError), none.
-            except (ValueError, KeyError, RuntimeError, IndexError) as exc:
-                log.warning(
-                    "job %s: its input is not a spec this version reads (%s)",
-                    job_id,
-                    type(exc).__name__,
-                    extra={"job_id": job_id},
-                )
-                return None
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
+        return await started_spec(client, job_id)
+    except JobNotFoundError:
         log.info("job %s: no history in Temporal any more", job_id, extra={"job_id": job_id})
+    except JobSpecUnreadable:
+        log.warning(
+            "job %s: its input is not a spec this version reads", job_id, extra={"job_id": job_id}
+        )
     return None
 
 

@@ -160,26 +160,8 @@ class JobClient:
         return out
 
     async def spec_of(self, job_id: str) -> JobSpec:
-        """The spec a job was started with (its first history event), e.g. to run it again."""
-        try:
-            async for event in self.handle(job_id).fetch_history_events():
-                payloads = event.workflow_execution_started_event_attributes.input.payloads
-                break
-            else:
-                raise JobNotFoundError(f"no job {job_id}")
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFoundError(f"no job {job_id}") from None
-            raise
-        try:
-            values = await self.client.data_converter.decode(payloads, [JobSpec])
-            return values[0]  # type: ignore[no-any-return]
-        # The converter's own errors: a spec that does not validate (ValueError), an unknown
-        # encoding (KeyError), a payload it cannot convert (RuntimeError), no payload at all.
-        except (ValueError, KeyError, RuntimeError, IndexError) as exc:
-            raise JobSpecUnreadable(
-                f"{job_id} was started by another version; its request cannot be read here"
-            ) from exc
+        """The spec a job was started with, e.g. to run it again (`started_spec`)."""
+        return await started_spec(self.client, job_id)
 
     async def count(self, query: str) -> int:
         return (await self.client.count_workflows(query)).count
@@ -231,3 +213,28 @@ class JobClient:
             # The job closed between the check above and the update (a fast job's last moment).
             log.info("job %s: %s refused by the server: %s", job_id, name, exc.message)
             raise JobActionError(f"{job_id} has just ended; nothing to {name}") from None
+
+
+async def started_spec(client: Client, job_id: str) -> JobSpec:
+    """The spec a job was started with (its first history event). JobNotFoundError when
+    Temporal has no such job; JobSpecUnreadable when its input is not a spec this version
+    reads; any other Temporal error raises as it is."""
+    try:
+        async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            break
+        else:
+            raise JobNotFoundError(f"no job {job_id}")
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise JobNotFoundError(f"no job {job_id}") from None
+        raise
+    try:
+        values = await client.data_converter.decode(payloads, [JobSpec])
+        return values[0]  # type: ignore[no-any-return]
+    # The converter's own errors: a spec that does not validate (ValueError), an unknown
+    # encoding (KeyError), a payload it cannot convert (RuntimeError), no payload at all.
+    except (ValueError, KeyError, RuntimeError, IndexError) as exc:
+        raise JobSpecUnreadable(
+            f"{job_id} was started by another version; its request cannot be read here"
+        ) from exc
