@@ -13,6 +13,7 @@ from core.store import ReportLedgerStore
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 from tests.heartbeat.harness import Harness
 from tests.support.jobs import fast_retries
+from tests.support.visibility import wait_visible
 
 
 def about(hb: Harness, chat: int, job_id: str, word: str) -> list[str]:
@@ -183,7 +184,7 @@ async def test_a_job_with_an_unreadable_input_is_still_reported(hb: Harness) -> 
         ),
     )
     await hb.client.get_workflow_handle(job_id).terminate("finished elsewhere")
-    await hb.wait_visible(f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
+    await wait_visible(hb.client, f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
     hb.clock.advance(minutes=2)
     summary = await hb.run(target)
     assert summary.outcome == "posted", summary
