@@ -17,7 +17,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.senders import ConsoleSender
+from activities.telegram.console import ConsoleSender
 from core.devserver import DevServer
 from core.temporal import OPERATOR_QUEUE
 from tests.plugins.wall_clock_workflow import WallClockWorkflow
