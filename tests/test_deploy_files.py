@@ -380,11 +380,48 @@ def test_env_example_explains_each_setting_and_its_default() -> None:
         assert "default" in above.lower(), f"the comment above {name} should state its default"
 
 
+def _reaches(parsed: object, given: str) -> bool:
+    """Whether a parsed setting is what `NAME=given` says (the env form, read back)."""
+    if isinstance(parsed, Path):
+        return parsed == Path(given)
+    if isinstance(parsed, float):
+        return parsed == float(given)
+    return _env_text(parsed) == given
+
+
+def _env_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(_env_text(item) for item in value)
+    return str(value)
+
+
 @pytest.mark.usefixtures("clean_env")
 def test_env_example_values_are_valid() -> None:
+    """Each value shown reaches the field its variable names, as given; the file copied to .env
+    sets what it leaves uncommented, and a commented-out line shows the default (or, where the
+    default is empty, an example)."""
     entries = _env_example_entries()
-    _settings(**{name: value for _, name, value, _ in entries})  # shown values and examples
-    Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]  # the file as copied to .env
+    shown = _settings(**{name: value for _, name, value, _ in entries})
+    copied = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
+    defaults = _settings()
+    for _, name, value, commented in entries:
+        field_name, _ = FIELDS_BY_ALIAS[name]
+        got = getattr(shown, field_name)
+        assert _reaches(got, value), f"{name}={value} became {field_name}={got!r}"
+        from_file, default = getattr(copied, field_name), getattr(defaults, field_name)
+        if commented:
+            assert from_file == default, f"commented-out {name} set {field_name}={from_file!r}"
+            assert _reaches(default, value) or _env_text(default) == "", (
+                f"{name}={value} is shown commented out, but its default is {default!r}"
+            )
+        else:
+            assert _reaches(from_file, value), f"{name}={value} in .env gave {from_file!r}"
 
 
 def test_env_example_holds_no_secret() -> None:

@@ -7,7 +7,6 @@ to the model and no other test's workers take its tasks."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import uuid
@@ -28,6 +27,7 @@ from tests.support.jobs import wait_status
 from tests.support.llm_server import ScriptedLLM, tool_call
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
+from tests.support.visibility import wait_visible
 
 OTHER_USER = 1002  # allowed, but in a chat of their own
 STRANGER = 6671  # not allowed at all
@@ -301,12 +301,7 @@ async def test_a_recurring_job_the_model_wrote_is_approved_once(gate: Gate) -> N
     )
     # Each run then runs, without asking again.
     await schedules.trigger(sid)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    query = f"JobScheduleId = '{sid}' AND JobStatus = 'completed'"
-    while (await gate.client.count_workflows(query)).count < 1:
-        assert loop.time() < deadline, "the approved recurring job's run did not complete"
-        await asyncio.sleep(0.1)
+    await wait_visible(gate.client, f"JobScheduleId = '{sid}' AND JobStatus = 'completed'")
     actions = [e.action for e in await gate.stack.runtime.audit.for_job(sid)]
     assert actions == ["approval_requested", "approved"]
     await schedules.delete(sid)

@@ -27,6 +27,7 @@ from tests.support.llm_server import (
     tool_calls,
 )
 from tests.support.stack import ALLOWED_USER, Stack, make_settings
+from tests.support.visibility import wait_visible
 
 STRANGER = 6668  # not the e2e tests' stranger: they count that one's audit entries
 
@@ -121,7 +122,10 @@ async def test_an_invalid_call_is_corrected_on_the_second_turn(
     assert "priority" in feedback
     (card,) = replies
     assert card.job_id is not None
-    assert await _eventually_count(client, chat, 1) == 1
+    # The invalid call started nothing: once the corrected call's job (started after it) is
+    # visible, it is the chat's only one.
+    await wait_visible(client, f"WorkflowId = '{card.job_id}'")
+    assert await jobs_of(client, chat) == 1
 
 
 async def test_a_model_that_never_gets_it_right_is_stopped(
@@ -181,7 +185,7 @@ async def test_status_questions_are_answered_from_temporal(stack: Stack, llm: Sc
     chat = fresh_chat()
     llm.push(tool_call("list_jobs", {"status": "running"}))
     (answer,) = await op.handle(said(chat, "anything running?"))
-    assert "Running now" in answer.text and "none" in answer.text
+    assert answer.text == "<b>Running now</b>: none."
     assert len(llm.requests) == 1
 
 
@@ -212,7 +216,7 @@ async def test_a_misbehaving_model_is_a_fallback_never_an_error(
         assert LLM_OUTAGE_NOTICE in answers[0][-1].text
         assert not any("Error" in t or "Traceback" in t for t in texts), texts
         assert len(bad.requests) <= 2  # the breaker opened after two failures
-        assert await jobs_of(client, chat) == 0
+        await assert_no_job_started(client, op, chat)
 
 
 async def test_strangers_never_reach_the_model(
@@ -224,18 +228,6 @@ async def test_strangers_never_reach_the_model(
     assert len(replies) == 1 and str(STRANGER) in replies[0].text
     assert llm.requests == []
     await assert_no_job_started(client, op, STRANGER)
-
-
-async def _eventually_count(client: Client, chat: int, want: int) -> int:
-    import asyncio
-
-    count = -1
-    for _ in range(100):
-        count = await jobs_of(client, chat)
-        if count == want:
-            break
-        await asyncio.sleep(0.05)
-    return count
 
 
 async def test_a_model_that_fails_midway_does_not_redo_by_keywords(

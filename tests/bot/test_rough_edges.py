@@ -4,6 +4,8 @@ help that shows what works (examples, plain phrases)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.operator import MAX_MESSAGE_CHARS
@@ -64,7 +66,26 @@ async def test_a_schedule_below_the_minimum_is_refused(stack: Stack, interval: s
     assert "too often" in text and "every 1m" in text, text
     assert "SCHEDULE_MIN_INTERVAL_SECONDS" in text
     one_line(text)
-    assert "No recurring jobs" in await ask(stack, "/schedules")  # nothing was created
+    await assert_no_schedule_created(stack, CHAT)
+
+
+async def assert_no_schedule_created(stack: Stack, chat: int, timeout: float = 20) -> None:
+    """Temporal lists schedules a moment after they are created, so "No recurring jobs" right
+    after a refusal proves nothing: create one afterwards, wait until it is listed, and only
+    then check that it is the chat's only one."""
+    control = (await ask(stack, "/every 1m echo control", chat=chat)).split("<b>")[1]
+    control = control.split("</b>")[0]
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        listed: list[str] = []
+        while control not in listed:
+            assert loop.time() < deadline, f"{control} was not listed within {timeout:g}s"
+            await asyncio.sleep(0.1)
+            listed = [i.schedule_id for i in await stack.operator.schedules.list(chat)]
+        assert listed == [control], f"the refused request created a schedule: {listed}"
+    finally:
+        await ask(stack, f"/unschedule {control}", chat=chat)
 
 
 async def test_an_absurd_interval_is_one_clear_line(stack: Stack) -> None:

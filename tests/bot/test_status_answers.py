@@ -4,6 +4,7 @@ plain-English phrasings, scoped to the asking chat, with exact counts and a visi
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
@@ -12,8 +13,10 @@ from temporalio.client import Client
 from bot.commands import status as status_module
 from bot.types import Incoming
 from core.jobs.models import JobSpec, JobState, NotifyPolicy
+from core.render import STATE_ICONS
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, Stack
+from tests.support.visibility import wait_visible
 
 
 def spec(stack: Stack, chat: int, command: str, attention_seconds: int = 3600) -> JobSpec:
@@ -32,16 +35,19 @@ async def ask(stack: Stack, chat: int, text: str) -> str:
     return "\n".join(r.text for r in replies)
 
 
-async def visible(client: Client, query: str, want: int, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    count = -1
-    while loop.time() < deadline:
-        count = (await client.count_workflows(query)).count
-        if count == want:
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"{query}: {count} != {want}")
+AGE = re.compile(r"(?<= · )[^·\n]+ ago$", re.MULTILINE)
+
+
+def sections(text: str) -> list[tuple[str, set[str]]]:
+    """An answer as (title line, its job entries) per section; each entry is the job's line and
+    its goal line, with only its age ("45 s ago", "3 h 20 min ago") replaced by AGE. Entries
+    are a set: jobs started together have no order the test can know."""
+    out = []
+    for section in AGE.sub("AGE", text).split("\n\n"):
+        head, *lines = section.split("\n")
+        entries = {f"{line}\n{goal}" for line, goal in zip(lines[::2], lines[1::2], strict=True)}
+        out.append((head, entries))
+    return out
 
 
 async def test_status_answers_come_from_temporal(
@@ -61,38 +67,62 @@ async def test_status_answers_come_from_temporal(
         await wait_status(client, failed.job_id, JobState.failed, timeout=30)
         await client.get_workflow_handle(terminated.job_id).terminate("test")
         scope = f"ReportChatId = {chat}"
-        await visible(client, f"{scope} AND JobStatus = 'completed'", 3)
-        await visible(client, f"{scope} AND JobStatus = 'failed'", 1)
-        await visible(client, f"{scope} AND ExecutionStatus = 'Terminated'", 1)
+        await wait_visible(client, f"{scope} AND JobStatus = 'completed'", 3)
+        await wait_visible(client, f"{scope} AND JobStatus = 'failed'", 1)
+        await wait_visible(client, f"{scope} AND ExecutionStatus = 'Terminated'", 1)
         for job in running:
             await wait_status(client, job.job_id, JobState.running)
 
-        text = await ask(stack, chat, "/running")
-        assert "Running now (1 waiting for a decision)</b>: 3 jobs" in text
-        assert all(j.job_id in text for j in [*running, waiting])
-        assert "step 1/1 execution" in text  # live, from the status query
+        def entry(job: JobSpec, state: str, live: str = "") -> str:
+            command = job.steps[0].params["command"]
+            return (
+                f"{STATE_ICONS[state]} <code>{job.job_id}</code> {state.replace('_', ' ')} · "
+                f"execution{live} · AGE\n   status test: {command}"
+            )
 
-        text = await ask(stack, chat, "what failed today?")
-        assert "Failed today</b>: 2 jobs" in text
-        assert failed.job_id in text and terminated.job_id in text
-        assert "Waiting for a decision" in text and waiting.job_id in text
-
-        text = await ask(stack, chat, "/done")
-        assert "Finished today</b>: 3 jobs" in text
-        assert all(j.job_id in text for j in done)
-        assert "none" in await ask(stack, chat, "what finished yesterday")
-        assert "Finished in the last 7 days</b>: 3 jobs" in await ask(stack, chat, "/done week")
-        assert "unknown period" in await ask(stack, chat, "/failed lastyear")
+        live = " · step 1/1 execution"  # from each running job's status query
+        assert sections(await ask(stack, chat, "/running")) == [
+            (
+                "<b>Running now (1 waiting for a decision)</b>: 3 jobs",
+                {entry(j, "running", live) for j in running}
+                | {entry(waiting, "needs_attention", live)},
+            )
+        ]
+        assert sections(await ask(stack, chat, "what failed today?")) == [
+            (
+                "<b>Failed today</b>: 2 jobs",
+                # Terminated from outside, the job recorded no end: shown as Temporal closed it.
+                {entry(failed, "failed"), entry(terminated, "failed")},
+            ),
+            (
+                "<b>Waiting for a decision (retry / reroute / cancel)</b>: 1 job",
+                {entry(waiting, "needs_attention")},
+            ),
+        ]
+        finished = {entry(j, "completed") for j in done}
+        assert sections(await ask(stack, chat, "/done")) == [
+            ("<b>Finished today</b>: 3 jobs", finished)
+        ]
+        assert await ask(stack, chat, "what finished yesterday") == (
+            "<b>Finished yesterday</b>: none."
+        )
+        assert sections(await ask(stack, chat, "/done week")) == [
+            ("<b>Finished in the last 7 days</b>: 3 jobs", finished)
+        ]
+        assert await ask(stack, chat, "/failed lastyear") == (
+            "⚠️ unknown period 'lastyear': use today, yesterday or week. Example: /failed yesterday"
+        )
 
         # Another chat sees none of it.
         other = chat + 1
-        assert "Running now</b>: none" in await ask(stack, other, "/running")
-        assert "none" in await ask(stack, other, "/done week")
+        assert await ask(stack, other, "/running") == "<b>Running now</b>: none."
+        assert await ask(stack, other, "/done week") == "<b>Finished in the last 7 days</b>: none."
 
         # A list past its limit says how many there are and that it stops.
         monkeypatch.setattr(status_module, "LIST_LIMIT", 2)
-        text = await ask(stack, chat, "/done")
-        assert "3 jobs (showing the newest 2; the list stops at 2)" in text
+        ((head, shown),) = sections(await ask(stack, chat, "/done"))
+        assert head == "<b>Finished today</b>: 3 jobs (showing the newest 2; the list stops at 2)"
+        assert len(shown) == 2 and shown < finished
     finally:
         for job in [*running, waiting]:
             try:

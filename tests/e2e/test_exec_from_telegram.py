@@ -9,18 +9,7 @@ from temporalio.client import Client
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import assert_no_job_started
 from tests.support.stack import ALLOWED_USER, STRANGER, Stack
-
-
-async def _poll_count(client: Client, query: str, want: int, timeout: float = 10.0) -> int:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    count = -1
-    while loop.time() < deadline:
-        count = (await client.count_workflows(query)).count
-        if count == want:
-            return count
-        await asyncio.sleep(0.1)
-    return count
+from tests.support.visibility import wait_visible
 
 
 async def test_exec_runs_as_a_job_and_the_result_comes_back(
@@ -42,14 +31,10 @@ async def test_exec_runs_as_a_job_and_the_result_comes_back(
     assert result.parse_mode == "HTML"
 
     # Temporal holds the job, filterable by the custom search attributes.
-    assert (
-        await _poll_count(
-            client,
-            f"WorkflowId = '{job_id}' AND JobStatus = 'completed' "
-            f"AND WorkerName = 'execution' AND ReportChatId = {chat}",
-            1,
-        )
-        == 1
+    await wait_visible(
+        client,
+        f"WorkflowId = '{job_id}' AND JobStatus = 'completed' "
+        f"AND WorkerName = 'execution' AND ReportChatId = {chat}",
     )
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()

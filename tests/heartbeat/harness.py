@@ -34,6 +34,7 @@ from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import assert_no_internals
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
+from tests.support.visibility import wait_visible
 from worker_main import Runtime, build_workers, open_runtime
 
 TRIGGER_QUEUE = "heartbeat-test-triggers"
@@ -116,17 +117,7 @@ class Harness:
         query = (
             f"WorkflowId = '{job_id}' AND JobStatus IN ({', '.join(repr(s.value) for s in states)})"
         )
-        await self.wait_visible(query, timeout)
-
-    async def wait_visible(self, query: str, timeout: float = 20, count: int = 1) -> None:
-        """Visibility is eventually consistent: poll until the query matches."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            if (await self.client.count_workflows(query)).count >= count:
-                return
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"visibility never matched: {query}")
+        await wait_visible(self.client, query, timeout=timeout)
 
     async def say(self, chat_id: int, text: str, chat_type: str = "private") -> list[Reply]:
         return await self.operator.handle(

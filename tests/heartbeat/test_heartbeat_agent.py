@@ -10,6 +10,7 @@ from core.heartbeat.target import HeartbeatTarget
 from core.jobs.models import JobState
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
+from tests.support.visibility import wait_visible
 
 PROMPT = "Check whether the nightly backup job has finished; report problems only."
 
@@ -186,7 +187,7 @@ async def test_the_agent_uses_the_operators_tools_in_its_own_chat(
     notes = hb.settings.workspaces_dir / target.workspace_folder / "notes" / "seen.md"
     assert notes.read_text() == "checked"
     job_id = summary.reason.split("started ")[1].split(";")[0]
-    await hb.wait_visible(f"WorkflowId = '{job_id}' AND ReportChatId = {chat}")
+    await wait_visible(hb.client, f"WorkflowId = '{job_id}' AND ReportChatId = {chat}")
 
 
 async def test_without_an_llm_the_checklist_is_not_executed_and_said_once(hb: Harness) -> None:

@@ -14,6 +14,7 @@ from core.ids import workspace_name
 from core.jobs.models import JobState
 from core.llm.tools import Toolset
 from tests.heartbeat.harness import Harness
+from tests.support.visibility import wait_visible
 
 
 def deps_of(hb: Harness) -> HeartbeatDeps:
@@ -60,5 +61,5 @@ async def test_a_heartbeat_cannot_reach_another_chats_jobs_or_files(hb: Harness)
         own, "read_workspace_file", json.dumps({"job_id": job, "path": "secret.txt"})
     )
     assert secret.ok and "owner's secret" in secret.text
-    await hb.wait_visible(f"WorkflowId = '{job}' AND ReportChatId = {owner}")
+    await wait_visible(hb.client, f"WorkflowId = '{job}' AND ReportChatId = {owner}")
     assert job in (await tools.call(own, "list_jobs", json.dumps({}))).text

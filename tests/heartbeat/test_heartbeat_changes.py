@@ -14,6 +14,7 @@ from core.store import ReportLedgerStore
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 from tests.heartbeat.harness import Harness
 from tests.support.jobs import fast_retries
+from tests.support.visibility import wait_visible
 
 
 def about(hb: Harness, chat: int, job_id: str, word: str) -> list[str]:
@@ -190,7 +191,7 @@ async def test_a_job_whose_notify_policy_cannot_be_read_is_never_pushed(
             ),
         )
         await hb.client.get_workflow_handle(job_id).terminate("finished elsewhere")
-        await hb.wait_visible(f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
+        await wait_visible(hb.client, f"WorkflowId = '{job_id}' AND ExecutionStatus = 'Terminated'")
     hb.clock.advance(minutes=2)
     with caplog.at_level(logging.INFO, logger="activities.heartbeat.jobs"):
         summary = await hb.run(target)

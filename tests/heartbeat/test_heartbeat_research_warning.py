@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.jobs.models import JobState
 from tests.heartbeat.harness import Harness
+from tests.support.visibility import wait_visible
 
 
 async def test_the_heartbeat_tells_a_completion_with_its_warning(hb: Harness) -> None:
@@ -17,7 +18,7 @@ async def test_the_heartbeat_tells_a_completion_with_its_warning(hb: Harness) ->
     result = await hb.client.get_workflow_handle(spec.job_id).result()  # closed, push given up
     assert result["state"] == "completed"
     # Visibility is eventually consistent: the heartbeat must be able to see it closed.
-    await hb.wait_visible(f"WorkflowId = '{spec.job_id}' AND ExecutionStatus = 'Completed'")
+    await wait_visible(hb.client, f"WorkflowId = '{spec.job_id}' AND ExecutionStatus = 'Completed'")
     hb.emulator.set_reachable(chat)
 
     hb.clock.advance(minutes=2)  # past the push grace

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import subprocess
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
@@ -41,14 +42,14 @@ async def runs_of(hb: Harness, target: HeartbeatTarget) -> list[tuple[float, flo
     return sorted(spans)
 
 
-async def wait_until(predicate: object, timeout: float = 30) -> None:
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        if await predicate():  # type: ignore[operator]
+        if await predicate():
             return
         await asyncio.sleep(0.25)
-    raise TimeoutError("condition never became true")
+    raise AssertionError(f"{predicate.__name__}() was still false after {timeout:g}s")
 
 
 async def test_a_heartbeat_schedule_as_temporal_sees_it(hb: Harness) -> None:

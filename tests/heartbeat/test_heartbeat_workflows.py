@@ -11,6 +11,7 @@ from core.heartbeat.target import HeartbeatTarget
 from core.jobs.models import JobState
 from core.temporal import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness
+from tests.support.visibility import wait_visible
 
 
 async def start_run(hb: Harness, target: HeartbeatTarget) -> HeartbeatRunSummary:
@@ -52,7 +53,7 @@ async def test_the_built_in_job_digest(hb: Harness) -> None:
     assert nothing.outcome == "silent" and "no job ended or ran" in nothing.reason
     spec = await hb.start_job(chat, "echo digest-me")
     await hb.wait_job(spec.job_id, JobState.completed)
-    await hb.wait_visible(f"WorkflowId = '{spec.job_id}' AND ExecutionStatus = 'Completed'")
+    await wait_visible(hb.client, f"WorkflowId = '{spec.job_id}' AND ExecutionStatus = 'Completed'")
     summary = await hb.run(target)
     assert summary.outcome == "posted", summary
     digest = [

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from bot.operator import Operator
 from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
+from tests.support.visibility import wait_visible
 
 
 def fast_retries(spec: JobSpec, max_attempts: int = 2, step: int | None = None) -> JobSpec:
@@ -44,19 +45,6 @@ async def wait_status(
     raise TimeoutError(f"{job_id} did not reach {states} {fields}; last: {last}")
 
 
-async def wait_count(client: Client, query: str, want: int, timeout: float = 20.0) -> int:
-    """Poll a visibility count until it reaches `want` (or the deadline: the last count)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    count = -1
-    while loop.time() < deadline:
-        count = (await client.count_workflows(query)).count
-        if count >= want:
-            return count
-        await asyncio.sleep(0.1)
-    return count
-
-
 async def assert_no_job_started(client: Client, operator: Operator, chat_id: int) -> None:
     """No job reports to `chat_id`. Visibility lags, so a count taken right after a refused
     action passes even when the action did start a job: start a silent marker job for the chat
@@ -65,8 +53,7 @@ async def assert_no_job_started(client: Client, operator: Operator, chat_id: int
         "true", chat_id=chat_id, report=False, notify=NotifyPolicy.silent
     )
     await operator.jobs.start(marker)
-    seen = await wait_count(client, f"WorkflowId = '{marker.job_id}'", 1)
-    assert seen == 1, f"the marker job {marker.job_id} never became visible"
+    await wait_visible(client, f"WorkflowId = '{marker.job_id}'")
     others = await client.count_workflows(
         f"ReportChatId = {chat_id} AND WorkflowId != '{marker.job_id}'"
     )
