@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import Database
 from core.heartbeat.config import HeartbeatConfig, defaults_from_settings, resolve
-from core.heartbeat.schedule import build_schedule
+from core.heartbeat.schedule_spec import build_schedule
 from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.settings import Settings

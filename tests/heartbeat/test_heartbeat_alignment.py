@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.heartbeat.schedule import aligned_fire_times
+from core.heartbeat.schedule_spec import aligned_fire_times
 from tests.heartbeat.harness import Harness
 
 

@@ -1,4 +1,4 @@
-"""The Temporal Schedule behind each heartbeat target, and its clock alignment.
+"""The Schedule (spec, action, policy) behind each heartbeat target, and its clock alignment.
 
 Temporal aligns interval specs to the Unix epoch (`epoch + n·every + offset`), which for every
 interval dividing a day is "multiples of the interval from midnight UTC" (runs at the same
