@@ -1,9 +1,10 @@
 """The operator: one transport-agnostic object that takes a person's message (or button press)
 and returns replies. Telegram and the console chat are thin transports over it.
 
-Modes (DESIGN.md §3): intake (commands → JobSpec), dispatch (the registry picks the worker and
-the card says why), status (from Temporal), recovery (cancel / retry / reroute). Commands live in
-`bot/commands/`, one module per concern; this class holds the gate and the shared helpers.
+Its modes: intake (commands and plain words → JobSpec), dispatch (the registry picks the worker
+and the card says why), status (from Temporal), recovery (cancel / retry / reroute). Commands
+live in `bot/commands/`, one module per concern, and receive the `ChatServices` they share
+(`bot/services.py`); this class adds the gate and the routing of a message to its command.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Heartbeat administration from the chat (`/heartbeat`) and the shell (`hbo heartbeat`)."""

@@ -1,5 +1,5 @@
-"""Heartbeat administration, shared by the `/heartbeat` command and `hbo heartbeat …` (seed 001's
-admin API: get with run history, update, toggle, fire, infer).
+"""Heartbeat administration, shared by the `/heartbeat` command and `hbo heartbeat …`: get (the
+settings with the run history), update, toggle, fire, infer.
 
 Every change goes to the database first and then to the target's schedule
 (`core.heartbeat.schedules`); what the bot shows about on/off comes from the schedule itself, so
