@@ -21,11 +21,12 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
-from activities.heartbeat.jobs import covers, notify_policy, query_status
+from activities.heartbeat.jobs import covers, notify_policy
 from activities.notify import activity_owner
 from activities.telegram.resume import delivered_in_activity, send_resuming
 from core.heartbeat.messages import changes_digest
 from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
+from core.jobs.client import query_status
 from core.jobs.models import (
     JobResult,
     JobState,

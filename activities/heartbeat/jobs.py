@@ -12,16 +12,20 @@ from typing import Any
 
 from temporalio.client import (
     Client,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
 from core.heartbeat.models import FollowUpRequest
 from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import JobClient, JobNotFoundError, JobSpecUnreadable, started_spec
-from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, JobStatus, NotifyPolicy
+from core.jobs.client import (
+    JobClient,
+    JobNotFoundError,
+    JobSpecUnreadable,
+    query_status,
+    started_spec,
+)
+from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
 from core.jobs.queries import chat_jobs_query, job_state
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
@@ -76,21 +80,6 @@ async def notify_policy(client: Client, job_id: str, memo: dict[str, Any]) -> No
         )
         return NotifyPolicy.silent
     return spec.notify
-
-
-async def query_status(client: Client, job_id: str) -> JobStatus | None:
-    """The job's `status` query; None (logged) when it cannot answer — gone, an old or broken
-    job, a status this version cannot read: its visibility record is all there is then."""
-    try:
-        return await client.get_workflow_handle(job_id).query("status", result_type=JobStatus)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError) as exc:
-        log.info(
-            "job %s: status query not answered (%s)",
-            job_id,
-            type(exc).__name__,
-            extra={"job_id": job_id},
-        )
-        return None
 
 
 async def list_chat_jobs(

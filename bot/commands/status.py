@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
-from temporalio.service import RPCError
-
 from bot import views
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.jobs.client import JobSummary
+from core.jobs.client import JobSummary, query_status
 from core.jobs.models import JobStatus
 from core.jobs.queries import DONE, FAILED, chat_jobs_query, parse_window
 
@@ -42,18 +39,8 @@ async def _live(op: ChatServices, jobs: list[JobSummary]) -> dict[str, JobStatus
     """Live step/attempt of the first few running jobs (the workflow's `status` query)."""
 
     async def one(job_id: str) -> tuple[str, JobStatus | None]:
-        try:
-            handle = op.jobs.handle(job_id)
-            return job_id, await handle.query("status", result_type=JobStatus)
         # Gone, an old or broken job, or a status this version cannot read: listed without.
-        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError) as exc:
-            log.info(
-                "job %s: status query not answered (%s)",
-                job_id,
-                type(exc).__name__,
-                extra={"job_id": job_id},
-            )
-            return job_id, None
+        return job_id, await query_status(op.deps.client, job_id)
 
     try:
         async with asyncio.timeout(LIVE_TIMEOUT_SECONDS):

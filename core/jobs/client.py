@@ -16,6 +16,8 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.client import (
@@ -238,3 +240,18 @@ async def started_spec(client: Client, job_id: str) -> JobSpec:
         raise JobSpecUnreadable(
             f"{job_id} was started by another version; its request cannot be read here"
         ) from exc
+
+
+async def query_status(client: Client, job_id: str) -> JobStatus | None:
+    """The job's `status` query; None (logged) when it cannot answer — gone, an old or broken
+    job, a status this version cannot read: its visibility record is all there is then."""
+    try:
+        return await client.get_workflow_handle(job_id).query("status", result_type=JobStatus)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError) as exc:
+        log.info(
+            "job %s: status query not answered (%s)",
+            job_id,
+            type(exc).__name__,
+            extra={"job_id": job_id},
+        )
+        return None
