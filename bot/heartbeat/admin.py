@@ -93,49 +93,11 @@ class HeartbeatAdmin:
         if row is None:
             return f"🫀 No heartbeat for {esc(target.describe())}. Turn it on with /heartbeat on."
         config = self.config(row)
-        desc = await self.schedules.describe_schedule(target)
         lines = [f"🫀 <b>Heartbeat</b> · <code>{esc(target.schedule_id)}</code>"]
-        if desc is None:
-            lines.append("schedule: ⚠️ missing in Temporal — /heartbeat on recreates it")
-        else:
-            state = desc.schedule.state
-            if state.paused != (not row.enabled):  # toggled outside the bot: Temporal is right
-                await self.store.set_enabled(target, not state.paused)
-            status = "⏸ paused" if state.paused else "▶️ on"
-            nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
-            lines.append(
-                f"{status} · every {config.interval_minutes} min"
-                + (f" · next {nxt:%H:%M} UTC" if nxt and not state.paused else "")
-            )
-            if state.note:
-                lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
-            if desc.info.running_actions:
-                lines.append("a run is in progress now")
+        lines += await self._schedule_lines(target, row, config)
         usable = await self.store.template_ids(row.chat_id)
         lines.append(self._prompt_line(config, row, usable))
-        dispatch = f"dispatch: {config.dispatch_mode}" + (
-            "" if config.dispatch_results else " · results stored, not posted"
-        )
-        if config.trigger_response:
-            dispatch += " · follow-up job after each result"
-        lines.append(dispatch)
-        quiet = format_window(config.quiet_window)
-        if config.quiet_window:
-            cadence = (
-                "no runs"
-                if config.quiet_interval_minutes == 0
-                else f"one run per {config.quiet_interval_minutes} min"
-            )
-            lines.append(f"quiet hours: {quiet} {esc(config.timezone)} ({cadence})")
-        else:
-            lines.append(f"quiet hours: none (timezone {esc(config.timezone)})")
-        llm = (
-            f"LLM: {esc(config.model)}, ≤ {config.max_llm_calls} calls / "
-            f"{config.max_llm_tokens} tokens a run"
-            if self.settings.llm_enabled
-            else "LLM: not configured — job changes only"
-        )
-        lines.append(llm)
+        lines += self._settings_lines(config)
         overrides = overrides_of(row).explicit()
         if overrides:
             shown = ", ".join(f"{k}={truncate_utf16(str(v), 40)}" for k, v in overrides.items())
@@ -153,6 +115,54 @@ class HeartbeatAdmin:
             lines.append("No runs yet.")
         lines.append("Change: /heartbeat set &lt;key&gt; &lt;value&gt; · on · off · fire · infer")
         return "\n".join(lines)
+
+    async def _schedule_lines(
+        self, target: HeartbeatTarget, row: HeartbeatTargetRow, config: HeartbeatConfig
+    ) -> list[str]:
+        """On or paused (Temporal is right when toggled outside the bot), the next run, the
+        schedule's note, a run in progress."""
+        desc = await self.schedules.describe_schedule(target)
+        if desc is None:
+            return ["schedule: ⚠️ missing in Temporal — /heartbeat on recreates it"]
+        state = desc.schedule.state
+        if state.paused != (not row.enabled):
+            await self.store.set_enabled(target, not state.paused)
+        status = "⏸ paused" if state.paused else "▶️ on"
+        nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
+        lines = [
+            f"{status} · every {config.interval_minutes} min"
+            + (f" · next {nxt:%H:%M} UTC" if nxt and not state.paused else "")
+        ]
+        if state.note:
+            lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
+        if desc.info.running_actions:
+            lines.append("a run is in progress now")
+        return lines
+
+    def _settings_lines(self, config: HeartbeatConfig) -> list[str]:
+        """Dispatch, quiet hours and the LLM budget, as the target has them in effect."""
+        dispatch = f"dispatch: {config.dispatch_mode}" + (
+            "" if config.dispatch_results else " · results stored, not posted"
+        )
+        if config.trigger_response:
+            dispatch += " · follow-up job after each result"
+        quiet = format_window(config.quiet_window)
+        if config.quiet_window:
+            cadence = (
+                "no runs"
+                if config.quiet_interval_minutes == 0
+                else f"one run per {config.quiet_interval_minutes} min"
+            )
+            quiet_line = f"quiet hours: {quiet} {esc(config.timezone)} ({cadence})"
+        else:
+            quiet_line = f"quiet hours: none (timezone {esc(config.timezone)})"
+        llm = (
+            f"LLM: {esc(config.model)}, ≤ {config.max_llm_calls} calls / "
+            f"{config.max_llm_tokens} tokens a run"
+            if self.settings.llm_enabled
+            else "LLM: not configured — job changes only"
+        )
+        return [dispatch, quiet_line, llm]
 
     def _prompt_line(
         self, config: HeartbeatConfig, row: HeartbeatTargetRow, usable_templates: list[str]
