@@ -56,21 +56,15 @@ async def llm_summary(settings: Settings, step: StepInput, report: str) -> str |
     if llm is None:
         return None
     try:
-        response = await llm.complete(
-            model=settings.openai_model,
-            messages=[
-                {
-                    "role": "system",
-                    "content": "Summarize this job report for a busy engineer in at most 8 short "
-                    "lines of plain text. Lead with the outcome. No markdown.",
-                },
-                {"role": "user", "content": report[:12000]},
-            ],
+        text = await llm.ask(
+            settings.openai_model,
+            "Summarize this job report for a busy engineer in at most 8 short lines of plain "
+            "text. Lead with the outcome. No markdown.",
+            report[:12000],
         )
     except LlmUnavailable as exc:
         log.info("job %s: no LLM summary (%s); the plain report is used", step.job_id, exc)
         return None
-    text = (response.choices[0].message.content or "").strip()
     return esc(text[:1500]) if text else None
 
 

@@ -179,29 +179,20 @@ async def llm_notes(settings: Settings, goal: str, sources: list[Source]) -> Res
         or "(no sources could be read)"
     )
     try:
-        response = await llm.complete(
-            model=settings.openai_model,
-            messages=[
-                {
-                    "role": "system",
-                    "content": "You are a research worker. Reply with JSON only: "
-                    '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
-                    f"never invent sources. {SYSTEM_RULE}",
-                },
-                {
-                    "role": "user",
-                    "content": f"Goal: {goal}\n\nSources:\n"
-                    + untrusted_data(material[:12000], "the sources (files and fetched pages)"),
-                },
-            ],
+        content = await llm.ask(
+            settings.openai_model,
+            "You are a research worker. Reply with JSON only: "
+            '{"findings": [str], "open_questions": [str]}. Be concise and factual; '
+            f"never invent sources. {SYSTEM_RULE}",
+            f"Goal: {goal}\n\nSources:\n"
+            + untrusted_data(material[:12000], "the sources (files and fetched pages)"),
             response_format={"type": "json_object"},
         )
     except LlmUnavailable as exc:  # the deterministic notes stand in
         activity.logger.info("no LLM notes (%s); writing plain notes", exc)
         return None
-    content = response.choices[0].message.content or "{}"
     try:
-        data: dict[str, Any] = json.loads(content)
+        data: dict[str, Any] = json.loads(content or "{}")
     except json.JSONDecodeError:
         return None
     if not isinstance(data, dict):  # valid JSON, wrong shape: the plain notes stand in

@@ -274,14 +274,7 @@ class HeartbeatAdmin:
         row, _ = await self.ensure(target, source="command")
         context = await self._infer_context(target)
         try:
-            response = await llm.complete(
-                model=self.config(row).model,
-                messages=[
-                    {"role": "system", "content": INFER_SYSTEM},
-                    {"role": "user", "content": context},
-                ],
-                max_tokens=600,
-            )
+            proposal = await llm.ask(self.config(row).model, INFER_SYSTEM, context, max_tokens=600)
         except LlmUnavailable as exc:
             log.warning("heartbeat infer for chat %s: %s", target.chat_id, exc)
             return (
@@ -290,7 +283,6 @@ class HeartbeatAdmin:
                 "in HEARTBEAT.md or with /heartbeat set prompt …",
                 False,
             )
-        proposal = (response.choices[0].message.content or "").strip() if response.choices else ""
         if not checklist_items(proposal):
             return "⚠️ The LLM did not propose a usable checklist. Nothing changed.", False
         await self.store.set_proposed_prompt(target, proposal[:4000])

@@ -131,6 +131,16 @@ class Llm:
         self.timeout = timeout
         self.endpoint = endpoint_of(settings)
 
+    async def ask(self, model: str, system: str, user: str, **options: Any) -> str:
+        """One question without tools: the answer's text (stripped; empty when the model said
+        nothing), or `LlmUnavailable`."""
+        response = await self.complete(
+            model=model,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+            **options,
+        )
+        return (response.choices[0].message.content or "").strip() if response.choices else ""
+
     async def complete(self, **request: Any) -> ChatCompletion:
         """`chat.completions.create(**request)`, or `LlmUnavailable` saying why not."""
         breaker = await _breakers.get_breaker(
