@@ -12,10 +12,10 @@ import logging
 import uuid
 from datetime import timedelta
 
-from bot import views
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
+from core.errors import Refusal
 from core.stats import StatsRequest, StatsResult, parse_period
 from core.temporal import OPERATOR_QUEUE
 
@@ -35,7 +35,7 @@ async def stats_command(op: ChatServices, msg: Incoming, args: str) -> list[Repl
     try:
         period = parse_period(args)
     except ValueError as exc:
-        return [Reply(text=f"⚠️ {views.esc(exc)}. Example: /stats month")]
+        raise Refusal(f"{exc}. Example: /stats month") from None
     request = StatsRequest(
         chat_id=msg.chat_id, topic_id=msg.topic_id, period=period, timezone=op.settings.timezone
     )

@@ -15,15 +15,23 @@ from bot import views
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
+from core.errors import Refusal
 from core.jobs.client import JobSummary, query_status
 from core.jobs.models import JobStatus
-from core.jobs.queries import DONE, FAILED, chat_jobs_query, parse_window
+from core.jobs.queries import DONE, FAILED, Window, chat_jobs_query, parse_window
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 20
 LIVE_LIMIT = 10  # running jobs whose live step is asked for (one query each)
 LIVE_TIMEOUT_SECONDS = 2.0
+
+
+def _window(op: ChatServices, args: str, example: str) -> Window:
+    try:
+        return parse_window(args, op.settings.timezone)
+    except ValueError as exc:
+        raise Refusal(f"{exc}. Example: {example}") from None
 
 
 def chat_scope(msg: Incoming) -> str:
@@ -73,10 +81,7 @@ async def running_command(op: ChatServices, msg: Incoming, args: str) -> list[Re
     "/failed yesterday",
 )
 async def failed_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    try:
-        window = parse_window(args, op.settings.timezone)
-    except ValueError as exc:
-        return [Reply(text=f"⚠️ {views.esc(exc)}. Example: /failed yesterday")]
+    window = _window(op, args, "/failed yesterday")
     query = f"{chat_scope(msg)} AND {FAILED} AND {window.clause()}"
     waiting_query = (
         f"{chat_scope(msg)} AND ExecutionStatus = 'Running' AND JobStatus = 'needs_attention'"
@@ -99,10 +104,7 @@ async def failed_command(op: ChatServices, msg: Incoming, args: str) -> list[Rep
     "/done week",
 )
 async def done_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    try:
-        window = parse_window(args, op.settings.timezone)
-    except ValueError as exc:
-        return [Reply(text=f"⚠️ {views.esc(exc)}. Example: /done yesterday")]
+    window = _window(op, args, "/done yesterday")
     query = f"{chat_scope(msg)} AND {DONE} AND {window.clause()}"
     jobs, total = await _listing(op, query)
     return [Reply(text=views.status_list(f"Finished {window.label}", jobs, total, LIST_LIMIT))]
