@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from pydantic import Field, model_validator
 from temporalio.client import WorkflowExecutionDescription
@@ -21,10 +20,10 @@ from bot.commands.status import done_command, failed_command, running_command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import chat_folder, new_job_id
-from core.jobs.approval import decide_approval, schedule_approval_id
+from core.jobs.approval import decide_approval
 from core.jobs.client import JobActionError
-from core.jobs.messages import approval_audit_detail, approval_request_text
-from core.jobs.models import Approval, JobOrigin, JobSpec, ScheduleApproval, ScheduleSpec
+from core.jobs.messages import approval_request_text
+from core.jobs.models import Approval, JobOrigin, JobSpec, ScheduleSpec
 from core.jobs.planner import PlanError
 from core.jobs.schedules import ScheduleError, describe_schedule, parse_schedule
 from core.llm.chat_tools import (
@@ -41,7 +40,6 @@ from core.llm.tools import NoArgs, Tool, ToolArgs, Toolset
 from core.messages import Button
 from core.render import esc, html_to_plain, truncate_utf16
 from core.settings import validate_timezone
-from core.temporal import OPERATOR_QUEUE
 
 MAX_JOBS_PER_MESSAGE = 3
 
@@ -242,23 +240,9 @@ async def _propose_schedule(scope: IntakeScope, spec: JobSpec, schedule: Schedul
     """A recurring job whose command the model wrote: created paused, shown with its command,
     and started only when a person approves it (once; each run then runs)."""
     op, msg = scope.op, scope.msg
-    deadline = datetime.now(UTC) + timedelta(seconds=spec.approval_timeout_seconds)
-    schedule_id = await op.schedules.create(spec, schedule, approval_deadline=deadline)
-    template = spec.model_copy(update={"schedule_id": schedule_id})
-    await op.deps.client.start_workflow(
-        "ScheduleApprovalWorkflow",
-        ScheduleApproval(
-            schedule_id=schedule_id,
-            chat_id=msg.chat_id,
-            topic_id=msg.topic_id,
-            requested_by=msg.user_id,
-            goal=spec.goal,
-            timeout_seconds=spec.approval_timeout_seconds,
-            detail=approval_audit_detail(template),
-        ),
-        id=schedule_approval_id(schedule_id),
-        task_queue=OPERATOR_QUEUE,
-    )
+    template = await op.schedules.propose(spec, schedule, msg.chat_id, msg.topic_id, msg.user_id)
+    schedule_id = template.schedule_id
+    assert schedule_id is not None
     text = approval_request_text(template, recurring=describe_schedule(schedule))
     buttons = [
         Button(label="Approve", data=f"approve:{schedule_id}"),

@@ -8,7 +8,7 @@ Everything here is visible and operable with `temporal schedule list|describe|tr
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 from pydantic import BaseModel
@@ -34,8 +34,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Refusal
 from core.ids import new_schedule_id
+from core.jobs.approval import schedule_approval_id
 from core.jobs.client import job_memo, search_attributes_for
-from core.jobs.models import Approval, JobSpec, ScheduleSpec
+from core.jobs.messages import approval_audit_detail
+from core.jobs.models import Approval, JobSpec, ScheduleApproval, ScheduleSpec
 from core.jobs.queries import JOB_WORKFLOW
 from core.settings import validate_timezone
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
@@ -227,6 +229,36 @@ class ScheduleClient:
         except RPCError as exc:
             raise ScheduleError(f"Temporal refused the schedule: {exc.message}") from None
         return schedule_id
+
+    async def propose(
+        self,
+        spec: JobSpec,
+        schedule: ScheduleSpec,
+        chat_id: int,
+        topic_id: int | None,
+        requested_by: int | None,
+    ) -> JobSpec:
+        """A recurring job whose command a language model wrote: its schedule is created paused
+        and a `ScheduleApprovalWorkflow` holds the one decision (or the deadline). Returns the
+        schedule's job template."""
+        deadline = datetime.now(UTC) + timedelta(seconds=spec.approval_timeout_seconds)
+        schedule_id = await self.create(spec, schedule, approval_deadline=deadline)
+        template = spec.model_copy(update={"schedule_id": schedule_id})
+        await self.client.start_workflow(
+            "ScheduleApprovalWorkflow",
+            ScheduleApproval(
+                schedule_id=schedule_id,
+                chat_id=chat_id,
+                topic_id=topic_id,
+                requested_by=requested_by,
+                goal=spec.goal,
+                timeout_seconds=spec.approval_timeout_seconds,
+                detail=approval_audit_detail(template),
+            ),
+            id=schedule_approval_id(schedule_id),
+            task_queue=OPERATOR_QUEUE,
+        )
+        return template
 
     async def _describe(self, schedule_id: str) -> ScheduleDescription:
         try:
