@@ -30,6 +30,7 @@ from core.heartbeat.schedules import HeartbeatSchedules
 from core.heartbeat.store import overrides_of, target_of
 from core.heartbeat.target import HeartbeatTarget
 from core.heartbeat.triggers import trigger_workflows
+from core.jobs.client import list_jobs
 from core.jobs.queries import chat_jobs_query
 from core.llm.client import LlmUnavailable, llm_for
 from core.render import esc, truncate_utf16
@@ -294,11 +295,8 @@ class HeartbeatAdmin:
         )
 
     async def _infer_context(self, target: HeartbeatTarget) -> str:
-        jobs = []
-        query = chat_jobs_query(target.chat_id)
-        async for wf in self.client.list_workflows(query, limit=20, page_size=20):
-            memo = await wf.memo()
-            jobs.append(f"- {wf.id}: {str(memo.get('goal', ''))[:200]}")
+        recent = await list_jobs(self.client, chat_jobs_query(target.chat_id), limit=20)
+        jobs = [f"- {job.job_id}: {job.goal[:200]}" for job in recent]
         files: list[str] = []
         try:
             files = list_files(

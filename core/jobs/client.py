@@ -144,22 +144,7 @@ class JobClient:
         return status, desc
 
     async def list(self, query: str, limit: int = 20) -> list[JobSummary]:
-        out: list[JobSummary] = []
-        async for wf in self.client.list_workflows(query, limit=limit, page_size=min(limit, 1000)):
-            sa = wf.typed_search_attributes
-            memo = await wf.memo()
-            out.append(
-                JobSummary(
-                    job_id=wf.id,
-                    state=job_state(sa.get(SA_JOB_STATUS), wf.status),
-                    worker=sa.get(SA_WORKER_NAME) or "",
-                    goal=str(memo.get("goal", "")),
-                    chat_id=sa.get(SA_REPORT_CHAT_ID),
-                    started_at=wf.start_time,
-                    closed_at=wf.close_time,
-                )
-            )
-        return out
+        return await list_jobs(self.client, query, limit)
 
     async def spec_of(self, job_id: str) -> JobSpec:
         """The spec a job was started with, e.g. to run it again (`started_spec`)."""
@@ -255,3 +240,23 @@ async def query_status(client: Client, job_id: str) -> JobStatus | None:
             extra={"job_id": job_id},
         )
         return None
+
+
+async def list_jobs(client: Client, query: str, limit: int = 20) -> list[JobSummary]:
+    """The newest jobs matching a visibility query, with their state, worker and goal."""
+    out: list[JobSummary] = []
+    async for wf in client.list_workflows(query, limit=limit, page_size=min(limit, 1000)):
+        sa = wf.typed_search_attributes
+        memo = await wf.memo()
+        out.append(
+            JobSummary(
+                job_id=wf.id,
+                state=job_state(sa.get(SA_JOB_STATUS), wf.status),
+                worker=sa.get(SA_WORKER_NAME) or "",
+                goal=str(memo.get("goal", "")),
+                chat_id=sa.get(SA_REPORT_CHAT_ID),
+                started_at=wf.start_time,
+                closed_at=wf.close_time,
+            )
+        )
+    return out
