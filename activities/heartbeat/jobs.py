@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import (
     Client,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
@@ -177,6 +178,4 @@ async def start_follow_up_job(deps: HeartbeatDeps, request: FollowUpRequest) -> 
         )
         return spec.job_id
     except PlanError as exc:
-        from temporalio.exceptions import ApplicationError
-
         raise ApplicationError(str(exc), type="BadCommand", non_retryable=True) from None
