@@ -18,34 +18,24 @@ from tests.support.chat_checks import INTERNALS
 from tests.support.stack import ALLOWED_USER, Stack
 
 
-async def test_a_crashing_command_answers_one_clear_line(
-    stack: Stack, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "fault",
+    [
+        AttributeError("'str' object has no attribute 'choices'"),
+        # A LookupError, like "no such job": still a bug, not a refusal.
+        KeyError("job_id"),
+    ],
+    ids=["attribute-error", "key-error"],
+)
+async def test_a_fault_answers_one_clear_line_and_logs_its_traceback(
+    stack: Stack, caplog: pytest.LogCaptureFixture, fault: Exception
 ) -> None:
+    """Only the project's refusals reach the person as "⚠️ <reason>"; anything else is a fault:
+    the generic line, and its traceback in the log with the chat's id."""
     op = stack.runtime.operator()
 
     async def broken(*_: object) -> list[Reply]:
-        raise AttributeError("'str' object has no attribute 'choices'")
-
-    op.commands["workers"] = dataclasses.replace(op.commands["workers"], handler=broken)
-    with caplog.at_level(logging.ERROR):
-        replies = await op.handle(
-            Incoming(user_id=ALLOWED_USER, chat_id=ALLOWED_USER, text="/workers")
-        )
-    assert [r.text for r in replies] == [SOMETHING_WENT_WRONG]
-    assert not INTERNALS.search(replies[0].text) and "AttributeError" not in replies[0].text
-    logged = [r for r in caplog.records if r.exc_info]
-    assert logged and logged[0].exc_info is not None and logged[0].exc_info[0] is AttributeError
-
-
-async def test_a_key_error_is_a_fault_not_a_refusal(
-    stack: Stack, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Only the project's refusals reach the person as "⚠️ <reason>"; a KeyError (a LookupError,
-    like "no such job") is a bug: the generic line, and its traceback in the log."""
-    op = stack.runtime.operator()
-
-    async def broken(*_: object) -> list[Reply]:
-        raise KeyError("job_id")
+        raise fault
 
     op.commands["workers"] = dataclasses.replace(op.commands["workers"], handler=broken)
     with caplog.at_level(logging.ERROR):
@@ -53,7 +43,8 @@ async def test_a_key_error_is_a_fault_not_a_refusal(
             Incoming(user_id=ALLOWED_USER, chat_id=ALLOWED_USER, text="/workers")
         )
     assert [(r.text, r.toast) for r in replies] == [(SOMETHING_WENT_WRONG, "error")]
-    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert not INTERNALS.search(replies[0].text) and type(fault).__name__ not in replies[0].text
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is type(fault)]
     assert logged and f"chat {ALLOWED_USER}" in logged[0].getMessage()
 
 
