@@ -13,6 +13,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from core.errors import Refusal
+
 _PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 MAX_READ_BYTES = 1_000_000
 MAX_UPLOAD_NAME_BYTES = 200
@@ -20,7 +22,7 @@ MAX_UPLOAD_NAME_BYTES = 200
 _UNSAFE_NAME_CHARS_RE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(Refusal, ValueError):
     """A path that is not allowed (escape attempt, bad name) or a file that cannot be used."""
 
 

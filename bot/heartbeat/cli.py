@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from bot.heartbeat.admin import HeartbeatAdmin
 from core.db import Database
+from core.errors import Refusal
 from core.heartbeat.target import parse_target
 from core.render import html_to_plain
 from core.settings import Settings
@@ -72,7 +73,7 @@ async def run(settings: Settings, args: argparse.Namespace, private: Sequence[in
     admin = HeartbeatAdmin(settings, client, db)
     try:
         text = await _dispatch(admin, args, private)
-    except (LookupError, ValueError) as exc:
+    except (Refusal, ValueError) as exc:  # a target, a setting or a value that is refused
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

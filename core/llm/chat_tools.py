@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field
 from temporalio.client import WorkflowExecutionDescription
 
+from core.errors import Refusal
 from core.ids import normalize_job_id, workspace_name
 from core.jobs.client import JobClient, JobNotFoundError
 from core.jobs.queries import parse_window
@@ -94,7 +95,7 @@ class ChatScope(ABC):
 
     async def show_schedule(self, schedule_id: str) -> str:
         """A recurring job of the chat; a scope without recurring jobs has none."""
-        raise LookupError(f"no recurring job {schedule_id} in this chat")
+        raise Refusal(f"no recurring job {schedule_id} in this chat")
 
     async def file_written(self, where: str, path: str, chars: int) -> None:  # noqa: B027
         """After a write (an audit entry, a line in the chat); nothing by default."""

@@ -8,9 +8,10 @@ in a chat, one chat's heartbeat); the scope it is called with decides what the t
 Whatever goes wrong before a handler runs — an unknown tool, arguments that are not JSON or do not
 validate — comes back to the model as an `error: …` text naming the problem, and no handler ran,
 so nothing changed. A handler refuses an action by raising one of the toolset's refusal
-exceptions (`ToolRefused`, or the domain's own `ValueError` / `LookupError`); the model gets the
-message. Any other exception is a bug and propagates. Text from outside is returned as
-`UntrustedText` and reaches the model wrapped as data.
+exceptions (`ToolRefused`, or the project's own `core.errors.Refusal`: no such job, a plan that
+does not parse, a path outside the workspace); the model gets the message. Any other exception
+— a KeyError, a TypeError — is a bug and propagates, with its traceback in the log. Text from
+outside is returned as `UntrustedText` and reaches the model wrapped as data.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import Refusal
 from core.untrusted import untrusted_data
 
 ScopeT = TypeVar("ScopeT", contravariant=True)
 MAX_RESULT_CHARS = 8000
-# Refusals of the domain (planner, job client, schedules, workspace paths) are ValueErrors and
-# LookupErrors with a message written for the person or the model.
-REFUSALS: tuple[type[Exception], ...] = (ValueError, LookupError)
+# Refusals of the domain (planner, job client, schedules, workspace paths): their message is
+# written for the person or the model. A model a handler builds from the model's values that
+# does not validate (a metadata map too large, say) is answered the same way.
+REFUSALS: tuple[type[Exception], ...] = (Refusal,)
 
 
 class ToolArgs(BaseModel):
@@ -115,6 +118,8 @@ class Toolset(Generic[ScopeT]):
             return _error(f"invalid arguments for {name}: {describe_invalid(exc)}")
         try:
             out = await tool.handler(scope, args)
+        except ValidationError as exc:
+            return _error(f"{name} refused: {describe_invalid(exc)}")
         except self.refusals as exc:
             return _error(str(exc) or type(exc).__name__)
         if isinstance(out, UntrustedText):

@@ -87,12 +87,16 @@ async def test_a_refusal_is_the_models_answer_and_a_good_call_works(tmp_path: Pa
     assert (tmp_path / "chat-1" / "notes" / "a.md").read_text() == "hello"
 
 
-async def test_a_bug_in_a_handler_is_not_turned_into_a_refusal() -> None:
+@pytest.mark.parametrize("bug", [TypeError("a bug"), KeyError("job_id"), ValueError("a bug")])
+async def test_a_bug_in_a_handler_is_not_turned_into_a_refusal(bug: Exception) -> None:
+    """Only the project's refusals become the model's answer: a KeyError or a plain ValueError
+    in a handler is a bug, and it propagates (logged by the caller with its traceback)."""
+
     async def broken(scope: object, args: ToolArgs) -> str:
-        return "".join([1])  # type: ignore[list-item]  # a TypeError, as a bug would be
+        raise bug
 
     tools = Toolset([Tool[object]("broken", "A tool with a bug.", ToolArgs, broken)])
-    with pytest.raises(TypeError):
+    with pytest.raises(type(bug)):
         await tools.call(object(), "broken", "{}")
 
 
