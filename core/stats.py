@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from core.render import elapsed
+
 PERIODS = {"week": 7, "month": 30}
 FINAL_STATES = ("completed", "failed", "cancelled")
 
@@ -129,13 +131,9 @@ def summarize(request: StatsRequest, points: list[JobPoint]) -> Summary:
 
 
 def seconds_text(value: float) -> str:
-    if value < 10:
-        return f"{value:.1f} s"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    return f"{value / 3600:.1f} h"
+    """A time to result: tenths of a second while short (most results come in a few), else
+    as any span of time reads (`core.render.elapsed`)."""
+    return f"{value:.1f} s" if value < 10 else elapsed(value)
 
 
 def caption(summary: Summary) -> str:
