@@ -66,8 +66,12 @@ async def test_sigkilled_worker_mid_step(
         first = _spawn_execution_worker(env, tmp_path / "worker1.log")
         second: subprocess.Popen[bytes] | None = None
         try:
+            # The step waits for `release` (not for a time): under load it cannot finish before
+            # the kill, and the retry finishes only once the test has seen it start.
             spec = stack.operator.planner.exec_job(
-                "sh -c 'echo started >> runs; sleep 3; echo survived'", chat_id=chat
+                "sh -c 'echo started >> runs; until [ -e release ]; do sleep 0.1; done; "
+                "echo survived'",
+                chat_id=chat,
             )
             # A dead worker is noticed after this long without an activity heartbeat.
             steps = [
@@ -88,6 +92,12 @@ async def test_sigkilled_worker_mid_step(
             await wait_status(namespace_client, spec.job_id, JobState.running)
 
             second = _spawn_execution_worker(env, tmp_path / "worker2.log")
+            for _ in range(1200):
+                if runs.read_text().count("started") == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert runs.read_text().count("started") == 2, (tmp_path / "worker2.log").read_text()
+            (runs.parent / "release").touch()
             result = await asyncio.wait_for(handle.result(), 60)
             assert result.state is JobState.completed
             assert "survived" in result.outputs[0].output
