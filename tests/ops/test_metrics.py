@@ -119,8 +119,12 @@ async def test_metrics_move_by_one_job(
         finished = {"worker": "execution", "state": "completed"}
 
         async def counted() -> bool:
+            # The result is shown a moment before the notify activity records its delivery
+            # time (after the ledger's confirm): wait for both.
             now = await scrape()
-            return metric(now, "hbo_jobs_finished_total", **finished) == 1
+            told = metric(now, "hbo_result_delivery_seconds_count", state="completed")
+            told_before = metric(before, "hbo_result_delivery_seconds_count", state="completed")
+            return metric(now, "hbo_jobs_finished_total", **finished) == 1 and told > told_before
 
         await eventually(counted)
         after = await scrape()
