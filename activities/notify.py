@@ -48,8 +48,10 @@ class NotifyActivities:
         self.ledger = ledger
         self.audit = audit
 
-    async def _deliver(self, message: ChatMessage) -> list[int]:
+    async def _deliver(self, message: ChatMessage, parts: _PartsRecord | None = None) -> list[int]:
         delivered = delivered_in_activity()
+        if parts is not None:
+            await parts.resume(delivered)
         try:
             async with _keepalive(delivered):
                 return await send_resuming(self.sender, message, delivered)
@@ -59,6 +61,9 @@ class NotifyActivities:
                     "delivery_failed", user_id=None, chat_id=message.chat_id, detail=err.message
                 )
             raise
+        finally:
+            if parts is not None:
+                await parts.flush()
 
     @activity.defn(name="notify.send")
     async def send(self, message: ChatMessage) -> NotifyResult:
@@ -111,7 +116,7 @@ class NotifyActivities:
                 next_retry_delay=wait,
             )
         try:
-            ids = await self._tell(note)
+            ids = await self._tell(note, _PartsRecord(self.ledger, note.job_id, owner, note.status))
         except BaseException:
             await self.ledger.release(note.job_id, owner)
             raise
@@ -121,7 +126,7 @@ class NotifyActivities:
             RESULT_DELIVERY.labels(state).observe((utcnow() - note.changed_at).total_seconds())
         return NotifyResult(sent=True, message_ids=ids)
 
-    async def _tell(self, note: JobNotification) -> list[int]:
+    async def _tell(self, note: JobNotification, parts: _PartsRecord) -> list[int]:
         card, message = note.card, note.message
         if card is not None and note.replace_card and _fits_one_message(message):
             # A job that ended moments after its card: the card becomes the result, so the
@@ -132,7 +137,36 @@ class NotifyActivities:
         elif card is not None:
             # Before the send, so a retry after a rate limit redoes only idempotent work.
             await self._edit_card(card)
-        return await self._deliver(message)
+        return await self._deliver(message, parts)
+
+
+class _PartsRecord:
+    """A job message's delivered calls, kept in the ledger beside its claim. Heartbeat details
+    alone are not enough: the SDK sends them to the server at most every few seconds, so an
+    attempt that delivers a part and then fails on the next (a 5xx on an attached document)
+    can leave its retry believing nothing was sent — and the person gets the part twice."""
+
+    def __init__(self, ledger: ReportLedgerStore, job_id: str, owner: str, status: str) -> None:
+        self.ledger, self.job_id = ledger, job_id
+        self.key = f"{owner}|{status}"
+        self._writes: list[asyncio.Task[None]] = []
+
+    async def resume(self, delivered: DeliveredParts) -> None:
+        delivered.count = max(delivered.count, await self.ledger.parts_sent(self.job_id, self.key))
+        heartbeat = delivered.on_change
+
+        def sent(count: int) -> None:
+            if heartbeat is not None:
+                heartbeat(count)
+            self._writes.append(
+                asyncio.create_task(self.ledger.record_parts_sent(self.job_id, self.key, count))
+            )
+
+        delivered.on_change = sent
+
+    async def flush(self) -> None:
+        """Every count written before the attempt ends, however it ends."""
+        await asyncio.gather(*self._writes)
 
 
 def _fits_one_message(message: ChatMessage) -> bool:

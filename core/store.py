@@ -195,6 +195,30 @@ class ReportLedgerStore:
         async with self.db.session() as session:
             await session.execute(stmt)
 
+    async def parts_sent(self, job_id: str, key: str) -> int:
+        """How many calls of the message `key` names (an owner and a status) were delivered."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(ReportLedger.parts_key, ReportLedger.parts_sent).where(
+                        ReportLedger.job_id == job_id
+                    )
+                )
+            ).one_or_none()
+        return row.parts_sent if row is not None and row.parts_key == key else 0
+
+    async def record_parts_sent(self, job_id: str, key: str, count: int) -> None:
+        """Never lowers the count of the same `key` (writes may finish out of order)."""
+        same = and_(ReportLedger.parts_key == key, ReportLedger.parts_sent > count)
+        async with self.db.session() as session:
+            await session.execute(
+                update(ReportLedger)
+                .where(ReportLedger.job_id == job_id)
+                .values(
+                    parts_key=key, parts_sent=case((same, ReportLedger.parts_sent), else_=count)
+                )
+            )
+
     async def release(self, job_id: str, owner: str) -> None:
         """Give a claim back after a failed send, so a retry (or the heartbeat) can report."""
         async with self.db.session() as session:

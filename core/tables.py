@@ -68,6 +68,11 @@ class ReportLedger(Base):
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Who holds the claim: a retry of the same send (same owner) takes it back at once.
     claim_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # How many Bot API calls of one owner's message for one status were delivered (`parts_key`
+    # names the owner and the status): its retry resumes after them, even when the attempt
+    # that sent them failed before its heartbeat reached the server.
+    parts_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

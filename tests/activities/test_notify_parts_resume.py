@@ -1,0 +1,86 @@
+"""A job message of several Bot API calls (its text, then the full text as a document) whose
+second call fails: the retry sends only what is missing, even when the first attempt's heartbeat
+— the SDK's record of how far it got — never reached the server. The notify activity keeps the
+count beside its ledger claim."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.notify import NotifyActivities
+from activities.telegram.pacing import ChatPacer
+from activities.telegram.parts import OVERFLOW_FILENAME
+from activities.telegram.sender import TelegramSender
+from core.db import Database
+from core.messages import ChatMessage, JobNotification
+from core.store import AuditLog, ReportLedgerStore
+from tests.activities.test_delivery_faults import big_output
+from tests.support.botapi import BotApiEmulator
+from tests.support.stack import TEST_TOKEN, make_settings
+
+CHAT = 5151
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'parts.db'}")
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+def attempt(number: int, beats: list[object]) -> ActivityEnvironment:
+    """One attempt of the same notify activity. Its heartbeat details are empty: what the
+    earlier attempt heartbeated did not reach the server (throttled, then the attempt failed)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        workflow_id="job-parts1",
+        workflow_run_id="run-1",
+        activity_id="7",
+        attempt=number,
+        heartbeat_details=[],
+    )
+    env.on_heartbeat = beats.append
+    return env
+
+
+async def test_a_retry_sends_only_the_calls_that_were_not_delivered(
+    db: Database, tmp_path: Path
+) -> None:
+    async with BotApiEmulator(token=TEST_TOKEN) as emulator:
+        settings = make_settings(tmp_path, "unused:0", TELEGRAM_BASE_URL=emulator.base_url)
+        sender = TelegramSender(settings, pacer=ChatPacer())
+        notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
+        note = JobNotification(
+            job_id="job-parts1",
+            status="completed",
+            message=ChatMessage(
+                chat_id=CHAT, text="✅ job-parts1 · completed\n" + big_output(40_000)
+            ),
+        )
+        emulator.fail_next("sendDocument", 502)  # the text goes through; the file does not
+        beats: list[object] = []
+        with pytest.raises(ApplicationError, match="Bad Gateway"):
+            await attempt(1, beats).run(notify.job_update, note)
+        assert beats, "the first attempt heartbeated its progress (which the server never got)"
+        texts = [m for m in emulator.sent if m.chat_id == CHAT and m.method == "sendMessage"]
+        assert len(texts) == 1 and not [m for m in emulator.sent if m.method == "sendDocument"]
+
+        result = await attempt(2, []).run(notify.job_update, note)
+        await sender.close()
+
+    assert result.sent
+    to_chat = [m for m in emulator.sent if m.chat_id == CHAT]
+    assert [m.method for m in to_chat] == ["sendMessage", "sendDocument"], [
+        m.short() for m in to_chat
+    ]
+    assert to_chat[1].document_filename == OVERFLOW_FILENAME
+    entry = await ReportLedgerStore(db).entry("job-parts1")
+    assert entry is not None and entry.last_reported_status == "completed"
