@@ -118,7 +118,10 @@ class ChatServices:
             told = JobState.running.value
             if message_ids:
                 spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
-        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, told)
+        # A message handled again (redelivered) may find its job already further on.
+        await self.deps.ledger.mark_reported(
+            spec.job_id, spec.report_chat_id, told, first_only=True
+        )
         await self.jobs.start(spec)
         log.info(
             "job %s started for chat %s on %s",
