@@ -6,9 +6,12 @@ run; a bot killed then has lost those updates. Here the offset never passes an u
 handling has not finished (its job started, its answer posted): after a crash Telegram sends it
 again, and the job id derived from the update keeps a second handling from starting a second job.
 
-Updates are handled concurrently, one after another within a chat (a person's messages are not
-reordered); button presses have their own line per chat, so a Cancel press is not held behind
-a message that is still being answered. New updates keep being fetched while older ones run.
+Updates are handled concurrently, in order within a chat, in three lines per chat: commands
+(and edits) one after another; plain words after the words and the commands before them; button
+presses one after another. So "/exec a" then "/exec b" start in that order, and plain words
+about a job come after its start; but nothing waits for the language model except plain words
+(a command typed after a question the model is slow to answer goes ahead), and a Cancel press is
+not held behind a message still being answered. New updates are fetched while older ones run.
 Errors are retried as PTB's polling did: a 429 waits its `retry_after`, a timeout polls again at
 once, a 409 Conflict or a network error backs off from 1 s up to 30 s, a bad token ends polling.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
@@ -39,6 +43,16 @@ MAX_BACKOFF_SECONDS = 30.0
 RETRY_AFTER_SLACK_SECONDS = 0.5
 
 HandleUpdate = Callable[[Update], Awaitable[None]]
+
+
+class Line(enum.Enum):
+    """What an update waits for in its chat (see the module's docstring)."""
+
+    commands = "commands"
+    words = "words"
+    buttons = "buttons"
+
+
 _T = TypeVar("_T")
 
 
@@ -51,7 +65,7 @@ class UpdatePoller:
         self.poll_timeout = poll_timeout
         self._seen_up_to: int | None = None  # the highest update id fetched
         self._unfinished: set[int] = set()  # fetched, handling not finished
-        self._last_in_line: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._last_in_line: dict[tuple[Line, int], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished = asyncio.Event()  # some handling finished since the last fetch began
 
@@ -101,25 +115,29 @@ class UpdatePoller:
     def _start(self, update: Update) -> None:
         self._seen_up_to = update.update_id
         self._unfinished.add(update.update_id)
-        line = _line_of(update)
-        before = self._last_in_line.get(line) if line is not None else None
+        place = _place_of(update)
+        before = []
+        if place is not None:
+            joins, key = place
+            waits = (Line.commands, Line.words) if joins is Line.words else (joins,)
+            before = [t for w in waits if (t := self._last_in_line.get((w, key))) is not None]
         task = asyncio.create_task(
             self._handle_after(before, update), name=f"update-{update.update_id}"
         )
         self._tasks.add(task)
-        if line is not None:
-            self._last_in_line[line] = task
+        if place is not None:
+            self._last_in_line[place] = task
 
         def forget(done: asyncio.Task[None]) -> None:
             self._tasks.discard(done)
-            if line is not None and self._last_in_line.get(line) is done:
-                del self._last_in_line[line]
+            if place is not None and self._last_in_line.get(place) is done:
+                del self._last_in_line[place]
 
         task.add_done_callback(forget)
 
-    async def _handle_after(self, before: asyncio.Task[None] | None, update: Update) -> None:
-        if before is not None:
-            await asyncio.wait([before])  # its outcome is its own; only the order matters here
+    async def _handle_after(self, before: list[asyncio.Task[None]], update: Update) -> None:
+        if before:
+            await asyncio.wait(before)  # their outcome is their own; only the order matters
         try:
             await self.handle(update)
         except Exception:  # the handler's own error handling failed: confirmed all the same,
@@ -179,14 +197,19 @@ class UpdatePoller:
             log.info("last confirmation not sent (%s); those updates come again", exc)
 
 
-def _line_of(update: Update) -> tuple[str, int] | None:
-    """Updates in one line are handled one after another: a chat's messages (and edits), or
-    its button presses."""
-    kind = "button" if update.callback_query is not None else "message"
+def _place_of(update: Update) -> tuple[Line, int] | None:
+    """The line an update joins, and whose (its chat's, else its sender's); None: no line."""
+    if update.callback_query is not None:
+        line = Line.buttons
+    else:
+        message = update.message
+        text = (message.text or message.caption or "") if message is not None else ""
+        plain_words = update.edited_message is None and bool(text) and not text.startswith("/")
+        line = Line.words if plain_words else Line.commands
     if update.effective_chat is not None:
-        return kind, update.effective_chat.id
+        return line, update.effective_chat.id
     if update.effective_user is not None:
-        return kind, update.effective_user.id
+        return line, update.effective_user.id
     return None
 
 

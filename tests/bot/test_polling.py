@@ -124,6 +124,32 @@ async def test_a_chats_messages_are_handled_in_order_while_other_chats_go_on(
         await until(lambda: not pending_ids(api), "all three to be confirmed")
 
 
+async def test_a_command_does_not_wait_for_plain_words_but_words_wait_for_a_command(
+    api: BotApiEmulator, tmp_path: Path
+) -> None:
+    """Plain words may wait for the language model; a command typed after them goes ahead.
+    Words about a job come after the command that started it."""
+    handle = Handler()
+    handle.gates["what is running?"] = asyncio.Event()
+    handle.gates["/exec slow"] = asyncio.Event()
+    async with polling(api, tmp_path, handle):
+        for text in ("what is running?", "/workers", "/exec slow", "/jobs", "cancel it"):
+            api.inject_message(text, user_id=CHAT_A)
+        await until(lambda: handle.ended("/workers"), "the command after the words")
+        await until(lambda: handle.started("/exec slow"), "the next command")
+        await asyncio.sleep(0.3)
+        assert not handle.started("/jobs") and not handle.started("cancel it"), handle.events
+        handle.gates["/exec slow"].set()
+        await until(lambda: handle.ended("/jobs"), "the command after the slow one")
+        await asyncio.sleep(0.3)
+        assert not handle.started("cancel it"), "words wait for the words before them"
+        handle.gates["what is running?"].set()
+        await until(lambda: handle.ended("cancel it"), "the last words")
+        assert handle.events.index(("end", "/exec slow")) < handle.events.index(
+            ("start", "cancel it")
+        )
+
+
 @pytest.mark.parametrize("status", [409, 502])
 async def test_conflict_and_network_errors_are_retried(
     api: BotApiEmulator, tmp_path: Path, status: int
