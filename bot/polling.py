@@ -77,10 +77,6 @@ class UpdatePoller:
             return min(self._unfinished)
         return None if self._seen_up_to is None else self._seen_up_to + 1
 
-    @property
-    def unfinished(self) -> set[int]:
-        return set(self._unfinished)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; then give running handlers a moment, confirm what they
         finished, and return."""
