@@ -18,7 +18,7 @@ from bot import uploads, views
 from bot.heartbeat.admin import HeartbeatAdmin
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, Upload
-from core.ids import normalize_job_id, workspace_name
+from core.ids import normalize_job_id, request_job_id, workspace_name
 from core.jobs.client import JobClient, JobNotFoundError
 from core.jobs.models import Approval, JobSpec, JobState
 from core.jobs.planner import PlanError, Planner
@@ -58,6 +58,11 @@ class ChatServices:
 
     def origin(self, msg: Incoming) -> dict[str, int | None]:
         return {"chat_id": msg.chat_id, "topic_id": msg.topic_id, "requested_by": msg.user_id}
+
+    def job_id_for(self, msg: Incoming, nth: int = 0) -> str | None:
+        """The id of the `nth` job `msg` asks for when its transport can deliver it again (the
+        same id each time, so it starts once); None: the planner makes a new one."""
+        return request_job_id(msg.request_key, nth) if msg.request_key else None
 
     async def start_job(
         self, spec: JobSpec, why: str, files: list[Attachment] | None = None
@@ -113,7 +118,10 @@ class ChatServices:
             told = JobState.running.value
             if message_ids:
                 spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
-        await self.deps.ledger.mark_reported(spec.job_id, spec.report_chat_id, told)
+        # A message handled again (redelivered) may find its job already further on.
+        await self.deps.ledger.mark_reported(
+            spec.job_id, spec.report_chat_id, told, first_only=True
+        )
         await self.jobs.start(spec)
         log.info(
             "job %s started for chat %s on %s",

@@ -1,9 +1,11 @@
 """The chat application: python-telegram-bot in front of the operator.
 
-`build_application(settings, operator)` polls with a bot from `activities.telegram.bot`, so it
-talks to the Bot API base URL in settings (the emulator in tests, a self-hosted Bot API server
-in some deployments) with the same HTTP settings and rate limiter as the notify sender; replies
-go out through the same delivery and resume as the notify activities (`activities.telegram`).
+`build_application(settings, operator)` dispatches updates to the handlers with a bot from
+`activities.telegram.bot`, so it talks to the Bot API base URL in settings (the emulator in
+tests, a self-hosted Bot API server in some deployments) with the same HTTP settings and rate
+limiter as the notify sender; replies go out through the same delivery and resume as the notify
+activities (`activities.telegram`).
+`run_telegram` polls with `bot.polling`, which confirms an update to Telegram only once handled.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from activities.telegram.delivery import TelegramDelivery
 from activities.telegram.resume import DeliveredParts, send_resuming
 from bot.commands import all_commands
 from bot.operator import Operator
+from bot.polling import UpdatePoller
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import UploadError
 from core.messages import ChatMessage
@@ -40,7 +43,10 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def incoming_from(update: Update) -> Incoming:
+def incoming_from(update: Update, bot_id: int | None = None) -> Incoming:
+    """What the operator needs of an update. With `bot_id`, a message gets its `request_key`
+    (bot, chat, message id: unique for good, unlike update ids, which Telegram may draw anew
+    after a week without updates), so a redelivered message asks for the same job ids."""
     chat = update.effective_chat
     user = update.effective_user
     message = update.effective_message
@@ -48,8 +54,11 @@ def incoming_from(update: Update) -> Incoming:
     topic = message.message_thread_id if message is not None and message.is_topic_message else None
     query = update.callback_query
     text = None
+    request_key = None
     attachments: list[Attachment] = []
     if query is None and message is not None:
+        if bot_id is not None:
+            request_key = f"{bot_id}:{chat.id}:{message.message_id}"
         text = message.text if message.text is not None else message.caption
         attachments = attachments_of(message)
         replied = message.reply_to_message
@@ -64,6 +73,7 @@ def incoming_from(update: Update) -> Incoming:
         callback_data=query.data if query is not None else None,
         username=user.username if user else None,
         attachments=attachments,
+        request_key=request_key,
     )
 
 
@@ -159,12 +169,8 @@ def build_application(
         on_poll=on_poll,
         defaults=Defaults(parse_mode=ParseMode.HTML),
     )
-    app = (
-        ApplicationBuilder()
-        .bot(bot)
-        .concurrent_updates(True)  # a Cancel press is handled while other work runs
-        .build()
-    )
+    # No Updater: `run_telegram` polls itself and hands each update to `process_update`.
+    app = ApplicationBuilder().bot(bot).updater(None).build()
     handlers = UpdateHandlers(app, settings, operator)
     app.add_handler(
         MessageHandler(
@@ -199,7 +205,7 @@ class UpdateHandlers:
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
-        incoming = incoming_from(update)
+        incoming = incoming_from(update, bot_id=self.app.bot.id)
         sender = self._delivery()
 
         async def post(reply: Reply) -> list[int]:
@@ -275,13 +281,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def run_telegram(app: Application, stop: asyncio.Event, poll_timeout: float) -> None:  # type: ignore[type-arg]
+    """Poll until `stop`: each update goes to the application's handlers, and is confirmed to
+    Telegram once they are done with it (`bot.polling`)."""
     async with app:
         # `post_init` runs only under run_polling(); this manual start-up sets the menu itself.
         await _post_init(app)
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=int(poll_timeout))
         log.info("Telegram bot @%s is polling", app.bot.username)
-        await stop.wait()
-        await app.updater.stop()
-        await app.stop()
+        await UpdatePoller(app.bot, app.process_update, poll_timeout).run(stop)

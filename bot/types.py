@@ -29,6 +29,9 @@ class Incoming(BaseModel):
     callback_data: str | None = None
     username: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    # What names this message at its transport (Telegram: bot, chat and message id), the same
+    # when it is delivered again; the jobs it asks for get ids derived from it. None: new ids.
+    request_key: str | None = None
     # Only the local console sets this: the person at the terminal owns the machine.
     trusted: bool = False
 

@@ -3,6 +3,7 @@ workspace folder names derived from them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -15,6 +16,14 @@ def short_id(length: int = 6) -> str:
 
 def new_job_id() -> str:
     return f"job-{short_id()}"
+
+
+def request_job_id(request_key: str, nth: int = 0) -> str:
+    """The id of the `nth` job one chat message asks for: `job-` and eight characters hashed
+    from the message's `request_key`, so a message handled twice (Telegram sends it again when
+    the bot stopped before confirming it) names the same job, and the second start is a no-op."""
+    digest = hashlib.sha256(f"{request_key}#{nth}".encode()).digest()
+    return "job-" + "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest[:8])
 
 
 def new_schedule_id() -> str:

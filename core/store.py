@@ -177,9 +177,17 @@ class ReportLedgerStore:
             )
 
     async def mark_reported(
-        self, job_id: str, chat_id: int, status: str, now: datetime | None = None
+        self,
+        job_id: str,
+        chat_id: int,
+        status: str,
+        now: datetime | None = None,
+        *,
+        first_only: bool = False,
     ) -> None:
-        """Record a status as told by other means (the operator's own reply with the job card)."""
+        """Record a status as told by other means (the operator's own reply with the job card).
+        `first_only`: only when nothing was told yet (a card posted again for a job that has
+        since reported more must not wind its entry back)."""
         now = now or utcnow()
         stmt = _insert(self.db, ReportLedger).values(
             job_id=job_id,
@@ -188,10 +196,13 @@ class ReportLedgerStore:
             reported_at=now,
             updated_at=now,
         )
-        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=[ReportLedger.job_id],
-            set_={"last_reported_status": status, "reported_at": now, "updated_at": now},
-        )
+        if first_only:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[ReportLedger.job_id])  # type: ignore[attr-defined]
+        else:
+            stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+                index_elements=[ReportLedger.job_id],
+                set_={"last_reported_status": status, "reported_at": now, "updated_at": now},
+            )
         async with self.db.session() as session:
             await session.execute(stmt)
 

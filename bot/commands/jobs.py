@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @command("exec", "/exec <command>", "run a command in a fresh job workspace", "/exec df -h")
 async def exec_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    spec = op.planner.exec_job(args, **op.origin(msg))
+    spec = op.planner.exec_job(args, job_id=op.job_id_for(msg), **op.origin(msg))
     return await op.start_job(
         spec, "/exec runs a command on the execution worker", files=msg.attachments
     )
@@ -30,7 +30,7 @@ async def exec_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply
     "/research summarize https://example.com",
 )
 async def research_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    spec = op.planner.research_job(args, **op.origin(msg))
+    spec = op.planner.research_job(args, job_id=op.job_id_for(msg), **op.origin(msg))
     return await op.start_job(
         spec, "/research gathers notes on the research worker", files=msg.attachments
     )
@@ -47,7 +47,9 @@ async def dispatch_command(op: ChatServices, msg: Incoming, args: str) -> list[R
     if not worker:
         names = ", ".join(op.registry.names())
         return [Reply(text=f"usage: /dispatch <worker> <input>; workers: {names}")]
-    spec = op.planner.dispatch_job(worker.lower(), text, **op.origin(msg))
+    spec = op.planner.dispatch_job(
+        worker.lower(), text, job_id=op.job_id_for(msg), **op.origin(msg)
+    )
     return await op.start_job(
         spec, f"you asked for the {spec.main_step.worker} worker by name", files=msg.attachments
     )

@@ -207,6 +207,7 @@ async def create_job(scope: IntakeScope, args: CreateJobArgs) -> str:
         goal=args.goal,
         steps=[(worker.name, {worker.input_param: work})],
         origin=JobOrigin.llm_intake,  # the model wrote this input, whatever the person said
+        job_id=op.job_id_for(msg, scope.created),
         **op.origin(msg),  # type: ignore[arg-type]
     )
     scope.created += 1
@@ -309,7 +310,7 @@ async def run_job_now(scope: IntakeScope, args: JobRef) -> str:
     original = await op.jobs.spec_of(job_id)
     spec = original.model_copy(
         update={
-            "job_id": new_job_id(),
+            "job_id": op.job_id_for(msg, scope.created) or new_job_id(),
             "schedule_id": None,
             "report_chat_id": msg.chat_id,
             "topic_id": msg.topic_id,

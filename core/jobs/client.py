@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowExecutionStatus as ExecStatus,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Refusal
@@ -100,16 +101,31 @@ class JobClient:
         self.registry = registry
 
     async def start(self, spec: JobSpec) -> WorkflowHandle[Any, JobResult]:
-        return await self.client.start_workflow(
-            JOB_WORKFLOW,
-            spec,
-            result_type=JobResult,
-            id=spec.job_id,
-            task_queue=OPERATOR_QUEUE,
-            search_attributes=search_attributes_for(spec),
-            memo=job_memo(spec),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        """Start the job. Its id is never reused (REJECT_DUPLICATE): a job with this id that
+        runs or ran for the same chat is this request handled again (a chat message delivered
+        twice) and counts as started; in another chat the id is someone else's, an error."""
+        try:
+            return await self.client.start_workflow(
+                JOB_WORKFLOW,
+                spec,
+                result_type=JobResult,
+                id=spec.job_id,
+                task_queue=OPERATOR_QUEUE,
+                search_attributes=search_attributes_for(spec),
+                memo=job_memo(spec),
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            handle = self.client.get_workflow_handle(spec.job_id, result_type=JobResult)
+            desc = await handle.describe()
+            if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != spec.report_chat_id:
+                raise
+            log.info(
+                "job %s was already started; not started again",
+                spec.job_id,
+                extra={"job_id": spec.job_id},
+            )
+            return handle
 
     def handle(self, job_id: str) -> WorkflowHandle[object, object]:
         return self.client.get_workflow_handle(job_id)

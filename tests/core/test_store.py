@@ -111,6 +111,15 @@ async def test_mark_reported_records_an_announcement(database: Database) -> None
     assert (await ledger.claim("job-eee555", 9, "completed", PUSH, now=T0)).claimed
 
 
+async def test_a_first_only_mark_does_not_wind_a_told_result_back(database: Database) -> None:
+    ledger = ReportLedgerStore(database)
+    await ledger.mark_reported("job-fff666", 9, "running", now=T0, first_only=True)
+    assert (await ledger.entry("job-fff666")).last_reported_status == "running"  # type: ignore[union-attr]
+    await ledger.mark_reported("job-fff666", 9, "completed", now=T0)
+    await ledger.mark_reported("job-fff666", 9, "running", now=T0, first_only=True)
+    assert (await ledger.entry("job-fff666")).last_reported_status == "completed"  # type: ignore[union-attr]
+
+
 async def test_audit_log_keeps_the_newest_first(database: Database) -> None:
     audit = AuditLog(database)
     await audit.record("refused", user_id=666, chat_id=666, detail="/exec rm -rf /")
