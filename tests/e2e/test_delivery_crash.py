@@ -7,10 +7,8 @@ that message at most once (at-least-once, never lost)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,10 +25,10 @@ from core.settings import Settings
 from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, make_settings, running_stack
+from tests.support.roles import kill_role, role_env, spawn_role
+from tests.support.stack import make_settings, running_stack
 from worker_main import open_runtime
 
-ROOT = Path(__file__).resolve().parents[2]
 CHATS = (4101, 4102, 4103)
 JOBS_PER_CHAT = 4
 
@@ -41,31 +39,8 @@ async def namespace_client(dev_server: DevServer, client: Client) -> Client:
 
 
 def _spawn_worker(settings: Settings, queues: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": settings.temporal_target,
-        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-        "HBO_DATA_DIR": str(settings.data_path),
-        "DATABASE_URL": settings.database_url,
-        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-        "TELEGRAM_BASE_URL": settings.telegram_base_url,
-        "LOG_LEVEL": "INFO",
-    }
     args = [arg for queue in queues for arg in ("--queue", queue)]
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker_main.py"), "worker", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        proc.wait(10)
+    return spawn_role(["worker", *args], role_env(settings), log)
 
 
 async def _claims_held(db: Database) -> int:
@@ -143,7 +118,7 @@ async def test_a_crash_between_claim_and_confirm_loses_no_result(
                 "every result send to hold its claim",
             )
             await _poll(_async(lambda: botapi.held >= len(CHATS)), 30, "a send per chat held")
-            _kill(procs[-1])
+            kill_role(procs[-1])
             botapi.release_held(deliver=False)  # the dead sender's requests never arrive
             assert not any(_results(botapi, s) for s in specs), "nothing was delivered yet"
             assert await _claims_held(runtime.db) == len(specs)  # claimed, never confirmed
@@ -166,7 +141,7 @@ async def test_a_crash_between_claim_and_confirm_loses_no_result(
             botapi.release_held(deliver=True)
             botapi.clear_faults()
             for proc in procs:
-                _kill(proc, signal.SIGTERM)
+                kill_role(proc, signal.SIGTERM)
 
 
 async def test_a_crash_after_telegram_took_the_message_repeats_it_at_most_once(
@@ -190,7 +165,7 @@ async def test_a_crash_after_telegram_took_the_message_repeats_it_at_most_once(
             await running.operator.start_now(spec, "test")
             await _poll(_async(lambda: botapi.held >= 1), 60, "the send to be taken")
             assert len(_results(botapi, spec)) == 1  # Telegram has it; the sender never heard
-            _kill(procs[-1])
+            kill_role(procs[-1])
             botapi.release_held(deliver=False)
             procs.append(_spawn_worker(settings, ["operator"], tmp_path / "worker2.log"))
             await _poll(
@@ -202,7 +177,7 @@ async def test_a_crash_after_telegram_took_the_message_repeats_it_at_most_once(
         finally:
             botapi.release_held(deliver=True)
             for proc in procs:
-                _kill(proc, signal.SIGTERM)
+                kill_role(proc, signal.SIGTERM)
 
 
 async def _claim_count_is(db: Database, count: int) -> bool:

@@ -7,10 +7,8 @@ starts no second job (the card may be posted once more)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,10 +21,9 @@ from core.settings import Settings
 from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.namespaces import new_namespace
+from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings, running_stack
 from tests.support.visibility import wait_visible
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -42,34 +39,14 @@ async def api() -> AsyncIterator[BotApiEmulator]:
 
 
 def _spawn_bot(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": settings.temporal_target,
-        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-        "HBO_DATA_DIR": str(settings.data_path),
-        "DATABASE_URL": settings.database_url,
-        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-        "TELEGRAM_BASE_URL": settings.telegram_base_url,
-        "TELEGRAM_ALLOWED_USER_IDS": str(ALLOWED_USER),
-        "TELEGRAM_POLL_TIMEOUT": "1",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "LOG_LEVEL": "INFO",
-    }
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker_main.py"), "bot"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    env = role_env(
+        settings,
+        TELEGRAM_ALLOWED_USER_IDS=str(ALLOWED_USER),
+        TELEGRAM_POLL_TIMEOUT="1",
+        OPENAI_API_KEY="",
+        OPENAI_BASE_URL="",
     )
-
-
-def _kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        proc.wait(10)
+    return spawn_role(["bot"], env, log)
 
 
 async def _until(condition: Callable[[], bool], what: str, timeout: float) -> None:
@@ -123,7 +100,7 @@ async def test_a_bot_killed_before_the_job_started_starts_it_after_the_restart(
             await _until(lambda: len(api.calls_to("getUpdates")) >= polls + 2, "two polls", 10)
             assert update in _pending(api), "confirmed while its handling hangs"
 
-            _kill(procs[-1])
+            kill_role(procs[-1])
             api.release_held(deliver=False)  # the dead bot's card never arrives
             assert not _cards(api, chat)
 
@@ -141,7 +118,7 @@ async def test_a_bot_killed_before_the_job_started_starts_it_after_the_restart(
             api.release_held(deliver=True)
             api.clear_faults()
             for proc in procs:
-                _kill(proc, signal.SIGTERM)
+                kill_role(proc, signal.SIGTERM)
 
 
 async def test_a_bot_killed_after_the_job_started_starts_no_second_job(
@@ -164,7 +141,7 @@ async def test_a_bot_killed_after_the_job_started_starts_no_second_job(
             job_id = card.plain_text.split()[1]
             assert update in _pending(api), "the job ran, its update is still unconfirmed"
 
-            _kill(procs[-1])
+            kill_role(procs[-1])
             api.clear_faults()
             restarted = time.monotonic()
             procs.append(_spawn_bot(settings, tmp_path / "bot2.log"))
@@ -187,4 +164,4 @@ async def test_a_bot_killed_after_the_job_started_starts_no_second_job(
             api.release_held(deliver=True)
             api.clear_faults()
             for proc in procs:
-                _kill(proc, signal.SIGTERM)
+                kill_role(proc, signal.SIGTERM)

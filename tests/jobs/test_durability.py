@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,8 @@ from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, make_settings, running_stack
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.roles import kill_role, role_env, spawn_role
+from tests.support.stack import make_settings, running_stack
 
 
 @pytest.fixture
@@ -30,14 +28,7 @@ async def namespace_client(dev_server: DevServer, client: Client) -> Client:
 
 
 def _spawn_execution_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker_main.py"), "--queue", "execution"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return spawn_role(["--queue", "execution"], env, log)
 
 
 async def test_sigkilled_worker_mid_step(
@@ -49,16 +40,7 @@ async def test_sigkilled_worker_mid_step(
         TELEGRAM_BASE_URL=botapi.base_url,
         TEMPORAL_NAMESPACE=namespace_client.namespace,
     )
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": settings.temporal_target,
-        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
-        "HBO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": settings.database_url,
-        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-        "TELEGRAM_BASE_URL": botapi.base_url,
-        "LOG_LEVEL": "INFO",
-    }
+    env = role_env(settings)
     chat = 4001
     async with running_stack(
         settings, namespace_client, queues=("operator", "reporting"), bot=False
@@ -111,6 +93,5 @@ async def test_sigkilled_worker_mid_step(
             assert len(completions) == 1
         finally:
             for proc in (first, second):
-                if proc is not None and proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(10)
+                if proc is not None:
+                    kill_role(proc, signal.SIGTERM)
