@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, CallbackQuery, Document, Message, PhotoSize, Update
@@ -37,6 +38,8 @@ from bot.operator import Operator
 from bot.polling import UpdatePoller
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import UploadError
+from core.ids import request_job_id
+from core.jobs.client import JobNotFoundError
 from core.messages import ChatMessage
 from core.settings import Settings
 
@@ -198,6 +201,7 @@ class UpdateHandlers:
         self._edit_told: TTLCache[int, bool] = TTLCache(
             maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS
         )
+        self.started_at = datetime.now(UTC)
 
     def _delivery(self) -> TelegramDelivery:
         return TelegramDelivery(self.app.bot, self.settings.workspaces_dir, secret=self._token)
@@ -206,6 +210,8 @@ class UpdateHandlers:
         if update.effective_message is None or update.effective_chat is None:
             return
         incoming = incoming_from(update, bot_id=self.app.bot.id)
+        if await self._handled_before(incoming, update.effective_message):
+            return
         sender = self._delivery()
 
         async def post(reply: Reply) -> list[int]:
@@ -215,6 +221,26 @@ class UpdateHandlers:
             return await download(self.app.bot, attachment)
 
         await self.operator.handle(incoming, post=post, fetch=fetch)
+
+    async def _handled_before(self, incoming: Incoming, message: Message) -> bool:
+        """A message from before this process started may be one an earlier process handled
+        but died before confirming to Telegram: when the job it asked for exists, it was
+        handled, and is not answered again (no second card). Newer messages cannot be."""
+        if incoming.request_key is None or message.date > self.started_at:
+            return False
+        job_id = request_job_id(incoming.request_key, 0)
+        try:
+            await self.operator.jobs.describe(job_id)
+        except JobNotFoundError:
+            return False
+        log.info(
+            "chat %s: message %s was handled before a restart (job %s); not again",
+            incoming.chat_id,
+            message.message_id,
+            job_id,
+            extra={"job_id": job_id},
+        )
+        return True
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edit of an earlier message (Telegram sends these as updates too): run nothing;
