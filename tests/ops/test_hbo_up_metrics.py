@@ -3,17 +3,14 @@ isolated execution worker's SDK metrics come through the parent's `/metrics`."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_hbo_up_console import ROOT, Output
+from tests.support.hbo_up import start_hbo_up
 from tests.support.stack import free_port
 
 
@@ -27,30 +24,9 @@ def _labels_of(text: str, name: str) -> list[dict[str, str]]:
 
 
 def test_hbo_up_serves_one_metrics_endpoint_for_the_tree(tmp_path: Path) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "TEMPORAL_", "OPENAI_", "HBO_"))
-    }
     port = free_port()
-    env.update(
-        HBO_DATA_DIR=str(tmp_path / "data"),
-        TEMPORAL_DEV_PORT=str(free_port()),
-        TEMPORAL_UI_PORT=str(free_port()),
-        DATABASE_URL="",
-        HBO_METRICS_PORT=str(port),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "worker_main", "up"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, output = start_hbo_up(tmp_path, HBO_METRICS_PORT=str(port))
     try:
-        output = Output(proc)
         banner = output.until("you> ", 60)
         assert f"Metrics: http://127.0.0.1:{port}/metrics" in banner
         assert proc.stdin is not None
