@@ -152,7 +152,11 @@ class _PartsRecord:
         self._writes: list[asyncio.Task[None]] = []
 
     async def resume(self, delivered: DeliveredParts) -> None:
-        delivered.count = max(delivered.count, await self.ledger.parts_sent(self.job_id, self.key))
+        # The key names this activity: only one of its retries can find a count (a first
+        # attempt skips the read, which keeps it off every job message's path).
+        if activity.info().attempt > 1:
+            stored = await self.ledger.parts_sent(self.job_id, self.key)
+            delivered.count = max(delivered.count, stored)
         heartbeat = delivered.on_change
 
         def sent(count: int) -> None:
