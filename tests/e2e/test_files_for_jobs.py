@@ -21,8 +21,7 @@ from core.ids import workspace_name
 from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator, InjectedDocument, SentMessage
 from tests.support.jobs import assert_no_job_started, wait_status
-from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, Stack, make_settings, running_stack
+from tests.support.stack import Stack, own_deployment
 from workflows.job import JobWorkflow
 
 USERS = range(2001, 2011)
@@ -44,18 +43,15 @@ class Deployment:
 async def files(
     dev_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Deployment]:
-    namespace_client = await new_namespace(dev_server.target, client, "files")
-    async with BotApiEmulator(token=TEST_TOKEN) as botapi:
-        settings = make_settings(
-            tmp_path_factory.mktemp("files-data"),
-            dev_server.target,
-            TELEGRAM_BASE_URL=botapi.base_url,
-            TEMPORAL_NAMESPACE=namespace_client.namespace,
-            TELEGRAM_ALLOWED_USER_IDS=",".join(str(user) for user in USERS),
-            UPLOAD_MAX_BYTES=LIMIT,
-        )
-        async with running_stack(settings, namespace_client) as stack:
-            yield Deployment(stack=stack, botapi=botapi, client=namespace_client)
+    async with own_deployment(
+        dev_server.target,
+        client,
+        tmp_path_factory.mktemp("files-data"),
+        "files",
+        TELEGRAM_ALLOWED_USER_IDS=",".join(str(user) for user in USERS),
+        UPLOAD_MAX_BYTES=LIMIT,
+    ) as (stack, botapi, namespace_client):
+        yield Deployment(stack=stack, botapi=botapi, client=namespace_client)
 
 
 def after(botapi: BotApiEmulator, chat: int) -> Callable[[SentMessage], bool]:

@@ -15,8 +15,7 @@ from temporalio.client import Client
 from core.devserver import DevServer
 from core.ids import workspace_name
 from tests.support.botapi import BotApiEmulator, SentMessage
-from tests.support.namespaces import new_namespace
-from tests.support.stack import TEST_TOKEN, Stack, make_settings, running_stack
+from tests.support.stack import Stack, own_deployment
 from tests.support.web_pages import SECRET, LocalWeb
 
 CHAT = 1003
@@ -38,17 +37,14 @@ class Deployment:
 async def private_networks_allowed(
     dev_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Deployment]:
-    namespace_client = await new_namespace(dev_server.target, client, "research-private")
-    async with BotApiEmulator(token=TEST_TOKEN) as botapi:
-        settings = make_settings(
-            tmp_path_factory.mktemp("research-private"),
-            dev_server.target,
-            TELEGRAM_BASE_URL=botapi.base_url,
-            TEMPORAL_NAMESPACE=namespace_client.namespace,
-            RESEARCH_ALLOW_PRIVATE_NETWORKS="true",
-        )
-        async with running_stack(settings, namespace_client) as stack:
-            yield Deployment(stack=stack, botapi=botapi)
+    async with own_deployment(
+        dev_server.target,
+        client,
+        tmp_path_factory.mktemp("research-private"),
+        "research-private",
+        RESEARCH_ALLOW_PRIVATE_NETWORKS="true",
+    ) as (stack, botapi, _):
+        yield Deployment(stack=stack, botapi=botapi)
 
 
 async def run_research(botapi: BotApiEmulator, goal: str, chat: int = CHAT) -> SentMessage:

@@ -19,6 +19,8 @@ from bot.telegram_app import build_application, run_telegram
 from core.health import Readiness
 from core.settings import Settings
 from core.temporal import ALL_QUEUES
+from tests.support.botapi import BotApiEmulator
+from tests.support.namespaces import new_namespace
 from worker_main import Runtime, open_runtime, run_workers
 
 TEST_TOKEN = "123456:TEST-token-not-real"
@@ -94,3 +96,22 @@ async def running_stack(
                     result, asyncio.CancelledError
                 ):
                     raise result
+
+
+@contextlib.asynccontextmanager
+async def own_deployment(
+    dev_target: str, client: Client, data_dir: Path, name: str, **overrides: Any
+) -> AsyncIterator[tuple[Stack, BotApiEmulator, Client]]:
+    """A stack of its own on the session's dev server: its own namespace (no other test's
+    workers take its tasks) and its own Bot API emulator, with `overrides` as settings."""
+    namespace_client = await new_namespace(dev_target, client, name)
+    async with BotApiEmulator(token=TEST_TOKEN) as botapi:
+        settings = make_settings(
+            data_dir,
+            dev_target,
+            TELEGRAM_BASE_URL=botapi.base_url,
+            TEMPORAL_NAMESPACE=namespace_client.namespace,
+            **overrides,
+        )
+        async with running_stack(settings, namespace_client) as stack:
+            yield stack, botapi, namespace_client
