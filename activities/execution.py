@@ -16,6 +16,7 @@ import signal
 import time
 from collections import deque
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
@@ -27,7 +28,7 @@ from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import EXECUTION_QUEUE
-from core.workspace import chat_dir_of, workspace_dir
+from core.workspace import Workspace, WorkspaceError, chat_folder_of
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 TAIL_LINES = 15
@@ -155,9 +156,9 @@ class _Output:
                 )
             )
 
-    async def pump(self, log_file: Path) -> None:
+    async def pump(self, log: BinaryIO) -> None:
         assert self.proc.stdout is not None
-        with log_file.open("wb") as log:
+        with log:
             while chunk := await self.proc.stdout.read(65536):
                 log.write(chunk)
                 self.total += len(chunk)
@@ -190,12 +191,21 @@ async def run_command(
     env: dict[str, str],
     timeout_seconds: float,
     output_cap: int,
-    log_file: Path,
+    log: BinaryIO,
+    log_name: str,
     on_progress: object = None,
 ) -> CommandRun:
-    proc = await _spawn(argv, cwd, env)
+    """Run `argv`, its whole output streamed into `log` (opened by the caller, closed here;
+    `log_name` is what the result calls it). For a job it is a file that
+    `Workspace.open_log_for_write` made, so the command cannot point the operator's writes
+    anywhere by swapping the log for a link."""
+    try:
+        proc = await _spawn(argv, cwd, env)
+    except BaseException:
+        log.close()
+        raise
     output = _Output(proc, output_cap, on_progress)
-    reader = asyncio.create_task(output.pump(log_file))
+    reader = asyncio.create_task(output.pump(log))
     try:
         timed_out = await output.wait(timeout_seconds)
         await asyncio.wait_for(reader, 5.0)
@@ -213,7 +223,7 @@ async def run_command(
         output=output.captured.decode("utf-8", errors="replace"),
         output_bytes=output.total,
         truncated=output.total > len(output.captured),
-        log_file=log_file.name,
+        log_file=log_name,
         duration_seconds=round(time.monotonic() - output.started, 3),
     )
 
@@ -230,19 +240,26 @@ class ExecutionActivities:
         except ValidationError as exc:
             raise _bad_input(f"invalid execution step: {exc.errors()[0]['msg']}") from None
         argv = build_argv(params, self.settings.execution_allow_shell)
-        cwd = workspace_dir(self.settings.workspaces_dir, step.workspace)
         info = activity.info()
-        log_file = cwd / f"step{step.step_index + 1}-output.log"
+        log_name = f"step{step.step_index + 1}-output.log"
         timeout = min(step.timeout_seconds, self.settings.task_max_run_seconds)
         activity.logger.info("job %s: running %s (attempt %s)", step.job_id, argv[0], info.attempt)
-        chat_dir = chat_dir_of(self.settings.workspaces_dir, cwd)
+        try:
+            with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
+                # A command of an earlier attempt may have left a link under the log's name.
+                log = workspace.open_log_for_write(log_name)
+                cwd = workspace.path
+        except WorkspaceError as exc:
+            raise _bad_input(f"the job's workspace cannot be used: {exc}") from None
+        chat_dir = self.settings.workspaces_dir.resolve() / chat_folder_of(step.workspace)
         result = await run_command(
             self.sandbox.wrap(argv, chat_dir=chat_dir, cwd=cwd),
             cwd=cwd,
             env=scrubbed_env(self.settings.execution_env_allowlist),
             timeout_seconds=timeout,
             output_cap=self.settings.execution_output_cap_bytes,
-            log_file=log_file,
+            log=log,
+            log_name=log_name,
             on_progress=lambda progress: activity.heartbeat(progress.model_dump()),
         )
         if result.timed_out:

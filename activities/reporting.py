@@ -15,7 +15,7 @@ from core.registry import StepRole, WorkerDefinition
 from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len
 from core.settings import Settings
 from core.temporal import REPORTING_QUEUE
-from core.workspace import workspace_dir, write_text
+from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,9 @@ class ReportingActivities:
 
     @activity.defn(name="reporting.summarize")
     async def summarize(self, step: StepInput) -> StepOutput:
-        workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
         report = full_report(step)
-        write_text(workspace, "report.md", report)
+        with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
+            workspace.write_text("report.md", report)
         body, shortened = deterministic_summary(step)
         summary = await llm_summary(self.settings, step, report)
         if summary:

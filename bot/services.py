@@ -4,7 +4,6 @@ the gate and the routing of a message to a command."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -27,7 +26,6 @@ from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore
 from core.temporal import SA_REPORT_CHAT_ID
-from core.workspace import workspace_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +102,8 @@ class ChatServices:
             return
         pending = self._pending_uploads.pop(spec.job_id, None)
         if pending:
-            workspace = await asyncio.to_thread(
-                workspace_dir,
-                self.settings.workspaces_dir,
-                workspace_name(spec.report_chat_id, spec.job_id),
-            )
-            await uploads.place(pending, self.settings, workspace, fetch)
+            folder = workspace_name(spec.report_chat_id, spec.job_id)
+            await uploads.place(pending, self.settings, folder, fetch)
         if spec.approval is Approval.required:
             # The request is the job's awaiting_approval report; what follows a decision is
             # the job's own to tell (the request message is not a card to edit).

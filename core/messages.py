@@ -18,7 +18,10 @@ class ChatMessage(BaseModel):
     topic_id: int | None = None
     text: str  # Telegram HTML
     buttons: list[Button] = Field(default_factory=list)
-    document_path: str | None = None  # a workspace file to attach when text alone is too long
+    # A workspace file to attach when text alone is too long: `<chat folder>/<path inside it>`
+    # (`chat-1/job-abc/report.md`), the folder being the chat's own; the sender opens the path
+    # beneath that folder's handle without following links (`core.workspace`).
+    document_path: str | None = None
 
 
 class PhotoMessage(BaseModel):

@@ -58,7 +58,7 @@ from core.heartbeat.triggers import trigger_workflow
 from core.metrics import HEARTBEAT_RUNS
 from core.store import ChatStore
 from core.tables import ConversationTurn
-from core.workspace import WorkspaceError, resolve_inside, workspace_dir
+from core.workspace import FileMissing, Workspace, WorkspaceError
 
 Clock = Callable[[], datetime]
 # A `/heartbeat fire` that no run picked up within this long is stale.
@@ -194,14 +194,18 @@ class HeartbeatActivities:
         notes: list[str] = []
         if config.workspace_file_path:
             try:
-                base = workspace_dir(self.deps.settings.workspaces_dir, target.workspace_folder)
-                path = resolve_inside(base, config.workspace_file_path)
-                if path.is_file():
-                    file_text = path.read_text(encoding="utf-8", errors="replace")[:20_000]
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(default_checklist_template(), encoding="utf-8")
-                    created = True
+                with Workspace.open(
+                    self.deps.settings.workspaces_dir, target.workspace_folder
+                ) as workspace:
+                    try:
+                        # Read beneath the chat folder's handle: a link (a command may plant
+                        # one to a host file) is refused, never read into the prompt.
+                        file_text = workspace.read_text(config.workspace_file_path)[:20_000]
+                    except FileMissing:
+                        workspace.write_text(
+                            config.workspace_file_path, default_checklist_template()
+                        )
+                        created = True
             except (WorkspaceError, OSError) as exc:
                 notes.append(f"workspace file unusable: {exc}")
         template_text = None

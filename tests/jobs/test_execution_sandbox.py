@@ -97,7 +97,8 @@ async def _run(sandbox: Sandbox, cwd: Path, code: str) -> CommandRun:
         env=scrubbed_env(["PATH"]),
         timeout_seconds=60,
         output_cap=20_000,
-        log_file=cwd / "out.log",
+        log=(cwd / "out.log").open("wb"),
+        log_name="out.log",
     )
 
 
