@@ -158,9 +158,9 @@ def test_a_folder_or_a_device_is_not_read(ws: Workspace) -> None:
 
 
 def test_missing_files_and_folders_say_so(ws: Workspace) -> None:
-    with pytest.raises(FileMissing, match="no file 'none.md'"):
+    with pytest.raises(FileMissing, match=r"no file 'none\.md'"):
         ws.read_text("none.md")
-    with pytest.raises(FileMissing, match="no folder 'nowhere/x.md'"):
+    with pytest.raises(FileMissing, match=r"no folder 'nowhere/x\.md'"):
         ws.read_text("nowhere/x.md")
     assert not (ws.path / "nowhere").exists()  # reading creates nothing
     with pytest.raises(FileMissing):
