@@ -364,17 +364,23 @@ async def test_the_models_file_tools_never_follow_a_link_flipped_in(tmp_path: Pa
     scope = ChatOnly(root, 3501)
     read = ReadFileArgs(path="notes.md")
     write = WriteFileArgs(path="out.md", content="the model's words")
-    seen: dict[str, int] = {"read": 0, "refused": 0, "leaked": 0}
+    seen: dict[str, int] = {"read": 0, "refused": 0, "leaked": 0, "crashed": 0}
 
     async def one() -> None:
         try:
             text = (await read_workspace_file(scope, read)).text
         except Refusal:
             seen["refused"] += 1
+        except OSError:  # not a refusal the model is told: counted, and checked last
+            seen["crashed"] += 1
         else:
             seen["leaked" if "root-only content" in text else "read"] += 1
-        with contextlib.suppress(Refusal):
+        try:
             await write_workspace_file(scope, write)
+        except Refusal:
+            pass
+        except OSError:
+            seen["crashed"] += 1
 
     targets = {"notes.md": host / "secret.txt", "out.md": host / "config.txt"}
     async with flipping(root / "chat-3501", targets):
@@ -383,3 +389,4 @@ async def test_the_models_file_tools_never_follow_a_link_flipped_in(tmp_path: Pa
     assert seen["read"] and seen["refused"], seen
     assert (host / "config.txt").read_text() == HOST_TEXT  # never written through
     assert (host / "secret.txt").read_text() == HOST_TEXT
+    assert seen["crashed"] == 0, seen  # a swap mid-call is a refusal, not an error
