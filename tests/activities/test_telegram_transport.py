@@ -162,3 +162,26 @@ async def test_the_bots_replies_resume_the_same_way() -> None:
     sender = FlakySender(parts=3, fail_at={1})
     ids = await deliver(sender, ChatMessage(chat_id=1, text="long"))  # type: ignore[arg-type]
     assert sender.delivered == [0, 1, 2] and ids == [101, 102]
+
+
+async def test_a_document_is_attached_only_from_its_own_chats_folder(
+    settings: Settings, botapi: BotApiEmulator
+) -> None:
+    """A message's document is `<chat folder>/<path>`: attached when the folder is the folder
+    of the chat the message goes to and the path is a regular file beneath it (no link)."""
+    root = settings.workspaces_dir
+    (root / "chat-41" / "job-a").mkdir(parents=True)
+    (root / "chat-42").mkdir(parents=True)
+    (root / "chat-41" / "job-a" / "report.md").write_text("chat 41's report")
+    (root / "chat-42" / "private.md").write_text("chat 42's private file")
+    (root / "chat-41" / "job-a" / "peek.md").symlink_to(root / "chat-42" / "private.md")
+    sender = TelegramSender(settings)
+    try:
+        for path in ("chat-41/job-a/report.md", "chat-42/private.md", "chat-41/job-a/peek.md"):
+            await sender.send(ChatMessage(chat_id=41, text=f"about {path}", document_path=path))
+    finally:
+        await sender.close()
+    documents = [m.document_content for m in botapi.sent if m.method == "sendDocument"]
+    assert documents == [b"chat 41's report"]
+    texts = [m.plain_text for m in botapi.sent if m.method == "sendMessage"]
+    assert len(texts) == 3  # the text goes without the refused document
