@@ -209,8 +209,9 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        self.close()
+    def __del__(self) -> None:  # a handle nobody closed is not leaked
+        with contextlib.suppress(Exception):
+            self.close()
 
     # --- folders -----------------------------------------------------------------------------
     def open_dir(self, relative: str, *, create: bool = False) -> Workspace:
