@@ -286,6 +286,9 @@ class _HistoryReader:
                 run.started_at = (info.last_started_time.ToDatetime() - self.start).total_seconds()
             else:
                 run.outcome = StepOutcome.waiting
+                if info.HasField("last_attempt_complete_time"):
+                    ended = info.last_attempt_complete_time.ToDatetime()
+                    run.waiting_since = (ended - self.start).total_seconds()
                 if run.previous_lost:
                     run.lost_identity = info.last_worker_identity
 

@@ -74,6 +74,7 @@ class StepRun(BaseModel):
     previous_lost: bool = False  # …was a missed heartbeat: its worker was lost
     lost_identity: str = ""  # that worker, when Temporal still says (a live job only)
     heartbeat_timeout: float | None = None
+    waiting_since: float | None = None  # the last attempt waits for a worker since
 
 
 class Delivery(BaseModel):
@@ -176,7 +177,7 @@ def _step_lines(run: StepRun) -> list[tuple[float, str]]:
         else:
             error = _error(run.previous_error) if run.previous_error else "no reason given"
             said = f"failed: {error}" if earlier == 1 else f"failed, the last: {error}"
-        lines.append((run.at, f"{head}: {which} {said}"))
+        lines.append((run.at, f"{head}: {which} → {said}"))
         head = f"step {run.step_index + 1}: attempt {run.attempt}"
     on = f" on {_worker(run.identity)}" if run.identity else ""
     took = (
@@ -198,8 +199,8 @@ def _step_lines(run: StepRun) -> list[tuple[float, str]]:
         case StepOutcome.waiting:
             said = "waiting for a worker"
     at = run.started_at if run.started_at is not None else run.at
-    if run.outcome is StepOutcome.waiting and earlier >= 1:
-        at = run.at
+    if run.outcome is StepOutcome.waiting:
+        at = run.waiting_since if run.waiting_since is not None else run.at
     lines.append((at, f"{head}{on}: {said}"))
     return lines
 
@@ -225,6 +226,8 @@ def _lines(event: TimelineEvent) -> list[tuple[float, str]]:
             return [(event.at, text + (f": {_error(event.error)}" if event.error else ""))]
         case Told():
             state, _, _ = parse_ledger_status(event.status)
+            if state == "running":  # the job card: not news
+                return []
             if state in ("completed", "failed", "cancelled"):
                 return [(event.at, f"📨 result told ({esc(state)})")]
             return [(event.at, f"📨 told the chat: {esc(state.replace('_', ' '))}")]
