@@ -8,6 +8,7 @@ run of failed attempts is one line by nature ("attempts 1–8 failed: <the last 
 
 from __future__ import annotations
 
+import html
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -215,6 +216,8 @@ def _lines(event: TimelineEvent) -> list[tuple[float, str]]:
             if event.action == "reroute":
                 return [(event.at, f"↪️ rerouted to {esc(event.worker)} {_who(event)}")]
             said = _DECIDED.get(event.action, esc(event.action))
+            if event.action == "cancel" and event.user_id is None:
+                return [(event.at, said)]  # Temporal's cancel request names no person
             return [(event.at, f"{said} {_who(event)}")]
         case StepRun():
             return _step_lines(event)
@@ -243,7 +246,7 @@ def render_timeline(timeline: Timeline, limit: int = TIMELINE_MAX_CHARS) -> str:
     lines.sort(key=lambda line: line[0])  # stable: same-moment events keep history order
     rows = [f"<code>{since_start(at)}</code> {text}" for at, text in lines]
     link = (
-        f'\n🔗 <a href="{esc(timeline.ui_url)}">{esc(timeline.ui_url)}</a>'
+        f'\n🔗 <a href="{html.escape(timeline.ui_url)}">{esc(timeline.ui_url)}</a>'
         if timeline.ui_url
         else ""
     )

@@ -15,27 +15,37 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from bot.types import Incoming
 from core.devserver import DevServer
 from core.ids import workspace_name
 from core.jobs.history import read_timeline
 from core.jobs.models import JobOrigin, JobState
 from core.jobs.timeline import StepOutcome, StepRun
+from core.render import console_text
 from tests.support.botapi import BotApiEmulator, SentMessage
-from tests.support.jobs import wait_status
+from tests.support.jobs import fast_retries, wait_status
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
-from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings, running_stack
+from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
 
 UI = "http://ui.example:8233"
+
+
+def _started(path: Path) -> int:
+    return path.read_text().count("started") if path.exists() else 0
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-2000:] if log.exists() else "no log"
 
 
 async def _wait_file(path: Path, lines: int, log: Path) -> None:
     # Generous: a worker process starts its secret-free execution child before it polls.
     for _ in range(1200):
-        if path.exists() and path.read_text().count("started") >= lines:
+        if _started(path) >= lines:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(log.read_text()[-2000:] if log.exists() else f"no {path}")
+    raise AssertionError(_tail(log))
 
 
 async def _wait_retry_scheduled(client: Client, job_id: str) -> None:
@@ -169,3 +179,66 @@ async def test_a_lost_worker_and_an_approval_are_in_the_story(
     link = f"{UI}/namespaces/{ns.namespace}/workflows/{spec.job_id}"
     assert link in shown
     assert len(shown) <= 3900
+
+
+async def test_failed_attempts_a_retry_decision_and_a_cancel_from_the_history(
+    stack: Stack, client: Client
+) -> None:
+    """A step that fails every attempt: its attempts are one line with the last error, the
+    person's retry is told with who asked, and the cancel ends the story. Read through the
+    operator as the console reads it (the same code path as Telegram)."""
+    chat = ALLOWED_USER
+    op = stack.operator
+    spec = op.planner.exec_job("sh -c 'echo \"no disk <here>\" >&2; exit 3'", chat_id=chat)
+    spec = fast_retries(spec, max_attempts=3)
+    await op.jobs.start(spec)
+    await wait_status(client, spec.job_id, JobState.needs_attention)
+
+    def ask(text: str) -> Incoming:
+        return Incoming(user_id=ALLOWED_USER, chat_id=chat, text=text, trusted=True)
+
+    await op.handle(ask(f"/retry {spec.job_id}"))
+    await wait_status(client, spec.job_id, JobState.needs_attention, episode=2)
+    await op.handle(ask(f"/cancel {spec.job_id}"))
+    await wait_status(client, spec.job_id, JobState.cancelled)
+
+    (reply,) = await op.handle(ask(f"/job {spec.job_id}"))
+    assert "&lt;here&gt;" in reply.text  # the command's own words, escaped
+    shown = console_text(reply.text, reply.buttons)
+    print(shown)
+    story = shown.partition("Timeline (from the start)\n")[2].splitlines()
+    failed_runs = [line for line in story if "attempts 1–2 → failed, the last:" in line]
+    assert len(failed_runs) == 2, shown  # the first run of attempts, then the retried one
+    assert all("exited with code 3" in line for line in failed_runs), shown
+    finals = [line for line in story if "step 1: attempt 3 on " in line]
+    assert len(finals) == 2 and all("✗ failed" in line for line in finals), shown
+    kinds = [
+        next(marker for marker in MARKERS if marker in line)
+        for line in story
+        if any(marker in line for marker in MARKERS)
+    ]
+    assert kinds == [
+        "accepted",
+        "attempts 1–2",
+        "attempt 3",
+        "⚠️ needs attention",
+        f"🔁 retry asked by user {ALLOWED_USER}",
+        "▶️ running",
+        "attempts 1–2",
+        "attempt 3",
+        "⚠️ needs attention",
+        "⏹ cancel asked",
+        "⏹ cancelled",
+    ], shown
+
+
+MARKERS = (
+    "accepted",
+    "attempts 1–2",
+    "attempt 3",
+    "⚠️ needs attention",
+    f"🔁 retry asked by user {ALLOWED_USER}",
+    "▶️ running",
+    "⏹ cancel asked",
+    "⏹ cancelled",
+)
