@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from temporalio.client import WorkflowExecutionDescription
 
 from bot.types import Reply
 from core.jobs.cards import card_text
 from core.jobs.client import JobSummary
-from core.jobs.messages import approval_request_text, command_lines, job_buttons
+from core.jobs.messages import approval_request_text, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
 from core.render import STATE_ICONS, elapsed, esc, truncate_utf16
@@ -69,43 +66,6 @@ def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> st
             f"{_ago(job.closed_at or job.started_at)}\n   {esc(truncate_utf16(job.goal, 80))}"
         )
     return "\n".join(lines)
-
-
-def job_detail(
-    status: JobStatus,
-    desc: WorkflowExecutionDescription,
-    spec: JobSpec | None = None,
-    audit: Sequence[AuditEntry] = (),
-) -> Reply:
-    icon = STATE_ICONS.get(status.state.value, "")
-    lines = [
-        f"{icon} <b>{esc(status.job_id)}</b> · {esc(status.state.value)}",
-        f"<i>{esc(truncate_utf16(status.goal, 300))}</i>",
-        f"step {min(status.step_index + 1, status.step_count)}/{status.step_count}: "
-        f"{esc(status.worker)} ({esc(status.phase)})",
-        f"started {_ago(desc.start_time)}"
-        + (f", ended {_ago(desc.close_time)}" if desc.close_time else ""),
-    ]
-    if status.attempt > 1:
-        lines.append(f"attempt {status.attempt}")
-    if status.progress:
-        lines.append(f"progress:\n<pre>{esc(truncate_utf16(status.progress, 1500))}</pre>")
-    if status.last_error:
-        lines.append(f"last error: <pre>{esc(truncate_utf16(status.last_error, 1000))}</pre>")
-    if status.schedule_id:
-        lines.append(f"schedule: {esc(status.schedule_id)}")
-    if spec is not None:
-        lines += command_lines(spec)
-        if spec.origin.is_llm:
-            lines.append(f"written by: {esc(spec.origin.value)} · approval: {spec.approval.value}")
-    if audit:
-        lines.append("audit:")
-        lines += [audit_line(entry) for entry in audit]
-    return Reply(
-        text="\n".join(lines),
-        buttons=job_buttons(status.job_id, status.state),
-        job_id=status.job_id,
-    )
 
 
 def audit_line(entry: AuditEntry) -> str:

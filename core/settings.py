@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
     temporal_dev_port: int = Field(default=7233, alias="TEMPORAL_DEV_PORT")
     temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
+    # The Temporal Web UI as a person's browser reaches it, for the link under `/job <id>`;
+    # empty = the embedded dev server's UI when there is one, else no link.
+    temporal_ui_url: str | None = Field(default=None, alias="TEMPORAL_UI_URL")
     temporal_cli_path: str | None = Field(default=None, alias="TEMPORAL_CLI_PATH")
 
     # --- Operations -------------------------------------------------------------------
@@ -302,6 +305,16 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_dev_port}"
+
+    @property
+    def temporal_ui_address(self) -> str | None:
+        """Where the Web UI is: TEMPORAL_UI_URL, else the embedded dev server's own UI (only
+        when this process's settings start one: no TEMPORAL_ADDRESS), else unknown."""
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        if self.temporal_address is None and self.temporal_ui_port:
+            return f"http://127.0.0.1:{self.temporal_ui_port}"
+        return None
 
     def without_secrets(self) -> dict[str, Any]:
         """Every setting by its env name except the secrets (and the database URL), for a

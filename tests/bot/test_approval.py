@@ -150,18 +150,19 @@ async def test_a_proposed_rm_waits_and_a_denial_runs_nothing(gate: Gate) -> None
     )
     assert "denied by user" in (told.plain_text or "")
 
-    # /job shows the command and the audit trail.
+    # /job shows the command and the story: the wait for approval and who decided.
     gate.botapi.inject_message(f"/job {job_id}", user_id=chat, chat_id=chat)
     detail = await gate.botapi.wait_for(
         lambda m: (
             m.chat_id == chat
-            and "audit:" in (m.plain_text or "")
+            and "Timeline" in (m.plain_text or "")
             and job_id in (m.plain_text or "")
         )
     )
     shown = detail.plain_text or ""
     assert '["rm", "victim.txt"]' in shown
-    assert "approval_requested" in shown and f"denied · user {chat}" in shown
+    assert "✋ waiting for approval" in shown and f"👎 denied by user {chat}" in shown
+    assert "⏹ cancelled" in shown
 
 
 async def test_an_approved_rm_runs_once_and_a_second_press_is_answered(gate: Gate) -> None:
