@@ -10,10 +10,10 @@ from temporalio.client import WorkflowExecutionDescription
 from bot.types import Reply
 from core.jobs.cards import card_text
 from core.jobs.client import JobSummary
-from core.jobs.messages import approval_request_text, command_lines, job_buttons
+from core.jobs.messages import DOCUMENT_NAME, approval_request, command_section, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
-from core.render import STATE_ICONS, elapsed, esc, truncate_utf16
+from core.render import STATE_ICONS, elapsed, esc, truncate_utf16, visible
 from core.tables import AuditEntry
 
 
@@ -48,10 +48,13 @@ def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
 def approval_reply(spec: JobSpec) -> Reply:
     """The operator's answer to a request whose command an LLM wrote: what will run, and the
     Approve / Deny buttons (the job itself waits in awaiting_approval)."""
+    text, document = approval_request(spec)
     return Reply(
-        text=approval_request_text(spec),
+        text=text,
         buttons=job_buttons(spec.job_id, JobState.awaiting_approval),
         job_id=spec.job_id,
+        document_text=document,
+        document_name=DOCUMENT_NAME,
     )
 
 
@@ -80,7 +83,7 @@ def job_detail(
     icon = STATE_ICONS.get(status.state.value, "")
     lines = [
         f"{icon} <b>{esc(status.job_id)}</b> · {esc(status.state.value)}",
-        f"<i>{esc(truncate_utf16(status.goal, 300))}</i>",
+        f"goal: <i>{esc(visible(truncate_utf16(status.goal, 300)))}</i>",
         f"step {min(status.step_index + 1, status.step_count)}/{status.step_count}: "
         f"{esc(status.worker)} ({esc(status.phase)})",
         f"started {_ago(desc.start_time)}"
@@ -94,8 +97,10 @@ def job_detail(
         lines.append(f"last error: <pre>{esc(truncate_utf16(status.last_error, 1000))}</pre>")
     if status.schedule_id:
         lines.append(f"schedule: {esc(status.schedule_id)}")
+    document = None
     if spec is not None:
-        lines += command_lines(spec)
+        commands, document = command_section(spec)
+        lines += commands
         if spec.origin.is_llm:
             lines.append(f"written by: {esc(spec.origin.value)} · approval: {spec.approval.value}")
     if audit:
@@ -105,13 +110,15 @@ def job_detail(
         text="\n".join(lines),
         buttons=job_buttons(status.job_id, status.state),
         job_id=status.job_id,
+        document_text=document,
+        document_name=DOCUMENT_NAME,
     )
 
 
 def audit_line(entry: AuditEntry) -> str:
     who = f" · user {entry.user_id}" if entry.user_id is not None else ""
     when = entry.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    detail = f" — {esc(truncate_utf16(entry.detail, 300))}" if entry.detail else ""
+    detail = f" — {esc(visible(truncate_utf16(entry.detail, 300)))}" if entry.detail else ""
     return f"• {when} {esc(entry.action)}{who}{detail}"
 
 

@@ -19,6 +19,10 @@ class ChatMessage(BaseModel):
     text: str  # Telegram HTML
     buttons: list[Button] = Field(default_factory=list)
     document_path: str | None = None  # a workspace file to attach when text alone is too long
+    # A document made of this text, attached after the message (a command too long to show in
+    # a message goes whole this way); `document_name` is its file name.
+    document_text: str | None = None
+    document_name: str = "attached.txt"
 
 
 class PhotoMessage(BaseModel):

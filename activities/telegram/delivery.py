@@ -97,6 +97,18 @@ class TelegramDelivery:
                         functools.partial(self._send_file, message, path.read_bytes(), path.name),
                     )
                 )
+        if message.document_text is not None:
+            items.append(
+                (
+                    "sendDocument",
+                    functools.partial(
+                        self._send_file,
+                        message,
+                        message.document_text.encode("utf-8"),
+                        message.document_name,
+                    ),
+                )
+            )
         if overflow is not None:
             items.append(
                 (

@@ -7,6 +7,7 @@ to the model and no other test's workers take its tasks."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import uuid
@@ -20,7 +21,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from core.devserver import DevServer
 from core.ids import workspace_name
-from core.jobs.models import ApprovalDecision, JobState, JobStatus
+from core.jobs.models import Approval, ApprovalDecision, JobState, JobStatus
 from core.workspace import workspace_dir
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import wait_status
@@ -330,3 +331,33 @@ async def test_a_recurring_job_nobody_approves_is_deleted_and_told_once(gate: Ga
     await gate.botapi.wait_for(
         lambda m: m.chat_id == chat and f"no schedule {sid}" in (m.plain_text or "")
     )
+
+
+# --- one decision wins ----------------------------------------------------------------------
+async def _both_at_once(gate: Gate, workflow_id: str, chat: int) -> list[str | BaseException]:
+    handle = gate.client.get_workflow_handle(workflow_id)
+    decision = ApprovalDecision(user_id=chat, chat_id=chat)
+    results = await asyncio.gather(
+        handle.execute_update("approve", decision, result_type=str),
+        handle.execute_update("deny", decision, result_type=str),
+        return_exceptions=True,
+    )
+    return list(results)
+
+
+@pytest.mark.parametrize("attempt", range(5))
+async def test_approve_and_deny_at_the_same_moment_one_wins(gate: Gate, attempt: int) -> None:
+    chat = ALLOWED_USER
+    spec = gate.stack.operator.planner.exec_job(f"echo race-{attempt}", chat_id=chat)
+    spec = spec.model_copy(update={"approval": Approval.required})
+    await gate.stack.operator.jobs.start(spec)
+    await wait_status(gate.client, spec.job_id, JobState.awaiting_approval)
+    approved, denied = await _both_at_once(gate, spec.job_id, chat)
+    accepted = [r for r in (approved, denied) if isinstance(r, str)]
+    refused = [r for r in (approved, denied) if isinstance(r, WorkflowUpdateFailedError)]
+    assert len(accepted) == 1 and len(refused) == 1, (approved, denied)
+    assert "already" in str(refused[0].cause), refused[0].cause
+    final = JobState.completed if isinstance(approved, str) else JobState.cancelled
+    await wait_status(gate.client, spec.job_id, final, timeout=30)
+    runs = await gate.activity_runs(spec.job_id, "execution.run")
+    assert runs == (1 if final is JobState.completed else 0)
