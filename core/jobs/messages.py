@@ -187,6 +187,8 @@ def approval_closed_message(spec: JobSpec, reason: str) -> ChatMessage:
 def approval_audit_detail(spec: JobSpec) -> str:
     """What the audit log keeps about a gated job: origin, worker and the exact argv."""
     parts = [f"origin={spec.origin.value}", f"worker={spec.main_step.worker}"]
+    if spec.origin.is_llm and approval_document(spec):
+        parts.append(f"sha256={approval_digest(spec)}")  # first: a long detail is cut
     for step in spec.steps:
         argv = step_argv(step)
         if argv is not None:
@@ -196,8 +198,6 @@ def approval_audit_detail(spec: JobSpec) -> str:
         urls = step_urls(step, spec.goal)
         if urls:
             parts.append(f"urls={json.dumps(urls, ensure_ascii=False)}")
-    if spec.origin.is_llm and approval_document(spec):
-        parts.append(f"sha256={approval_digest(spec)}")
     return " ".join(parts)
 
 
