@@ -174,7 +174,11 @@ class _PartsRecord:
 
 
 def _fits_one_message(message: ChatMessage) -> bool:
-    return not message.document_path and len(split_message(message.text)) == 1
+    return (
+        not message.document_path
+        and message.document_text is None
+        and len(split_message(message.text)) == 1
+    )
 
 
 @contextlib.asynccontextmanager

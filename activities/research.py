@@ -31,11 +31,9 @@ from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
 from core.untrusted import SYSTEM_RULE, untrusted_data
+from core.urls import URL_RE, find_urls
 from core.workspace import Workspace, WorkspaceError
 
-# A bracketed IPv6 host (`http://[::1]:8080/x`) or any run of characters that cannot end a URL.
-URL_RE = re.compile(r"https?://(?:\[[0-9A-Za-z:.%]*\]|[^\s<>\"'\[\]])+", re.IGNORECASE)
-TRAILING_PUNCTUATION = ".,;:!?"
 PATH_RE = re.compile(r"(?<![\w/])((?:[\w.-]+/)*[\w-]+\.[A-Za-z0-9]{1,8})\b")
 MAX_URL_BYTES = 200_000
 URL_TIMEOUT_SECONDS = 10.0
@@ -63,21 +61,6 @@ def _strip_html(text: str) -> str:
     text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]+>", " ", text)
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
-
-
-def find_urls(text: str) -> list[str]:
-    """The http(s) URLs `text` names, in order, once each, without the sentence punctuation or
-    the closing parenthesis around them (`(see https://x.org/a_(b)).` gives `…/a_(b)`)."""
-    urls = []
-    for match in URL_RE.findall(text):
-        url = match
-        while url and (
-            url[-1] in TRAILING_PUNCTUATION or (url[-1] == ")" and url.count(")") > url.count("("))
-        ):
-            url = url[:-1]
-        if not url.endswith("://"):
-            urls.append(url)
-    return list(dict.fromkeys(urls))
 
 
 def _decode(fetched: Fetched) -> str:
@@ -291,5 +274,6 @@ WORKER = WorkerDefinition(
     activities=lambda settings: [ResearchActivities(settings).gather],
     capabilities=("research", "notes", "urls", "files"),
     input_param="goal",
+    fetches_urls=True,
     keywords=("research", "find", "look up", "investigate", "summarize", "read", "compare"),
 )

@@ -148,7 +148,12 @@ async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]
 def reply_message(msg: Incoming, reply: Reply) -> ChatMessage:
     """A reply goes to the chat (and forum topic) it answers."""
     return ChatMessage(
-        chat_id=msg.chat_id, topic_id=msg.topic_id, text=reply.text, buttons=reply.buttons
+        chat_id=msg.chat_id,
+        topic_id=msg.topic_id,
+        text=reply.text,
+        buttons=reply.buttons,
+        document_text=reply.document_text,
+        document_name=reply.document_name,
     )
 
 

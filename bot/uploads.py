@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.types import Attachment
 from core.jobs.planner import PlanError
-from core.render import esc
+from core.render import esc, visible_literal
 from core.settings import Settings
 from core.workspace import (
     WorkspaceError,
@@ -138,7 +138,7 @@ def checked(attachments: Sequence[Attachment], settings: Settings) -> list[Uploa
 def card_line(uploads: Sequence[Upload]) -> str:
     """An approval request's line about the files the job was given (a job card shows them
     itself, from the main step's `files` parameter)."""
-    names = ", ".join(f"<code>{esc(upload.name)}</code>" for upload in uploads)
+    names = ", ".join(f"<code>{esc(visible_literal(upload.name))}</code>" for upload in uploads)
     return f"📎 files: {names}"
 
 

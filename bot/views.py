@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from bot.types import Reply
 from core.jobs.cards import card_text
 from core.jobs.client import JobSummary
-from core.jobs.messages import approval_request_text, job_buttons
+from core.jobs.messages import DOCUMENT_NAME, approval_request, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
-from core.render import STATE_ICONS, elapsed, esc, truncate_utf16
+from core.render import STATE_ICONS, elapsed, esc, truncate_utf16, visible
 from core.tables import AuditEntry
 
 
@@ -45,10 +45,13 @@ def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
 def approval_reply(spec: JobSpec) -> Reply:
     """The operator's answer to a request whose command an LLM wrote: what will run, and the
     Approve / Deny buttons (the job itself waits in awaiting_approval)."""
+    text, document = approval_request(spec)
     return Reply(
-        text=approval_request_text(spec),
+        text=text,
         buttons=job_buttons(spec.job_id, JobState.awaiting_approval),
         job_id=spec.job_id,
+        document_text=document,
+        document_name=DOCUMENT_NAME,
     )
 
 
@@ -71,7 +74,7 @@ def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> st
 def audit_line(entry: AuditEntry) -> str:
     who = f" · user {entry.user_id}" if entry.user_id is not None else ""
     when = entry.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    detail = f" — {esc(truncate_utf16(entry.detail, 300))}" if entry.detail else ""
+    detail = f" — {esc(visible(truncate_utf16(entry.detail, 300)))}" if entry.detail else ""
     return f"• {when} {esc(entry.action)}{who}{detail}"
 
 

@@ -22,6 +22,10 @@ class ChatMessage(BaseModel):
     # (`chat-1/job-abc/report.md`), the folder being the chat's own; the sender opens the path
     # beneath that folder's handle without following links (`core.workspace`).
     document_path: str | None = None
+    # A document made of this text, attached after the message (a command too long to show in
+    # a message goes whole this way); `document_name` is its file name.
+    document_text: str | None = None
+    document_name: str = "attached.txt"
 
 
 class PhotoMessage(BaseModel):

@@ -48,6 +48,9 @@ class WorkerDefinition:
     # The worker runs code it is given (commands, scripts): a job whose input an LLM wrote waits
     # for a person's approval before such a step runs (core/jobs/approval.py).
     runs_code: bool = False
+    # The worker fetches the http(s) URLs its input names (research): a job whose URLs a model
+    # chose waits for a person's approval unless each is the person's own or an allowed host.
+    fetches_urls: bool = False
     role: StepRole = StepRole.work
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     execution_auto_approve: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="EXECUTION_AUTO_APPROVE"
     )
+    # Hosts (exact names, lower case) a model may send research to without asking: a research
+    # URL on one of these runs at once. Empty: every URL a model chose waits for Approve (a URL
+    # the person wrote in their own message never waits).
+    research_auto_approve_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="RESEARCH_AUTO_APPROVE_HOSTS"
+    )
     # A job waiting for approval is cancelled (and the chat told once) after this long.
     approval_timeout_minutes: float = Field(default=60, gt=0, alias="APPROVAL_TIMEOUT_MINUTES")
     # The shortest interval of a recurring job: each run reports to the chat, so a few seconds
@@ -223,7 +229,11 @@ class Settings(BaseSettings):
         return _split_ids(value)
 
     @field_validator(
-        "execution_env_allowlist", "worker_plugins", "execution_auto_approve", mode="before"
+        "execution_env_allowlist",
+        "worker_plugins",
+        "execution_auto_approve",
+        "research_auto_approve_hosts",
+        mode="before",
     )
     @classmethod
     def _names(cls, value: object) -> list[str]:

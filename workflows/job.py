@@ -14,14 +14,14 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
     from core.ids import workspace_name
-    from core.jobs.approval import decision_refusal
+    from core.jobs.approval import DecisionGate, approval_digest
     from core.jobs.cards import CardRef, card_edit
     from core.jobs.messages import (
         approval_audit_detail,
@@ -91,9 +91,10 @@ class JobWorkflow:
         self._card_task: asyncio.Future[None] | None = None
         self._card_shown: tuple[str, int, str, int] | None = None
         self._final: tuple[ChatMessage | None, str] = (None, "")
-        # The approval gate: (approved?, who decided, when) once a person has decided.
-        self._approval: tuple[bool, ApprovalDecision, str] | None = None
-        self._approval_closed = ""  # why the gate closed without a decision (timeout)
+        # The approval gate: one decision (approved?, who, when), or why it closed without one.
+        self._gate = DecisionGate()
+        # The SHA-256 of what the approval request showed; what runs must have it.
+        self._shown_digest: str | None = None
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -157,7 +158,7 @@ class JobWorkflow:
 
     @workflow.update
     def approve(self, decision: ApprovalDecision) -> str:
-        self._approval = (True, decision, _clock(workflow.now()))
+        self._take_decision(True, decision)
         return f"approved; {self._job().job_id} runs now"
 
     @approve.validator
@@ -166,7 +167,7 @@ class JobWorkflow:
 
     @workflow.update
     def deny(self, decision: ApprovalDecision) -> str:
-        self._approval = (False, decision, _clock(workflow.now()))
+        self._take_decision(False, decision)
         return f"denied; {self._job().job_id} will not run"
 
     @deny.validator
@@ -180,13 +181,18 @@ class JobWorkflow:
         spec = self._spec
         if spec.approval is not Approval.required:
             raise ValueError(f"{spec.job_id} did not ask for approval")
-        refusal = decision_refusal(
-            spec.job_id, decision, spec.report_chat_id, self._approval, self._approval_closed
-        )
-        if refusal:
-            raise ValueError(refusal)
+        self._gate.check(spec.job_id, decision, spec.report_chat_id)
         if self._status.state is not JobState.awaiting_approval:
             raise ValueError(f"{spec.job_id} is {self._status.state.value}, not awaiting approval")
+
+    def _take_decision(self, approved: bool, decision: ApprovalDecision) -> None:
+        """Synchronously, first thing in the handler: the second of two Updates in one workflow
+        task is refused here with the first one's decision."""
+        spec = self._job()
+        when = _clock(workflow.now())
+        refusal = self._gate.take(spec.job_id, approved, decision, when)
+        if refusal:
+            raise ApplicationError(refusal, type="AlreadyDecided", non_retryable=True)
 
     def _reroute_index(self, request: RerouteRequest) -> int:
         status = self._state()
@@ -265,17 +271,19 @@ class JobWorkflow:
         await self._audit("approval_requested", spec.requested_by, approval_audit_detail(spec))
         if not spec.announced:
             self._notify(approval_request_message(spec), status=JobState.awaiting_approval)
+        # The request (the operator's reply or the message above) shows this digest.
+        self._shown_digest = approval_digest(spec)
         wait = timedelta(seconds=spec.approval_timeout_seconds)
         try:
-            await workflow.wait_condition(lambda: self._approval is not None, timeout=wait)
+            await workflow.wait_condition(lambda: self._gate.decided is not None, timeout=wait)
         except TimeoutError:
-            self._approval_closed = (
+            self._gate.closed = (
                 f"no decision within {duration_text(spec.approval_timeout_seconds)}; nothing ran"
             )
-            await self._audit("approval_timeout", None, self._approval_closed)
+            await self._audit("approval_timeout", None, self._gate.closed)
             return False
-        assert self._approval is not None
-        approved, who, when = self._approval
+        assert self._gate.decided is not None
+        approved, who, when = self._gate.decided
         action = "approved" if approved else "denied"
         await self._audit(action, who.user_id, f"{action} by user {who.user_id} at {when}")
         return approved
@@ -283,11 +291,11 @@ class JobWorkflow:
     async def _close_unapproved(self) -> JobResult:
         """Denied or timed out: the job ends cancelled, nothing ran, the chat is told once."""
         spec = self._job()
-        if self._approval is not None:
-            reason = f"denied by user {self._approval[1].user_id}; nothing ran"
+        if self._gate.decided is not None:
+            reason = f"denied by user {self._gate.decided[1].user_id}; nothing ran"
             phase = "denied"
         else:
-            reason, phase = self._approval_closed, "approval timed out"
+            reason, phase = self._gate.closed, "approval timed out"
         self._status = self._state().model_copy(update={"last_error": reason})
         self._transition(JobState.cancelled, phase=phase)
         self._notify(approval_closed_message(spec, reason), status=JobState.cancelled)
@@ -313,6 +321,17 @@ class JobWorkflow:
 
     async def _run_step(self, index: int) -> StepOutput:
         spec, step = self._job(), self._steps[index]
+        if self._shown_digest is not None:
+            running = approval_digest(spec.model_copy(update={"steps": self._steps}))
+            if running != self._shown_digest:
+                # Unreachable while the spec's steps keep their parameters; if they ever did
+                # not, nothing the person did not see may run.
+                raise ApplicationError(
+                    f"step {index + 1} is not what was approved (sha256 {running[:12]}…, "
+                    f"approved {self._shown_digest[:12]}…); nothing more runs",
+                    type="BadCommand",
+                    non_retryable=True,
+                )
         self._status = self._state().model_copy(update={"step_index": index})
         self._transition(JobState.running, phase=f"step {index + 1}: {step.worker}")
         return await workflow.execute_activity(

@@ -101,6 +101,18 @@ class TelegramDelivery:
             items.append(
                 ("sendDocument", functools.partial(self._send_file, message, content, filename))
             )
+        if message.document_text is not None:
+            items.append(
+                (
+                    "sendDocument",
+                    functools.partial(
+                        self._send_file,
+                        message,
+                        message.document_text.encode("utf-8"),
+                        message.document_name,
+                    ),
+                )
+            )
         if overflow is not None:
             items.append(
                 (

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core.jobs.messages import command_lines, job_buttons
+from core.jobs.messages import command_lines, goal_line, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.messages import Button, CardEdit
-from core.render import STATE_ICONS, esc, tail_text, truncate_utf16
+from core.render import STATE_ICONS, esc, tail_text, visible_literal
 
 GOAL_CHARS = 300
 ERROR_CHARS = 600
@@ -37,14 +37,16 @@ def card_text(spec: JobSpec, status: JobStatus, why: str = "", *, fresh: bool = 
     plan = " → ".join(step.worker for step in spec.steps)
     lines = [
         head,
-        f"<i>{esc(truncate_utf16(spec.goal, GOAL_CHARS))}</i>",
+        goal_line(spec),
         f"worker: <b>{esc(spec.main_step.worker)}</b>" + (f" — {esc(why)}" if why else ""),
         f"plan: {esc(plan)}",
         *command_lines(spec),
     ]
     files = spec.main_step.params.get("files") if spec.steps else None
     if files:  # the files the person gave the job, put in its workspace before it started
-        lines.append("📎 files: " + ", ".join(f"<code>{esc(str(name))}</code>" for name in files))
+        lines.append(
+            "📎 files: " + ", ".join(f"<code>{esc(visible_literal(str(n)))}</code>" for n in files)
+        )
     if spec.schedule_id:
         lines.append(f"schedule: {esc(spec.schedule_id)}")
     if status.attempt > 1 and not status.state.is_final:

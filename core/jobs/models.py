@@ -103,6 +103,8 @@ class StepSpec(BaseModel):
     task_queue: str
     activity: str
     role: StepRole = StepRole.work
+    # The worker fetches the URLs its input names (from the worker registry, by the planner).
+    fetches_urls: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # Only for workers that heartbeat: a silent worker past this is presumed dead and retried.
@@ -139,6 +141,10 @@ class JobSpec(BaseModel):
     origin: JobOrigin = JobOrigin.person
     approval: Approval = Approval.not_needed
     approval_timeout_seconds: int = Field(default=3600, ge=1)
+    # The http(s) URLs in the person's own message, copied by the bot from the message text (a
+    # model's tool arguments never reach this field): a model may send research to these
+    # without asking, because the person wrote them.
+    person_urls: list[str] = Field(default_factory=list, max_length=50)
 
     @field_validator("job_id")
     @classmethod
@@ -215,12 +221,15 @@ class MetadataUpdate(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
-    """A person's Approve / Deny of a job waiting in `awaiting_approval`."""
+    """A person's Approve / Deny of a job waiting in `awaiting_approval`: who, from which chat.
+
+    Nothing else: a field that is not one of these (such as an old `console` flag) is kept
+    (`extra="allow"`, so recorded histories still decode) and refused by the decision rule."""
+
+    model_config = ConfigDict(extra="allow")
 
     user_id: int | None = None
     chat_id: int | None = None  # the chat the decision came from
-    # The local console's owner may decide for any chat; everyone else only in the job's chat.
-    console: bool = False
 
 
 class ScheduleApproval(BaseModel):
