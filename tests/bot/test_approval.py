@@ -524,7 +524,7 @@ async def test_hidden_characters_in_the_argv_and_the_goal_are_shown_escaped(gate
     # /job shows it the same way.
     gate.botapi.inject_message(f"/job {job_id}", user_id=chat, chat_id=chat)
     detail = await gate.botapi.wait_for(
-        lambda m: m.chat_id == chat and "audit:" in (m.plain_text or "") and job_id in m.text
+        lambda m: m.chat_id == chat and "Timeline" in (m.plain_text or "") and job_id in m.text
     )
     assert "\u202e" not in (detail.text or "") and "\\u202e" in (detail.text or "")
     await gate.press(chat, f"deny:{job_id}")
