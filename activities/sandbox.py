@@ -154,6 +154,22 @@ class Sandbox:
         # The sandbox's own root (where /etc's few files are mounted) is read-only too.
         return [*self.base_args(), *binds, "--remount-ro", "/", "--", *argv]
 
+    def describe(self) -> str:
+        """One start-up line: which mode is active, as whom, and what it means."""
+        who = self.user_name()
+        if self.refusal is not None:
+            return self.refusal
+        if self.bwrap is not None:
+            network = "with the network" if self.network else "no network"
+            return (
+                f"under bubblewrap (EXECUTION_SANDBOX={self.setting}), as {who}: own chat's "
+                f"folder only, own processes only, {network}"
+            )
+        return (
+            f"WITHOUT a sandbox (EXECUTION_SANDBOX={self.setting}), as {who}: they can read what "
+            "that user can and use the network; each chat is told once"
+        )
+
     def user_name(self) -> str:
         uid = self.run_as.uid if self.run_as else os.geteuid()
         return f"uid {uid}" + ("" if self.run_as else " (the operator's own user)")

@@ -244,7 +244,13 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("temporal_address", "openai_base_url", "database_url_setting", mode="before")
+    @field_validator(
+        "temporal_address",
+        "openai_base_url",
+        "database_url_setting",
+        "execution_sandbox_bwrap",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
