@@ -25,6 +25,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from temporalio.client import Client
@@ -37,6 +38,7 @@ from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.digest import DigestActivities
 from activities.heartbeat.run import HeartbeatActivities
 from activities.notify import NotifyActivities
+from activities.sandbox import choose_sandbox, close_secret_file
 from activities.schedule_approval import ScheduleApprovalActivities
 from activities.stats import StatsActivities
 from activities.telegram.sender import Sender, build_sender
@@ -297,6 +299,9 @@ async def run_isolated(
         argv.append("--log-to-file")
     if sdk_metrics_port is not None:
         argv += ["--sdk-metrics-port", str(sdk_metrics_port)]
+    if EXECUTION_QUEUE in queues:
+        sandbox = await asyncio.to_thread(choose_sandbox, settings)
+        print(f"Commands run {sandbox.describe()}", flush=True)
     values = settings.without_secrets()
     if settings.temporal_api_key is not None:
         values["TEMPORAL_API_KEY"] = settings.temporal_api_key.get_secret_value()
@@ -614,6 +619,9 @@ def _main(argv: list[str]) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings, to_file=args.command == "up" and settings.console_mode)
+    # This process holds the secrets: so should `.env` alone (commands never run as this user
+    # when it is root, and other local users have no business reading it either).
+    close_secret_file(Path(".env"))
     if args.command == "heartbeat":
         # A CLI answer comes first: the migration check at start-up is not news.
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.sandbox import choose_sandbox
+from activities.sandbox import RunAs, choose_sandbox, hand_over, plain_mode_notice
 from core.jobs.models import StepInput, StepOutput
 from core.process import die_with_parent
 from core.registry import WorkerDefinition
@@ -109,7 +109,9 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+async def _spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], run_as: RunAs | None
+) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
@@ -122,6 +124,11 @@ async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.sub
             # If this worker dies (even by SIGKILL), the command dies too instead of running on
             # unsupervised while Temporal retries the step elsewhere.
             preexec_fn=die_with_parent,
+            # Never root: the child drops to the unprivileged user before it execs the command
+            # (or bubblewrap), so every host file it reaches is checked as that user.
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
         )
     except FileNotFoundError:
         raise _bad_input(f"command not found: {argv[0]}") from None
@@ -194,13 +201,14 @@ async def run_command(
     log: BinaryIO,
     log_name: str,
     on_progress: object = None,
+    run_as: RunAs | None = None,
 ) -> CommandRun:
     """Run `argv`, its whole output streamed into `log` (opened by the caller, closed here;
     `log_name` is what the result calls it). For a job it is a file that
     `Workspace.open_log_for_write` made, so the command cannot point the operator's writes
     anywhere by swapping the log for a link."""
     try:
-        proc = await _spawn(argv, cwd, env)
+        proc = await _spawn(argv, cwd, env, run_as)
     except BaseException:
         log.close()
         raise
@@ -239,6 +247,10 @@ class ExecutionActivities:
             params = ExecutionParams.model_validate(step.params)
         except ValidationError as exc:
             raise _bad_input(f"invalid execution step: {exc.errors()[0]['msg']}") from None
+        if self.sandbox.refusal is not None:
+            # Fails closed: the sandbox was asked for and cannot start, so nothing runs; one
+            # attempt, and the chat reads why.
+            raise ApplicationError(self.sandbox.refusal, type="SandboxRefused", non_retryable=True)
         argv = build_argv(params, self.settings.execution_allow_shell)
         info = activity.info()
         log_name = f"step{step.step_index + 1}-output.log"
@@ -251,11 +263,23 @@ class ExecutionActivities:
                 cwd = workspace.path
         except WorkspaceError as exc:
             raise _bad_input(f"the job's workspace cannot be used: {exc}") from None
-        chat_dir = self.settings.workspaces_dir.resolve() / chat_folder_of(step.workspace)
+        root = self.settings.workspaces_dir.resolve()
+        run_as = self.sandbox.run_as
+        if run_as is not None:
+            try:
+                hand_over(root, cwd, run_as)
+            except BaseException:
+                log.close()
+                raise
+        chat_dir = root / chat_folder_of(step.workspace)
+        env = scrubbed_env(self.settings.execution_env_allowlist)
+        if run_as is not None and self.sandbox.bwrap is None:
+            env["HOME"] = str(cwd)  # the operator's home is not the command's
         result = await run_command(
             self.sandbox.wrap(argv, chat_dir=chat_dir, cwd=cwd),
             cwd=cwd,
-            env=scrubbed_env(self.settings.execution_env_allowlist),
+            env=env,
+            run_as=run_as,
             timeout_seconds=timeout,
             output_cap=self.settings.execution_output_cap_bytes,
             log=log,
@@ -277,10 +301,14 @@ class ExecutionActivities:
                 result.model_dump(),
                 type="CommandFailed",
             )
+        summary = f"`{params.command}` exited 0 in {result.duration_seconds:.2f}s"
+        notice = plain_mode_notice(
+            self.sandbox, self.settings.data_path, chat_dir.name, step.job_id
+        )
         return StepOutput(
             worker=step.worker,
             ok=True,
-            summary=f"`{params.command}` exited 0 in {result.duration_seconds:.2f}s",
+            summary=f"{summary}\n{notice}" if notice else summary,
             output=result.output,
             files=[result.log_file],
             data={
@@ -288,6 +316,7 @@ class ExecutionActivities:
                 "output_bytes": result.output_bytes,
                 "truncated": result.truncated,
                 "command": params.command,
+                "sandbox": self.sandbox.mode,
             },
         )
 

@@ -148,8 +148,19 @@ class Settings(BaseSettings):
         default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"],
         alias="EXECUTION_ENV_ALLOWLIST",
     )
-    execution_sandbox: Literal["none", "bwrap"] = Field(default="none", alias="EXECUTION_SANDBOX")
+    # Where commands run: `auto` = under bubblewrap wherever it can start, plainly (with a loud
+    # start-up line and a one-time note in each chat) where it cannot; `bwrap` = under bubblewrap
+    # or not at all (commands are refused while it cannot start); `none` = plainly, on purpose.
+    execution_sandbox: Literal["auto", "bwrap", "none"] = Field(
+        default="auto", alias="EXECUTION_SANDBOX"
+    )
     execution_sandbox_network: bool = Field(default=False, alias="EXECUTION_SANDBOX_NETWORK")
+    # The bubblewrap binary; unset = `bwrap` on PATH.
+    execution_sandbox_bwrap: str | None = Field(default=None, alias="EXECUTION_SANDBOX_BWRAP")
+    # The unprivileged user and group every command runs as when the operator runs as root (in
+    # every mode); an operator that is not root runs commands as itself.
+    execution_sandbox_uid: int = Field(default=65534, ge=1, alias="EXECUTION_SANDBOX_UID")
+    execution_sandbox_gid: int = Field(default=65534, ge=1, alias="EXECUTION_SANDBOX_GID")
     needs_attention_timeout_minutes: int = Field(
         default=24 * 60, ge=1, alias="NEEDS_ATTENTION_TIMEOUT_MINUTES"
     )
@@ -246,7 +257,13 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("temporal_address", "openai_base_url", "database_url_setting", mode="before")
+    @field_validator(
+        "temporal_address",
+        "openai_base_url",
+        "database_url_setting",
+        "execution_sandbox_bwrap",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

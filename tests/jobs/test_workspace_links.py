@@ -49,6 +49,7 @@ from core.registry import WorkerRegistry
 from tests.jobs.test_execution_sandbox import _python, bwrap_or_skip
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import fast_retries, wait_status
+from tests.support.sandbox import reachable_folder
 from tests.support.stack import Stack, make_settings, own_deployment
 
 HOST_TEXT = "host file: root-only content, never to be read or written by the operator\n"
@@ -77,17 +78,22 @@ async def links(
     dev_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Deployment]:
     bwrap_or_skip()
-    data = tmp_path_factory.mktemp("links-data")
+    # The commands' unprivileged user must reach the data folder (pytest's own folders are 0700).
+    folders = reachable_folder()
+    data = next(folders) / "links-data"
     host = tmp_path_factory.mktemp("host")
-    async with own_deployment(
-        dev_server.target,
-        client,
-        data,
-        "links",
-        EXECUTION_SANDBOX="bwrap",
-        RESEARCH_ALLOW_PRIVATE_NETWORKS=True,
-    ) as (stack, botapi, namespace_client):
-        yield Deployment(stack=stack, botapi=botapi, client=namespace_client, host=host)
+    try:
+        async with own_deployment(
+            dev_server.target,
+            client,
+            data,
+            "links",
+            EXECUTION_SANDBOX="bwrap",
+            RESEARCH_ALLOW_PRIVATE_NETWORKS=True,
+        ) as (stack, botapi, namespace_client):
+            yield Deployment(stack=stack, botapi=botapi, client=namespace_client, host=host)
+    finally:
+        folders.close()  # removes the folder
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
