@@ -150,7 +150,8 @@ class NotifyActivities:
             await self.ledger.settle_summary(note.job_id, "skipped")
             return NotifyResult(sent=False, reason="summary skipped after a crash")
         try:
-            ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
+            async with _keepalive(DeliveredParts()):
+                ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.ledger.settle_summary(note.job_id, "skipped")

@@ -464,13 +464,18 @@ class JobWorkflow:
         if not text or delivered is None:
             return  # no summary, or the result was not told (the heartbeat may tell it later)
         spec = self._job()
-        await calls.best_effort(
-            "notify.add_summary",
-            summary_note(message, spec.job_id, text, delivered.message_ids),
-            task_queue=NOTIFY_QUEUE,
-            retry=NOTIFY_RETRY,
-            failed=f"job {spec.job_id}: summary not added",
-        )
+        try:
+            await workflow.execute_activity(
+                "notify.add_summary",
+                summary_note(message, spec.job_id, text, delivered.message_ids),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: summary not added", spec.job_id)
 
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
