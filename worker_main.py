@@ -188,6 +188,7 @@ def queue_contents(
             notify.send,
             notify.job_update,
             notify.edit_card,
+            notify.add_summary,
             notify.send_photo,
         ]
         workflows[NOTIFY_QUEUE] = []

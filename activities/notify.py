@@ -14,27 +14,29 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
 from activities.telegram.sender import Sender
-from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
+from core.messages import (
+    CardEdit,
+    ChatMessage,
+    JobNotification,
+    NotifyResult,
+    PhotoMessage,
+    SummaryNote,
+)
 from core.metrics import RESULT_DELIVERY
 from core.render import split_message
-from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
+from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
+
+__all__ = ["NotifyActivities", "NotifyResult", "activity_owner"]
 
 # While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
 # heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.
 KEEPALIVE_SECONDS = 2.0
 MAX_HELD_WAIT = timedelta(seconds=30)
-
-
-class NotifyResult(BaseModel):
-    sent: bool
-    message_ids: list[int] = []
-    reason: str = ""
 
 
 def activity_owner() -> str:
@@ -104,7 +106,12 @@ class NotifyActivities:
         owner = activity_owner()
         claim = await self.ledger.claim(note.job_id, chat, note.status, owner)
         if claim.outcome is ClaimOutcome.reported:
-            return NotifyResult(sent=False, reason=f"{note.status} already reported")
+            # Told before: by this activity's attempt that died before it could return, or by
+            # the heartbeat. Where it was told still matters (the summary is edited into it).
+            shown = [claim.message_id] if claim.message_id is not None else []
+            return NotifyResult(
+                sent=False, message_ids=shown, reason=f"{note.status} already reported"
+            )
         if claim.outcome is ClaimOutcome.held:
             # Someone else is telling it right now: wait for them to confirm (then this turns
             # into "reported") or for their lease to end (then this takes over).
@@ -120,11 +127,63 @@ class NotifyActivities:
         except BaseException:
             await self.ledger.release(note.job_id, owner)
             raise
-        await self.ledger.confirm(note.job_id, note.status, owner)
+        await self.ledger.confirm(
+            note.job_id, note.status, owner, message_id=ids[0] if ids else None
+        )
         if note.changed_at is not None:
             state = note.status.partition("#")[0]
             RESULT_DELIVERY.labels(state).observe((utcnow() - note.changed_at).total_seconds())
         return NotifyResult(sent=True, message_ids=ids)
+
+    @activity.defn(name="notify.add_summary")
+    async def add_summary(self, note: SummaryNote) -> NotifyResult:
+        """Add a job's model summary to its result message, once: edited in (no second phone
+        notification), or a silent follow-up where an edit cannot carry it. The ledger records
+        it; an attempt that finds its own earlier attempt stopped midway edits again (an edit
+        repeated changes nothing) but skips a follow-up it cannot tell was sent."""
+        owner = activity_owner()
+        claim = await self.ledger.claim_summary(note.job_id, note.chat_id, owner)
+        if claim is SummaryClaim.settled:
+            return NotifyResult(sent=False, reason="summary already added or skipped")
+        edits = note.message_id is not None and note.edited_text is not None
+        if claim is SummaryClaim.resumed and not edits:
+            await self.ledger.settle_summary(note.job_id, "skipped")
+            return NotifyResult(sent=False, reason="summary skipped after a crash")
+        try:
+            async with _keepalive(DeliveredParts()):
+                ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
+        except ApplicationError as err:
+            if err.non_retryable:
+                await self.ledger.settle_summary(note.job_id, "skipped")
+                return NotifyResult(sent=False, reason=f"summary skipped: {err.message}")
+            await self.ledger.release_summary(note.job_id, owner)
+            raise
+        if ids is None:
+            await self.ledger.settle_summary(note.job_id, "skipped")
+            return NotifyResult(sent=False, reason="summary skipped after a crash")
+        await self.ledger.settle_summary(note.job_id, "added")
+        return NotifyResult(sent=True, message_ids=ids)
+
+    async def _add_summary(self, note: SummaryNote, edits: bool, resumed: bool) -> list[int] | None:
+        """The ids that show the summary; None when it is skipped (a follow-up an earlier
+        attempt may have sent already)."""
+        if edits:
+            assert note.message_id is not None and note.edited_text is not None
+            edit = CardEdit(
+                job_id=note.job_id,
+                chat_id=note.chat_id,
+                message_id=note.message_id,
+                text=note.edited_text,
+                buttons=note.buttons,
+            )
+            if (await self._edit_card(edit)).sent:
+                return [note.message_id]
+            if resumed:
+                return None
+        message = ChatMessage(
+            chat_id=note.chat_id, topic_id=note.topic_id, text=note.follow_up, silent=True
+        )
+        return await self._deliver(message)
 
     async def _tell(self, note: JobNotification, parts: _PartsRecord) -> list[int]:
         card, message = note.card, note.message

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._fidelity.deploy import ROLES, deployment
@@ -44,11 +46,15 @@ from bench._fidelity.scenario import (
     llm_script,
     plan_day,
 )
+from core.db import Database
 from core.settings import Settings
+from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
+from tests.support.llm_server import ScriptedLLM, text
 
 log = logging.getLogger("fidelity")
 
+SUMMARY_TEXT = "Scripted summary: the job did what it was asked."
 QUIET_SECONDS = 15.0  # no new message for this long (and nothing lost): the run has settled
 
 
@@ -71,6 +77,7 @@ async def run(config: Config, command: str = "") -> Outcome:
         async with (
             BotApiEmulator(token=deployment_env_token()) as emu,
             llm_script() as llm,
+            summary_model() as summarizer,
         ):
             targets = config.targets
             env = deployment_env(emu, targets)
@@ -83,7 +90,13 @@ async def run(config: Config, command: str = "") -> Outcome:
                     )
                 # Only the operator worker runs the heartbeat agent: only it talks to the LLM.
                 llm_env = {"OPENAI_API_KEY": "sk-scripted", "OPENAI_BASE_URL": llm.base_url}
-                await deploy.start_roles(llm_env)
+                # The reporting worker asks its own scripted model for job summaries (told
+                # after each result, edited into it): a model in the loop of every long output.
+                summary_env = {
+                    "OPENAI_API_KEY": "sk-scripted",
+                    "OPENAI_BASE_URL": summarizer.base_url,
+                }
+                await deploy.start_roles(llm_env, summary_env)
                 supervisor = asyncio.create_task(deploy.supervise())
                 scenario = Scenario(config, deploy, db, emu, llm, settings)
                 stop_react = asyncio.Event()
@@ -103,6 +116,7 @@ async def run(config: Config, command: str = "") -> Outcome:
                     _say(f"closed ({scenario.day.unclosed} still running); reading histories")
                     truths = await load_truth(deploy.client)  # type: ignore[arg-type]
                     verdict = await settle(scenario, truths, config)
+                    summaries = await summary_outcomes(db)
                 finally:
                     stop_react.set()
                     await asyncio.gather(reactor, return_exceptions=True)
@@ -135,6 +149,8 @@ async def run(config: Config, command: str = "") -> Outcome:
                     schedules=len(scenario.day.schedules),
                     calls=len(emu.calls),
                     llm_requests=len(llm.requests),
+                    summaries_added=summaries.get("added", 0),
+                    summaries_skipped=summaries.get("skipped", 0),
                 )
             shutil.copytree(data / "logs", config.out / "logs", dirs_exist_ok=True)
     report, picture = config.out / "report.md", config.out / "timeline.png"
@@ -160,6 +176,23 @@ async def settle(scenario: Scenario, truths: list[JobTruth], config: Config) -> 
         if (verdict.lost == 0 and idle >= QUIET_SECONDS) or time.monotonic() >= deadline:
             return verdict
         await asyncio.sleep(3.0)
+
+
+def summary_model() -> ScriptedLLM:
+    """The reporting worker's model: the same short summary for every job, after a moment."""
+    return ScriptedLLM([text(SUMMARY_TEXT)], repeat_last=True, delay=0.3)
+
+
+async def summary_outcomes(db: Database) -> dict[str, int]:
+    """How many job summaries the ledger records as added, and as skipped (after a crash
+    stopped an attempt midway, or an undeliverable follow-up)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(ReportLedger.summary, func.count())
+            .where(ReportLedger.summary.in_(("added", "skipped")))
+            .group_by(ReportLedger.summary)
+        )
+        return {str(outcome): int(count) for outcome, count in rows.all()}
 
 
 def deployment_env_token() -> str:

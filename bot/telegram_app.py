@@ -11,13 +11,14 @@ activities (`activities.telegram`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, CallbackQuery, Document, Message, PhotoSize, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -111,6 +112,39 @@ async def download(bot: Bot, attachment: Attachment) -> bytes:
     except TelegramError as exc:
         raise UploadError(f"Telegram did not hand over {name} ({exc.message})") from None
     return bytes(data)
+
+
+# Telegram shows "typing…" for about 5 s after each sendChatAction, or until the bot's next
+# message: while the model works on plain words, it is repeated this often.
+TYPING_EVERY_SECONDS = 4.0
+
+
+@contextlib.asynccontextmanager
+async def typing_shown(
+    bot: Bot, chat_id: int, topic_id: int | None
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Show "typing…" in the chat at once and keep it up until the returned `stop` is awaited
+    (or the block ends). Best effort: a failed chat action is logged, never an error."""
+
+    async def keep_up() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=topic_id)
+            except TelegramError as exc:
+                log.info("chat %s: typing not shown: %s", chat_id, type(exc).__name__)
+            await asyncio.sleep(TYPING_EVERY_SECONDS)
+
+    task = asyncio.create_task(keep_up())
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        yield stop
+    finally:
+        await stop()
 
 
 REPLY_ATTEMPTS = 6
@@ -218,14 +252,34 @@ class UpdateHandlers:
         if await self._handled_before(incoming, update.effective_message):
             return
         sender = self._delivery()
+        async with contextlib.AsyncExitStack() as typing:
+            if self._model_reads(incoming):
+                # The model may take seconds: the person sees it working at once.
+                stop_typing = await typing.enter_async_context(
+                    typing_shown(self.app.bot, incoming.chat_id, incoming.topic_id)
+                )
 
-        async def post(reply: Reply) -> list[int]:
-            return await deliver(sender, reply_message(incoming, reply))
+            async def post(reply: Reply) -> list[int]:
+                if self._model_reads(incoming):
+                    await stop_typing()  # the answer is here
+                return await deliver(sender, reply_message(incoming, reply))
 
-        async def fetch(attachment: Attachment) -> bytes:
-            return await download(self.app.bot, attachment)
+            async def fetch(attachment: Attachment) -> bytes:
+                return await download(self.app.bot, attachment)
 
-        await self.operator.handle(incoming, post=post, fetch=fetch)
+            await self.operator.handle(incoming, post=post, fetch=fetch)
+
+    def _model_reads(self, incoming: Incoming) -> bool:
+        """Plain words from an allowed chat, with a model configured: the free-text intake
+        hands them to the model (commands and strangers never wait for it)."""
+        words = (incoming.text or "").strip()
+        return (
+            self.settings.llm_enabled
+            and bool(words)
+            and not words.startswith("/")
+            and self.settings.is_allowed_user(incoming.user_id)
+            and self.settings.is_allowed_chat(incoming.chat_id, incoming.chat_type)
+        )
 
     async def _handled_before(self, incoming: Incoming, message: Message) -> bool:
         """A message from before this process started may be one an earlier process handled

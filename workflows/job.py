@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         finished_message,
         job_card,
         needs_attention_message,
+        summary_note,
     )
     from core.jobs.models import (
         Approval,
@@ -46,9 +47,10 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         StepOutput,
         StepSpec,
+        SummaryRequest,
         ledger_status,
     )
-    from core.messages import CardEdit, ChatMessage, JobNotification
+    from core.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
     from core.registry import StepRole
     from core.temporal import (
         NOTIFY_QUEUE,
@@ -71,6 +73,12 @@ FAST_RESULT_WINDOW = timedelta(seconds=5)
 # Notify activities: a worker that dies mid-send is noticed by its missing heartbeat.
 NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
 NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# The model's summary, asked for once the result is on its way: bounded by the model's own
+# timeout inside the activity; the activity heartbeats, so a dead reporting worker is noticed
+# soon and the call tried once more. A summary that does not come is skipped, nothing else.
+SUMMARY_START_TO_CLOSE = timedelta(minutes=65)
+SUMMARY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+SUMMARY_RETRY = RetryPolicy(maximum_attempts=2)
 
 
 def _clock(when: datetime) -> str:
@@ -426,14 +434,67 @@ class JobWorkflow:
             self._state().episode == 1
             and workflow.now() - workflow.info().start_time <= FAST_RESULT_WINDOW
         )
-        if not self._notify(message, status=state, card=card, replace_card=fast) and card:
+        told = self._notify(message, status=state, card=card, replace_card=fast)
+        if not told and card:
             # This job's policy pushes nothing now, but its card still has to show the end.
             await self._edit_card(card)
+        # The result never waits for the model: its summary is asked for beside the send, and
+        # joins the result message once both are done. Only when the reporting step said one
+        # is worth asking for (a model, a long output): a job without costs no activity more.
+        summary: asyncio.Future[str] | None = None
+        if told and state is JobState.completed and report and report.data.get("summary_wanted"):
+            queue = next(s.task_queue for s in reversed(self._steps) if s.role is StepRole.report)
+            summary = asyncio.ensure_future(self._model_summary(queue))
+        delivered: NotifyResult | None = None
         if self._notify_chain is not None:
             try:
-                await self._notify_chain
+                result = await self._notify_chain
+                delivered = result if isinstance(result, NotifyResult) else None
             except ActivityError:
                 workflow.logger.warning("job %s: final notification failed", spec.job_id)
+        if summary is not None:
+            await self._add_summary(message, summary, delivered)
+
+    async def _model_summary(self, task_queue: str) -> str:
+        spec = self._job()
+        try:
+            return await workflow.execute_activity(
+                "reporting.model_summary",
+                SummaryRequest(
+                    job_id=spec.job_id,
+                    workspace=workspace_name(spec.report_chat_id, spec.job_id),
+                ),
+                task_queue=task_queue,
+                result_type=str,
+                start_to_close_timeout=SUMMARY_START_TO_CLOSE,
+                heartbeat_timeout=SUMMARY_HEARTBEAT_TIMEOUT,
+                retry_policy=SUMMARY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: no summary (the reporting worker failed)", spec.job_id)
+            return ""
+
+    async def _add_summary(
+        self, message: ChatMessage, summary: asyncio.Future[str], delivered: NotifyResult | None
+    ) -> None:
+        """The summary into the message that told the result (or a silent follow-up); nothing
+        when the model gave none or the result was never told."""
+        text = await summary
+        if not text or delivered is None:
+            return  # no summary, or the result was not told (the heartbeat may tell it later)
+        spec = self._job()
+        try:
+            await workflow.execute_activity(
+                "notify.add_summary",
+                summary_note(message, spec.job_id, text, delivered.message_ids),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: summary not added", spec.job_id)
 
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
@@ -581,6 +642,7 @@ class JobWorkflow:
                 "notify.job_update",
                 notification,
                 task_queue=NOTIFY_QUEUE,
+                result_type=NotifyResult,
                 start_to_close_timeout=NOTIFY_START_TO_CLOSE,
                 heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=timedelta(hours=1),

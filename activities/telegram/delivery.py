@@ -187,6 +187,7 @@ class TelegramDelivery:
                 message_thread_id=message.topic_id,
                 reply_markup=markup,
                 disable_web_page_preview=True,
+                disable_notification=message.silent,
             )
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower():
@@ -199,6 +200,7 @@ class TelegramDelivery:
                 message_thread_id=message.topic_id,
                 reply_markup=markup,
                 parse_mode=None,
+                disable_notification=message.silent,
             )
         return sent.message_id
 
@@ -208,6 +210,7 @@ class TelegramDelivery:
             document=content,
             filename=filename,
             message_thread_id=message.topic_id,
+            disable_notification=message.silent,
         )
         return sent.message_id
 

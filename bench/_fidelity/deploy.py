@@ -115,7 +115,9 @@ class Deployment:
     def record(self, kind: str, role: str, detail: str = "") -> None:
         self.events.append(Event(time.time(), kind, role, detail))
 
-    async def start_roles(self, operator_env: dict[str, str]) -> None:
+    async def start_roles(
+        self, operator_env: dict[str, str], reporting_env: dict[str, str] | None = None
+    ) -> None:
         hbo = str(Path(sys.executable).with_name("hbo"))
         logs = self.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -123,6 +125,8 @@ class Deployment:
             env = dict(self.env)
             if name == "operator":
                 env.update(operator_env)
+            if name == "reporting" and reporting_env:
+                env.update(reporting_env)
             role = Role(name, [hbo, *args], env, self.data, logs / f"{name}.log")
             self.roles[name] = role
             await role.start()

@@ -40,6 +40,9 @@ class RunFacts:
     schedules: int
     calls: int
     llm_requests: int
+    # Job summaries (the reporting worker's scripted model), as the report ledger records them.
+    summaries_added: int = 0
+    summaries_skipped: int = 0
 
 
 def timeline(
@@ -220,6 +223,10 @@ def markdown(
         f"(q), one whose heartbeat asks the scripted LLM (llm): "
         f"{', '.join(facts.targets[:7])}{' …' if len(facts.targets) > 7 else ''}; a heartbeat "
         f"every minute on each; the scripted LLM answered {facts.llm_requests} request(s).",
+        f"- Job summaries (a second scripted model, on the reporting worker; told after each "
+        f"long result and edited into it): {facts.summaries_added} added, "
+        f"{facts.summaries_skipped} skipped (an attempt a crash stopped midway, or a follow-up "
+        "that could not be delivered).",
         f"- Jobs asked for in chats: {facts.asked} commands, of which Temporal holds "
         f"{verdict.requested} jobs (a command the bot never handled — killed mid-update — "
         f"makes none; one handled twice makes two); recurring runs: {verdict.scheduled_runs}; "

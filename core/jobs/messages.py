@@ -14,12 +14,14 @@ from core.jobs.approval import (
     step_urls,
 )
 from core.jobs.models import JobSpec, JobState, JobStatus, StepOutput
-from core.messages import Button, ChatMessage
+from core.messages import Button, ChatMessage, SummaryNote
 from core.registry import StepRole
 from core.render import (
     STATE_ICONS,
+    TELEGRAM_MAX_CHARS,
     esc,
     html_to_plain,
+    split_message,
     tail_text,
     truncate_utf16,
     utf16_len,
@@ -256,3 +258,29 @@ def finished_message(
         lines.append(f"Failed: <pre>{esc(tail_text(status.last_error, 1500))}</pre>")
     message = _message(spec, "\n".join(lines), status.state)
     return message
+
+
+SUMMARY_HEAD = "💬 <b>Summary</b>"
+
+
+def summary_note(
+    message: ChatMessage, job_id: str, summary: str, shown_as: list[int]
+) -> SummaryNote:
+    """How a model's summary (HTML, escaped) joins a result already told as `message`, whose
+    messages are `shown_as` (their first holds its text): appended to that message by an edit
+    when the result was one message and still fits with the summary, else a silent follow-up."""
+    edited: str | None = None
+    target = shown_as[0] if shown_as else None
+    if target is not None and len(split_message(message.text)) == 1:
+        combined = f"{message.text}\n\n{SUMMARY_HEAD}\n{summary}"
+        if utf16_len(combined) <= TELEGRAM_MAX_CHARS:
+            edited = combined
+    return SummaryNote(
+        job_id=job_id,
+        chat_id=message.chat_id,
+        topic_id=message.topic_id,
+        message_id=target if edited is not None else None,
+        edited_text=edited,
+        buttons=message.buttons,
+        follow_up=f"{SUMMARY_HEAD} of <b>{esc(job_id)}</b>\n{summary}",
+    )

@@ -184,6 +184,14 @@ class StepOutput(BaseModel):
     warning: str = ""
 
 
+class SummaryRequest(BaseModel):
+    """Ask the reporting worker for the model's summary of a job's report (its `report.md`),
+    after the result was told."""
+
+    job_id: str
+    workspace: str  # the job's folder name under the workspaces root, never a path
+
+
 class JobStatus(BaseModel):
     job_id: str
     goal: str
