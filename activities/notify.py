@@ -25,9 +25,11 @@ from core.metrics import RESULT_DELIVERY
 from core.render import split_message
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
 
-# While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
-# heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.
-KEEPALIVE_SECONDS = 2.0
+# From its first moment to its last (the claim, a card edit, a chat's retry_after, the
+# bot-wide limit) a job message's activity keeps heartbeating, so a worker that died mid-send
+# is noticed within the workflow's short heartbeat timeout. The SDK sends at most one heartbeat
+# per throttle interval (1 s, see `make_worker`); beating twice as often keeps one in each.
+KEEPALIVE_SECONDS = 0.5
 MAX_HELD_WAIT = timedelta(seconds=30)
 
 
@@ -48,12 +50,19 @@ class NotifyActivities:
         self.ledger = ledger
         self.audit = audit
 
-    async def _deliver(self, message: ChatMessage, parts: _PartsRecord | None = None) -> list[int]:
-        delivered = delivered_in_activity()
+    async def _deliver(
+        self,
+        message: ChatMessage,
+        parts: _PartsRecord | None = None,
+        delivered: DeliveredParts | None = None,
+    ) -> list[int]:
+        """`delivered`: the activity's own, already kept alive (`job_update`)."""
+        alive = delivered is not None
+        delivered = delivered or delivered_in_activity()
         if parts is not None:
             await parts.resume(delivered)
         try:
-            async with _keepalive(delivered):
+            async with contextlib.nullcontext() if alive else _keepalive(delivered):
                 return await send_resuming(self.sender, message, delivered)
         except ApplicationError as err:
             if err.non_retryable:
@@ -100,6 +109,11 @@ class NotifyActivities:
 
     @activity.defn(name="notify.job_update")
     async def job_update(self, note: JobNotification) -> NotifyResult:
+        delivered = delivered_in_activity()
+        async with _keepalive(delivered):
+            return await self._job_update(note, delivered)
+
+    async def _job_update(self, note: JobNotification, delivered: DeliveredParts) -> NotifyResult:
         chat = note.message.chat_id
         owner = activity_owner()
         claim = await self.ledger.claim(note.job_id, chat, note.status, owner)
@@ -116,7 +130,8 @@ class NotifyActivities:
                 next_retry_delay=wait,
             )
         try:
-            ids = await self._tell(note, _PartsRecord(self.ledger, note.job_id, owner, note.status))
+            parts = _PartsRecord(self.ledger, note.job_id, owner, note.status)
+            ids = await self._tell(note, parts, delivered)
         except BaseException:
             await self.ledger.release(note.job_id, owner)
             raise
@@ -126,7 +141,9 @@ class NotifyActivities:
             RESULT_DELIVERY.labels(state).observe((utcnow() - note.changed_at).total_seconds())
         return NotifyResult(sent=True, message_ids=ids)
 
-    async def _tell(self, note: JobNotification, parts: _PartsRecord) -> list[int]:
+    async def _tell(
+        self, note: JobNotification, parts: _PartsRecord, delivered: DeliveredParts
+    ) -> list[int]:
         card, message = note.card, note.message
         if card is not None and note.replace_card and _fits_one_message(message):
             # A job that ended moments after its card: the card becomes the result, so the
@@ -137,7 +154,7 @@ class NotifyActivities:
         elif card is not None:
             # Before the send, so a retry after a rate limit redoes only idempotent work.
             await self._edit_card(card)
-        return await self._deliver(message, parts)
+        return await self._deliver(message, parts, delivered)
 
 
 class _PartsRecord:

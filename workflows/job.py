@@ -70,7 +70,7 @@ CARD_EDIT_INTERVAL = timedelta(seconds=3)
 FAST_RESULT_WINDOW = timedelta(seconds=5)
 # Notify activities: a worker that dies mid-send is noticed by its missing heartbeat.
 NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
-NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+NOTIFY_HEARTBEAT_TIMEOUT = calls.NOTIFY_HEARTBEAT_TIMEOUT
 
 
 def _clock(when: datetime) -> str:
