@@ -417,7 +417,13 @@ def judge(
             what = f"{job_id} {state.value} ×{len(got)} in {d.place}"
             cause = causes.of_repeat(job_id, state, got[index - 1], d)
             if cause is None:
-                note(v.duplicate_items, f"{what}: no kill of a sender, no hidden 5xx")
+                confirm = causes.confirm_after(job_id, state, got[index - 1])
+                why = (
+                    f"sent again {d.at - confirm:.1f} s after the ledger's confirm"
+                    if confirm is not None and confirm < d.at - SLACK_SECONDS
+                    else "no kill of a sender, no hidden 5xx before the confirm"
+                )
+                note(v.duplicate_items, f"{what}: {why}")
                 continue
             if cause.kind == "kill":
                 v.by_kill += 1
@@ -486,21 +492,25 @@ class _Causes:
         for times in self.confirms.values():
             times.sort()
 
-    def window(
-        self, job_id: str, state: JobState, first: Delivery, repeat: Delivery
-    ) -> tuple[float, float, bool]:
-        """From the report repeated to its ledger confirm, or to the repeat when no confirm
-        came in between (a sender that confirmed before the repeat had no cause to repeat)."""
-        start = first.at - SLACK_SECONDS
+    def confirm_after(self, job_id: str, state: JobState, first: Delivery) -> float | None:
+        """The ledger's first confirm of the state at or after the report `first`."""
         for at in self.confirms.get((job_id, state), []):
             if at >= first.at - SLACK_SECONDS:
-                return start, min(at, repeat.at) + SLACK_SECONDS, True
-        return start, repeat.at + SLACK_SECONDS, False
+                return at
+        return None
 
     def of_repeat(
         self, job_id: str, state: JobState, first: Delivery, repeat: Delivery
     ) -> Cause | None:
-        start, end, confirmed = self.window(job_id, state, first, repeat)
+        """The window runs from the report repeated to the ledger's confirm of it (a designed
+        repeat comes from a retry, which confirms after it sends); with no confirm seen, to
+        the repeat. A repeat after the confirm has no designed cause at all."""
+        confirm = self.confirm_after(job_id, state, first)
+        if confirm is not None and confirm < repeat.at - SLACK_SECONDS:
+            return None
+        confirmed = confirm is not None
+        start = first.at - SLACK_SECONDS
+        end = (confirm if confirm is not None else repeat.at) + SLACK_SECONDS
         senders = SENDERS.get(state, DEFAULT_SENDERS)
         for kill in self.kills:
             if start <= kill.at <= end and kill.role in senders:

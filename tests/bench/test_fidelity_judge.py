@@ -101,7 +101,7 @@ def test_a_repeat_after_a_kill_of_the_sender_between_send_and_confirm_is_designe
     truths, sent = _needs_attention_told_twice("job-kil1")
     kill = Kill(T0 + 3.4, "operator", 4242, held=("job-kil1 needs_attention",), aimed=True)
     confirms = [Confirm("job-kil1", "needs_attention", T0 + 6.1), Confirm("job-kil1", "failed", 9)]
-    verdict = judge(truths, sent, kills=[kill], confirms=confirms)
+    verdict = judge(truths, sent, kills=[kill], confirms=confirms)  # the retry confirms
     assert (verdict.duplicated, verdict.by_kill, verdict.by_5xx) == (1, 1, 0)
     assert verdict.ok, verdict
     [item] = verdict.designed_items
@@ -144,8 +144,22 @@ def test_a_repeat_with_no_kill_or_5xx_between_send_and_confirm_fails_the_run() -
     assert (verdict.duplicated, verdict.designed) == (1, 0)
     assert not verdict.ok
     assert verdict.duplicate_items == [
-        "job-bug1 needs_attention ×2 in (1001, None): no kill of a sender, no hidden 5xx"
+        "job-bug1 needs_attention ×2 in (1001, None): sent again 2.8 s after the ledger's confirm"
     ]
+    unconfirmed = judge(truths, sent, kills=noise[2:], attempts=hidden_elsewhere[:2])
+    assert (unconfirmed.duplicated, unconfirmed.designed, unconfirmed.ok) == (1, 0, False)
+    assert unconfirmed.duplicate_items[0].endswith(
+        "no kill of a sender, no hidden 5xx before the confirm"
+    )
+
+
+def test_a_cause_before_the_confirm_does_not_excuse_a_repeat_after_it() -> None:
+    truths, sent = _needs_attention_told_twice("job-late")
+    confirms = [Confirm("job-late", "needs_attention", T0 + 3.5)]  # confirmed: told once
+    kill = Kill(T0 + 3.2, "operator")  # in the window, but the confirm came after it
+    hidden = [SendAttempt(T0 + 3.0, CHAT, "sendMessage", 502, applied=True, text="job-late")]
+    verdict = judge(truths, sent, kills=[kill], attempts=hidden, confirms=confirms)
+    assert (verdict.duplicated, verdict.designed, verdict.ok) == (1, 0, False)
 
 
 def test_a_second_episode_is_news_not_a_repeat() -> None:
