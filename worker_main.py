@@ -24,13 +24,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import isolated_worker
 from activities.audit import AuditActivities
 from activities.heartbeat.agent import AgentActivities
 from activities.heartbeat.changes import ChangeActivities
@@ -62,7 +63,7 @@ from core.heartbeat.schedules import HeartbeatSchedules, private_chats
 from core.logs import setup_logging
 from core.metrics import free_loopback_port, install_sdk_metrics
 from core.process import scrub_environ_block, secret_free_env, set_not_dumpable, supervise
-from core.registry import WorkerRegistry, discover_workers
+from core.registry import WorkerRegistry, discover_workers, worker_specs
 from core.settings import SECRET_ENV_NAMES, Settings, load_settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore, utcnow
 from core.temporal import (
@@ -74,6 +75,9 @@ from core.temporal import (
     connect,
     ensure_search_attributes,
 )
+from isolated_worker import cmd_isolated_worker as cmd_isolated_worker
+from isolated_worker import isolated_settings as isolated_settings
+from isolated_worker import make_worker
 from workflows.heartbeat.digest import JobDigestWorkflow
 from workflows.heartbeat.workflow import HeartbeatWorkflow
 from workflows.job import JobWorkflow
@@ -89,6 +93,7 @@ BOT_POLL_SLACK_SECONDS = 60.0
 # Task queues whose workers run commands: each runs in a child process without the secrets.
 ISOLATED_QUEUES = (EXECUTION_QUEUE,)
 SCRIPT = os.path.abspath(__file__)
+ISOLATED_SCRIPT = os.path.abspath(isolated_worker.__file__)
 
 
 @dataclass
@@ -228,24 +233,7 @@ def heartbeat_activities(deps: HeartbeatDeps) -> list[Callable[..., Any]]:
     ]
 
 
-def _worker(
-    client: Client,
-    queue: str,
-    workflows: list[type],
-    activities: list[Any],
-    activities_per_second: float | None = None,
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=queue,
-        workflows=workflows,
-        activities=activities,
-        # Cancellation reaches an activity with its heartbeat response: keep it prompt.
-        max_heartbeat_throttle_interval=timedelta(seconds=1),
-        default_heartbeat_throttle_interval=timedelta(seconds=1),
-        graceful_shutdown_timeout=timedelta(seconds=3),
-        max_task_queue_activities_per_second=activities_per_second,
-    )
+_worker = make_worker
 
 
 async def run_workers(
@@ -293,9 +281,12 @@ async def run_isolated(
     """Workers for `queues` (not empty) in a supervised child process without the secrets: its
     environment is a short allowlist without them, its settings come over stdin (the Temporal
     API key only when one is set, as Temporal needs it), and it never reads `.env`."""
-    argv = [sys.executable, SCRIPT, "isolated-worker"]
+    argv = [sys.executable, ISOLATED_SCRIPT, "isolated-worker"]
     for queue in queues:
         argv += ["--queue", queue]
+    # Only the definitions on its queues: the child imports nothing else (its memory).
+    for spec in worker_specs(queues, settings.worker_plugins):
+        argv += ["--worker", spec]
     if log_to_file:
         argv.append("--log-to-file")
     if sdk_metrics_port is not None:
@@ -313,51 +304,6 @@ async def run_isolated(
         stdin_data=json.dumps(values).encode(),
         stop=stop,
     )
-
-
-def isolated_settings(raw: bytes) -> Settings:
-    """The child's settings: the JSON its parent wrote, never a `.env` file."""
-    return Settings(_env_file=None, **json.loads(raw or b"{}"))  # type: ignore[call-arg]
-
-
-async def cmd_isolated_worker(
-    queues: Sequence[str], *, log_to_file: bool, sdk_metrics_port: int | None = None
-) -> int:
-    """The child side of `run_isolated`: settings from stdin only, workers without a database."""
-    present = [name for name in SECRET_ENV_NAMES if name in os.environ]
-    if present:
-        print(f"isolated-worker refuses to start with {', '.join(present)} set", file=sys.stderr)
-        return 2
-    settings = isolated_settings(sys.stdin.buffer.read())
-    setup_logging(settings, to_file=log_to_file)
-    if sdk_metrics_port is not None:  # read and served by the parent's /metrics
-        install_sdk_metrics(sdk_metrics_port, process="isolated-worker")
-    stop = asyncio.Event()
-    _install_signal_handlers(stop)
-    client = await connect(settings)
-    registry = discover_workers(settings.worker_plugins)
-    workers = []
-    for queue in queues:
-        activities = [
-            activity
-            for definition in registry.all()
-            if definition.task_queue == queue
-            for activity in definition.activities(settings)
-        ]
-        workers.append(_worker(client, queue, [], activities))
-    tasks = [asyncio.create_task(worker.run()) for worker in workers]
-    log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
-    try:
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-        await asyncio.gather(*tasks, return_exceptions=True)
-    failures = [t.exception() for t in done if t is not stopper and not t.cancelled()]
-    failures = [f for f in failures if f is not None]
-    for failure in failures:
-        log.error("an isolated worker stopped: %r", failure)
-    return 1 if failures else 0
 
 
 def heartbeat_private_chats(settings: Settings) -> list[int]:
@@ -569,10 +515,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="task queue to poll (repeatable; default: operator + every registered worker's)",
     )
     sub.add_parser("bot", help="run the Telegram bot (or console chat) only")
-    isolated = sub.add_parser("isolated-worker")
-    isolated.add_argument("--queue", action="append", required=True)
-    isolated.add_argument("--log-to-file", action="store_true")
-    isolated.add_argument("--sdk-metrics-port", type=int)
+    isolated_worker.add_arguments(sub.add_parser("isolated-worker"))
     heartbeat_cli.add_parser(sub)
     if argv and argv[0].startswith("--queue"):  # `python worker_main.py --queue execution`
         argv = ["worker", *argv]
@@ -606,14 +549,7 @@ def _main(argv: list[str]) -> int:
     set_not_dumpable()  # this process may hold the secrets: keep /proc/<pid>/* to itself
     scrub_environ_block(SECRET_ENV_NAMES)  # and out of /proc/<pid>/environ, even for root
     if args.command == "isolated-worker":
-        try:
-            return asyncio.run(
-                cmd_isolated_worker(
-                    args.queue, log_to_file=args.log_to_file, sdk_metrics_port=args.sdk_metrics_port
-                )
-            )
-        except KeyboardInterrupt:
-            return 130
+        return isolated_worker.run(args)
     try:
         settings = load_settings()
     except ValueError as exc:

@@ -33,9 +33,11 @@ from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, 
 
 __all__ = ["NotifyActivities", "NotifyResult", "activity_owner"]
 
-# While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
-# heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.
-KEEPALIVE_SECONDS = 2.0
+# From its first moment to its last (the claim, a card edit, a chat's retry_after, the
+# bot-wide limit) a job message's activity keeps heartbeating, so a worker that died mid-send
+# is noticed within the workflow's short heartbeat timeout. The SDK sends at most one heartbeat
+# per throttle interval (1 s, see `make_worker`); beating twice as often keeps one in each.
+KEEPALIVE_SECONDS = 0.5
 MAX_HELD_WAIT = timedelta(seconds=30)
 
 
@@ -50,12 +52,19 @@ class NotifyActivities:
         self.ledger = ledger
         self.audit = audit
 
-    async def _deliver(self, message: ChatMessage, parts: _PartsRecord | None = None) -> list[int]:
-        delivered = delivered_in_activity()
+    async def _deliver(
+        self,
+        message: ChatMessage,
+        parts: _PartsRecord | None = None,
+        delivered: DeliveredParts | None = None,
+    ) -> list[int]:
+        """`delivered`: the activity's own, already kept alive (`job_update`)."""
+        alive = delivered is not None
+        delivered = delivered or delivered_in_activity()
         if parts is not None:
             await parts.resume(delivered)
         try:
-            async with _keepalive(delivered):
+            async with contextlib.nullcontext() if alive else _keepalive(delivered):
                 return await send_resuming(self.sender, message, delivered)
         except ApplicationError as err:
             if err.non_retryable:
@@ -102,6 +111,11 @@ class NotifyActivities:
 
     @activity.defn(name="notify.job_update")
     async def job_update(self, note: JobNotification) -> NotifyResult:
+        delivered = delivered_in_activity()
+        async with _keepalive(delivered):
+            return await self._job_update(note, delivered)
+
+    async def _job_update(self, note: JobNotification, delivered: DeliveredParts) -> NotifyResult:
         chat = note.message.chat_id
         owner = activity_owner()
         claim = await self.ledger.claim(note.job_id, chat, note.status, owner)
@@ -123,7 +137,8 @@ class NotifyActivities:
                 next_retry_delay=wait,
             )
         try:
-            ids = await self._tell(note, _PartsRecord(self.ledger, note.job_id, owner, note.status))
+            parts = _PartsRecord(self.ledger, note.job_id, owner, note.status)
+            ids = await self._tell(note, parts, delivered)
         except BaseException:
             await self.ledger.release(note.job_id, owner)
             raise
@@ -141,6 +156,10 @@ class NotifyActivities:
         notification), or a silent follow-up where an edit cannot carry it. The ledger records
         it; an attempt that finds its own earlier attempt stopped midway edits again (an edit
         repeated changes nothing) but skips a follow-up it cannot tell was sent."""
+        async with _keepalive(DeliveredParts()):
+            return await self._summary_claimed(note)
+
+    async def _summary_claimed(self, note: SummaryNote) -> NotifyResult:
         owner = activity_owner()
         claim = await self.ledger.claim_summary(note.job_id, note.chat_id, owner)
         if claim is SummaryClaim.settled:
@@ -150,8 +169,7 @@ class NotifyActivities:
             await self.ledger.settle_summary(note.job_id, "skipped")
             return NotifyResult(sent=False, reason="summary skipped after a crash")
         try:
-            async with _keepalive(DeliveredParts()):
-                ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
+            ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.ledger.settle_summary(note.job_id, "skipped")
@@ -185,7 +203,9 @@ class NotifyActivities:
         )
         return await self._deliver(message)
 
-    async def _tell(self, note: JobNotification, parts: _PartsRecord) -> list[int]:
+    async def _tell(
+        self, note: JobNotification, parts: _PartsRecord, delivered: DeliveredParts
+    ) -> list[int]:
         card, message = note.card, note.message
         if card is not None and note.replace_card and _fits_one_message(message):
             # A job that ended moments after its card: the card becomes the result, so the
@@ -196,7 +216,7 @@ class NotifyActivities:
         elif card is not None:
             # Before the send, so a retry after a rate limit redoes only idempotent work.
             await self._edit_card(card)
-        return await self._deliver(message, parts)
+        return await self._deliver(message, parts, delivered)
 
 
 class _PartsRecord:

@@ -10,12 +10,15 @@ scenario.py) while injecting 429/502 on every send and edit, SIGKILLing processe
 the dev server, waits (bounded) for quiescence, and judges every message the emulator received
 against Temporal's own histories (bench/_fidelity/judge.py).
 
-Writes DIR/report.md and DIR/timeline.png and ends with one line:
+Writes DIR/report.md, DIR/timeline.png, DIR/kills.csv (every kill: time, role, pid, process,
+the ledger claims live just before it) and DIR/sends.csv (every send and edit: time, chat,
+method, status, whether an error answer hid a delivery), and ends with one line:
 
-    fidelity: jobs N, kills K, lost L, duplicated D (5xx-hidden H), misrouted M, ...
+    fidelity: jobs N, kills K, lost L, duplicated D (designed: kill A, 5xx B), misrouted M, ...
 
 Exit status 0 exactly when the hard rules hold: nothing lost or misrouted, no silent-policy or
-quiet-hour violation, no leak, duplicates only of the 5xx-hidden kind, every job finished.
+quiet-hour violation, no leak, every repeat designed (a kill of its sender or a 5xx that hid
+its delivery between the send and the ledger's confirm), every job finished.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._fidelity.deploy import ROLES, deployment
 from bench._fidelity.judge import JobTruth, Verdict, judge, load_truth
-from bench._fidelity.report import Fault, RunFacts, markdown, timeline
+from bench._fidelity.report import Fault, RunFacts, markdown, timeline, write_records
 from bench._fidelity.scenario import (
     Config,
     Scenario,
@@ -101,6 +104,7 @@ async def run(config: Config, command: str = "") -> Outcome:
                 scenario = Scenario(config, deploy, db, emu, llm, settings)
                 stop_react = asyncio.Event()
                 reactor = asyncio.create_task(scenario.react(stop_react))
+                watcher = asyncio.create_task(scenario.watch_ledger(stop_react))
                 try:
                     await scenario.setup()
                     _say("targets ready (heartbeats on, quiet hours, LLM prompt, schedules)")
@@ -119,11 +123,13 @@ async def run(config: Config, command: str = "") -> Outcome:
                     summaries = await summary_outcomes(db)
                 finally:
                     stop_react.set()
-                    await asyncio.gather(reactor, return_exceptions=True)
+                    await asyncio.gather(reactor, watcher, return_exceptions=True)
                     supervisor.cancel()
                     await scenario.close()
                     await deploy.stop_roles()
                 events = list(deploy.events)
+                kills = scenario.kill_records()
+                attempts = scenario.send_attempts()
                 deliveries = scenario.deliveries()
                 faults = [
                     Fault(scenario.wall(c.at), c.status, c.applied)
@@ -155,7 +161,8 @@ async def run(config: Config, command: str = "") -> Outcome:
             shutil.copytree(data / "logs", config.out / "logs", dirs_exist_ok=True)
     report, picture = config.out / "report.md", config.out / "timeline.png"
     timeline(picture, verdict, facts, events, faults, deliveries, truths, verdict.lost_jobs)
-    markdown(report, picture, verdict, facts, events, faults)
+    markdown(report, picture, verdict, facts, events, faults, kills)
+    write_records(config.out, kills, attempts)
     return Outcome(verdict, report, picture)
 
 
@@ -169,7 +176,10 @@ async def settle(scenario: Scenario, truths: list[JobTruth], config: Config) -> 
             scenario.deliveries(),
             waits=scenario.waits(),
             quiet=scenario.day.quiet,
-            kills=scenario.kills_done,
+            kills=scenario.kill_records(),
+            attempts=scenario.send_attempts(),
+            confirms=scenario.confirm_records(),
+            server_restarts=scenario.server_restarts(),
         )
         sent = scenario.emu.sent
         idle = time.monotonic() - sent[-1].at if sent else QUIET_SECONDS

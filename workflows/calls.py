@@ -16,6 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from core.messages import ChatMessage
     from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 
+# A job message's activity heartbeats every half second from its start (activities/notify.py):
+# a worker that died mid-send is noticed after this long and the send resumes on another, so a
+# crash costs a person seconds, not the ten a longer timeout did. It leaves 2 s for a stalled
+# event loop before a live sender is taken for dead (the fidelity run counts such retries).
+NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+
 # Errors after which sending again cannot help: the chat is gone, Telegram refuses the message.
 UNDELIVERABLE = ("ChatUnreachable", "BadMessage")
 

@@ -72,7 +72,7 @@ CARD_EDIT_INTERVAL = timedelta(seconds=3)
 FAST_RESULT_WINDOW = timedelta(seconds=5)
 # Notify activities: a worker that dies mid-send is noticed by its missing heartbeat.
 NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
-NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+NOTIFY_HEARTBEAT_TIMEOUT = calls.NOTIFY_HEARTBEAT_TIMEOUT
 # The model's summary, asked for once the result is on its way: bounded by the model's own
 # timeout inside the activity; the activity heartbeats, so a dead reporting worker is noticed
 # soon and the call tried once more. A summary that does not come is skipped, nothing else.
