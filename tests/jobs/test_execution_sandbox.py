@@ -19,6 +19,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,13 @@ def secret_holder() -> Iterator[int]:
         env={**os.environ, "HOLDER_SECRET": FAKE_OPENAI_KEY},
     )
     try:
-        assert FAKE_OPENAI_KEY.encode() in Path(f"/proc/{proc.pid}/environ").read_bytes()
+        # Until the holder has exec'd: /proc/<pid>/environ reads empty while it is in exec.
+        environ = Path(f"/proc/{proc.pid}/environ")
+        for _ in range(500):
+            if FAKE_OPENAI_KEY.encode() in environ.read_bytes():
+                break
+            time.sleep(0.01)
+        assert FAKE_OPENAI_KEY.encode() in environ.read_bytes()
         yield proc.pid
     finally:
         assert proc.stdin is not None
