@@ -213,9 +213,7 @@ class UpdateHandlers:
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
-        incoming = incoming_from(
-            update, bot_id=self.app.bot.id, bot_username=self.app.bot.username
-        )
+        incoming = incoming_from(update, bot_id=self.app.bot.id, bot_username=self.app.bot.username)
         if await self._handled_before(incoming, update.effective_message):
             return
         sender = self._delivery()
