@@ -20,6 +20,7 @@ import fnmatch
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         globs = [g for m in chosen for g in m.globs()]
         command = ["run", "--max-children", str(args.max_children), *globs]
         print("mutmut " + " ".join(command), flush=True)
+        started = time.monotonic()
         done = subprocess.run(
             [str(Path(sys.executable).with_name("mutmut")), *command],
             cwd=ROOT,
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        print(f"mutmut took {time.monotonic() - started:.0f} s on {args.max_children} cores")
         tail = done.stdout.replace("\r", "\n").splitlines()
         print("\n".join(line for line in tail[-8:] if "/s" in line or "Failed" in line))
         if done.returncode != 0:
