@@ -64,6 +64,7 @@ def test_new_ids_are_short_readable_and_drawn_anew() -> None:
         ("JOB-abc123", "job-abc123"),
         ("Job-sched-run-2026-11-25T09:00:00Z", "job-sched-run-2026-11-25T09:00:00Z"),
         ("jobsched-abc123", "jobsched-abc123"),
+        ("Xy2345", "job-xy2345"),  # only a leading "#" is dropped, nothing else
         ("JOBSCHED-abc123", "JOBSCHED-abc123"),
     ],
 )
