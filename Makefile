@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bubblewrap
+.PHONY: run test lint format clean bench bubblewrap mutate
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (none found on PATH)"; exit 1; }
@@ -47,8 +47,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Mutation testing of the promise-holding modules with their fast tests (docs/mutation.md); not
+# part of `make test`. MUTATE_ARGS: module names, --keep, --report, --max-children N.
+mutate: $(STAMP)
+	$(BIN)/python tests/mutation/run.py $(MUTATE_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python bench/jobs.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

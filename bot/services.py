@@ -18,7 +18,7 @@ from bot.heartbeat.admin import HeartbeatAdmin
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, Upload
 from core.ids import normalize_job_id, request_job_id, workspace_name
-from core.jobs.client import JobClient, JobNotFoundError
+from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
 from core.jobs.models import Approval, JobSpec, JobState
 from core.jobs.planner import PlanError, Planner
 from core.jobs.schedules import ScheduleClient
@@ -135,14 +135,23 @@ class ChatServices:
         chat = desc.typed_search_attributes.get(SA_REPORT_CHAT_ID)
         return msg.trusted or chat is None or chat == msg.chat_id
 
+    async def chat_job(self, msg: Incoming, job_id: str) -> WorkflowExecutionDescription:
+        """The job's description when it belongs to this chat. A job that does not exist and
+        another chat's job get the same refusal, after the same single call."""
+        try:
+            desc = await self.jobs.describe(job_id)
+        except JobNotFoundError:
+            raise no_job_in_chat(job_id) from None
+        if not self.owns(msg, desc):
+            raise no_job_in_chat(job_id)
+        return desc
+
     async def checked_job(self, msg: Incoming, args: str, usage: str) -> str:
         """The job id in `args`, verified to exist and to belong to this chat."""
         if not args:
             raise PlanError(f"usage: {usage}")
         job_id = normalize_job_id(args.split()[0])
-        desc = await self.jobs.describe(job_id)
-        if not self.owns(msg, desc):
-            raise JobNotFoundError(f"no job {job_id} in this chat")
+        await self.chat_job(msg, job_id)
         return job_id
 
     async def worker_status(self) -> list[tuple[WorkerDefinition, bool | None]]:

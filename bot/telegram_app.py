@@ -47,10 +47,13 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def incoming_from(update: Update, bot_id: int | None = None) -> Incoming:
+def incoming_from(
+    update: Update, bot_id: int | None = None, bot_username: str | None = None
+) -> Incoming:
     """What the operator needs of an update. With `bot_id`, a message gets its `request_key`
     (bot, chat, message id: unique for good, unlike update ids, which Telegram may draw anew
-    after a week without updates), so a redelivered message asks for the same job ids."""
+    after a week without updates), so a redelivered message asks for the same job ids.
+    `bot_username` lets the operator tell `/exec@this_bot` from `/exec@another_bot`."""
     chat = update.effective_chat
     user = update.effective_user
     message = update.effective_message
@@ -78,6 +81,7 @@ def incoming_from(update: Update, bot_id: int | None = None) -> Incoming:
         username=user.username if user else None,
         attachments=attachments,
         request_key=request_key,
+        bot_username=bot_username,
     )
 
 
@@ -248,7 +252,7 @@ class UpdateHandlers:
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
-        incoming = incoming_from(update, bot_id=self.app.bot.id)
+        incoming = incoming_from(update, bot_id=self.app.bot.id, bot_username=self.app.bot.username)
         if await self._handled_before(incoming, update.effective_message):
             return
         sender = self._delivery()

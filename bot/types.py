@@ -34,6 +34,9 @@ class Incoming(BaseModel):
     request_key: str | None = None
     # Only the local console sets this: the person at the terminal owns the machine.
     trusted: bool = False
+    # The bot's own username at this transport (Telegram: from getMe), so a command addressed
+    # to another bot (`/exec@other_bot`) is told apart from one for this bot. None: no name.
+    bot_username: str | None = None
 
 
 class Reply(BaseModel):

@@ -24,6 +24,15 @@ def unknown_command(name: str, suggestion: str | None, example: str = "") -> str
     )
 
 
+def addressed_to_another_bot(other: str, mine: str | None) -> str:
+    """A command in a private chat that names another bot after its `@`."""
+    me = f" (I am @{esc(mine)})" if mine else ""
+    return (
+        f"That command is addressed to @{esc(other)}, not to me{me}, so nothing was done. "
+        "Send it without the @name, or to that bot."
+    )
+
+
 def _ago(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "—"

@@ -23,6 +23,7 @@ from core.jobs.client import (
     JobClient,
     JobNotFoundError,
     JobSpecUnreadable,
+    no_job_in_chat,
     query_status,
     started_spec,
 )
@@ -115,9 +116,9 @@ async def job_detail(client: Client, target: HeartbeatTarget, job_id: str) -> di
         # Anything else (Temporal not answering) is no answer about the job: it raises.
         if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise
-        return {"error": f"no job {job_id}"}
+        return {"error": str(no_job_in_chat(job_id))}
     if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != target.chat_id:
-        return {"error": f"no job {job_id} in this chat"}
+        return {"error": str(no_job_in_chat(job_id))}
     status = await query_status(client, job_id)
     detail: dict[str, Any] = {
         "job_id": job_id,

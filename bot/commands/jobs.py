@@ -10,7 +10,7 @@ from bot.job_story import job_reply
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
-from core.jobs.client import JobNotFoundError, JobSpecUnreadable
+from core.jobs.client import JobSpecUnreadable
 from core.jobs.queries import chat_jobs_query
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ async def job_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]
     if not args:
         return [Reply(text="usage: /job <id>, for example /job job-abc123")]
     job_id = normalize_job_id(args.split()[0])
-    status, desc = await op.jobs.status(job_id)
-    if not op.owns(msg, desc):
-        raise JobNotFoundError(f"no job {job_id} in this chat")
+    status, desc = await op.jobs.status(job_id, await op.chat_job(msg, job_id))
     try:
         spec = await op.jobs.spec_of(job_id)
     except JobSpecUnreadable:  # a job this version cannot read: its status is still worth showing

@@ -55,6 +55,13 @@ class JobNotFoundError(Refusal, LookupError):
     pass
 
 
+def no_job_in_chat(job_id: str) -> JobNotFoundError:
+    """The one answer for an id that names no job and for another chat's job, reached the same
+    way (one describe call): job ids derive from chat and message ids, so two answers would
+    tell anyone which ids exist in other chats."""
+    return JobNotFoundError(f"no job {job_id} in this chat")
+
+
 class JobSpecUnreadable(Refusal, ValueError):
     """A job started with an input this version cannot read as a JobSpec (another version)."""
 
@@ -138,9 +145,12 @@ class JobClient:
                 raise JobNotFoundError(f"no job {job_id}") from None
             raise
 
-    async def status(self, job_id: str) -> tuple[JobStatus, WorkflowExecutionDescription]:
-        """Live status from the workflow's query, with the running step's heartbeat tail."""
-        desc = await self.describe(job_id)
+    async def status(
+        self, job_id: str, desc: WorkflowExecutionDescription | None = None
+    ) -> tuple[JobStatus, WorkflowExecutionDescription]:
+        """Live status from the workflow's query, with the running step's heartbeat tail
+        (`desc`: the job's description when the caller has just read it)."""
+        desc = desc or await self.describe(job_id)
         status = await self.handle(job_id).query("status", result_type=JobStatus)
         if desc.status in CLOSED_AS and not status.state.is_final:
             status = status.model_copy(update={"state": CLOSED_AS[desc.status]})

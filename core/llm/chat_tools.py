@@ -20,7 +20,7 @@ from temporalio.client import WorkflowExecutionDescription
 
 from core.errors import Refusal
 from core.ids import normalize_job_id, workspace_name
-from core.jobs.client import JobClient, JobNotFoundError
+from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
 from core.jobs.queries import parse_window
 from core.llm.tools import Tool, ToolArgs, UntrustedText
 from core.render import truncate_utf16
@@ -102,9 +102,12 @@ class ChatScope(ABC):
 
     async def owned_job(self, job_id: str) -> tuple[str, WorkflowExecutionDescription]:
         job_id = normalize_job_id(job_id)
-        desc = await self.jobs.describe(job_id)
+        try:
+            desc = await self.jobs.describe(job_id)
+        except JobNotFoundError:
+            raise no_job_in_chat(job_id) from None
         if not self.owns(desc.typed_search_attributes.get(SA_REPORT_CHAT_ID)):
-            raise JobNotFoundError(f"no job {job_id} in this chat")
+            raise no_job_in_chat(job_id)
         return job_id, desc
 
     async def workspace(self, job_id: str | None) -> tuple[Workspace, str]:

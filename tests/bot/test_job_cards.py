@@ -90,10 +90,10 @@ async def test_a_strangers_button_press_changes_nothing(
     job_id = (card.plain_text or "").split()[1]
     try:
         await wait_status(client, job_id, JobState.running)
-        botapi.inject_callback(
+        press = botapi.inject_callback(
             f"cancel:{job_id}", user_id=STRANGER, chat_id=chat, message_id=card.message_id
         )
-        await botapi.wait_for_call("answerCallbackQuery", lambda c: True)
+        await botapi.wait_for_answer_to(press)
         # Directly, too: the operator ignores it and records it.
         replies = await stack.operator.handle(
             Incoming(user_id=STRANGER, chat_id=chat, callback_data=f"cancel:{job_id}")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from bot.operator import Operator
 from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
@@ -43,6 +44,15 @@ async def wait_status(
             return last
         await asyncio.sleep(0.1)
     raise TimeoutError(f"{job_id} did not reach {states} {fields}; last: {last}")
+
+
+async def wait_closed(client: Client, job_id: str, timeout: float = 60.0) -> None:
+    """Until the job's workflow has ended (any way). A job sends its messages from the
+    workflow, which waits for each send before it ends: once it has ended, nothing more can
+    come from it — the positive marker that no repeat is still on its way."""
+    handle = client.get_workflow_handle(job_id)
+    with contextlib.suppress(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout)
 
 
 async def assert_no_job_started(client: Client, operator: Operator, chat_id: int) -> None:
