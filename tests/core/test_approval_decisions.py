@@ -1,5 +1,5 @@
-"""Who may decide an approval, and when: only the job's own chat (or the console's owner),
-only once, only while the request is open. Tested on the rule function itself."""
+"""Who may decide an approval, and when: only the job's own chat (the console too decides as
+its own chat), only once, only while the request is open. Tested on the rule function itself."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ def test_a_second_decision_is_refused_and_names_the_first(approve_first: bool) -
     for later in (
         ApprovalDecision(user_id=8, chat_id=CHAT),
         ApprovalDecision(user_id=7, chat_id=CHAT),  # the same person pressing again
-        ApprovalDecision(user_id=1, console=True),  # even the console's owner
     ):
         refusal = decision_refusal("job-a", later, CHAT, earlier, "")
         verb = "approved" if approve_first else "denied"
@@ -43,5 +42,7 @@ def test_a_closed_request_is_refused_with_its_reason() -> None:
     decision = ApprovalDecision(user_id=8, chat_id=CHAT)
     refusal = decision_refusal("job-a", decision, CHAT, None, "it was cancelled")
     assert refusal == "job-a is no longer waiting: it was cancelled"
-    console = ApprovalDecision(user_id=1, console=True)
-    assert decision_refusal("job-a", console, CHAT, None, "") is None  # any chat's job
+    # No payload field lifts the rule: an old `console` flag is refused, not obeyed.
+    console = ApprovalDecision.model_validate({"user_id": 1, "console": True})
+    refusal = decision_refusal("job-a", console, CHAT, None, "")
+    assert refusal == "a decision carries only user_id and chat_id (not console)"
