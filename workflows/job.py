@@ -20,6 +20,12 @@ from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import (
+        model_summary,
+        notify_add_summary,
+        notify_edit_card,
+        notify_job_update,
+    )
     from core.ids import workspace_name
     from core.jobs.approval import DecisionGate, approval_digest
     from core.jobs.cards import CardRef, card_edit
@@ -459,13 +465,12 @@ class JobWorkflow:
         spec = self._job()
         try:
             return await workflow.execute_activity(
-                "reporting.model_summary",
+                model_summary,
                 SummaryRequest(
                     job_id=spec.job_id,
                     workspace=workspace_name(spec.report_chat_id, spec.job_id),
                 ),
                 task_queue=task_queue,
-                result_type=str,
                 start_to_close_timeout=SUMMARY_START_TO_CLOSE,
                 heartbeat_timeout=SUMMARY_HEARTBEAT_TIMEOUT,
                 retry_policy=SUMMARY_RETRY,
@@ -485,7 +490,7 @@ class JobWorkflow:
         spec = self._job()
         try:
             await workflow.execute_activity(
-                "notify.add_summary",
+                notify_add_summary,
                 summary_note(message, spec.job_id, text, delivered.message_ids),
                 task_queue=NOTIFY_QUEUE,
                 start_to_close_timeout=NOTIFY_START_TO_CLOSE,
@@ -500,7 +505,7 @@ class JobWorkflow:
     async def _edit_card(self, edit: CardEdit) -> bool:
         """False when the card could not be edited (then no further edits are tried)."""
         return await calls.best_effort(
-            "notify.edit_card",
+            notify_edit_card,
             edit,
             task_queue=NOTIFY_QUEUE,
             retry=NOTIFY_RETRY,
@@ -639,10 +644,9 @@ class JobWorkflow:
                         err.cause or err,
                     )
             return await workflow.execute_activity(
-                "notify.job_update",
+                notify_job_update,
                 notification,
                 task_queue=NOTIFY_QUEUE,
-                result_type=NotifyResult,
                 start_to_close_timeout=NOTIFY_START_TO_CLOSE,
                 heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=timedelta(hours=1),

@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import settle_schedule_approval
     from core.jobs.approval import DecisionGate
     from core.jobs.messages import duration_text
     from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
@@ -102,7 +103,7 @@ class ScheduleApprovalWorkflow:
         assert request is not None
         try:
             await workflow.execute_activity(
-                "schedules.settle_approval",
+                settle_schedule_approval,
                 ScheduleSettlement(schedule_id=request.schedule_id, approved=approved, note=note),
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=30),

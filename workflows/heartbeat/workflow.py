@@ -31,6 +31,18 @@ from workflows.errors import error_text
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
 
+    from core.activity_stubs import (
+        heartbeat_find_duplicates,
+        heartbeat_follow_up,
+        heartbeat_gather_changes,
+        heartbeat_pause_schedule,
+        heartbeat_prepare,
+        heartbeat_record_run,
+        heartbeat_report_changes,
+        heartbeat_resolve_prompt,
+        heartbeat_run_agent,
+        heartbeat_validate_chat,
+    )
     from core.heartbeat.ack import scrub_echo, strip_ack
     from core.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
     from core.heartbeat.messages import no_llm_notice, result_message
@@ -39,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         ChangeSet,
         DuplicateCheck,
-        DuplicateVerdict,
         FollowUpRequest,
         GatherRequest,
         HeartbeatPlan,
@@ -47,12 +58,9 @@ with workflow.unsafe.imports_passed_through():
         HeartbeatTrigger,
         Outcome,
         PauseRequest,
-        RecordResult,
         ReportRequest,
-        ReportResult,
         RunFigures,
         RunRecord,
-        ValidationResult,
     )
     from core.heartbeat.prompt import PreambleContext, PromptResolution, build_preamble
     from core.heartbeat.quiet import quiet_decision
@@ -146,9 +154,8 @@ class HeartbeatWorkflow:
         run = _Run(target=target, started_at=workflow.now())
         try:
             plan = await workflow.execute_local_activity(
-                "heartbeat.prepare",
+                heartbeat_prepare,
                 target,
-                result_type=HeartbeatPlan,
                 start_to_close_timeout=LOCAL_TIMEOUT,
                 retry_policy=LOCAL_RETRY,
                 local_retry_threshold=LOCAL_RETRY_THRESHOLD,
@@ -195,9 +202,8 @@ class HeartbeatWorkflow:
             return
         if plan.needs_validation:
             validation = await workflow.execute_activity(
-                "heartbeat.validate_chat",
+                heartbeat_validate_chat,
                 target,
-                result_type=ValidationResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -211,9 +217,8 @@ class HeartbeatWorkflow:
             await self._trigger_workflow(plan, run)
             return
         prompt = await workflow.execute_local_activity(
-            "heartbeat.resolve_prompt",
+            heartbeat_resolve_prompt,
             plan,
-            result_type=PromptResolution,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
@@ -234,23 +239,21 @@ class HeartbeatWorkflow:
 
     async def _report_changes(self, plan: HeartbeatPlan, run: _Run) -> ChangeSet:
         changes = await workflow.execute_local_activity(
-            "heartbeat.gather_changes",
+            heartbeat_gather_changes,
             GatherRequest(
                 target=plan.target,
                 config=plan.config,
                 since=plan.changes_since,
                 topic_targets=plan.topic_targets,
             ),
-            result_type=ChangeSet,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         if changes.changes:
             report = await workflow.execute_activity(
-                "heartbeat.report_changes",
+                heartbeat_report_changes,
                 ReportRequest(target=plan.target, changes=changes.changes),
-                result_type=ReportResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=timedelta(minutes=10),
@@ -296,9 +299,8 @@ class HeartbeatWorkflow:
         delivered = await self._dispatch(plan, agent, [prompt.text, told], run)
         if plan.config.trigger_response and delivered:
             job_id = await workflow.execute_activity(
-                "heartbeat.follow_up",
+                heartbeat_follow_up,
                 FollowUpRequest(target=plan.target, result="\n\n".join(delivered)),
-                result_type=str,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -313,7 +315,7 @@ class HeartbeatWorkflow:
         config, target = plan.config, plan.target
         try:
             return await workflow.execute_activity(
-                "heartbeat.run_agent",
+                heartbeat_run_agent,
                 AgentRequest(
                     target=target,
                     config=config,
@@ -321,7 +323,6 @@ class HeartbeatWorkflow:
                     preamble=preamble,
                     workspace_folder=target.workspace_folder,
                 ),
-                result_type=AgentResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=config.max_run_seconds + 30),
                 heartbeat_timeout=timedelta(seconds=min(config.max_run_seconds + 30, 120)),
@@ -377,9 +378,8 @@ class HeartbeatWorkflow:
         if plan.fired or not texts:
             return texts
         verdict = await workflow.execute_local_activity(
-            "heartbeat.find_duplicates",
+            heartbeat_find_duplicates,
             DuplicateCheck(target=plan.target, texts=texts),
-            result_type=DuplicateVerdict,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
@@ -439,7 +439,7 @@ class HeartbeatWorkflow:
     # --- the log -----------------------------------------------------------------------------
     async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:
         record = await workflow.execute_local_activity(
-            "heartbeat.record_run",
+            heartbeat_record_run,
             RunRecord(
                 **run.model_dump(include=set(RunFigures.model_fields)),
                 target=run.target,
@@ -449,7 +449,6 @@ class HeartbeatWorkflow:
                 outcome=run.outcome,
                 reason=run.reason,
             ).model_copy(update={"checked_until": None if run.error else run.checked_until}),
-            result_type=RecordResult,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
@@ -458,11 +457,10 @@ class HeartbeatWorkflow:
         limit = plan.config.max_consecutive_failures
         if run.outcome == "failed" and record.consecutive_failures >= limit:
             await workflow.execute_activity(
-                "heartbeat.pause_schedule",
+                heartbeat_pause_schedule,
                 PauseRequest(
                     target=run.target, failures=record.consecutive_failures, last_error=run.error
                 ),
-                result_type=bool,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=5),
