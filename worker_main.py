@@ -196,7 +196,7 @@ def queue_contents(
             notify.edit_card,
             notify.add_summary,
             notify.send_photo,
-            LiveCardActivities(sender, runtime.settings.live_card_interval_seconds).live_card,
+            LiveCardActivities(sender, runtime.settings).live_card,
         ]
         workflows[NOTIFY_QUEUE] = []
         heartbeat = HeartbeatDeps(

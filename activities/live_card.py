@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.telegram.sender import Sender
 from core.jobs.cards import LiveCard, live_card_text
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,13 @@ RETRY_SECONDS = 2.0
 
 
 class LiveCardActivities:
-    def __init__(self, sender: Sender, interval_seconds: float) -> None:
+    def __init__(self, sender: Sender, settings: Settings) -> None:
         self.sender = sender
-        self.interval = interval_seconds
+        self.settings = settings
+
+    @property
+    def interval(self) -> float:
+        return self.settings.live_card_interval_seconds
 
     @activity.defn(name="notify.live_card")
     async def live_card(self, card: LiveCard) -> int:
