@@ -38,6 +38,7 @@ from activities.heartbeat.changes import ChangeActivities
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.digest import DigestActivities
 from activities.heartbeat.run import HeartbeatActivities
+from activities.live_card import LiveCardActivities
 from activities.notify import NotifyActivities
 from activities.sandbox import choose_sandbox, close_secret_file
 from activities.schedule_approval import ScheduleApprovalActivities
@@ -195,6 +196,7 @@ def queue_contents(
             notify.edit_card,
             notify.add_summary,
             notify.send_photo,
+            LiveCardActivities(sender, runtime.settings).live_card,
         ]
         workflows[NOTIFY_QUEUE] = []
         heartbeat = HeartbeatDeps(

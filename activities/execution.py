@@ -236,6 +236,30 @@ async def run_command(
     )
 
 
+class _LiveReport:
+    """Heartbeats the step's progress; once the step has run `after` seconds and its job shows a
+    card, tells the workflow once (signal `step_running_long`), which then keeps the card live.
+    A fast command sends no signal: its job's history stays as it was."""
+
+    def __init__(self, step: StepInput, after: float) -> None:
+        self.step, self.after = step, after
+        self.told = not step.live_card
+        self._task: asyncio.Task[None] | None = None
+
+    def beat(self, progress: ExecutionProgress) -> None:
+        activity.heartbeat(progress.model_dump())
+        if not self.told and progress.elapsed_seconds >= self.after:
+            self.told = True
+            self._task = asyncio.create_task(self._tell())
+
+    async def _tell(self) -> None:
+        try:
+            handle = activity.client().get_workflow_handle(self.step.job_id)
+            await handle.signal("step_running_long", self.step.step_index)
+        except Exception as exc:  # the card stays as it is; the step goes on
+            activity.logger.info("job %s: live card not asked for: %s", self.step.job_id, exc)
+
+
 class ExecutionActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -284,7 +308,7 @@ class ExecutionActivities:
             output_cap=self.settings.execution_output_cap_bytes,
             log=log,
             log_name=log_name,
-            on_progress=lambda progress: activity.heartbeat(progress.model_dump()),
+            on_progress=_LiveReport(step, self.settings.live_card_after_seconds).beat,
         )
         if result.timed_out:
             raise ApplicationError(

@@ -19,6 +19,7 @@ from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, Upload
 from core.ids import normalize_job_id, request_job_id, workspace_name
 from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
+from core.jobs.messages import buttons_message_id
 from core.jobs.models import Approval, JobSpec, JobState
 from core.jobs.planner import PlanError, Planner
 from core.jobs.schedules import ScheduleClient
@@ -108,6 +109,9 @@ class ChatServices:
             # The request is the job's awaiting_approval report; what follows a decision is
             # the job's own to tell (the request message is not a card to edit).
             told = JobState.awaiting_approval.value
+            shown = buttons_message_id(reply.text, message_ids)
+            if shown is not None:  # edited once decided or expired: no button left to press
+                spec = spec.model_copy(update={"approval_message_id": shown})
         else:
             told = JobState.running.value
             if message_ids:

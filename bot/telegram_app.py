@@ -333,6 +333,8 @@ class UpdateHandlers:
             if not answered:  # the button's toast first, then the replies
                 answered = True
                 await _answer(query, reply.toast)
+                if reply.stale:
+                    await _drop_buttons(query)
             if not isinstance(query.message, Message):
                 return []
             return await deliver(sender, reply_message(incoming, reply))
@@ -352,6 +354,18 @@ class UpdateHandlers:
                 )
             except TelegramError as exc:
                 log.warning("could not tell the chat about the error: %s", type(exc).__name__)
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    """An old message's buttons go once a press finds its job moved on (only when it still
+    shows some: an edit that changes nothing is refused by Telegram)."""
+    message = query.message
+    if not isinstance(message, Message) or not message.reply_markup:
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except TelegramError as exc:  # too old or deleted: the toast said it already
+        log.info("old buttons not removed: %s", type(exc).__name__)
 
 
 async def _answer(query: CallbackQuery, toast: str | None) -> None:

@@ -44,6 +44,8 @@ class Reply(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     job_id: str | None = None  # set on a job card
     toast: str | None = None  # short answer to a button press
+    # The pressed button's message is out of date (its job moved on): its buttons are removed.
+    stale: bool = False
     # A document attached after the text (a command too long to show whole in a message).
     document_text: str | None = None
     document_name: str = "attached.txt"

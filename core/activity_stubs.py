@@ -40,6 +40,7 @@ from core.heartbeat.models import (
 )
 from core.heartbeat.prompt import PromptResolution
 from core.heartbeat.target import HeartbeatTarget
+from core.jobs.cards import LiveCard
 from core.jobs.models import AuditEvent, ScheduleSettlement, SummaryRequest
 from core.messages import (
     CardEdit,
@@ -74,6 +75,11 @@ async def notify_send_photo(message: PhotoMessage) -> NotifyResult:
 @activity.defn(name="notify.edit_card")
 async def notify_edit_card(edit: CardEdit) -> NotifyResult:
     raise _stub("notify.edit_card")
+
+
+@activity.defn(name="notify.live_card")
+async def notify_live_card(card: LiveCard) -> int:
+    raise _stub("notify.live_card")
 
 
 @activity.defn(name="notify.job_update")
@@ -169,6 +175,7 @@ ALL = (
     notify_send,
     notify_send_photo,
     notify_edit_card,
+    notify_live_card,
     notify_job_update,
     notify_add_summary,
     audit_job_event,

@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     research_auto_approve_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="RESEARCH_AUTO_APPROVE_HOSTS"
     )
+    # A job card goes live (elapsed time, the last lines of output) once its step has run this
+    # long, and is edited at most once per interval after that (less often when the chat's
+    # budget is short: a result never waits for a card edit).
+    live_card_after_seconds: float = Field(default=8, gt=0, alias="LIVE_CARD_AFTER_SECONDS")
+    live_card_interval_seconds: float = Field(default=10, ge=1, alias="LIVE_CARD_INTERVAL_SECONDS")
     # A job waiting for approval is cancelled (and the chat told once) after this long.
     approval_timeout_minutes: float = Field(default=60, gt=0, alias="APPROVAL_TIMEOUT_MINUTES")
     # The shortest interval of a recurring job: each run reports to the chat, so a few seconds

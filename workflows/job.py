@@ -25,14 +25,17 @@ with workflow.unsafe.imports_passed_through():
         notify_add_summary,
         notify_edit_card,
         notify_job_update,
+        notify_live_card,
     )
     from core.ids import workspace_name
     from core.jobs.approval import DecisionGate, approval_digest
-    from core.jobs.cards import CardRef, card_edit
+    from core.jobs.cards import CardRef, LiveCard, card_edit
     from core.jobs.messages import (
         approval_audit_detail,
         approval_closed_message,
+        approval_outcome_edit,
         approval_request_message,
+        buttons_message_id,
         duration_text,
         finished_message,
         job_card,
@@ -85,6 +88,8 @@ NOTIFY_HEARTBEAT_TIMEOUT = calls.NOTIFY_HEARTBEAT_TIMEOUT
 SUMMARY_START_TO_CLOSE = timedelta(minutes=65)
 SUMMARY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 SUMMARY_RETRY = RetryPolicy(maximum_attempts=2)
+# The live card's activity: a notify worker that dies is replaced; a card that is gone is not.
+LIVE_CARD_RETRY = calls.delivery_retry(3)
 
 
 def _clock(when: datetime) -> str:
@@ -109,6 +114,11 @@ class JobWorkflow:
         self._gate = DecisionGate()
         # The SHA-256 of what the approval request showed; what runs must have it.
         self._shown_digest: str | None = None
+        # The live card: the step that said it runs long, and the task keeping the card live.
+        self._running_long: int | None = None
+        self._live_task: asyncio.Future[None] | None = None
+        self._live_editing = False
+        self._approval_request: asyncio.Future[object] | None = None
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -119,6 +129,11 @@ class JobWorkflow:
     @workflow.query
     def outputs(self) -> list[StepOutput]:
         return self._outputs
+
+    @workflow.signal
+    def step_running_long(self, step_index: int) -> None:
+        """The running step has run a while (sent by the step itself, once): keep the card live."""
+        self._running_long = step_index
 
     @workflow.update
     async def retry(self, request: RetryRequest) -> str:
@@ -283,8 +298,10 @@ class JobWorkflow:
         spec = self._job()
         self._transition(JobState.awaiting_approval, phase="waiting for approval")
         await self._audit("approval_requested", spec.requested_by, approval_audit_detail(spec))
-        if not spec.announced:
-            self._notify(approval_request_message(spec), status=JobState.awaiting_approval)
+        if not spec.announced and self._notify(
+            approval_request_message(spec), status=JobState.awaiting_approval
+        ):
+            self._approval_request = self._notify_chain
         # The request (the operator's reply or the message above) shows this digest.
         self._shown_digest = approval_digest(spec)
         wait = timedelta(seconds=spec.approval_timeout_seconds)
@@ -295,12 +312,34 @@ class JobWorkflow:
                 f"no decision within {duration_text(spec.approval_timeout_seconds)}; nothing ran"
             )
             await self._audit("approval_timeout", None, self._gate.closed)
+            waited = duration_text(spec.approval_timeout_seconds)
+            await self._close_approval_request(f"⌛ expired after {waited}; nothing ran")
             return False
         assert self._gate.decided is not None
         approved, who, when = self._gate.decided
         action = "approved" if approved else "denied"
         await self._audit(action, who.user_id, f"{action} by user {who.user_id} at {when}")
+        icon = "✅" if approved else "🚫"
+        await self._close_approval_request(f"{icon} {action} by user {who.user_id} at {when}")
         return approved
+
+    async def _close_approval_request(self, outcome: str) -> None:
+        """The approval request, edited to say how it ended, its buttons gone: an old message
+        never looks as if it still waits for a press."""
+        if not workflow.patched("approval-request-closed"):
+            return
+        spec = self._job()
+        message_id = spec.approval_message_id
+        if message_id is None and self._approval_request is not None:
+            try:
+                told = await self._approval_request
+            except ActivityError:
+                told = None
+            if isinstance(told, NotifyResult):
+                text = approval_request_message(spec).text
+                message_id = buttons_message_id(text, told.message_ids)
+        if message_id is not None:
+            await self._edit_card(approval_outcome_edit(spec, message_id, outcome))
 
     async def _close_unapproved(self) -> JobResult:
         """Denied or timed out: the job ends cancelled, nothing ran, the chat is told once."""
@@ -348,6 +387,19 @@ class JobWorkflow:
                 )
         self._status = self._state().model_copy(update={"step_index": index})
         self._transition(JobState.running, phase=f"step {index + 1}: {step.worker}")
+        live = self._card is not None and self._card.message_id is not None
+        if live:
+            self._running_long = None
+            self._live_task = asyncio.ensure_future(self._live_card(index))
+        try:
+            return await self._step_activity(index, live)
+        finally:
+            if self._live_task is not None and not self._live_task.done():
+                # Not waited for here: the result goes first (`_finish_notifications`).
+                self._live_task.cancel()
+
+    async def _step_activity(self, index: int, live: bool) -> StepOutput:
+        spec, step = self._job(), self._steps[index]
         return await workflow.execute_activity(
             step.activity,
             StepInput(
@@ -359,6 +411,7 @@ class JobWorkflow:
                 workspace=workspace_name(spec.report_chat_id, spec.job_id),
                 timeout_seconds=step.timeout_seconds,
                 previous=list(self._outputs),
+                live_card=live,
             ),
             task_queue=step.task_queue,
             result_type=StepOutput,
@@ -435,7 +488,14 @@ class JobWorkflow:
                 await workflow.wait_condition(self._card_task_done, timeout=timedelta(seconds=60))
             except TimeoutError:
                 workflow.logger.warning("job %s: a card edit did not finish", spec.job_id)
-        card = card_edit(spec, self._state(), self._card) if self._card is not None else None
+        # A live card still being edited gets its final version once its last edit is done,
+        # after the result: a card edit never holds a result back.
+        card_later = self._live_editing
+        card = (
+            card_edit(spec, self._state(), self._card)
+            if self._card is not None and not card_later
+            else None
+        )
         fast = (
             self._state().episode == 1
             and workflow.now() - workflow.info().start_time <= FAST_RESULT_WINDOW
@@ -451,6 +511,12 @@ class JobWorkflow:
         if told and state is JobState.completed and report and report.data.get("summary_wanted"):
             queue = next(s.task_queue for s in reversed(self._steps) if s.role is StepRole.report)
             summary = asyncio.ensure_future(self._model_summary(queue))
+        if card_later:
+            await workflow.wait_condition(lambda: not self._live_editing)
+            assert self._card is not None
+            final_card = card_edit(spec, self._state(), self._card)
+            if final_card is not None:
+                await self._edit_card(final_card)
         delivered: NotifyResult | None = None
         if self._notify_chain is not None:
             try:
@@ -512,6 +578,38 @@ class JobWorkflow:
             failed=f"job {edit.job_id}: card edit failed",
         )
 
+    async def _live_card(self, index: int) -> None:
+        """Once step `index` says it runs long, a notify activity keeps the card live (elapsed
+        time, the output's last lines) until the step ends and this task is cancelled. A step
+        that ends sooner costs the history nothing: this only waited for the signal."""
+        await workflow.wait_condition(lambda: self._running_long == index)
+        assert self._card is not None
+        edit = card_edit(self._job(), self._state(), self._card)
+        if edit is None:
+            return
+        self._live_editing = True
+        try:
+            await workflow.execute_activity(
+                notify_live_card,
+                LiveCard(
+                    job_id=edit.job_id,
+                    chat_id=edit.chat_id,
+                    message_id=edit.message_id,
+                    step_index=index,
+                    text=edit.text,
+                    buttons=edit.buttons,
+                ),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=timedelta(seconds=self._steps[index].timeout_seconds + 60),
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
+                retry_policy=LIVE_CARD_RETRY,
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError:
+            workflow.logger.info("job %s: the live card stopped", edit.job_id)
+        finally:
+            self._live_editing = False
+
     def _card_task_done(self) -> bool:
         return self._card_task is None or self._card_task.done()
 
@@ -532,7 +630,9 @@ class JobWorkflow:
         spec = self._job()
         self._card_shown = (JobState.running.value, 0, self._steps[0].worker, 0)
         while True:
-            await workflow.wait_condition(lambda: self._card_key() != self._card_shown)
+            await workflow.wait_condition(
+                lambda: self._card_key() != self._card_shown and not self._live_editing
+            )
             if self._state().state.is_final:
                 return  # the final notification edits the card in the same activity
             key = self._card_key()

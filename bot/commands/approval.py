@@ -70,7 +70,15 @@ async def _decide(op: ChatServices, msg: Incoming, args: str, *, approve: bool) 
         decided = await _decided_before(op, job_id)
         if decided is None:
             raise
-        return [Reply(text=f"ℹ️ <b>{esc(job_id)}</b> was already {esc(decided)}.", job_id=job_id)]
+        told = f"{job_id} was already {decided}"
+        return [
+            Reply(
+                text=f"ℹ️ <b>{esc(job_id)}</b> was already {esc(decided)}.",
+                job_id=job_id,
+                toast=told,
+                stale=True,
+            )
+        ]
     icon = "✅" if approve else "🚫"
     return [Reply(text=f"{icon} <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
 

@@ -14,7 +14,7 @@ from core.jobs.approval import (
     step_urls,
 )
 from core.jobs.models import JobSpec, JobState, JobStatus, StepOutput
-from core.messages import Button, ChatMessage, SummaryNote
+from core.messages import Button, CardEdit, ChatMessage, SummaryNote
 from core.registry import StepRole
 from core.render import (
     STATE_ICONS,
@@ -284,3 +284,24 @@ def summary_note(
         buttons=message.buttons,
         follow_up=f"{SUMMARY_HEAD} of <b>{esc(job_id)}</b>\n{summary}",
     )
+
+
+def approval_outcome_edit(spec: JobSpec, message_id: int, outcome: str) -> CardEdit:
+    """The approval request, edited once it is decided or expired: what it asked, then
+    `outcome` (who decided, when; or that it expired), and no buttons left to press."""
+    text = approval_request(spec)[0]
+    line = f"<b>{esc(outcome)}</b>"
+    full = f"{text}\n{line}"
+    if len(split_message(full)) > 1:  # a long request: its last part carries the buttons
+        full = f"{STATE_ICONS['awaiting_approval']} <b>{esc(spec.job_id)}</b>\n{line}"
+    return CardEdit(
+        job_id=spec.job_id, chat_id=spec.report_chat_id, message_id=message_id, text=full
+    )
+
+
+def buttons_message_id(text: str, message_ids: list[int]) -> int | None:
+    """Which of a sent message's ids carries its buttons: the last part of its text (parts of
+    a long text come first, an attached document after)."""
+    if not message_ids:
+        return None
+    return message_ids[min(len(split_message(text)), len(message_ids)) - 1]

@@ -138,6 +138,8 @@ class JobSpec(BaseModel):
     # the dispatch reason it shows. None: no card, or a transport that cannot edit.
     card_message_id: int | None = None
     card_why: str = Field(default="", max_length=300)
+    # The message that asked for approval (its Approve / Deny buttons), when the bot posted it.
+    approval_message_id: int | None = None
     origin: JobOrigin = JobOrigin.person
     approval: Approval = Approval.not_needed
     approval_timeout_seconds: int = Field(default=3600, ge=1)
@@ -170,6 +172,8 @@ class StepInput(BaseModel):
     workspace: str  # the job's folder name under the workspaces root, never a path
     timeout_seconds: int = 300
     previous: list[StepOutput] = Field(default_factory=list)
+    # The job shows a card the step may make live (signal `step_running_long` once slow).
+    live_card: bool = False
 
 
 class StepOutput(BaseModel):

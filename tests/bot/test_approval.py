@@ -590,3 +590,57 @@ async def test_a_url_the_person_wrote_or_an_allowed_host_runs_at_once(gate: Gate
         assert "waiting for approval" not in (card.plain_text or "")
         await wait_status(gate.client, job_id, JobState.completed, timeout=30)
         assert len(web.hits) == 2
+
+
+async def _request_closed(gate: Gate, request: SentMessage, words: str) -> SentMessage:
+    """The approval request, edited to say how it ended."""
+    return await gate.botapi.wait_for_edit(
+        lambda e: (
+            e.chat_id == request.chat_id
+            and e.message_id == request.message_id
+            and words in (e.plain_text or "")
+        ),
+        timeout=30,
+    )
+
+
+async def test_an_expired_request_says_so_and_keeps_no_buttons(gate: Gate) -> None:
+    chat = ALLOWED_USER
+    with setting(gate, "approval_timeout_minutes", 0.03):  # about 2 s
+        request = await gate.propose(chat, "rm expired.txt")
+    job_id = job_of(request)
+    edited = await _request_closed(gate, request, "expired after 2 s; nothing ran")
+    assert edited.inline_keyboard == []
+    assert "rm" in (edited.plain_text or "")  # what it asked is still there to read
+    # A press on the old Approve button: a toast saying what happened, nothing runs.
+    toast = await gate.press(chat, f"approve:{job_id}")
+    assert toast is not None and "cancelled: no decision in time" in toast
+    assert await gate.activity_runs(job_id, "execution.run") == 0
+    assert gate.botapi.not_modified(chat) == []
+
+
+async def test_a_decided_request_names_who_and_old_buttons_answer_what_happened(
+    gate: Gate,
+) -> None:
+    chat = ALLOWED_USER
+    request = await gate.propose(chat, "rm decided.txt")
+    job_id = job_of(request)
+    (gate.workspace(job_id) / "decided.txt").write_text("bye")
+    await wait_status(gate.client, job_id, JobState.awaiting_approval)
+    assert await gate.press(chat, f"approve:{job_id}") == "approve"
+    edited = await _request_closed(gate, request, f"approved by user {chat}")
+    assert edited.inline_keyboard == []
+    await wait_status(gate.client, job_id, JobState.completed, timeout=30)
+
+    toast = await gate.press(chat, f"deny:{job_id}")
+    assert toast == f"{job_id} was already approved by user {chat}"
+    toast = await gate.press(chat, f"retry:{job_id}")
+    assert toast == f"{job_id} has already completed"
+
+    denied = await gate.propose(chat, "rm refused.txt")
+    denied_id = job_of(denied)
+    await wait_status(gate.client, denied_id, JobState.awaiting_approval)
+    assert await gate.press(chat, f"deny:{denied_id}") == "deny"
+    edited = await _request_closed(gate, denied, f"denied by user {chat}")
+    assert edited.inline_keyboard == []
+    assert gate.botapi.not_modified(chat) == []

@@ -1252,6 +1252,16 @@ class BotApiEmulator:
         """All recorded calls of ``method`` (including failed ones)."""
         return [c for c in self.calls if c.method == method]
 
+    def not_modified(self, chat_id: int | None = None) -> list[ApiCall]:
+        """Edits answered "message is not modified" (an edit that changed nothing: a bug)."""
+        return [
+            c
+            for c in self.calls
+            if c.method.startswith("editMessage")
+            and "message is not modified" in (c.description or "")
+            and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """The current state (after edits) of a message, as a Bot API Message dict."""
         stored = self._messages.get((chat_id, message_id))

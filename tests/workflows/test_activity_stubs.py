@@ -36,6 +36,7 @@ from core import activity_stubs
 from core.devserver import DevServer
 from core.jobs.models import StepInput, StepOutput
 from core.registry import WorkerRegistry
+from tests.support.namespaces import new_namespace
 from tests.support.stack import make_settings
 from worker_main import all_queues, build_workers, open_runtime
 
@@ -77,7 +78,10 @@ async def composition(
 ) -> AsyncIterator[Composition]:
     data_dir = tmp_path_factory.mktemp("stubs")
     settings = make_settings(data_dir, dev_server.target)
-    async with open_runtime(settings, client) as runtime:
+    # Its own namespace: a worker built for a queue is registered with the SDK even if it never
+    # runs, and the session's shared stack polls the same queues in the default namespace.
+    own = await new_namespace(dev_server.target, client, "stubs")
+    async with open_runtime(settings, own) as runtime:
         queues = all_queues(runtime.registry)
         workers = build_workers(runtime, queues, ConsoleSender(pictures=data_dir))
         activities: dict[str, dict[str, Callable[..., Any]]] = {}
