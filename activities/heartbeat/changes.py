@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import covers, notify_policy
-from activities.notify import activity_owner
+from activities.notify import activity_owner, temporal_errors
 from activities.telegram.resume import delivered_in_activity, send_resuming
 from core.heartbeat.messages import changes_digest
 from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
@@ -303,19 +303,20 @@ class ChangeActivities:
             else:
                 claimed.append(change)
         try:
-            for change in [c for c in claimed if c.message is not None]:
-                assert change.message is not None
-                result.message_ids += await self.deps.sender.send(change.message)
-                await self.ledger.confirm(change.job_id, change.ledger_status, owner)
-                result.reported.append(change.job_id)
-            digest = [c for c in claimed if c.message is None]
-            if digest:
-                result.message_ids += await send_resuming(
-                    self.deps.sender, changes_digest(target, digest), delivered_in_activity()
-                )
-                for change in digest:
+            with temporal_errors():
+                for change in [c for c in claimed if c.message is not None]:
+                    assert change.message is not None
+                    result.message_ids += await self.deps.sender.send(change.message)
                     await self.ledger.confirm(change.job_id, change.ledger_status, owner)
                     result.reported.append(change.job_id)
+                digest = [c for c in claimed if c.message is None]
+                if digest:
+                    result.message_ids += await send_resuming(
+                        self.deps.sender, changes_digest(target, digest), delivered_in_activity()
+                    )
+                    for change in digest:
+                        await self.ledger.confirm(change.job_id, change.ledger_status, owner)
+                        result.reported.append(change.job_id)
         except BaseException:
             for change in claimed:
                 if change.job_id not in result.reported:

@@ -23,11 +23,11 @@ from core.devserver import DevServer
 from core.jobs.models import JobSpec
 from core.settings import Settings
 from core.tables import ReportLedger
+from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import make_settings, running_stack
-from worker_main import open_runtime
 
 CHATS = (4101, 4102, 4103)
 JOBS_PER_CHAT = 4

@@ -24,13 +24,13 @@ from core.db import Database
 from core.devserver import DevServer
 from core.jobs.messages import SUMMARY_HEAD
 from core.tables import ReportLedger
+from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import INTERNALS, assert_no_internals
 from tests.support.llm_server import Mode, ScriptedLLM, text
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
-from worker_main import open_runtime
 
 SUMMARY = "SUMMARY-WORDS: seq printed twelve numbers, all fine."
 MODEL_DELAY = 2.0

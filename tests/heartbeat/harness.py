@@ -29,13 +29,14 @@ from core.heartbeat.triggers import register_trigger_workflow
 from core.jobs.models import JobSpec, JobState
 from core.settings import Settings
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
+from hbo.runtime import Runtime, open_runtime
+from hbo.workers import build_workers
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import assert_no_internals
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
 from tests.support.visibility import wait_visible
-from worker_main import Runtime, build_workers, open_runtime
 
 TRIGGER_QUEUE = "heartbeat-test-triggers"
 
