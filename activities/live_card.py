@@ -19,8 +19,8 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.api.workflow.v1 import PendingActivityInfo
-from temporalio.exceptions import ApplicationError
 
+from activities.telegram.errors import Final, TelegramFailure
 from activities.telegram.sender import Sender
 from core.jobs.cards import LiveCard, live_card_text
 from core.settings import Settings
@@ -92,10 +92,10 @@ class LiveCardActivities:
     async def _edit(self, card: LiveCard, text: str) -> bool:
         try:
             return await self.sender.edit(card.chat_id, card.message_id, text, card.buttons)
-        except ApplicationError as err:
-            if err.non_retryable:  # the card is gone: stop, the job's own messages still come
-                log.info("job %s: live card stopped: %s", card.job_id, err.message)
-                return False
+        except Final as err:  # the card is gone: stop, the job's own messages still come
+            log.info("job %s: live card stopped: %s", card.job_id, err.message)
+            return False
+        except TelegramFailure:
             return True  # a passing failure (a 429, a 5xx): the next round tries again
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.telegram.errors import Final, RateLimited, TelegramFailure
 from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
 from activities.telegram.sender import Sender
 from core.messages import (
@@ -31,7 +32,7 @@ from core.metrics import RESULT_DELIVERY
 from core.render import split_message
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
 
-__all__ = ["NotifyActivities", "NotifyResult", "activity_owner"]
+__all__ = ["NotifyActivities", "NotifyResult", "activity_owner", "temporal_errors"]
 
 # From its first moment to its last (the claim, a card edit, a chat's retry_after, the
 # bot-wide limit) a job message's activity keeps heartbeating, so a worker that died mid-send
@@ -39,6 +40,30 @@ __all__ = ["NotifyActivities", "NotifyResult", "activity_owner"]
 # per throttle interval (1 s, see `make_worker`); beating twice as often keeps one in each.
 KEEPALIVE_SECONDS = 0.5
 MAX_HELD_WAIT = timedelta(seconds=30)
+
+
+def temporal_error(failure: TelegramFailure) -> ApplicationError:
+    """A Telegram failure as Temporal retries it: a 429's wait becomes the next retry delay, a
+    final one is non-retryable, a transient one takes the activity's backoff. The type is the
+    failure's kind, which retry policies name (`workflows/calls.py`)."""
+    if isinstance(failure, RateLimited):
+        return ApplicationError(
+            failure.message,
+            type=failure.kind,
+            next_retry_delay=timedelta(seconds=max(failure.seconds, 0.1)),
+        )
+    return ApplicationError(
+        failure.message, type=failure.kind, non_retryable=isinstance(failure, Final)
+    )
+
+
+@contextlib.contextmanager
+def temporal_errors() -> Iterator[None]:
+    """Around an activity's Telegram calls: their failures leave as `temporal_error`s."""
+    try:
+        yield
+    except TelegramFailure as failure:
+        raise temporal_error(failure) from None
 
 
 def activity_owner() -> str:
@@ -65,7 +90,8 @@ class NotifyActivities:
             await parts.resume(delivered)
         try:
             async with contextlib.nullcontext() if alive else _keepalive(delivered):
-                return await send_resuming(self.sender, message, delivered)
+                with temporal_errors():
+                    return await send_resuming(self.sender, message, delivered)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -84,7 +110,8 @@ class NotifyActivities:
     async def send_photo(self, message: PhotoMessage) -> NotifyResult:
         """A picture (the `/stats` chart) with its caption."""
         try:
-            message_id = await self.sender.send_photo(message)
+            with temporal_errors():
+                message_id = await self.sender.send_photo(message)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -101,7 +128,10 @@ class NotifyActivities:
 
     async def _edit_card(self, edit: CardEdit) -> NotifyResult:
         try:
-            done = await self.sender.edit(edit.chat_id, edit.message_id, edit.text, edit.buttons)
+            with temporal_errors():
+                done = await self.sender.edit(
+                    edit.chat_id, edit.message_id, edit.text, edit.buttons
+                )
         except ApplicationError as err:
             if not err.non_retryable:
                 raise

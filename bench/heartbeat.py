@@ -60,8 +60,9 @@ from core.temporal import (
     SA_REPORT_CHAT_ID,
     SA_WORKER_NAME,
 )
+from hbo.runtime import open_runtime
+from hbo.workers import build_workers
 from tests.support.stack import free_port, make_settings
-from worker_main import build_workers, open_runtime
 
 IDLE_QUEUE = "bench-nobody-polls-this"
 

@@ -68,7 +68,7 @@ def _field(text: str, name: str) -> int | None:
 def _name(pid: int) -> str:
     raw = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     words = [w.decode(errors="replace") for w in raw if w]
-    # The program and what tells it apart: `hbo up`, `isolated_worker.py isolated-worker`, …
+    # The program and what tells it apart: `hbo up`, `-m hbo.isolated_worker isolated-worker`, …
     short = [Path(words[0]).name] if words else ["?"]
     short += [w if "/" not in w else Path(w).name for w in words[1:4]]
     return " ".join(short)

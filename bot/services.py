@@ -129,11 +129,6 @@ class ChatServices:
             extra={"job_id": spec.job_id},
         )
 
-    async def start_now(self, spec: JobSpec, why: str) -> None:
-        """Start a job with no transport to show its card (scripts, tests)."""
-        for reply in await self.start_job(spec, why):
-            await self.reply_posted(reply, [])
-
     def owns(self, msg: Incoming, desc: WorkflowExecutionDescription) -> bool:
         """Jobs are scoped to the chat that asked for them."""
         chat = desc.typed_search_attributes.get(SA_REPORT_CHAT_ID)

@@ -29,10 +29,17 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from temporalio.exceptions import ApplicationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from activities.telegram.bot import APPLICATION_CONNECTIONS, build_bot
 from activities.telegram.delivery import TelegramDelivery
+from activities.telegram.errors import RateLimited, TelegramFailure, Transient
 from activities.telegram.resume import DeliveredParts, send_resuming
 from bot.commands import all_commands
 from bot.operator import Operator
@@ -158,28 +165,34 @@ EDIT_NOTICE = (
     "✏️ Edited messages are ignored, so nothing was run again. "
     "To run a changed command, send it as a new message."
 )
-REPLY_BACKOFF_SECONDS = 0.5
+REPLY_BACKOFF = wait_exponential(multiplier=0.5, max=10.0)  # 0.5 s, 1 s, 2 s, … at most 10 s
+
+
+def _reply_wait(state: RetryCallState) -> float:
+    """A 429 waits its `retry_after`; anything else transient backs off exponentially."""
+    failure = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(failure, RateLimited):
+        return failure.seconds
+    return REPLY_BACKOFF(state)
 
 
 async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]:
-    """Send one reply in-process with Temporal-like semantics: a 429 waits its `retry_after`,
-    5xx and network errors back off and retry (resuming after the parts already delivered),
-    400/403 give up at once. Returns the ids of the delivered messages."""
+    """Send one reply in-process: a 429 waits its `retry_after`, 5xx and network errors back off
+    and retry (resuming after the parts already delivered), a final failure gives up at once.
+    Returns the ids of the delivered messages."""
     delivered = DeliveredParts()
-    for attempt in range(REPLY_ATTEMPTS):
-        try:
-            return await send_resuming(delivery, message, delivered)
-        except ApplicationError as err:
-            if err.non_retryable or attempt == REPLY_ATTEMPTS - 1:
-                log.warning("reply to chat %s not delivered: %s", message.chat_id, err.message)
-                return delivered.ids
-            delay = err.next_retry_delay
-            wait = (
-                delay.total_seconds()
-                if delay is not None
-                else min(REPLY_BACKOFF_SECONDS * 2**attempt, 10.0)
-            )
-            await asyncio.sleep(wait)
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(REPLY_ATTEMPTS),
+        wait=_reply_wait,
+        retry=retry_if_exception_type((RateLimited, Transient)),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await send_resuming(delivery, message, delivered)
+    except TelegramFailure as failure:
+        log.warning("reply to chat %s not delivered: %s", message.chat_id, failure.message)
     return delivered.ids
 
 
@@ -193,16 +206,6 @@ def reply_message(msg: Incoming, reply: Reply) -> ChatMessage:
         document_text=reply.document_text,
         document_name=reply.document_name,
     )
-
-
-async def send_replies(
-    delivery: TelegramDelivery, operator: Operator, msg: Incoming, replies: list[Reply]
-) -> None:
-    """Post replies in order, telling the operator what was posted (a new job starts once its
-    card is in the chat, or could not be)."""
-    for reply in replies:
-        ids = await deliver(delivery, reply_message(msg, reply))
-        await operator.reply_posted(reply, ids)
 
 
 def build_application(

@@ -29,7 +29,7 @@ from core.jobs.client import (
 )
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
-from core.jobs.queries import chat_jobs_query, job_state
+from core.jobs.queries import chat_jobs_query, in_state, job_state
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ async def list_chat_jobs(
     client: Client, target: HeartbeatTarget, state: str | None, limit: int, closed: str = ""
 ) -> list[dict[str, Any]]:
     """The chat's jobs, newest first; `closed`: a visibility clause on CloseTime."""
-    clauses = [f"JobStatus = '{JobState(state).value}'" if state else "", closed]
+    clauses = [in_state(JobState(state)) if state else "", closed]
     extra = " AND ".join(clause for clause in clauses if clause)
     out: list[dict[str, Any]] = []
     async for wf in client.list_workflows(

@@ -27,6 +27,7 @@ from temporalio import activity
 
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import start_follow_up_job
+from activities.notify import temporal_errors
 from core.heartbeat.config import HeartbeatConfig, resolve
 from core.heartbeat.duplicates import DUPLICATE_WINDOW
 from core.heartbeat.guards import (
@@ -180,7 +181,8 @@ class HeartbeatActivities:
                 return ValidationResult(
                     ok=state == "reachable", reason=row.validation_error, cached=True
                 )
-        ok, reason = await self.deps.chat_validator().check(target.chat_id)
+        with temporal_errors():
+            ok, reason = await self.deps.chat_validator().check(target.chat_id)
         await self.store.save_validation(target, ok, reason, now)
         activity.logger.info("heartbeat %s: getChat says %s", target.schedule_id, ok or reason)
         return ValidationResult(ok=ok, reason=reason)

@@ -1,6 +1,6 @@
 """Sending `ChatMessage`s through a PTB bot: split, paced per chat, topics carried, HTML with a
-plain-text fallback, documents for what is too long. Errors come out as `ApplicationError`s
-(`errors.telegram_error`) so the caller's retry policy does the rest."""
+plain-text fallback, documents for what is too long. Errors come out as `TelegramFailure`s
+(`errors.telegram_error`): rate limited, transient or final; the caller decides how to retry."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from typing import TypeVar
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
-from temporalio.exceptions import ApplicationError
 
-from activities.telegram.errors import retry_after_seconds, send_outcome, telegram_error
+from activities.telegram.errors import (
+    TelegramFailure,
+    retry_after_seconds,
+    send_outcome,
+    telegram_error,
+)
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME, OnSent, plan_parts
 from core.ids import chat_folder
@@ -60,7 +64,7 @@ class TelegramDelivery:
     async def _call(self, chat_id: int, method: str, call: Callable[[], Awaitable[T]]) -> T:
         """One API call in the chat's turn. A 429 blocks this chat alone; a short `retry_after`
         is waited out in the turn and the call repeated, so later messages to the chat stay
-        behind it; a long one goes back to the caller (Temporal's next retry delay)."""
+        behind it; a long one goes back to the caller (`RateLimited`)."""
         waited = 0.0
         async with self.pacer.slot(chat_id):
             while True:
@@ -130,7 +134,7 @@ class TelegramDelivery:
                 ids.append(await self._call(message.chat_id, method, item))
                 if on_sent is not None:
                     on_sent(index + 1)
-        except ApplicationError:
+        except TelegramFailure:
             raise
         except Exception as exc:
             raise telegram_error(exc, self.secret) from None

@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from core.errors import Refusal
 from core.jobs.models import (
@@ -46,6 +46,7 @@ from core.temporal import (
     SA_REPORT_CHAT_ID,
     SA_SCHEDULE_ID,
     SA_WORKER_NAME,
+    not_found_as,
 )
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,8 @@ class JobClient:
         return self.client.get_workflow_handle(job_id)
 
     async def describe(self, job_id: str) -> WorkflowExecutionDescription:
-        try:
+        with not_found_as(JobNotFoundError(f"no job {job_id}")):
             return await self.handle(job_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFoundError(f"no job {job_id}") from None
-            raise
 
     async def status(
         self, job_id: str, desc: WorkflowExecutionDescription | None = None
@@ -232,16 +229,12 @@ async def started_spec(client: Client, job_id: str) -> JobSpec:
     """The spec a job was started with (its first history event). JobNotFoundError when
     Temporal has no such job; JobSpecUnreadable when its input is not a spec this version
     reads; any other Temporal error raises as it is."""
-    try:
+    with not_found_as(JobNotFoundError(f"no job {job_id}")):
         async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             break
         else:
             raise JobNotFoundError(f"no job {job_id}")
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise JobNotFoundError(f"no job {job_id}") from None
-        raise
     try:
         values = await client.data_converter.decode(payloads, [JobSpec])
         return values[0]  # type: ignore[no-any-return]

@@ -22,7 +22,6 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from core.jobs.client import JobNotFoundError
 from core.jobs.timeline import (
@@ -37,7 +36,7 @@ from core.jobs.timeline import (
     Told,
 )
 from core.store import ReportLedgerStore
-from core.temporal import SA_JOB_STATUS
+from core.temporal import SA_JOB_STATUS, not_found_as
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +60,8 @@ async def read_timeline(
 ) -> Timeline:
     """The job's timeline. `pending`: the running workflow's pending activities (from its
     describe), for the attempt that runs now."""
-    try:
+    with not_found_as(JobNotFoundError(f"no job {job_id}")):
         events = [e async for e in client.get_workflow_handle(job_id).fetch_history_events()]
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise JobNotFoundError(f"no job {job_id}") from None
-        raise
     if not events:
         raise JobNotFoundError(f"no job {job_id}")
     reader = _HistoryReader(client, events[0].event_time.ToDatetime())

@@ -24,13 +24,14 @@ from core.db import Database
 from core.devserver import DevServer
 from core.jobs.messages import SUMMARY_HEAD
 from core.tables import ReportLedger
+from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import INTERNALS, assert_no_internals
+from tests.support.jobs import start_without_card
 from tests.support.llm_server import Mode, ScriptedLLM, text
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
-from worker_main import open_runtime
 
 SUMMARY = "SUMMARY-WORDS: seq printed twelve numbers, all fine."
 MODEL_DELAY = 2.0
@@ -213,7 +214,7 @@ async def test_the_console_gets_the_summary_as_a_follow_up(
         )
         async with running_stack(settings, namespace, bot=False) as stack:
             spec = stack.operator.planner.exec_job("seq 7301 7312", chat_id=ALLOWED_USER)
-            await stack.operator.start_now(spec, "test")
+            await start_without_card(stack.operator, spec, "test")
             printed: list[str] = []
 
             def seen(words: str) -> Callable[[], bool]:
@@ -260,7 +261,7 @@ async def test_a_crash_between_result_and_summary_tells_the_result_once(
             try:
                 spawn_operator("operator1.log")
                 spec = runtime.operator().planner.exec_job("seq 7401 7412", chat_id=chat)
-                await runtime.operator().start_now(spec, "test")
+                await start_without_card(runtime.operator(), spec, "test")
                 await botapi.wait_for_shown(result_of("7412", chat), timeout=60)
                 # The result is told and recorded (a kill before that is the result path's own
                 # case: it may repeat the result, never lose it).

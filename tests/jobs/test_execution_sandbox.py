@@ -44,6 +44,9 @@ from core.process import supervise
 from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import EXECUTION_QUEUE
 from core.workspace import workspace_dir
+from hbo.isolated import run_isolated
+from hbo.isolated_worker import cmd_isolated_worker, isolated_settings
+from hbo.workers import split_queues
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.namespaces import new_namespace
@@ -61,7 +64,6 @@ from tests.support.stack import (
     make_settings,
     running_stack,
 )
-from worker_main import cmd_isolated_worker, isolated_settings, run_isolated, split_queues
 
 FAKE_OPENAI_KEY = "sk-fake-operator-secret-5b1c"
 FAKE_TEMPORAL_KEY = "tmprl-fake-operator-secret-77ad"

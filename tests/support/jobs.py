@@ -13,6 +13,13 @@ from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySp
 from tests.support.visibility import wait_visible
 
 
+async def start_without_card(operator: Operator, spec: JobSpec, why: str = "test") -> None:
+    """Start a job as a transport would whose card could not be posted: the operator's start,
+    then "posted, no message ids" (the job then tells its result as a new message)."""
+    for reply in await operator.start_job(spec, why):
+        await operator.reply_posted(reply, [])
+
+
 def fast_retries(spec: JobSpec, max_attempts: int = 2, step: int | None = None) -> JobSpec:
     """Short retry intervals so recovery tests take seconds."""
     retry = RetrySpec(

@@ -36,9 +36,10 @@ from core import activity_stubs
 from core.devserver import DevServer
 from core.jobs.models import StepInput, StepOutput
 from core.registry import WorkerRegistry
+from hbo.runtime import open_runtime
+from hbo.workers import all_queues, build_workers
 from tests.support.namespaces import new_namespace
 from tests.support.stack import make_settings
-from worker_main import all_queues, build_workers, open_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = Path(__file__).resolve().parent / "histories"

@@ -1,8 +1,8 @@
 """The execution queue's child process (`hbo isolated-worker`): Temporal workers for the queues
 that run commands, in a process that holds no secret.
 
-Started by `worker_main.run_isolated` as `python isolated_worker.py isolated-worker --queue Q
---worker module:attr …`: a module of its own, so the child imports only what running commands
+Started by `hbo.isolated.run_isolated` as `python -m hbo.isolated_worker isolated-worker --queue
+Q --worker module:attr …`: a module of its own, so the child imports only what running commands
 needs — the Temporal SDK, the settings, and the worker definitions it is given (`--worker`, the
 ones on its queues) — and not the bot, the LLM clients, the database or the charts the parent
 holds. That is most of its memory (see docs/decisions/053-repeats-judged-by-cause-and-a-lean-
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,6 +29,7 @@ from core.process import scrub_environ_block, set_not_dumpable
 from core.registry import WorkerRegistry, discover_workers, load_workers
 from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import connect
+from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped
 
 log = logging.getLogger("hbo")
 
@@ -65,13 +64,6 @@ def _registry(settings: Settings, specs: Sequence[str]) -> WorkerRegistry:
     return load_workers(specs) if specs else discover_workers(settings.worker_plugins)
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 async def cmd_isolated_worker(
     queues: Sequence[str],
     *,
@@ -94,7 +86,7 @@ async def cmd_isolated_worker(
 
         install_sdk_metrics(sdk_metrics_port, process="isolated-worker")
     stop = asyncio.Event()
-    _install_signal_handlers(stop)
+    install_signal_handlers(stop)
     client = await connect(settings)
     registry = _registry(settings, workers)
     running = []
@@ -106,16 +98,8 @@ async def cmd_isolated_worker(
             for activity in definition.activities(settings)
         ]
         running.append(make_worker(client, queue, [], activities))
-    tasks = [asyncio.create_task(worker.run()) for worker in running]
     log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
-    try:
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await asyncio.gather(*(w.shutdown() for w in running), return_exceptions=True)
-        await asyncio.gather(*tasks, return_exceptions=True)
-    failures = [t.exception() for t in done if t is not stopper and not t.cancelled()]
-    failures = [f for f in failures if f is not None]
+    failures = await poll_until_stopped(running, stop)
     for failure in failures:
         log.error("an isolated worker stopped: %r", failure)
     return 1 if failures else 0
@@ -155,10 +139,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
     # As `hbo` does: skip the interpreter's teardown, which the SDK's native threads can abort.
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
+    leave(main())
