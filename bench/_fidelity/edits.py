@@ -152,7 +152,14 @@ def judge_edits(
             cause = _cause(earlier[key], call, kills)
             what = f"chat {call.chat_id} message {call.message_id} at {_clock(call.at)}"
             if cause is None:
-                note(v.not_modified_items, f"{what}: the same edit had not taken effect before")
+                landed = next((e for e in reversed(earlier[key]) if e.took_effect), None)
+                why = (
+                    f"no hidden 5xx or kill of an editor since the same edit took effect at "
+                    f"{_clock(landed.at)}"
+                    if landed is not None
+                    else "no identical edit of it had taken effect before"
+                )
+                note(v.not_modified_items, f"{what}: {why}")
             else:
                 v.not_modified_designed += 1
                 note(v.designed_items, f"{what}: {cause}")

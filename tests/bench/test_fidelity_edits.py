@@ -55,7 +55,12 @@ def test_a_not_modified_edit_with_no_cause_fails_the_run() -> None:
     assert (verdict.edits.not_modified, verdict.edits.undesigned_not_modified) == (1, 1)
     assert not verdict.edits.ok and not verdict.ok
     assert verdict.edits.not_modified_items == [
-        "chat 1001 message 7 at 12:00:02.000: the same edit had not taken effect before"
+        "chat 1001 message 7 at 12:00:02.000: no hidden 5xx or kill of an editor since the "
+        "same edit took effect at 12:00:00.000"
+    ]
+    unknown = judge([], [], attempts=[refused(T0 + 2)]).edits.not_modified_items
+    assert unknown == [
+        "chat 1001 message 7 at 12:00:02.000: no identical edit of it had taken effect before"
     ]
     assert "not-modified 1 (designed 0)" in verdict.line()
     assert judge([], [], attempts=attempts[:1]).ok  # the edit alone breaks no rule
