@@ -12,13 +12,18 @@ against Temporal's own histories (bench/_fidelity/judge.py).
 
 Writes DIR/report.md, DIR/timeline.png, DIR/kills.csv (every kill: time, role, pid, process,
 the ledger claims live just before it) and DIR/sends.csv (every send and edit: time, chat,
-method, status, whether an error answer hid a delivery), and ends with one line:
+method, status, whether an error answer hid a delivery, the message an edit names, whether it
+was answered "message is not modified", whether it was a live card's refresh), and ends with
+one line:
 
     fidelity: jobs N, kills K, lost L, duplicated D (designed: kill A, 5xx B), misrouted M, ...
 
 Exit status 0 exactly when the hard rules hold: nothing lost or misrouted, no silent-policy or
 quiet-hour violation, no leak, every repeat designed (a kill of its sender or a 5xx that hid
-its delivery between the send and the ledger's confirm), every job finished.
+its delivery between the send and the ledger's confirm), every job finished, no edit answered
+"message is not modified" unless the same edit had taken effect unbeknown to its sender (a
+hidden 5xx, a kill), no live card refresh sent while its group's last 60 s already held 20
+messages and edits (bench/_fidelity/edits.py).
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ What counts (all times are wall-clock seconds):
   heartbeat alerts identical to one already delivered to the same target.
 - *latency*: final state (its search-attribute upsert in the history) → first report of it,
   minus the time the chat spent waiting out `retry_after`s in between.
+- *card edits* (bench/_fidelity/edits.py): edits per chat, "message is not modified" answers
+  judged by cause, each group's fullest minute, no live card refresh into a full one, and the
+  worst latency of a result that came right after an edit in its chat.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 from temporalio.converter import default as default_converter
 
+from bench._fidelity.edits import EditVerdict, ResultPoint, judge_edits
+from bench._fidelity.records import HEARTBEAT_HEADER, Delivery, Kill, SendAttempt
 from core.jobs.models import JobSpec, JobState, NotifyPolicy, parse_ledger_status
 
 JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
@@ -57,7 +62,6 @@ _STATES = "started|running|needs attention|completed|failed|cancelled"
 PUSH_HEADER = re.compile(rf"^\S+\s+({JOB_ID}) · ({_STATES})\b")
 DIGEST_LINE = re.compile(rf"^\S+\s+({JOB_ID}) ({_STATES})$", re.MULTILINE)
 ANY_JOB = re.compile(JOB_ID)
-HEARTBEAT_HEADER = "🫀 Heartbeat"
 LEAK = re.compile(
     r"\bHEARTBEAT_OK\b|</?(?:b|i|u|s|code|pre|strong|em|br)\s*/?>|&nbsp;|\*\*|^br>",
     re.MULTILINE,
@@ -118,62 +122,12 @@ class JobTruth:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One message (or document) the emulator recorded as delivered."""
-
-    chat_id: int
-    thread_id: int | None
-    text: str  # as displayed (tags stripped, entities decoded); "" for a captionless document
-    at: float
-    hidden_status: int | None = None
-    message_id: int = 0
-
-    @property
-    def place(self) -> tuple[int, int | None]:
-        return self.chat_id, self.thread_id
-
-    @property
-    def from_heartbeat(self) -> bool:
-        return self.text.startswith(HEARTBEAT_HEADER)
-
-
-@dataclass(frozen=True)
 class RateWait:
     """A 429 answered to a call for `chat_id` at `at`: the chat waits `seconds`."""
 
     chat_id: int
     at: float
     seconds: float
-
-
-@dataclass(frozen=True)
-class Kill:
-    """A SIGKILL the harness sent: when (wall clock, just before the signal), which role and
-    process, and the ledger claims that were live just before it (what a sender held)."""
-
-    at: float
-    role: str
-    pid: int | None = None
-    process: str = ""
-    held: tuple[str, ...] = ()  # "job-x running" per live claim
-    aimed: bool = False  # waited for a claimed, unconfirmed ledger row
-
-
-@dataclass(frozen=True)
-class SendAttempt:
-    """One Bot API call that sends or edits a message, with its outcome: `status` as answered;
-    `applied` when the call took effect although the answer was an error (a hidden 5xx)."""
-
-    at: float
-    chat_id: int | None
-    method: str
-    status: int
-    applied: bool = False
-    text: str = ""
-
-    @property
-    def hid_delivery(self) -> bool:
-        return self.applied and self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -243,6 +197,8 @@ class Verdict:
     spurious_retries: int = 0
     confirms_missing: int = 0  # repeats whose confirm the harness did not see
     latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
+    result_points: list[ResultPoint] = field(default_factory=list)  # each first final report
+    edits: EditVerdict = field(default_factory=EditVerdict)  # card edits (bench/_fidelity/edits)
     lost_jobs: set[str] = field(default_factory=set)
     lost_items: list[str] = field(default_factory=list)
     duplicate_items: list[str] = field(default_factory=list)  # undesigned (a broken rule)
@@ -277,7 +233,9 @@ class Verdict:
     @property
     def ok(self) -> bool:
         """The hard rules: nothing lost or misrouted, no silent or quiet violation, no leak,
-        every repeat designed (its cause on record), every job finished (so it was judged)."""
+        every repeat designed (its cause on record), every job finished (so it was judged),
+        no edit that changed nothing without a cause, no live card edit into a full group
+        minute."""
         return (
             self.lost == 0
             and self.misrouted == 0
@@ -286,6 +244,7 @@ class Verdict:
             and self.leaks == 0
             and self.duplicated == self.designed
             and self.unfinished == 0
+            and self.edits.ok
         )
 
     def line(self) -> str:
@@ -296,7 +255,10 @@ class Verdict:
             f"misrouted {self.misrouted}, silent-violations {self.silent}, "
             f"quiet-violations {self.quiet}, leaks {self.leaks}, "
             f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms, "
-            f"spurious-retries {self.spurious_retries}"
+            f"spurious-retries {self.spurious_retries}, "
+            f"not-modified {self.edits.undesigned_not_modified} "
+            f"(designed {self.edits.not_modified_designed}), "
+            f"live-edits-over-budget {self.edits.live_over_budget}"
         )
 
 
@@ -458,6 +420,9 @@ def judge(
                 waited = _waited(waits_by_chat.get(truth.chat_id, []), truth.final_at, first.at)
                 ms = max(0.0, first.at - truth.final_at - waited) * 1000
                 v.latency_points.append((truth.final_at, ms))
+                v.result_points.append(
+                    ResultPoint(truth.job_id, first.chat_id, first.message_id, first.at, ms)
+                )
         for retry in truth.retries:
             v.retries_after_timeout += 1
             if not causes.worker_died(retry, server_restarts):
@@ -467,6 +432,7 @@ def judge(
                     f"{retry.job_id} {retry.activity}: {retry.timeout} timeout, retried at "
                     f"{_clock(retry.retried_at)} with no kill of its worker or server restart",
                 )
+    v.edits = judge_edits(attempts, v.result_points, kills=kills, limit=limit)
     return v
 
 

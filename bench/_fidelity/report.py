@@ -16,6 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench._fidelity.deploy import Event
+from bench._fidelity.edits import (
+    EDIT_BEFORE_RESULT_SECONDS,
+    GROUP_PER_MINUTE,
+    EditVerdict,
+)
 from bench._fidelity.judge import Delivery, JobTruth, Kill, SendAttempt, Verdict
 
 
@@ -225,6 +230,7 @@ def markdown(
         f"| latency final state → message p50 / p99 | {verdict.p50:.0f} / {verdict.p99:.0f} ms | "
         "goal p99 ≤ 5000 ms |",
         f"| messages delivered (all chats) | {verdict.messages} | |",
+        *_edit_figures(verdict.edits),
         "",
         "## The run",
         "",
@@ -275,7 +281,70 @@ def markdown(
     lines += _items("Leaks", verdict.leak_items, verdict.leaks)
     lines += _items("Unchanged state", verdict.unchanged_items, verdict.unchanged)
     lines += _items("Unfinished", verdict.unfinished_items, verdict.unfinished)
+    lines += _items(
+        '"Message is not modified" with no cause on record (a broken rule)',
+        verdict.edits.not_modified_items,
+        verdict.edits.undesigned_not_modified,
+    )
+    lines += _items(
+        '"Message is not modified" after the same edit took effect, each with its cause',
+        verdict.edits.designed_items,
+        verdict.edits.not_modified_designed,
+    )
+    lines += _items(
+        "Live card edits sent into a full group minute (a broken rule)",
+        verdict.edits.over_budget_items,
+        verdict.edits.live_over_budget,
+    )
+    lines += _edits_per_chat(verdict.edits)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _edit_figures(edits: EditVerdict) -> list[str]:
+    worst = edits.worst_group
+    group = f"{worst.worst} (group {worst.chat_id}, at {_stamp(worst.ends_at)})" if worst else "0"
+    after = edits.worst_after_edit
+    delayed = (
+        f"{after.ms:.0f} ms ({after.job_id}) vs p50 of all {edits.p50_ms:.0f} ms"
+        if after
+        else f"none (p50 of all {edits.p50_ms:.0f} ms)"
+    )
+    return [
+        f"| card edits that took effect (of them live card refreshes) | {edits.edits} "
+        f"({edits.live}) | |",
+        f'| edits answered "message is not modified" | {edits.not_modified} | '
+        "only after the same edit took effect (a hidden 5xx or a kill) |",
+        f"| of them with no cause on record | {edits.undesigned_not_modified} | must be 0 |",
+        f"| most messages + edits in a group's 60 s | {group} | reported; Telegram's limit "
+        f"{GROUP_PER_MINUTE} |",
+        f"| live card refreshes sent when the group's 60 s already held {GROUP_PER_MINUTE} | "
+        f"{edits.live_over_budget} | must be 0 |",
+        f"| other edits sent into a full group minute | {edits.edits_over_budget} | reported |",
+        f"| results with an edit in their chat in the {EDIT_BEFORE_RESULT_SECONDS:.0f} s before "
+        f"(a live refresh) | {edits.results_after_edit} ({edits.results_after_live_edit}) "
+        f"of {edits.results} | |",
+        f"| worst latency of a result right after an edit | {delayed} | reported |",
+    ]
+
+
+def _edits_per_chat(edits: EditVerdict) -> list[str]:
+    """Edits per chat: every edit call, those that took effect, live refreshes, not modified;
+    for a group, its fullest minute."""
+    if not edits.chats:
+        return []
+    lines = [
+        f"### Card edits per chat ({len(edits.chats)} chats)",
+        "",
+        "| chat | edit calls | took effect | live | not modified | fullest group minute |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for chat_id, chat in sorted(edits.chats.items()):
+        group = edits.groups.get(chat_id)
+        lines.append(
+            f"| {chat_id} | {chat.calls} | {chat.applied} | {chat.live} | {chat.not_modified} "
+            f"| {group.worst if group else ''} |"
+        )
+    return [*lines, ""]
 
 
 def _stamp(at: float) -> str:
@@ -312,6 +381,28 @@ def write_records(out: Path, kills: Sequence[Kill], attempts: Sequence[SendAttem
             )
     with (out / "sends.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["at_utc", "chat_id", "method", "status", "delivered_despite_error"])
+        writer.writerow(
+            [
+                "at_utc",
+                "chat_id",
+                "method",
+                "status",
+                "delivered_despite_error",
+                "message_id",
+                "not_modified",
+                "live_card",
+            ]
+        )
         for a in attempts:
-            writer.writerow([_stamp(a.at), a.chat_id, a.method, a.status, int(a.applied)])
+            writer.writerow(
+                [
+                    _stamp(a.at),
+                    a.chat_id,
+                    a.method,
+                    a.status,
+                    int(a.applied),
+                    "" if a.message_id is None else a.message_id,
+                    int(a.not_modified),
+                    int(a.live),
+                ]
+            )

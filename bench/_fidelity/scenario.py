@@ -63,8 +63,15 @@ RECURRING_SECONDS = 30
 PRESS_CHECK_SECONDS = 10.0
 PRESS_ATTEMPTS = 6
 
+# A "live" job runs LIVE_TICKS × 0.5 s: past LIVE_CARD_AFTER_SECONDS, so its card goes live and
+# gets a few refreshes, LIVE_CARD_INTERVAL_SECONDS apart.
+LIVE_TICKS = 16
+LIVE_CARD_AFTER_SECONDS = 2
+LIVE_CARD_INTERVAL_SECONDS = 2
+
 TASK_SCRIPT = '''"""A fidelity job step: behaves as its kind says (run in the job's workspace)."""
 import os, sys, time
+LIVE_TICKS = @LIVE_TICKS@
 kind, n = sys.argv[1], sys.argv[2]
 runs = int(open("runs").read()) if os.path.exists("runs") else 0
 open("runs", "w").write(str(runs + 1))
@@ -77,6 +84,10 @@ elif kind == "fail_retry" and runs < 3:
 elif kind in ("fail_cancel", "fail_wait"):
     print(f"job {n}: failure")
     sys.exit(1)
+elif kind == "live":
+    for i in range(LIVE_TICKS):
+        print(f"job {n}: step {i} of {LIVE_TICKS}", flush=True)
+        time.sleep(0.5)
 elif kind == "slow":
     for i in range(60):
         print(f"job {n}: tick {i}", flush=True)
@@ -84,7 +95,7 @@ elif kind == "slow":
 else:
     time.sleep(int(n) % 7 / 10)
     print(f"job {n}: ok")
-'''
+'''.replace("@LIVE_TICKS@", str(LIVE_TICKS))
 KIND_RE = re.compile(r"fidtask\.py (\w+) (\d+)")
 
 
@@ -125,7 +136,8 @@ def make_targets(sets: int) -> tuple[Target, ...]:
 
 # (kind, how it is asked for, notify policy, weight)
 MIX: tuple[tuple[str, str, NotifyPolicy, int], ...] = (
-    ("ok", "chat", NotifyPolicy.state_changes, 34),
+    ("ok", "chat", NotifyPolicy.state_changes, 30),
+    ("live", "chat", NotifyPolicy.state_changes, 4),  # runs past the live-card threshold
     ("long", "chat", NotifyPolicy.state_changes, 6),
     ("fail_retry", "chat", NotifyPolicy.state_changes, 8),
     ("fail_cancel", "chat", NotifyPolicy.state_changes, 6),
@@ -580,6 +592,7 @@ class Scenario:
                 continue
             chat = call.params.get("chat_id")
             text = call.params.get("text") or call.params.get("caption") or ""
+            message = call.params.get("message_id")
             out.append(
                 SendAttempt(
                     self.wall(call.at),
@@ -588,6 +601,8 @@ class Scenario:
                     call.status,
                     call.applied,
                     str(text),
+                    call.description or "",
+                    message if isinstance(message, int) else None,
                 )
             )
         return out
@@ -683,5 +698,9 @@ def deployment_env(emu: BotApiEmulator, targets: tuple[Target, ...]) -> dict[str
         # The day is compressed: recurring jobs fire every 30 s (the product's floor is 60 s).
         "SCHEDULE_MIN_INTERVAL_SECONDS": "10",
         "TASK_MAX_RUN_SECONDS": "120",
+        # Cards go live sooner and refresh more often than by default, so a compressed day's
+        # long jobs (8 s) get live cards, and their edits meet the chats' other messages.
+        "LIVE_CARD_AFTER_SECONDS": str(LIVE_CARD_AFTER_SECONDS),
+        "LIVE_CARD_INTERVAL_SECONDS": str(LIVE_CARD_INTERVAL_SECONDS),
         "LOG_LEVEL": "WARNING",
     }
