@@ -28,6 +28,9 @@ class HeartbeatPlan(BaseModel):
 
     target: HeartbeatTarget
     exists: bool = True
+    # Nothing to watch (no running or unreported job, no checklist items, no trigger, not
+    # fired by hand): the run ends here, with no further activity, no LLM call and no log entry.
+    idle: bool = False
     config: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     target_name: str = ""
     run_number: int = 1

@@ -67,6 +67,13 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempt
 # running on its own; firing after the worker has stopped, it panics in the SDK's runtime
 # ("receive half not dropped"), and a worker stopping mid-backoff waits out every attempt first.
 LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
+# Runs since this patch take their steps (prepare, gather, prompt, duplicates, record) as
+# ordinary activities: a local activity keeps its workflow task open while it runs, so under a
+# herd of ticks queued in one worker a single workflow task took seconds (TMPRL1104). Runs
+# recorded before keep their local activities on replay.
+STEPS_AS_ACTIVITIES = "heartbeat-steps-as-activities"
+STEP_TIMEOUT = timedelta(seconds=60)
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 SEND_RETRY = calls.delivery_retry(10, "BadToken")
 AGENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -139,20 +146,40 @@ def preamble_for(plan: HeartbeatPlan, changes: ChangeSet, now: datetime) -> str:
     )
 
 
+IDLE_REASON = "nothing to watch: no running or unreported job, no checklist items, no trigger"
+
+
 @workflow.defn(name="HeartbeatWorkflow")
 class HeartbeatWorkflow:
+    def __init__(self) -> None:
+        self._as_activities = False
+
+    async def _step(self, name: str, arg: Any, result_type: type[Any]) -> Any:
+        """One of the run's short database/file steps, on this worker's operator queue."""
+        if self._as_activities:
+            return await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                task_queue=OPERATOR_QUEUE,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+        return await workflow.execute_local_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
+
     @workflow.run
     async def run(self, target: HeartbeatTarget) -> HeartbeatRunSummary:
+        self._as_activities = workflow.patched(STEPS_AS_ACTIVITIES)
         run = _Run(target=target, started_at=workflow.now())
         try:
-            plan = await workflow.execute_local_activity(
-                "heartbeat.prepare",
-                target,
-                result_type=HeartbeatPlan,
-                start_to_close_timeout=LOCAL_TIMEOUT,
-                retry_policy=LOCAL_RETRY,
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-            )
+            plan = await self._step("heartbeat.prepare", target, HeartbeatPlan)
         except FailureError as err:
             if isinstance(err, CancelledError):
                 raise
@@ -161,6 +188,8 @@ class HeartbeatWorkflow:
             return await self._finish(plan, run)
         if not plan.exists:
             return HeartbeatRunSummary(outcome="skipped", reason="no such heartbeat target")
+        if plan.idle:  # the one cheap check found nothing: no log entry, no further step
+            return HeartbeatRunSummary(outcome="silent", reason=IDLE_REASON)
         try:
             await self._run(plan, run)
         except FailureError as err:
@@ -210,14 +239,7 @@ class HeartbeatWorkflow:
         if config.workflow_id:
             await self._trigger_workflow(plan, run)
             return
-        prompt = await workflow.execute_local_activity(
-            "heartbeat.resolve_prompt",
-            plan,
-            result_type=PromptResolution,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-        )
+        prompt = await self._step("heartbeat.resolve_prompt", plan, PromptResolution)
         run.prompt_source = prompt.source
         for note in prompt.notes:
             run.note(note)
@@ -233,7 +255,7 @@ class HeartbeatWorkflow:
         await self._agent(plan, prompt, changes, run)
 
     async def _report_changes(self, plan: HeartbeatPlan, run: _Run) -> ChangeSet:
-        changes = await workflow.execute_local_activity(
+        changes = await self._step(
             "heartbeat.gather_changes",
             GatherRequest(
                 target=plan.target,
@@ -241,10 +263,7 @@ class HeartbeatWorkflow:
                 since=plan.changes_since,
                 topic_targets=plan.topic_targets,
             ),
-            result_type=ChangeSet,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            ChangeSet,
         )
         if changes.changes:
             report = await workflow.execute_activity(
@@ -376,13 +395,10 @@ class HeartbeatWorkflow:
         again (it is recorded as a duplicate), unless a person asked for this run."""
         if plan.fired or not texts:
             return texts
-        verdict = await workflow.execute_local_activity(
+        verdict = await self._step(
             "heartbeat.find_duplicates",
             DuplicateCheck(target=plan.target, texts=texts),
-            result_type=DuplicateVerdict,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            DuplicateVerdict,
         )
         earlier = [at for at in verdict.delivered_at if at is not None]
         if earlier:
@@ -438,7 +454,7 @@ class HeartbeatWorkflow:
 
     # --- the log -----------------------------------------------------------------------------
     async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:
-        record = await workflow.execute_local_activity(
+        record = await self._step(
             "heartbeat.record_run",
             RunRecord(
                 **run.model_dump(include=set(RunFigures.model_fields)),
@@ -449,10 +465,7 @@ class HeartbeatWorkflow:
                 outcome=run.outcome,
                 reason=run.reason,
             ).model_copy(update={"checked_until": None if run.error else run.checked_until}),
-            result_type=RecordResult,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            RecordResult,
         )
         reason = run.reason
         limit = plan.config.max_consecutive_failures
