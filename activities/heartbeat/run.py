@@ -103,9 +103,11 @@ class HeartbeatActivities:
             "changes_since": row.changes_checked_until,
         }
         plan["fired"] = await self.store.take_fire_request(target, now - FIRE_REQUEST_TTL)
-        if not plan["fired"] and await self._nothing_to_watch(target, config, row, now):
-            HEARTBEAT_IDLE_TICKS.inc()
-            return HeartbeatPlan(target=target, config=config, idle=True)
+        if not plan["fired"]:
+            idle = await self._nothing_to_watch(target, config, row, now)
+            if idle is not None:
+                HEARTBEAT_IDLE_TICKS.inc()
+                return HeartbeatPlan(target=target, config=config, idle=True, idle_note=idle)
         plan["busy_reason"] = busy_reason(
             now,
             chat.last_activity_at if chat else None,
@@ -138,20 +140,23 @@ class HeartbeatActivities:
 
     async def _nothing_to_watch(
         self, target: HeartbeatTarget, config: HeartbeatConfig, row: Any, now: datetime
-    ) -> bool:
+    ) -> str | None:
         """No trigger workflow, no checklist or prompt with something to follow, and no job of
         the chat running or closed since the last check (one visibility count): a run would
-        find nothing to say. A topic's jobs are counted with their chat's (never idle wrongly)."""
+        find nothing to say. A topic's jobs are counted with their chat's (never idle wrongly).
+        None when there is something to watch, else a note ("" or what the check did)."""
         if config.workflow_id:
-            return False
+            return None
         prompt = await self.resolve_prompt(HeartbeatPlan(target=target, config=config))
         if prompt.runnable:
-            return False
+            return None
         since = (row.changes_checked_until or now - FIRST_LOOKBACK) - VISIBILITY_MARGIN
         query = chat_jobs_query(
             target.chat_id, f"ExecutionStatus = 'Running' OR {closed_since(since)}"
         )
-        return (await self.deps.client.count_workflows(query)).count == 0
+        if (await self.deps.client.count_workflows(query)).count:
+            return None
+        return "; ".join(prompt.notes) if prompt.created else ""
 
     async def _history(
         self, target: HeartbeatTarget, config: HeartbeatConfig, plan: dict[str, Any]

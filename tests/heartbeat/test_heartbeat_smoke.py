@@ -18,13 +18,14 @@ async def test_an_idle_heartbeat_is_silent_and_free(hb: Harness, llm: ScriptedLL
     chat = hb.new_chat()
     target = await hb.target(chat)
     summary, steps = await run_with_steps(hb, target)
-    assert (summary.outcome, summary.reason) == ("silent", IDLE_REASON), summary
+    assert summary.outcome == "silent" and summary.reason.startswith(IDLE_REASON), summary
+    assert "created HEARTBEAT.md" in summary.reason
     assert steps == ["heartbeat.prepare"]
     # The check created HEARTBEAT.md from the template; it has no items.
     checklist = hb.settings.workspaces_dir / target.workspace_folder / "HEARTBEAT.md"
     assert checklist.is_file()
     second, steps = await run_with_steps(hb, target)
-    assert second.outcome == "silent" and steps == ["heartbeat.prepare"]
+    assert (second.outcome, second.reason, steps) == ("silent", IDLE_REASON, ["heartbeat.prepare"])
     assert llm.requests == []
     assert hb.sent_to(chat) == []
     assert await hb.store.recent_runs(target) == []

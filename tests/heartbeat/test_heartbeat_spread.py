@@ -69,7 +69,8 @@ async def test_many_targets_are_spread_and_idle_ones_cost_one_step(
             ]
 
     results = await asyncio.gather(*(tick(t) for t in targets))
-    assert {(s.outcome, s.reason) for s, _ in results} == {("silent", IDLE_REASON)}
+    assert {s.outcome for s, _ in results} == {"silent"}
+    assert all(s.reason.startswith(IDLE_REASON) for s, _ in results)
     # The patch marker (this run's step kind), then one activity; no local activity at all.
     assert {tuple(steps) for _, steps in results} == {("core_patch", "heartbeat.prepare")}
     assert llm.requests == []

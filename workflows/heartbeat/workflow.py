@@ -155,13 +155,12 @@ class HeartbeatWorkflow:
         self._as_activities = False
 
     async def _step(self, name: str, arg: Any, result_type: type[Any]) -> Any:
-        """One of the run's short database/file steps, on this worker's operator queue."""
+        """One of the run's short database/file steps."""
         if self._as_activities:
             return await workflow.execute_activity(
                 name,
                 arg,
-                result_type=result_type,
-                task_queue=OPERATOR_QUEUE,
+                result_type=result_type,  # on this run's own task queue
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             )
@@ -189,7 +188,8 @@ class HeartbeatWorkflow:
         if not plan.exists:
             return HeartbeatRunSummary(outcome="skipped", reason="no such heartbeat target")
         if plan.idle:  # the one cheap check found nothing: no log entry, no further step
-            return HeartbeatRunSummary(outcome="silent", reason=IDLE_REASON)
+            reason = "; ".join([IDLE_REASON, *([plan.idle_note] if plan.idle_note else [])])
+            return HeartbeatRunSummary(outcome="silent", reason=reason)
         try:
             await self._run(plan, run)
         except FailureError as err:
