@@ -86,6 +86,10 @@ BOT_POLL_SLACK_SECONDS = 60.0
 
 # Task queues whose workers run commands: each runs in a child process without the secrets.
 ISOLATED_QUEUES = (EXECUTION_QUEUE,)
+# Workflow tasks a worker takes at a time. A task counts from the moment the worker polls it, so
+# with the SDK's default (100) a herd of due heartbeats sat inside one worker for seconds each
+# (TMPRL1104); with a few, the rest wait on the server, where waiting costs no task time.
+WORKFLOW_TASK_SLOTS = 4
 SCRIPT = os.path.abspath(__file__)
 
 
@@ -242,6 +246,7 @@ def _worker(
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=3),
         max_task_queue_activities_per_second=activities_per_second,
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
     )
 
 

@@ -84,7 +84,7 @@ from core.temporal import (
     SA_WORKER_NAME,
 )
 from tests.support.stack import free_port, make_settings
-from worker_main import open_runtime, queue_contents
+from worker_main import WORKFLOW_TASK_SLOTS, open_runtime, queue_contents
 
 IDLE_QUEUE = "bench-nobody-polls-this"
 
@@ -416,6 +416,7 @@ async def run_bench(
             activities=activities[queue],
             interceptors=[steps],
             graceful_shutdown_timeout=timedelta(seconds=3),
+            max_concurrent_workflow_tasks=args.workflow_task_slots,
         )
         for queue in activities
     ]
@@ -426,6 +427,7 @@ async def run_bench(
             workflows=[BaselineWorkflow],
             activities=[noop],
             interceptors=[steps],
+            max_concurrent_workflow_tasks=args.workflow_task_slots,
         )
     )
     tasks = [asyncio.create_task(w.run()) for w in workers]
@@ -490,6 +492,8 @@ async def measure(
         f"{args.jobs_per_chat} per chat (running + closed since the last check)"
     )
 
+    if args.skip_bounded:
+        return
     sent_before, llm_before = len(sender.messages), llm.requests
     started = time.perf_counter()
     results = await bounded(
@@ -725,6 +729,17 @@ if __name__ == "__main__":
     parser.add_argument("--changed", type=float, default=0.01, help="share of jobs changed")
     parser.add_argument("--running", type=float, default=0.05, help="share of jobs running")
     parser.add_argument("--concurrency", type=int, default=50, help="ticks in flight at once")
+    parser.add_argument(
+        "--workflow-task-slots",
+        type=int,
+        default=WORKFLOW_TASK_SLOTS,
+        help="workflow tasks a worker takes at a time (the SDK's default is 100)",
+    )
+    parser.add_argument(
+        "--skip-bounded",
+        action="store_true",
+        help="leave out the pass of all targets `--concurrency` at a time (the herd covers it)",
+    )
     parser.add_argument("--interval-minutes", type=int, default=15, help="the heartbeat cadence")
     parser.add_argument(
         "--spread-seconds", type=int, default=60, help="how long the spread load runs"
