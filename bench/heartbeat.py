@@ -633,6 +633,7 @@ async def measure_load(
     """Herd and spread, each beside the bare workflow under the same load; an idle chat's
     cost; memory."""
     sample = args.history_sample
+    herd_n = min(len(chats), args.herd)
     print(f"load ({len(chats)} chats; lag = due time → the tick's first step):")
 
     def at_once(make: Callable[[int], tuple[str, Any]], n: int) -> list[tuple[float, str, Any]]:
@@ -642,21 +643,21 @@ async def measure_load(
     bare = await run_load(
         client,
         Load("bare workflow, herd"),
-        at_once(lambda i: bare_start(client, i, "herd"), len(chats)),
+        at_once(lambda i: bare_start(client, i, "herd"), herd_n),
         steps,
         server_pid,
         sample,
     )
-    print(Load("bare workflow, herd").line(bare))
+    print(Load(f"bare workflow, herd ({herd_n})").line(bare))
     herd = await run_load(
         client,
-        Load("heartbeat, herd (all due at once)"),
-        at_once(lambda i: heartbeat_start(client, chats[i], "herd"), len(chats)),
+        Load(f"heartbeat, herd ({herd_n} due at once)"),
+        at_once(lambda i: heartbeat_start(client, chats[i], "herd"), herd_n),
         steps,
         server_pid,
         sample,
     )
-    print(Load("heartbeat, herd (all due at once)").line(herd, bare))
+    print(Load(f"heartbeat, herd ({herd_n} due at once)").line(herd, bare))
 
     # Spread: each target at its own offset, at the real rate of len(chats) over the interval.
     every = timedelta(minutes=args.interval_minutes)
@@ -739,6 +740,9 @@ if __name__ == "__main__":
         "--skip-bounded",
         action="store_true",
         help="leave out the pass of all targets `--concurrency` at a time (the herd covers it)",
+    )
+    parser.add_argument(
+        "--herd", type=int, default=2000, help="targets due at one instant in the herd load"
     )
     parser.add_argument("--interval-minutes", type=int, default=15, help="the heartbeat cadence")
     parser.add_argument(
