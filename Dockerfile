@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# bubblewrap: every command runs in its sandbox (EXECUTION_SANDBOX=auto); the compose file's
+# worker-execution service gives the container what bubblewrap needs to start there.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 
 # Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.

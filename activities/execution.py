@@ -16,18 +16,19 @@ import signal
 import time
 from collections import deque
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.sandbox import choose_sandbox
+from activities.sandbox import RunAs, choose_sandbox, hand_over, plain_mode_notice
 from core.jobs.models import StepInput, StepOutput
 from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import EXECUTION_QUEUE
-from core.workspace import chat_dir_of, workspace_dir
+from core.workspace import Workspace, WorkspaceError, chat_folder_of
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 TAIL_LINES = 15
@@ -108,7 +109,9 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+async def _spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], run_as: RunAs | None
+) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
@@ -121,6 +124,11 @@ async def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> asyncio.sub
             # If this worker dies (even by SIGKILL), the command dies too instead of running on
             # unsupervised while Temporal retries the step elsewhere.
             preexec_fn=die_with_parent,
+            # Never root: the child drops to the unprivileged user before it execs the command
+            # (or bubblewrap), so every host file it reaches is checked as that user.
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
         )
     except FileNotFoundError:
         raise _bad_input(f"command not found: {argv[0]}") from None
@@ -155,9 +163,9 @@ class _Output:
                 )
             )
 
-    async def pump(self, log_file: Path) -> None:
+    async def pump(self, log: BinaryIO) -> None:
         assert self.proc.stdout is not None
-        with log_file.open("wb") as log:
+        with log:
             while chunk := await self.proc.stdout.read(65536):
                 log.write(chunk)
                 self.total += len(chunk)
@@ -190,12 +198,22 @@ async def run_command(
     env: dict[str, str],
     timeout_seconds: float,
     output_cap: int,
-    log_file: Path,
+    log: BinaryIO,
+    log_name: str,
     on_progress: object = None,
+    run_as: RunAs | None = None,
 ) -> CommandRun:
-    proc = await _spawn(argv, cwd, env)
+    """Run `argv`, its whole output streamed into `log` (opened by the caller, closed here;
+    `log_name` is what the result calls it). For a job it is a file that
+    `Workspace.open_log_for_write` made, so the command cannot point the operator's writes
+    anywhere by swapping the log for a link."""
+    try:
+        proc = await _spawn(argv, cwd, env, run_as)
+    except BaseException:
+        log.close()
+        raise
     output = _Output(proc, output_cap, on_progress)
-    reader = asyncio.create_task(output.pump(log_file))
+    reader = asyncio.create_task(output.pump(log))
     try:
         timed_out = await output.wait(timeout_seconds)
         await asyncio.wait_for(reader, 5.0)
@@ -213,9 +231,33 @@ async def run_command(
         output=output.captured.decode("utf-8", errors="replace"),
         output_bytes=output.total,
         truncated=output.total > len(output.captured),
-        log_file=log_file.name,
+        log_file=log_name,
         duration_seconds=round(time.monotonic() - output.started, 3),
     )
+
+
+class _LiveReport:
+    """Heartbeats the step's progress; once the step has run `after` seconds and its job shows a
+    card, tells the workflow once (signal `step_running_long`), which then keeps the card live.
+    A fast command sends no signal: its job's history stays as it was."""
+
+    def __init__(self, step: StepInput, after: float) -> None:
+        self.step, self.after = step, after
+        self.told = not step.live_card
+        self._task: asyncio.Task[None] | None = None
+
+    def beat(self, progress: ExecutionProgress) -> None:
+        activity.heartbeat(progress.model_dump())
+        if not self.told and progress.elapsed_seconds >= self.after:
+            self.told = True
+            self._task = asyncio.create_task(self._tell())
+
+    async def _tell(self) -> None:
+        try:
+            handle = activity.client().get_workflow_handle(self.step.job_id)
+            await handle.signal("step_running_long", self.step.step_index)
+        except Exception as exc:  # the card stays as it is; the step goes on
+            activity.logger.info("job %s: live card not asked for: %s", self.step.job_id, exc)
 
 
 class ExecutionActivities:
@@ -229,21 +271,44 @@ class ExecutionActivities:
             params = ExecutionParams.model_validate(step.params)
         except ValidationError as exc:
             raise _bad_input(f"invalid execution step: {exc.errors()[0]['msg']}") from None
+        if self.sandbox.refusal is not None:
+            # Fails closed: the sandbox was asked for and cannot start, so nothing runs; one
+            # attempt, and the chat reads why.
+            raise ApplicationError(self.sandbox.refusal, type="SandboxRefused", non_retryable=True)
         argv = build_argv(params, self.settings.execution_allow_shell)
-        cwd = workspace_dir(self.settings.workspaces_dir, step.workspace)
         info = activity.info()
-        log_file = cwd / f"step{step.step_index + 1}-output.log"
+        log_name = f"step{step.step_index + 1}-output.log"
         timeout = min(step.timeout_seconds, self.settings.task_max_run_seconds)
         activity.logger.info("job %s: running %s (attempt %s)", step.job_id, argv[0], info.attempt)
-        chat_dir = chat_dir_of(self.settings.workspaces_dir, cwd)
+        try:
+            with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
+                # A command of an earlier attempt may have left a link under the log's name.
+                log = workspace.open_log_for_write(log_name)
+                cwd = workspace.path
+        except WorkspaceError as exc:
+            raise _bad_input(f"the job's workspace cannot be used: {exc}") from None
+        root = self.settings.workspaces_dir.resolve()
+        run_as = self.sandbox.run_as
+        if run_as is not None:
+            try:
+                hand_over(root, cwd, run_as)
+            except BaseException:
+                log.close()
+                raise
+        chat_dir = root / chat_folder_of(step.workspace)
+        env = scrubbed_env(self.settings.execution_env_allowlist)
+        if run_as is not None and self.sandbox.bwrap is None:
+            env["HOME"] = str(cwd)  # the operator's home is not the command's
         result = await run_command(
             self.sandbox.wrap(argv, chat_dir=chat_dir, cwd=cwd),
             cwd=cwd,
-            env=scrubbed_env(self.settings.execution_env_allowlist),
+            env=env,
+            run_as=run_as,
             timeout_seconds=timeout,
             output_cap=self.settings.execution_output_cap_bytes,
-            log_file=log_file,
-            on_progress=lambda progress: activity.heartbeat(progress.model_dump()),
+            log=log,
+            log_name=log_name,
+            on_progress=_LiveReport(step, self.settings.live_card_after_seconds).beat,
         )
         if result.timed_out:
             raise ApplicationError(
@@ -260,10 +325,14 @@ class ExecutionActivities:
                 result.model_dump(),
                 type="CommandFailed",
             )
+        summary = f"`{params.command}` exited 0 in {result.duration_seconds:.2f}s"
+        notice = plain_mode_notice(
+            self.sandbox, self.settings.data_path, chat_dir.name, step.job_id
+        )
         return StepOutput(
             worker=step.worker,
             ok=True,
-            summary=f"`{params.command}` exited 0 in {result.duration_seconds:.2f}s",
+            summary=f"{summary}\n{notice}" if notice else summary,
             output=result.output,
             files=[result.log_file],
             data={
@@ -271,6 +340,7 @@ class ExecutionActivities:
                 "output_bytes": result.output_bytes,
                 "truncated": result.truncated,
                 "command": params.command,
+                "sandbox": self.sandbox.mode,
             },
         )
 

@@ -11,30 +11,59 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.telegram.errors import Final, RateLimited, TelegramFailure
 from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
 from activities.telegram.sender import Sender
-from core.messages import CardEdit, ChatMessage, JobNotification, PhotoMessage
+from core.messages import (
+    CardEdit,
+    ChatMessage,
+    JobNotification,
+    NotifyResult,
+    PhotoMessage,
+    SummaryNote,
+)
 from core.metrics import RESULT_DELIVERY
 from core.render import split_message
-from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
+from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
 
-# While a send waits (a chat's retry_after, the bot-wide limit), the activity keeps
-# heartbeating, so a worker that died mid-send is noticed within the heartbeat timeout.
-KEEPALIVE_SECONDS = 2.0
+__all__ = ["NotifyActivities", "NotifyResult", "activity_owner", "temporal_errors"]
+
+# From its first moment to its last (the claim, a card edit, a chat's retry_after, the
+# bot-wide limit) a job message's activity keeps heartbeating, so a worker that died mid-send
+# is noticed within the workflow's short heartbeat timeout. The SDK sends at most one heartbeat
+# per throttle interval (1 s, see `make_worker`); beating twice as often keeps one in each.
+KEEPALIVE_SECONDS = 0.5
 MAX_HELD_WAIT = timedelta(seconds=30)
 
 
-class NotifyResult(BaseModel):
-    sent: bool
-    message_ids: list[int] = []
-    reason: str = ""
+def temporal_error(failure: TelegramFailure) -> ApplicationError:
+    """A Telegram failure as Temporal retries it: a 429's wait becomes the next retry delay, a
+    final one is non-retryable, a transient one takes the activity's backoff. The type is the
+    failure's kind, which retry policies name (`workflows/calls.py`)."""
+    if isinstance(failure, RateLimited):
+        return ApplicationError(
+            failure.message,
+            type=failure.kind,
+            next_retry_delay=timedelta(seconds=max(failure.seconds, 0.1)),
+        )
+    return ApplicationError(
+        failure.message, type=failure.kind, non_retryable=isinstance(failure, Final)
+    )
+
+
+@contextlib.contextmanager
+def temporal_errors() -> Iterator[None]:
+    """Around an activity's Telegram calls: their failures leave as `temporal_error`s."""
+    try:
+        yield
+    except TelegramFailure as failure:
+        raise temporal_error(failure) from None
 
 
 def activity_owner() -> str:
@@ -48,13 +77,21 @@ class NotifyActivities:
         self.ledger = ledger
         self.audit = audit
 
-    async def _deliver(self, message: ChatMessage, parts: _PartsRecord | None = None) -> list[int]:
-        delivered = delivered_in_activity()
+    async def _deliver(
+        self,
+        message: ChatMessage,
+        parts: _PartsRecord | None = None,
+        delivered: DeliveredParts | None = None,
+    ) -> list[int]:
+        """`delivered`: the activity's own, already kept alive (`job_update`)."""
+        alive = delivered is not None
+        delivered = delivered or delivered_in_activity()
         if parts is not None:
             await parts.resume(delivered)
         try:
-            async with _keepalive(delivered):
-                return await send_resuming(self.sender, message, delivered)
+            async with contextlib.nullcontext() if alive else _keepalive(delivered):
+                with temporal_errors():
+                    return await send_resuming(self.sender, message, delivered)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -73,7 +110,8 @@ class NotifyActivities:
     async def send_photo(self, message: PhotoMessage) -> NotifyResult:
         """A picture (the `/stats` chart) with its caption."""
         try:
-            message_id = await self.sender.send_photo(message)
+            with temporal_errors():
+                message_id = await self.sender.send_photo(message)
         except ApplicationError as err:
             if err.non_retryable:
                 await self.audit.record(
@@ -90,7 +128,10 @@ class NotifyActivities:
 
     async def _edit_card(self, edit: CardEdit) -> NotifyResult:
         try:
-            done = await self.sender.edit(edit.chat_id, edit.message_id, edit.text, edit.buttons)
+            with temporal_errors():
+                done = await self.sender.edit(
+                    edit.chat_id, edit.message_id, edit.text, edit.buttons
+                )
         except ApplicationError as err:
             if not err.non_retryable:
                 raise
@@ -100,11 +141,21 @@ class NotifyActivities:
 
     @activity.defn(name="notify.job_update")
     async def job_update(self, note: JobNotification) -> NotifyResult:
+        delivered = delivered_in_activity()
+        async with _keepalive(delivered):
+            return await self._job_update(note, delivered)
+
+    async def _job_update(self, note: JobNotification, delivered: DeliveredParts) -> NotifyResult:
         chat = note.message.chat_id
         owner = activity_owner()
         claim = await self.ledger.claim(note.job_id, chat, note.status, owner)
         if claim.outcome is ClaimOutcome.reported:
-            return NotifyResult(sent=False, reason=f"{note.status} already reported")
+            # Told before: by this activity's attempt that died before it could return, or by
+            # the heartbeat. Where it was told still matters (the summary is edited into it).
+            shown = [claim.message_id] if claim.message_id is not None else []
+            return NotifyResult(
+                sent=False, message_ids=shown, reason=f"{note.status} already reported"
+            )
         if claim.outcome is ClaimOutcome.held:
             # Someone else is telling it right now: wait for them to confirm (then this turns
             # into "reported") or for their lease to end (then this takes over).
@@ -116,17 +167,75 @@ class NotifyActivities:
                 next_retry_delay=wait,
             )
         try:
-            ids = await self._tell(note, _PartsRecord(self.ledger, note.job_id, owner, note.status))
+            parts = _PartsRecord(self.ledger, note.job_id, owner, note.status)
+            ids = await self._tell(note, parts, delivered)
         except BaseException:
             await self.ledger.release(note.job_id, owner)
             raise
-        await self.ledger.confirm(note.job_id, note.status, owner)
+        await self.ledger.confirm(
+            note.job_id, note.status, owner, message_id=ids[0] if ids else None
+        )
         if note.changed_at is not None:
             state = note.status.partition("#")[0]
             RESULT_DELIVERY.labels(state).observe((utcnow() - note.changed_at).total_seconds())
         return NotifyResult(sent=True, message_ids=ids)
 
-    async def _tell(self, note: JobNotification, parts: _PartsRecord) -> list[int]:
+    @activity.defn(name="notify.add_summary")
+    async def add_summary(self, note: SummaryNote) -> NotifyResult:
+        """Add a job's model summary to its result message, once: edited in (no second phone
+        notification), or a silent follow-up where an edit cannot carry it. The ledger records
+        it; an attempt that finds its own earlier attempt stopped midway edits again (an edit
+        repeated changes nothing) but skips a follow-up it cannot tell was sent."""
+        async with _keepalive(DeliveredParts()):
+            return await self._summary_claimed(note)
+
+    async def _summary_claimed(self, note: SummaryNote) -> NotifyResult:
+        owner = activity_owner()
+        claim = await self.ledger.claim_summary(note.job_id, note.chat_id, owner)
+        if claim is SummaryClaim.settled:
+            return NotifyResult(sent=False, reason="summary already added or skipped")
+        edits = note.message_id is not None and note.edited_text is not None
+        if claim is SummaryClaim.resumed and not edits:
+            await self.ledger.settle_summary(note.job_id, "skipped")
+            return NotifyResult(sent=False, reason="summary skipped after a crash")
+        try:
+            ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
+        except ApplicationError as err:
+            if err.non_retryable:
+                await self.ledger.settle_summary(note.job_id, "skipped")
+                return NotifyResult(sent=False, reason=f"summary skipped: {err.message}")
+            await self.ledger.release_summary(note.job_id, owner)
+            raise
+        if ids is None:
+            await self.ledger.settle_summary(note.job_id, "skipped")
+            return NotifyResult(sent=False, reason="summary skipped after a crash")
+        await self.ledger.settle_summary(note.job_id, "added")
+        return NotifyResult(sent=True, message_ids=ids)
+
+    async def _add_summary(self, note: SummaryNote, edits: bool, resumed: bool) -> list[int] | None:
+        """The ids that show the summary; None when it is skipped (a follow-up an earlier
+        attempt may have sent already)."""
+        if edits:
+            assert note.message_id is not None and note.edited_text is not None
+            edit = CardEdit(
+                job_id=note.job_id,
+                chat_id=note.chat_id,
+                message_id=note.message_id,
+                text=note.edited_text,
+                buttons=note.buttons,
+            )
+            if (await self._edit_card(edit)).sent:
+                return [note.message_id]
+            if resumed:
+                return None
+        message = ChatMessage(
+            chat_id=note.chat_id, topic_id=note.topic_id, text=note.follow_up, silent=True
+        )
+        return await self._deliver(message)
+
+    async def _tell(
+        self, note: JobNotification, parts: _PartsRecord, delivered: DeliveredParts
+    ) -> list[int]:
         card, message = note.card, note.message
         if card is not None and note.replace_card and _fits_one_message(message):
             # A job that ended moments after its card: the card becomes the result, so the
@@ -137,7 +246,7 @@ class NotifyActivities:
         elif card is not None:
             # Before the send, so a retry after a rate limit redoes only idempotent work.
             await self._edit_card(card)
-        return await self._deliver(message, parts)
+        return await self._deliver(message, parts, delivered)
 
 
 class _PartsRecord:
@@ -174,7 +283,11 @@ class _PartsRecord:
 
 
 def _fits_one_message(message: ChatMessage) -> bool:
-    return not message.document_path and len(split_message(message.text)) == 1
+    return (
+        not message.document_path
+        and message.document_text is None
+        and len(split_message(message.text)) == 1
+    )
 
 
 @contextlib.asynccontextmanager

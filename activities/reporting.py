@@ -1,25 +1,46 @@
 """Reporting worker: turns the steps' raw outputs into a concise chat message (≤ 4096 UTF-16
 units, HTML-escaped) and a full `report.md` in the workspace, offered as a document when the
-message had to be shortened. Uses the LLM for the summary when configured; without one, or when
-it fails in any way, the report is the plain one (the job never fails for the LLM's sake)."""
+message had to be shortened.
+
+The model's summary is a second activity, `reporting.model_summary`, asked for after the result
+was told: the person never waits for the model. The step only says whether one is worth asking
+for (a model is configured and the output is longer than a summary would be); the summary is
+then edited into the result message, or skipped when the model fails in any way (the job never
+fails, nor waits, for the LLM's sake)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from temporalio import activity
 
-from core.jobs.models import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput, SummaryRequest
 from core.llm.client import LlmUnavailable, llm_for
 from core.registry import StepRole, WorkerDefinition
-from core.render import TELEGRAM_MAX_CHARS, esc, tail_text, utf16_len
+from core.render import esc, tail_text
 from core.settings import Settings
 from core.temporal import REPORTING_QUEUE
-from core.workspace import workspace_dir, write_text
+from core.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 
 OUTPUT_BUDGET = 3000  # room for the output excerpt inside one message
+# The model is asked for at most this many short lines: an output no longer than that (in lines
+# and characters) is read at a glance, and a summary would only repeat it.
+SUMMARY_LINES = 8
+SUMMARY_MIN_CHARS = 600
+SUMMARY_PROMPT = (
+    "Summarize this job report for a busy engineer in at most 8 short lines of plain "
+    "text. Lead with the outcome. No markdown."
+)
+SUMMARY_MAX_CHARS = 1500
+# While the model thinks, the activity heartbeats: a reporting worker that died is noticed
+# within the workflow's heartbeat timeout, not after the whole model timeout.
+KEEPALIVE_SECONDS = 2.0
 
 
 def full_report(step: StepInput) -> str:
@@ -50,22 +71,24 @@ def deterministic_summary(step: StepInput) -> tuple[str, bool]:
     return body, shortened
 
 
-async def llm_summary(settings: Settings, step: StepInput, report: str) -> str | None:
-    """The model's summary, or None (no LLM, or it failed: the plain summary stands)."""
+def summary_worth_asking(step: StepInput) -> bool:
+    """A summary is asked for only when the output the person reads is longer than the summary
+    could be: more than `SUMMARY_LINES` lines or `SUMMARY_MIN_CHARS` characters in all."""
+    text = "\n".join(out.output.rstrip() for out in step.previous if out.output.strip())
+    return len(text.splitlines()) > SUMMARY_LINES or len(text) > SUMMARY_MIN_CHARS
+
+
+async def llm_summary(settings: Settings, job_id: str, report: str) -> str:
+    """The model's summary (HTML-escaped), or "" (no LLM, it failed, or it said nothing)."""
     llm = llm_for(settings, interactive=False)
     if llm is None:
-        return None
+        return ""
     try:
-        text = await llm.ask(
-            settings.openai_model,
-            "Summarize this job report for a busy engineer in at most 8 short lines of plain "
-            "text. Lead with the outcome. No markdown.",
-            report[:12000],
-        )
+        text = await llm.ask(settings.openai_model, SUMMARY_PROMPT, report[:12000])
     except LlmUnavailable as exc:
-        log.info("job %s: no LLM summary (%s); the plain report is used", step.job_id, exc)
-        return None
-    return esc(text[:1500]) if text else None
+        log.info("job %s: no LLM summary (%s); the result stands as told", job_id, exc)
+        return ""
+    return esc(text[:SUMMARY_MAX_CHARS]) if text else ""
 
 
 class ReportingActivities:
@@ -74,22 +97,35 @@ class ReportingActivities:
 
     @activity.defn(name="reporting.summarize")
     async def summarize(self, step: StepInput) -> StepOutput:
-        workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
         report = full_report(step)
-        write_text(workspace, "report.md", report)
+        with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
+            workspace.write_text("report.md", report)
         body, shortened = deterministic_summary(step)
-        summary = await llm_summary(self.settings, step, report)
-        if summary:
-            body = summary + ("\n\n" + body.split("\n\n", 1)[1] if "\n\n" in body else "")
-        if utf16_len(body) > TELEGRAM_MAX_CHARS - 300:  # leave room for the header
-            body, shortened = deterministic_summary(step)
+        data: dict[str, bool] = {"attach_report": shortened}
+        if self.settings.llm_enabled and summary_worth_asking(step):
+            # Read by the workflow: it asks `model_summary` once the result is told. Absent
+            # otherwise, so a job without a model costs no further activity.
+            data["summary_wanted"] = True
         return StepOutput(
             worker=step.worker,
             summary="report written to report.md",
             output=body,
             files=["report.md"],
-            data={"attach_report": shortened, "llm": bool(summary)},
+            data=data,
         )
+
+    @activity.defn(name="reporting.model_summary")
+    async def model_summary(self, request: SummaryRequest) -> str:
+        """The model's summary of the job's `report.md` (HTML-escaped), or "" when there is
+        none: no model, no report, or the model failed in any way."""
+        try:
+            with Workspace.open(self.settings.workspaces_dir, request.workspace) as workspace:
+                report = workspace.read_text("report.md")
+        except WorkspaceError as exc:
+            log.info("job %s: no report to summarize (%s)", request.job_id, exc)
+            return ""
+        async with _keepalive():
+            return await llm_summary(self.settings, request.job_id, report)
 
 
 WORKER = WorkerDefinition(
@@ -98,8 +134,28 @@ WORKER = WorkerDefinition(
     description="Turns raw outputs into a concise chat summary and a report file.",
     task_queue=REPORTING_QUEUE,
     step_activity="reporting.summarize",
-    activities=lambda settings: [ReportingActivities(settings).summarize],
+    activities=lambda settings: _activities(ReportingActivities(settings)),
     capabilities=("summary", "report"),
     keywords=("report", "summary", "summarize"),
     in_default_plans=False,
 )
+
+
+def _activities(reporting: ReportingActivities) -> list[Callable[..., Any]]:
+    return [reporting.summarize, reporting.model_summary]
+
+
+@contextlib.asynccontextmanager
+async def _keepalive() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -11,7 +11,6 @@ import asyncio
 import html
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,11 +31,9 @@ from core.registry import WorkerDefinition
 from core.settings import Settings
 from core.temporal import RESEARCH_QUEUE
 from core.untrusted import SYSTEM_RULE, untrusted_data
-from core.workspace import WorkspaceError, read_text, workspace_dir, write_text
+from core.urls import URL_RE, find_urls
+from core.workspace import Workspace, WorkspaceError
 
-# A bracketed IPv6 host (`http://[::1]:8080/x`) or any run of characters that cannot end a URL.
-URL_RE = re.compile(r"https?://(?:\[[0-9A-Za-z:.%]*\]|[^\s<>\"'\[\]])+", re.IGNORECASE)
-TRAILING_PUNCTUATION = ".,;:!?"
 PATH_RE = re.compile(r"(?<![\w/])((?:[\w.-]+/)*[\w-]+\.[A-Za-z0-9]{1,8})\b")
 MAX_URL_BYTES = 200_000
 URL_TIMEOUT_SECONDS = 10.0
@@ -64,21 +61,6 @@ def _strip_html(text: str) -> str:
     text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]+>", " ", text)
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
-
-
-def find_urls(text: str) -> list[str]:
-    """The http(s) URLs `text` names, in order, once each, without the sentence punctuation or
-    the closing parenthesis around them (`(see https://x.org/a_(b)).` gives `…/a_(b)`)."""
-    urls = []
-    for match in URL_RE.findall(text):
-        url = match
-        while url and (
-            url[-1] in TRAILING_PUNCTUATION or (url[-1] == ")" and url.count(")") > url.count("("))
-        ):
-            url = url[:-1]
-        if not url.endswith("://"):
-            urls.append(url)
-    return list(dict.fromkeys(urls))
 
 
 def _decode(fetched: Fetched) -> str:
@@ -139,9 +121,9 @@ async def fetch_url(client: httpx.AsyncClient, url: str, guard: AddressGuard) ->
     )
 
 
-def read_file_source(workspace: Path, ref: str) -> Source:
+def read_file_source(workspace: Workspace, ref: str) -> Source:
     try:
-        text = read_text(workspace, ref, max_bytes=MAX_URL_BYTES)
+        text = workspace.read_text(ref, max_bytes=MAX_URL_BYTES)
     except WorkspaceError as exc:
         return Source(kind="file", ref=ref, ok=False, detail=str(exc))
     return Source(
@@ -252,7 +234,10 @@ class ResearchActivities:
     @activity.defn(name="research.gather")
     async def gather(self, step: StepInput) -> StepOutput:
         goal = str(step.params.get("goal") or step.goal)
-        workspace = workspace_dir(self.settings.workspaces_dir, step.workspace)
+        with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
+            return await self._gather(step, goal, workspace)
+
+    async def _gather(self, step: StepInput, goal: str, workspace: Workspace) -> StepOutput:
         urls = find_urls(goal)[:MAX_SOURCES]
         goal_without_urls = URL_RE.sub(" ", goal)
         # The files the goal names, and those the person gave the job (in the workspace).
@@ -267,8 +252,8 @@ class ResearchActivities:
                     activity.heartbeat({"phase": f"fetching {url}"})
                     sources.append(await fetch_url(client, url, self.guard))
         notes = await llm_notes(self.settings, goal, sources) or deterministic_notes(goal, sources)
-        write_text(workspace, "notes.md", render_markdown(notes))
-        write_text(workspace, "notes.json", notes.model_dump_json(indent=2))
+        workspace.write_text("notes.md", render_markdown(notes))
+        workspace.write_text("notes.json", notes.model_dump_json(indent=2))
         read_ok = sum(1 for s in notes.sources if s.ok)
         return StepOutput(
             worker=step.worker,
@@ -289,5 +274,6 @@ WORKER = WorkerDefinition(
     activities=lambda settings: [ResearchActivities(settings).gather],
     capabilities=("research", "notes", "urls", "files"),
     input_param="goal",
+    fetches_urls=True,
     keywords=("research", "find", "look up", "investigate", "summarize", "read", "compare"),
 )

@@ -10,12 +10,15 @@ scenario.py) while injecting 429/502 on every send and edit, SIGKILLing processe
 the dev server, waits (bounded) for quiescence, and judges every message the emulator received
 against Temporal's own histories (bench/_fidelity/judge.py).
 
-Writes DIR/report.md and DIR/timeline.png and ends with one line:
+Writes DIR/report.md, DIR/timeline.png, DIR/kills.csv (every kill: time, role, pid, process,
+the ledger claims live just before it) and DIR/sends.csv (every send and edit: time, chat,
+method, status, whether an error answer hid a delivery), and ends with one line:
 
-    fidelity: jobs N, kills K, lost L, duplicated D (5xx-hidden H), misrouted M, ...
+    fidelity: jobs N, kills K, lost L, duplicated D (designed: kill A, 5xx B), misrouted M, ...
 
 Exit status 0 exactly when the hard rules hold: nothing lost or misrouted, no silent-policy or
-quiet-hour violation, no leak, duplicates only of the 5xx-hidden kind, every job finished.
+quiet-hour violation, no leak, every repeat designed (a kill of its sender or a 5xx that hid
+its delivery between the send and the ledger's confirm), every job finished.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._fidelity.deploy import ROLES, deployment
 from bench._fidelity.judge import JobTruth, Verdict, judge, load_truth
-from bench._fidelity.report import Fault, RunFacts, markdown, timeline
+from bench._fidelity.report import Fault, RunFacts, markdown, timeline, write_records
 from bench._fidelity.scenario import (
     Config,
     Scenario,
@@ -44,11 +49,15 @@ from bench._fidelity.scenario import (
     llm_script,
     plan_day,
 )
+from core.db import Database
 from core.settings import Settings
+from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
+from tests.support.llm_server import ScriptedLLM, text
 
 log = logging.getLogger("fidelity")
 
+SUMMARY_TEXT = "Scripted summary: the job did what it was asked."
 QUIET_SECONDS = 15.0  # no new message for this long (and nothing lost): the run has settled
 
 
@@ -71,6 +80,7 @@ async def run(config: Config, command: str = "") -> Outcome:
         async with (
             BotApiEmulator(token=deployment_env_token()) as emu,
             llm_script() as llm,
+            summary_model() as summarizer,
         ):
             targets = config.targets
             env = deployment_env(emu, targets)
@@ -83,11 +93,18 @@ async def run(config: Config, command: str = "") -> Outcome:
                     )
                 # Only the operator worker runs the heartbeat agent: only it talks to the LLM.
                 llm_env = {"OPENAI_API_KEY": "sk-scripted", "OPENAI_BASE_URL": llm.base_url}
-                await deploy.start_roles(llm_env)
+                # The reporting worker asks its own scripted model for job summaries (told
+                # after each result, edited into it): a model in the loop of every long output.
+                summary_env = {
+                    "OPENAI_API_KEY": "sk-scripted",
+                    "OPENAI_BASE_URL": summarizer.base_url,
+                }
+                await deploy.start_roles(llm_env, summary_env)
                 supervisor = asyncio.create_task(deploy.supervise())
                 scenario = Scenario(config, deploy, db, emu, llm, settings)
                 stop_react = asyncio.Event()
                 reactor = asyncio.create_task(scenario.react(stop_react))
+                watcher = asyncio.create_task(scenario.watch_ledger(stop_react))
                 try:
                     await scenario.setup()
                     _say("targets ready (heartbeats on, quiet hours, LLM prompt, schedules)")
@@ -103,13 +120,16 @@ async def run(config: Config, command: str = "") -> Outcome:
                     _say(f"closed ({scenario.day.unclosed} still running); reading histories")
                     truths = await load_truth(deploy.client)  # type: ignore[arg-type]
                     verdict = await settle(scenario, truths, config)
+                    summaries = await summary_outcomes(db)
                 finally:
                     stop_react.set()
-                    await asyncio.gather(reactor, return_exceptions=True)
+                    await asyncio.gather(reactor, watcher, return_exceptions=True)
                     supervisor.cancel()
                     await scenario.close()
                     await deploy.stop_roles()
                 events = list(deploy.events)
+                kills = scenario.kill_records()
+                attempts = scenario.send_attempts()
                 deliveries = scenario.deliveries()
                 faults = [
                     Fault(scenario.wall(c.at), c.status, c.applied)
@@ -135,11 +155,14 @@ async def run(config: Config, command: str = "") -> Outcome:
                     schedules=len(scenario.day.schedules),
                     calls=len(emu.calls),
                     llm_requests=len(llm.requests),
+                    summaries_added=summaries.get("added", 0),
+                    summaries_skipped=summaries.get("skipped", 0),
                 )
             shutil.copytree(data / "logs", config.out / "logs", dirs_exist_ok=True)
     report, picture = config.out / "report.md", config.out / "timeline.png"
     timeline(picture, verdict, facts, events, faults, deliveries, truths, verdict.lost_jobs)
-    markdown(report, picture, verdict, facts, events, faults)
+    markdown(report, picture, verdict, facts, events, faults, kills)
+    write_records(config.out, kills, attempts)
     return Outcome(verdict, report, picture)
 
 
@@ -153,13 +176,33 @@ async def settle(scenario: Scenario, truths: list[JobTruth], config: Config) -> 
             scenario.deliveries(),
             waits=scenario.waits(),
             quiet=scenario.day.quiet,
-            kills=scenario.kills_done,
+            kills=scenario.kill_records(),
+            attempts=scenario.send_attempts(),
+            confirms=scenario.confirm_records(),
+            server_restarts=scenario.server_restarts(),
         )
         sent = scenario.emu.sent
         idle = time.monotonic() - sent[-1].at if sent else QUIET_SECONDS
         if (verdict.lost == 0 and idle >= QUIET_SECONDS) or time.monotonic() >= deadline:
             return verdict
         await asyncio.sleep(3.0)
+
+
+def summary_model() -> ScriptedLLM:
+    """The reporting worker's model: the same short summary for every job, after a moment."""
+    return ScriptedLLM([text(SUMMARY_TEXT)], repeat_last=True, delay=0.3)
+
+
+async def summary_outcomes(db: Database) -> dict[str, int]:
+    """How many job summaries the ledger records as added, and as skipped (after a crash
+    stopped an attempt midway, or an undeliverable follow-up)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(ReportLedger.summary, func.count())
+            .where(ReportLedger.summary.in_(("added", "skipped")))
+            .group_by(ReportLedger.summary)
+        )
+        return {str(outcome): int(count) for outcome, count in rows.all()}
 
 
 def deployment_env_token() -> str:

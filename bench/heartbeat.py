@@ -83,8 +83,10 @@ from core.temporal import (
     SA_REPORT_CHAT_ID,
     SA_WORKER_NAME,
 )
+from hbo.isolated_worker import WORKFLOW_TASK_SLOTS
+from hbo.runtime import open_runtime
+from hbo.workers import queue_contents
 from tests.support.stack import free_port, make_settings
-from worker_main import WORKFLOW_TASK_SLOTS, open_runtime, queue_contents
 
 IDLE_QUEUE = "bench-nobody-polls-this"
 

@@ -109,6 +109,10 @@ async def answer_line(
             print(file=out)
         first = False
         print(console_text(reply.text, reply.buttons), file=out, flush=True)
+        if reply.document_text is not None:
+            print(
+                f"  (attached {reply.document_name}:)\n{reply.document_text}", file=out, flush=True
+            )
         return []  # a terminal cannot edit a card: the job never tries
 
     try:

@@ -45,6 +45,22 @@ LLM_OUTAGE_NOTICE = (
 )
 
 
+def addressed_elsewhere(msg: Incoming) -> str | None:
+    """The bot a command names after its `@` (`/exec@other_bot …`) when that is not this bot;
+    None for a command without one, or addressed to this bot (compared as Telegram does,
+    ignoring case). A transport that knows no name of its own (the console) has none."""
+    text = (msg.text or "").strip()
+    if msg.callback_data is not None or not text.startswith("/"):
+        return None
+    head = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
+    addressed = head.partition("@")[2]
+    if not addressed:
+        return None
+    if msg.bot_username is not None and addressed.lower() == msg.bot_username.lower():
+        return None
+    return addressed
+
+
 class Operator(ChatServices):
     """The chat services plus the gate (who may talk to it) and the routing of each message
     or button press to its command, the intake or the keyword router."""
@@ -111,6 +127,8 @@ class Operator(ChatServices):
         return replies
 
     async def _replies(self, msg: Incoming) -> list[Reply]:
+        if addressed_elsewhere(msg) is not None and msg.chat_type != "private":
+            return []  # another bot's command in a group: not ours to answer, or to refuse
         refusal = await self._gate(msg)
         if refusal is not None:
             return refusal
@@ -186,6 +204,9 @@ class Operator(ChatServices):
             if own_files:  # a file, and no command to give it to
                 return self._file_without_command(msg, own_files)
             return await self.free_text(msg.model_copy(update={"attachments": []}), text)
+        other_bot = addressed_elsewhere(msg)
+        if other_bot is not None:
+            return [Reply(text=views.addressed_to_another_bot(other_bot, msg.bot_username))]
         head, _, args = text[1:].partition(" ")
         name = head.split("@", 1)[0].lower()
         command = self.commands.get(name)

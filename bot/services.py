@@ -4,7 +4,6 @@ the gate and the routing of a message to a command."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +18,8 @@ from bot.heartbeat.admin import HeartbeatAdmin
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, Upload
 from core.ids import normalize_job_id, request_job_id, workspace_name
-from core.jobs.client import JobClient, JobNotFoundError
+from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
+from core.jobs.messages import buttons_message_id
 from core.jobs.models import Approval, JobSpec, JobState
 from core.jobs.planner import PlanError, Planner
 from core.jobs.schedules import ScheduleClient
@@ -27,7 +27,6 @@ from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore
 from core.temporal import SA_REPORT_CHAT_ID
-from core.workspace import workspace_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +103,15 @@ class ChatServices:
             return
         pending = self._pending_uploads.pop(spec.job_id, None)
         if pending:
-            workspace = await asyncio.to_thread(
-                workspace_dir,
-                self.settings.workspaces_dir,
-                workspace_name(spec.report_chat_id, spec.job_id),
-            )
-            await uploads.place(pending, self.settings, workspace, fetch)
+            folder = workspace_name(spec.report_chat_id, spec.job_id)
+            await uploads.place(pending, self.settings, folder, fetch)
         if spec.approval is Approval.required:
             # The request is the job's awaiting_approval report; what follows a decision is
             # the job's own to tell (the request message is not a card to edit).
             told = JobState.awaiting_approval.value
+            shown = buttons_message_id(reply.text, message_ids)
+            if shown is not None:  # edited once decided or expired: no button left to press
+                spec = spec.model_copy(update={"approval_message_id": shown})
         else:
             told = JobState.running.value
             if message_ids:
@@ -131,24 +129,28 @@ class ChatServices:
             extra={"job_id": spec.job_id},
         )
 
-    async def start_now(self, spec: JobSpec, why: str) -> None:
-        """Start a job with no transport to show its card (scripts, tests)."""
-        for reply in await self.start_job(spec, why):
-            await self.reply_posted(reply, [])
-
     def owns(self, msg: Incoming, desc: WorkflowExecutionDescription) -> bool:
         """Jobs are scoped to the chat that asked for them."""
         chat = desc.typed_search_attributes.get(SA_REPORT_CHAT_ID)
         return msg.trusted or chat is None or chat == msg.chat_id
+
+    async def chat_job(self, msg: Incoming, job_id: str) -> WorkflowExecutionDescription:
+        """The job's description when it belongs to this chat. A job that does not exist and
+        another chat's job get the same refusal, after the same single call."""
+        try:
+            desc = await self.jobs.describe(job_id)
+        except JobNotFoundError:
+            raise no_job_in_chat(job_id) from None
+        if not self.owns(msg, desc):
+            raise no_job_in_chat(job_id)
+        return desc
 
     async def checked_job(self, msg: Incoming, args: str, usage: str) -> str:
         """The job id in `args`, verified to exist and to belong to this chat."""
         if not args:
             raise PlanError(f"usage: {usage}")
         job_id = normalize_job_id(args.split()[0])
-        desc = await self.jobs.describe(job_id)
-        if not self.owns(msg, desc):
-            raise JobNotFoundError(f"no job {job_id} in this chat")
+        await self.chat_job(msg, job_id)
         return job_id
 
     async def worker_status(self) -> list[tuple[WorkerDefinition, bool | None]]:

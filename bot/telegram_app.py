@@ -11,13 +11,14 @@ activities (`activities.telegram`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, CallbackQuery, Document, Message, PhotoSize, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -28,10 +29,17 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from temporalio.exceptions import ApplicationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from activities.telegram.bot import APPLICATION_CONNECTIONS, build_bot
 from activities.telegram.delivery import TelegramDelivery
+from activities.telegram.errors import RateLimited, TelegramFailure, Transient
 from activities.telegram.resume import DeliveredParts, send_resuming
 from bot.commands import all_commands
 from bot.operator import Operator
@@ -46,10 +54,13 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def incoming_from(update: Update, bot_id: int | None = None) -> Incoming:
+def incoming_from(
+    update: Update, bot_id: int | None = None, bot_username: str | None = None
+) -> Incoming:
     """What the operator needs of an update. With `bot_id`, a message gets its `request_key`
     (bot, chat, message id: unique for good, unlike update ids, which Telegram may draw anew
-    after a week without updates), so a redelivered message asks for the same job ids."""
+    after a week without updates), so a redelivered message asks for the same job ids.
+    `bot_username` lets the operator tell `/exec@this_bot` from `/exec@another_bot`."""
     chat = update.effective_chat
     user = update.effective_user
     message = update.effective_message
@@ -77,6 +88,7 @@ def incoming_from(update: Update, bot_id: int | None = None) -> Incoming:
         username=user.username if user else None,
         attachments=attachments,
         request_key=request_key,
+        bot_username=bot_username,
     )
 
 
@@ -113,6 +125,39 @@ async def download(bot: Bot, attachment: Attachment) -> bytes:
     return bytes(data)
 
 
+# Telegram shows "typing…" for about 5 s after each sendChatAction, or until the bot's next
+# message: while the model works on plain words, it is repeated this often.
+TYPING_EVERY_SECONDS = 4.0
+
+
+@contextlib.asynccontextmanager
+async def typing_shown(
+    bot: Bot, chat_id: int, topic_id: int | None
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Show "typing…" in the chat at once and keep it up until the returned `stop` is awaited
+    (or the block ends). Best effort: a failed chat action is logged, never an error."""
+
+    async def keep_up() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=topic_id)
+            except TelegramError as exc:
+                log.info("chat %s: typing not shown: %s", chat_id, type(exc).__name__)
+            await asyncio.sleep(TYPING_EVERY_SECONDS)
+
+    task = asyncio.create_task(keep_up())
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        yield stop
+    finally:
+        await stop()
+
+
 REPLY_ATTEMPTS = 6
 # An edited message never re-runs anything; a chat is told so at most once in this period.
 EDIT_NOTICE_INTERVAL_SECONDS = 24 * 3600
@@ -120,46 +165,47 @@ EDIT_NOTICE = (
     "✏️ Edited messages are ignored, so nothing was run again. "
     "To run a changed command, send it as a new message."
 )
-REPLY_BACKOFF_SECONDS = 0.5
+REPLY_BACKOFF = wait_exponential(multiplier=0.5, max=10.0)  # 0.5 s, 1 s, 2 s, … at most 10 s
+
+
+def _reply_wait(state: RetryCallState) -> float:
+    """A 429 waits its `retry_after`; anything else transient backs off exponentially."""
+    failure = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(failure, RateLimited):
+        return failure.seconds
+    return REPLY_BACKOFF(state)
 
 
 async def deliver(delivery: TelegramDelivery, message: ChatMessage) -> list[int]:
-    """Send one reply in-process with Temporal-like semantics: a 429 waits its `retry_after`,
-    5xx and network errors back off and retry (resuming after the parts already delivered),
-    400/403 give up at once. Returns the ids of the delivered messages."""
+    """Send one reply in-process: a 429 waits its `retry_after`, 5xx and network errors back off
+    and retry (resuming after the parts already delivered), a final failure gives up at once.
+    Returns the ids of the delivered messages."""
     delivered = DeliveredParts()
-    for attempt in range(REPLY_ATTEMPTS):
-        try:
-            return await send_resuming(delivery, message, delivered)
-        except ApplicationError as err:
-            if err.non_retryable or attempt == REPLY_ATTEMPTS - 1:
-                log.warning("reply to chat %s not delivered: %s", message.chat_id, err.message)
-                return delivered.ids
-            delay = err.next_retry_delay
-            wait = (
-                delay.total_seconds()
-                if delay is not None
-                else min(REPLY_BACKOFF_SECONDS * 2**attempt, 10.0)
-            )
-            await asyncio.sleep(wait)
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(REPLY_ATTEMPTS),
+        wait=_reply_wait,
+        retry=retry_if_exception_type((RateLimited, Transient)),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await send_resuming(delivery, message, delivered)
+    except TelegramFailure as failure:
+        log.warning("reply to chat %s not delivered: %s", message.chat_id, failure.message)
     return delivered.ids
 
 
 def reply_message(msg: Incoming, reply: Reply) -> ChatMessage:
     """A reply goes to the chat (and forum topic) it answers."""
     return ChatMessage(
-        chat_id=msg.chat_id, topic_id=msg.topic_id, text=reply.text, buttons=reply.buttons
+        chat_id=msg.chat_id,
+        topic_id=msg.topic_id,
+        text=reply.text,
+        buttons=reply.buttons,
+        document_text=reply.document_text,
+        document_name=reply.document_name,
     )
-
-
-async def send_replies(
-    delivery: TelegramDelivery, operator: Operator, msg: Incoming, replies: list[Reply]
-) -> None:
-    """Post replies in order, telling the operator what was posted (a new job starts once its
-    card is in the chat, or could not be)."""
-    for reply in replies:
-        ids = await deliver(delivery, reply_message(msg, reply))
-        await operator.reply_posted(reply, ids)
 
 
 def build_application(
@@ -209,18 +255,38 @@ class UpdateHandlers:
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
             return
-        incoming = incoming_from(update, bot_id=self.app.bot.id)
+        incoming = incoming_from(update, bot_id=self.app.bot.id, bot_username=self.app.bot.username)
         if await self._handled_before(incoming, update.effective_message):
             return
         sender = self._delivery()
+        async with contextlib.AsyncExitStack() as typing:
+            if self._model_reads(incoming):
+                # The model may take seconds: the person sees it working at once.
+                stop_typing = await typing.enter_async_context(
+                    typing_shown(self.app.bot, incoming.chat_id, incoming.topic_id)
+                )
 
-        async def post(reply: Reply) -> list[int]:
-            return await deliver(sender, reply_message(incoming, reply))
+            async def post(reply: Reply) -> list[int]:
+                if self._model_reads(incoming):
+                    await stop_typing()  # the answer is here
+                return await deliver(sender, reply_message(incoming, reply))
 
-        async def fetch(attachment: Attachment) -> bytes:
-            return await download(self.app.bot, attachment)
+            async def fetch(attachment: Attachment) -> bytes:
+                return await download(self.app.bot, attachment)
 
-        await self.operator.handle(incoming, post=post, fetch=fetch)
+            await self.operator.handle(incoming, post=post, fetch=fetch)
+
+    def _model_reads(self, incoming: Incoming) -> bool:
+        """Plain words from an allowed chat, with a model configured: the free-text intake
+        hands them to the model (commands and strangers never wait for it)."""
+        words = (incoming.text or "").strip()
+        return (
+            self.settings.llm_enabled
+            and bool(words)
+            and not words.startswith("/")
+            and self.settings.is_allowed_user(incoming.user_id)
+            and self.settings.is_allowed_chat(incoming.chat_id, incoming.chat_type)
+        )
 
     async def _handled_before(self, incoming: Incoming, message: Message) -> bool:
         """A message from before this process started may be one an earlier process handled
@@ -270,6 +336,8 @@ class UpdateHandlers:
             if not answered:  # the button's toast first, then the replies
                 answered = True
                 await _answer(query, reply.toast)
+                if reply.stale:
+                    await _drop_buttons(query)
             if not isinstance(query.message, Message):
                 return []
             return await deliver(sender, reply_message(incoming, reply))
@@ -289,6 +357,18 @@ class UpdateHandlers:
                 )
             except TelegramError as exc:
                 log.warning("could not tell the chat about the error: %s", type(exc).__name__)
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    """An old message's buttons go once a press finds its job moved on (only when it still
+    shows some: an edit that changes nothing is refused by Telegram)."""
+    message = query.message
+    if not isinstance(message, Message) or not message.reply_markup:
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except TelegramError as exc:  # too old or deleted: the toast said it already
+        log.info("old buttons not removed: %s", type(exc).__name__)
 
 
 async def _answer(query: CallbackQuery, toast: str | None) -> None:

@@ -34,6 +34,9 @@ class Incoming(BaseModel):
     request_key: str | None = None
     # Only the local console sets this: the person at the terminal owns the machine.
     trusted: bool = False
+    # The bot's own username at this transport (Telegram: from getMe), so a command addressed
+    # to another bot (`/exec@other_bot`) is told apart from one for this bot. None: no name.
+    bot_username: str | None = None
 
 
 class Reply(BaseModel):
@@ -41,3 +44,8 @@ class Reply(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     job_id: str | None = None  # set on a job card
     toast: str | None = None  # short answer to a button press
+    # The pressed button's message is out of date (its job moved on): its buttons are removed.
+    stale: bool = False
+    # A document attached after the text (a command too long to show whole in a message).
+    document_text: str | None = None
+    document_name: str = "attached.txt"

@@ -19,9 +19,15 @@ from pathlib import Path
 
 from bot.types import Attachment
 from core.jobs.planner import PlanError
-from core.render import esc
+from core.render import esc, visible_literal
 from core.settings import Settings
-from core.workspace import WorkspaceError, file_under, put_file, upload_name
+from core.workspace import (
+    WorkspaceError,
+    file_size_under,
+    put_file,
+    read_file_under,
+    upload_name,
+)
 
 # The commands that start a job and so can take a file.
 FILE_COMMANDS = ("exec", "research", "dispatch")
@@ -99,7 +105,7 @@ def checked(attachments: Sequence[Attachment], settings: Settings) -> list[Uploa
         size = attachment.size
         if attachment.local_path is not None:
             try:
-                source = file_under(settings.data_path, attachment.local_path)
+                size = file_size_under(settings.data_path, attachment.local_path)
             except WorkspaceError:
                 raise UploadError(
                     f"{attachment.local_path} is not a file under the data folder "
@@ -107,7 +113,6 @@ def checked(attachments: Sequence[Attachment], settings: Settings) -> list[Uploa
                     f"started. Copy the file to {settings.data_path / 'inbox'} and use "
                     f"--attach inbox/{Path(attachment.local_path).name}"
                 ) from None
-            size = source.stat().st_size
         try:
             name = upload_name(attachment.file_name)
         except WorkspaceError as exc:
@@ -133,7 +138,7 @@ def checked(attachments: Sequence[Attachment], settings: Settings) -> list[Uploa
 def card_line(uploads: Sequence[Upload]) -> str:
     """An approval request's line about the files the job was given (a job card shows them
     itself, from the main step's `files` parameter)."""
-    names = ", ".join(f"<code>{esc(upload.name)}</code>" for upload in uploads)
+    names = ", ".join(f"<code>{esc(visible_literal(upload.name))}</code>" for upload in uploads)
     return f"📎 files: {names}"
 
 
@@ -146,19 +151,29 @@ def no_command_reply_text(attachments: Sequence[Attachment]) -> str:
 async def _bytes_of(upload: Upload, settings: Settings, fetch: Fetcher | None) -> bytes:
     attachment = upload.attachment
     if attachment.local_path is not None:
-        # Checked again: the file may have changed since the message was read.
+        # Checked again: the file may have changed since the message was read. The read opens
+        # it beneath the data folder without following a link (so none planted in a workspace
+        # can point it elsewhere), and takes no more than the limit (plus one byte, to tell).
         checked([attachment], settings)
-        source = file_under(settings.data_path, attachment.local_path)
-        return await asyncio.to_thread(source.read_bytes)
+        try:
+            return await asyncio.to_thread(
+                read_file_under,
+                settings.data_path,
+                attachment.local_path,
+                settings.upload_max_bytes,
+            )
+        except WorkspaceError as exc:
+            raise UploadError(f"{upload.name} could not be read: {exc}") from None
     if fetch is None:
         raise UploadError(f"{upload.name} cannot be fetched here (no transport to get it from)")
     return await fetch(attachment)
 
 
 async def place(
-    uploads: Sequence[Upload], settings: Settings, workspace: Path, fetch: Fetcher | None
+    uploads: Sequence[Upload], settings: Settings, folder: str, fetch: Fetcher | None
 ) -> list[Path]:
-    """Put each upload into the job's `workspace`; an UploadError says why one could not be."""
+    """Put each upload into the job's workspace `folder` (`chat-1/job-abc`, under the
+    workspaces root); an UploadError says why one could not be."""
     placed: list[Path] = []
     for upload in uploads:
         data = await _bytes_of(upload, settings, fetch)
@@ -168,7 +183,11 @@ async def place(
                 f"{size_text(settings.upload_max_bytes)}, UPLOAD_MAX_BYTES)"
             )
         try:
-            placed.append(await asyncio.to_thread(put_file, workspace, upload.name, data))
+            placed.append(
+                await asyncio.to_thread(
+                    put_file, settings.workspaces_dir, folder, upload.name, data
+                )
+            )
         except WorkspaceError as exc:
             raise UploadError(f"{upload.name} could not be put in the workspace: {exc}") from None
     return placed

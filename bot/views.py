@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from temporalio.client import WorkflowExecutionDescription
 
 from bot.types import Reply
 from core.jobs.cards import card_text
 from core.jobs.client import JobSummary
-from core.jobs.messages import approval_request_text, command_lines, job_buttons
+from core.jobs.messages import DOCUMENT_NAME, approval_request, job_buttons
 from core.jobs.models import JobSpec, JobState, JobStatus
 from core.registry import WorkerDefinition
-from core.render import STATE_ICONS, elapsed, esc, truncate_utf16
+from core.render import STATE_ICONS, elapsed, esc, truncate_utf16, visible
 from core.tables import AuditEntry
 
 
@@ -24,6 +21,15 @@ def unknown_command(name: str, suggestion: str | None, example: str = "") -> str
     return (
         f"Unknown command /{esc(name)} — did you mean /{esc(suggestion)}? "
         f"e.g. <code>{esc(example)}</code> · /help lists every command."
+    )
+
+
+def addressed_to_another_bot(other: str, mine: str | None) -> str:
+    """A command in a private chat that names another bot after its `@`."""
+    me = f" (I am @{esc(mine)})" if mine else ""
+    return (
+        f"That command is addressed to @{esc(other)}, not to me{me}, so nothing was done. "
+        "Send it without the @name, or to that bot."
     )
 
 
@@ -48,10 +54,13 @@ def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
 def approval_reply(spec: JobSpec) -> Reply:
     """The operator's answer to a request whose command an LLM wrote: what will run, and the
     Approve / Deny buttons (the job itself waits in awaiting_approval)."""
+    text, document = approval_request(spec)
     return Reply(
-        text=approval_request_text(spec),
+        text=text,
         buttons=job_buttons(spec.job_id, JobState.awaiting_approval),
         job_id=spec.job_id,
+        document_text=document,
+        document_name=DOCUMENT_NAME,
     )
 
 
@@ -71,47 +80,10 @@ def job_list(title: str, jobs: list[JobSummary], total: int | None = None) -> st
     return "\n".join(lines)
 
 
-def job_detail(
-    status: JobStatus,
-    desc: WorkflowExecutionDescription,
-    spec: JobSpec | None = None,
-    audit: Sequence[AuditEntry] = (),
-) -> Reply:
-    icon = STATE_ICONS.get(status.state.value, "")
-    lines = [
-        f"{icon} <b>{esc(status.job_id)}</b> · {esc(status.state.value)}",
-        f"<i>{esc(truncate_utf16(status.goal, 300))}</i>",
-        f"step {min(status.step_index + 1, status.step_count)}/{status.step_count}: "
-        f"{esc(status.worker)} ({esc(status.phase)})",
-        f"started {_ago(desc.start_time)}"
-        + (f", ended {_ago(desc.close_time)}" if desc.close_time else ""),
-    ]
-    if status.attempt > 1:
-        lines.append(f"attempt {status.attempt}")
-    if status.progress:
-        lines.append(f"progress:\n<pre>{esc(truncate_utf16(status.progress, 1500))}</pre>")
-    if status.last_error:
-        lines.append(f"last error: <pre>{esc(truncate_utf16(status.last_error, 1000))}</pre>")
-    if status.schedule_id:
-        lines.append(f"schedule: {esc(status.schedule_id)}")
-    if spec is not None:
-        lines += command_lines(spec)
-        if spec.origin.is_llm:
-            lines.append(f"written by: {esc(spec.origin.value)} · approval: {spec.approval.value}")
-    if audit:
-        lines.append("audit:")
-        lines += [audit_line(entry) for entry in audit]
-    return Reply(
-        text="\n".join(lines),
-        buttons=job_buttons(status.job_id, status.state),
-        job_id=status.job_id,
-    )
-
-
 def audit_line(entry: AuditEntry) -> str:
     who = f" · user {entry.user_id}" if entry.user_id is not None else ""
     when = entry.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    detail = f" — {esc(truncate_utf16(entry.detail, 300))}" if entry.detail else ""
+    detail = f" — {esc(visible(truncate_utf16(entry.detail, 300)))}" if entry.detail else ""
     return f"• {when} {esc(entry.action)}{who}{detail}"
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as LibraryJsonFormatter
 from temporalio import activity, workflow
 
 from core.jobs.queries import JOB_WORKFLOW
@@ -120,31 +120,37 @@ def log_context(record: logging.LogRecord) -> dict[str, Any]:
     return out
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the ids of
-    `log_context`, and the traceback as `exc_info` text. Secrets are redacted from each value
-    before encoding (an escape inside the JSON cannot hide one) and from the whole line after."""
+class JsonFormatter(LibraryJsonFormatter):
+    """One JSON object per line (python-json-logger): time (UTC, ISO 8601), level, logger,
+    message, the ids of `log_context` and any `extra=`, and the traceback as `exc_info` text.
+    Secrets are redacted from each value before encoding (an escape inside the JSON cannot hide
+    one) and from the whole line after."""
 
     def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
+            # Temporal's own details become the ids of `log_context`, not nested copies.
+            reserved_attrs=[*RESERVED_ATTRS, "taskName", "temporal_workflow", "temporal_activity"],
+            json_ensure_ascii=False,
+        )
         self.secrets = [s for s in secrets if s and len(s) >= 6]
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": _redact(record.getMessage(), self.secrets),
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data.update(log_context(record))
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: _redact(value, self.secrets) if isinstance(value, str) else value
+            for key, value in log_data.items()
         }
-        entry.update(log_context(record))
-        if record.exc_info:
-            record.exc_text = record.exc_text or self.formatException(record.exc_info)
-        if record.exc_text:
-            entry["exc_info"] = _redact(record.exc_text, self.secrets)
-        if record.stack_info:
-            entry["stack_info"] = _redact(self.formatStack(record.stack_info), self.secrets)
-        line = json.dumps(entry, default=str, ensure_ascii=False)
-        return _redact(line, self.secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record), self.secrets)
 
 
 class OneLineJsonFormatter(JsonFormatter):

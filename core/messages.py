@@ -18,7 +18,17 @@ class ChatMessage(BaseModel):
     topic_id: int | None = None
     text: str  # Telegram HTML
     buttons: list[Button] = Field(default_factory=list)
-    document_path: str | None = None  # a workspace file to attach when text alone is too long
+    # A workspace file to attach when text alone is too long: `<chat folder>/<path inside it>`
+    # (`chat-1/job-abc/report.md`), the folder being the chat's own; the sender opens the path
+    # beneath that folder's handle without following links (`core.workspace`).
+    document_path: str | None = None
+    # A document made of this text, attached after the message (a command too long to show in
+    # a message goes whole this way); `document_name` is its file name.
+    document_text: str | None = None
+    document_name: str = "attached.txt"
+    # Delivered without ringing the phone (Telegram's disable_notification): an addition to a
+    # message the person was already notified of, such as a job's summary as a follow-up.
+    silent: bool = False
 
 
 class PhotoMessage(BaseModel):
@@ -42,6 +52,29 @@ class CardEdit(BaseModel):
     message_id: int
     text: str
     buttons: list[Button] = Field(default_factory=list)
+
+
+class NotifyResult(BaseModel):
+    """What a notify activity did: sent (or not, and why), and the ids of the messages that
+    show it (for a job's result: the message its summary is later edited into)."""
+
+    sent: bool
+    message_ids: list[int] = Field(default_factory=list)
+    reason: str = ""
+
+
+class SummaryNote(BaseModel):
+    """A job's model summary, added to its result message after the result was told: edited
+    into `message_id` as `edited_text` when both are set (an edit does not ring the phone),
+    else sent as `follow_up`, a silent message of its own. Recorded once in the report ledger."""
+
+    job_id: str
+    chat_id: int
+    topic_id: int | None = None
+    message_id: int | None = None
+    edited_text: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    follow_up: str
 
 
 class JobNotification(BaseModel):

@@ -48,6 +48,9 @@ class WorkerDefinition:
     # The worker runs code it is given (commands, scripts): a job whose input an LLM wrote waits
     # for a person's approval before such a step runs (core/jobs/approval.py).
     runs_code: bool = False
+    # The worker fetches the http(s) URLs its input names (research): a job whose URLs a model
+    # chose waits for a person's approval unless each is the person's own or an allowed host.
+    fetches_urls: bool = False
     role: StepRole = StepRole.work
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -115,3 +118,24 @@ def discover_workers(extra_specs: Sequence[str] = ()) -> WorkerRegistry:
     for spec in extra_specs:
         workers.append(_load_object(spec))
     return WorkerRegistry(workers)
+
+
+def load_workers(specs: Sequence[str]) -> WorkerRegistry:
+    """A registry of exactly the definitions `specs` name (`module:attr`), importing nothing
+    else: what the execution queue's child process loads."""
+    return WorkerRegistry([_load_object(spec) for spec in specs])
+
+
+def worker_specs(queues: Sequence[str], extra_specs: Sequence[str] = ()) -> list[str]:
+    """`module:attr` of every discovered definition on `queues` (entry points, then
+    `extra_specs`), for a process that should load only those."""
+    specs = [ep.value for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+    out = []
+    for spec in [*specs, *extra_specs]:
+        try:
+            definition = _load_object(spec)
+        except Exception:
+            continue  # discover_workers logs it; a worker that does not load is not started
+        if definition.task_queue in queues and spec not in out:
+            out.append(spec)
+    return out

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import re
+import unicodedata
 
 from core.messages import Button
 
@@ -24,6 +26,49 @@ STATE_ICONS = {
 def esc(text: object) -> str:
     """Escape for Telegram HTML: only & < > matter."""
     return html.escape(str(text), quote=False)
+
+
+# Characters a reader cannot see or that reorder what they see: controls (C0, DEL, C1), format
+# characters (bidi overrides and isolates, zero-width joiners and spaces, the BOM: all of
+# category Cf), line and paragraph separators, spaces other than U+0020, private-use, unassigned
+# and surrogate code points.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn", "Cs"})
+NEWLINE_MARK = "⏎"
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str, *, newline: str | None = NEWLINE_MARK) -> str:
+    """`text` with every character a reader could not see, or that changes how the rest reads,
+    written as a `\\u202e`-style escape. Newlines become `newline` (a visible ⏎ by default, so
+    untrusted text cannot make lines of its own); `newline=None` escapes them as `\\u000a`.
+    The one rendering of untrusted text in approval requests, job cards, /job and the console."""
+    out: list[str] = []
+    for ch in text:
+        if ch == " ":
+            out.append(ch)
+        elif ch == "\n" and newline is not None:
+            out.append(newline)
+        elif unicodedata.category(ch) in _HIDDEN_CATEGORIES:
+            out.append(_escaped(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def visible_literal(text: str) -> str:
+    """One string, unambiguously: a JSON string literal (quotes and backslashes escaped, so an
+    escape in the output can only come from an escaped character), with every character
+    `visible` escapes escaped as well."""
+    return visible(json.dumps(text, ensure_ascii=False), newline=None)
+
+
+def visible_list(items: list[str]) -> str:
+    """A list of strings (an argv) as a JSON-like list of `visible_literal`s."""
+    return "[" + ", ".join(visible_literal(item) for item in items) + "]"
 
 
 _TAG = re.compile(r"<[^>]+>")

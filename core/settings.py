@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
     temporal_dev_port: int = Field(default=7233, alias="TEMPORAL_DEV_PORT")
     temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
+    # The Temporal Web UI as a person's browser reaches it, for the link under `/job <id>`;
+    # empty = the embedded dev server's UI when there is one, else no link.
+    temporal_ui_url: str | None = Field(default=None, alias="TEMPORAL_UI_URL")
     temporal_cli_path: str | None = Field(default=None, alias="TEMPORAL_CLI_PATH")
 
     # --- Operations -------------------------------------------------------------------
@@ -145,8 +148,19 @@ class Settings(BaseSettings):
         default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"],
         alias="EXECUTION_ENV_ALLOWLIST",
     )
-    execution_sandbox: Literal["none", "bwrap"] = Field(default="none", alias="EXECUTION_SANDBOX")
+    # Where commands run: `auto` = under bubblewrap wherever it can start, plainly (with a loud
+    # start-up line and a one-time note in each chat) where it cannot; `bwrap` = under bubblewrap
+    # or not at all (commands are refused while it cannot start); `none` = plainly, on purpose.
+    execution_sandbox: Literal["auto", "bwrap", "none"] = Field(
+        default="auto", alias="EXECUTION_SANDBOX"
+    )
     execution_sandbox_network: bool = Field(default=False, alias="EXECUTION_SANDBOX_NETWORK")
+    # The bubblewrap binary; unset = `bwrap` on PATH.
+    execution_sandbox_bwrap: str | None = Field(default=None, alias="EXECUTION_SANDBOX_BWRAP")
+    # The unprivileged user and group every command runs as when the operator runs as root (in
+    # every mode); an operator that is not root runs commands as itself.
+    execution_sandbox_uid: int = Field(default=65534, ge=1, alias="EXECUTION_SANDBOX_UID")
+    execution_sandbox_gid: int = Field(default=65534, ge=1, alias="EXECUTION_SANDBOX_GID")
     needs_attention_timeout_minutes: int = Field(
         default=24 * 60, ge=1, alias="NEEDS_ATTENTION_TIMEOUT_MINUTES"
     )
@@ -163,6 +177,17 @@ class Settings(BaseSettings):
     execution_auto_approve: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="EXECUTION_AUTO_APPROVE"
     )
+    # Hosts (exact names, lower case) a model may send research to without asking: a research
+    # URL on one of these runs at once. Empty: every URL a model chose waits for Approve (a URL
+    # the person wrote in their own message never waits).
+    research_auto_approve_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="RESEARCH_AUTO_APPROVE_HOSTS"
+    )
+    # A job card goes live (elapsed time, the last lines of output) once its step has run this
+    # long, and is edited at most once per interval after that (less often when the chat's
+    # budget is short: a result never waits for a card edit).
+    live_card_after_seconds: float = Field(default=8, gt=0, alias="LIVE_CARD_AFTER_SECONDS")
+    live_card_interval_seconds: float = Field(default=10, ge=1, alias="LIVE_CARD_INTERVAL_SECONDS")
     # A job waiting for approval is cancelled (and the chat told once) after this long.
     approval_timeout_minutes: float = Field(default=60, gt=0, alias="APPROVAL_TIMEOUT_MINUTES")
     # The shortest interval of a recurring job: each run reports to the chat, so a few seconds
@@ -221,7 +246,11 @@ class Settings(BaseSettings):
         return _split_ids(value)
 
     @field_validator(
-        "execution_env_allowlist", "worker_plugins", "execution_auto_approve", mode="before"
+        "execution_env_allowlist",
+        "worker_plugins",
+        "execution_auto_approve",
+        "research_auto_approve_hosts",
+        mode="before",
     )
     @classmethod
     def _names(cls, value: object) -> list[str]:
@@ -234,7 +263,13 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("temporal_address", "openai_base_url", "database_url_setting", mode="before")
+    @field_validator(
+        "temporal_address",
+        "openai_base_url",
+        "database_url_setting",
+        "execution_sandbox_bwrap",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -303,6 +338,16 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_dev_port}"
+
+    @property
+    def temporal_ui_address(self) -> str | None:
+        """Where the Web UI is: TEMPORAL_UI_URL, else the embedded dev server's own UI (only
+        when this process's settings start one: no TEMPORAL_ADDRESS), else unknown."""
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        if self.temporal_address is None and self.temporal_ui_port:
+            return f"http://127.0.0.1:{self.temporal_ui_port}"
+        return None
 
     def without_secrets(self) -> dict[str, Any]:
         """Every setting by its env name except the secrets (and the database URL), for a

@@ -87,10 +87,20 @@ class ClaimOutcome(StrEnum):
 class Claim:
     outcome: ClaimOutcome
     held_until: datetime | None = None  # with `held`: when the other claim's lease ends
+    message_id: int | None = None  # with `reported`: the message that told it, if recorded
 
     @property
     def claimed(self) -> bool:
         return self.outcome is ClaimOutcome.claimed
+
+
+SUMMARY_SENDING = "sending"
+
+
+class SummaryClaim(StrEnum):
+    claimed = "claimed"
+    resumed = "resumed"
+    settled = "settled"
 
 
 class ReportLedgerStore:
@@ -144,22 +154,31 @@ class ReportLedgerStore:
                 return Claim(ClaimOutcome.claimed)
             row = (
                 await session.execute(
-                    select(ReportLedger.last_reported_status, ReportLedger.claim_until).where(
-                        ReportLedger.job_id == job_id
-                    )
+                    select(
+                        ReportLedger.last_reported_status,
+                        ReportLedger.claim_until,
+                        ReportLedger.message_id,
+                    ).where(ReportLedger.job_id == job_id)
                 )
             ).one()
         if row.last_reported_status == status:
             LEDGER_CLAIMS.labels(ClaimOutcome.reported.value).inc()
-            return Claim(ClaimOutcome.reported)
+            return Claim(ClaimOutcome.reported, message_id=row.message_id)
         LEDGER_CLAIMS.labels(ClaimOutcome.held.value).inc()
         return Claim(ClaimOutcome.held, held_until=row.claim_until)
 
     async def confirm(
-        self, job_id: str, status: str, owner: str, now: datetime | None = None
+        self,
+        job_id: str,
+        status: str,
+        owner: str,
+        now: datetime | None = None,
+        *,
+        message_id: int | None = None,
     ) -> None:
-        """The status was told. The claim is cleared only if it is still the caller's (a
-        reporter that took over after an expired lease keeps its own)."""
+        """The status was told (by `message_id`, when the sender knows it). The claim is
+        cleared only if it is still the caller's (a reporter that took over after an expired
+        lease keeps its own)."""
         now = now or utcnow()
         mine = ReportLedger.claim_owner == owner
         async with self.db.session() as session:
@@ -169,6 +188,7 @@ class ReportLedgerStore:
                 .values(
                     last_reported_status=status,
                     reported_at=now,
+                    message_id=message_id,
                     claim_status=case((mine, None), else_=ReportLedger.claim_status),
                     claim_owner=case((mine, None), else_=ReportLedger.claim_owner),
                     claim_until=case((mine, None), else_=ReportLedger.claim_until),
@@ -228,6 +248,48 @@ class ReportLedgerStore:
                 .values(
                     parts_key=key, parts_sent=case((same, ReportLedger.parts_sent), else_=count)
                 )
+            )
+
+    async def claim_summary(self, job_id: str, chat_id: int, owner: str) -> SummaryClaim:
+        """Take the job's one summary: `claimed` (add it, then `settle_summary`), `resumed`
+        (this owner's earlier attempt stopped midway: it may or may not have reached the
+        chat), or `settled` (added or skipped before, or another owner's: nothing to do)."""
+        now = utcnow()
+        create = (
+            _insert(self.db, ReportLedger)
+            .values(job_id=job_id, chat_id=chat_id, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[ReportLedger.job_id])  # type: ignore[attr-defined]
+        )
+        sending = f"{SUMMARY_SENDING} {owner}"[:300]
+        take = (
+            update(ReportLedger)
+            .where(ReportLedger.job_id == job_id, ReportLedger.summary.is_(None))
+            .values(summary=sending)
+        )
+        async with self.db.session() as session:
+            await session.execute(create)
+            if (await session.execute(take)).rowcount == 1:  # type: ignore[attr-defined]
+                return SummaryClaim.claimed
+            found = await session.scalar(
+                select(ReportLedger.summary).where(ReportLedger.job_id == job_id)
+            )
+        return SummaryClaim.resumed if found == sending else SummaryClaim.settled
+
+    async def settle_summary(self, job_id: str, outcome: str) -> None:
+        """Record the summary `added` or `skipped`: no attempt after this sends it."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(ReportLedger).where(ReportLedger.job_id == job_id).values(summary=outcome)
+            )
+
+    async def release_summary(self, job_id: str, owner: str) -> None:
+        """Give the summary back after an attempt that surely sent nothing (an error answer)."""
+        sending = f"{SUMMARY_SENDING} {owner}"[:300]
+        async with self.db.session() as session:
+            await session.execute(
+                update(ReportLedger)
+                .where(ReportLedger.job_id == job_id, ReportLedger.summary == sending)
+                .values(summary=None)
             )
 
     async def release(self, job_id: str, owner: str) -> None:

@@ -73,6 +73,12 @@ class ReportLedger(Base):
     # that sent them failed before its heartbeat reached the server.
     parts_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The message that shows the told status (its first), so a retry that finds the status
+    # already told still knows where the job's summary goes.
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The job's model summary, added to its result once: None (not yet), `sending <owner>`
+    # (an attempt under way; found by another attempt after a crash), `added` or `skipped`.
+    summary: Mapped[str | None] = mapped_column(String(300), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -10,6 +13,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.settings import Settings
 
@@ -66,3 +70,20 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+class TemporalNotFound(LookupError):
+    """Temporal has no such workflow or schedule (its NOT_FOUND answer)."""
+
+
+@contextlib.contextmanager
+def not_found_as(error: Exception | None = None) -> Iterator[None]:
+    """Temporal's NOT_FOUND inside the block raised as `error` (the caller's domain error, e.g.
+    "no job …"), or as `TemporalNotFound` for a caller that has its own answer for "gone". Any
+    other Temporal error is no answer about the thing: it raises as it is."""
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise (error if error is not None else TemporalNotFound(exc.message)) from None

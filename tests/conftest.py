@@ -20,6 +20,39 @@ from tests.support.stack import TEST_TOKEN, Stack, free_port, make_settings, run
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
+# What enables the tests that skip when a part of the machine is missing (CI has them all
+# and fails instead of skipping): a word of the skip reason -> how to enable them.
+ENABLE_HINTS = {
+    "bubblewrap": "apt-get install bubblewrap (the sandbox tests need a working `bwrap`)",
+    "PostgreSQL": "run PostgreSQL on 127.0.0.1:5432 with a `test` database, or set "
+    "TEST_DATABASE_URL=postgresql+asyncpg://user@host:port/db",
+    "openssl": "apt-get install openssl",
+}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly which tests did not run here, grouped by reason, and how to enable them:
+    a green local run with the sandbox or PostgreSQL tests skipped proves less than it seems."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    by_reason: dict[str, list[str]] = {}
+    for report in skipped:
+        longrepr = getattr(report, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        by_reason.setdefault(reason.removeprefix("Skipped: "), []).append(report.nodeid)
+    if not by_reason:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"{len(skipped)} tests did NOT run here", sep="!", yellow=True)
+    for reason, nodeids in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+        hint = next((h for word, h in ENABLE_HINTS.items() if word in reason), "")
+        write(f"{len(nodeids)} skipped: {reason}", yellow=True, bold=True)
+        if hint:
+            write(f"    to run them: {hint}")
+        for nodeid in nodeids[:5]:
+            write(f"    {nodeid}")
+        if len(nodeids) > 5:
+            write(f"    … and {len(nodeids) - 5} more")
+
 
 @pytest.fixture(scope="session")
 async def dev_server() -> AsyncIterator[DevServer]:

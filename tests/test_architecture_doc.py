@@ -1,5 +1,5 @@
 """docs/architecture.md can be checked against the code by reading both: every path it names
-exists, every package and module of the four layers is named in it, and the layers it states
+exists, every package and module of the five layers is named in it, and the layers it states
 are the contract `make lint` enforces."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "architecture.md").read_text()
-LAYERS = ("core", "workflows", "activities", "bot")
+LAYERS = ("core", "workflows", "activities", "bot", "hbo")
 # A backticked name that looks like a file or folder of ours: `a/b.py`, `heartbeat/`, `run.py`.
 PATH_LIKE = re.compile(r"`([\w./-]+(?:\.py|/))`")
 
@@ -57,8 +57,8 @@ def test_every_package_and_module_is_named_in_the_document() -> None:
 def test_the_layers_stated_are_the_layers_enforced() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
-    assert layers == ["bot", "workflows | activities", "core"]
-    assert "`bot` > `workflows | activities` > `core`" in DOC
+    assert layers == ["hbo", "bot", "workflows | activities", "core"]
+    assert "`hbo` > `bot` > `workflows | activities` > `core`" in DOC
     kinds = sorted(c["type"] for c in config["contracts"])
     assert kinds == ["acyclic_siblings", "forbidden", "layers"]
     assert "three contracts" in DOC

@@ -479,3 +479,31 @@ def test_dockerignore_keeps_what_pip_install_needs() -> None:
         excluded = [p for p in patterns if fnmatch.fnmatch(name, p.rstrip("/"))]
         assert not excluded, f".dockerignore drops {name} (by {excluded}); pip install . needs it"
     assert ".env" in patterns, "a local .env (with real tokens) must never reach the image"
+
+
+# --- the command sandbox in the image and the stack -------------------------------------------
+
+
+def test_the_image_has_bubblewrap() -> None:
+    runs = " ".join(args for keyword, args in _dockerfile_instructions() if keyword == "RUN")
+    assert re.search(r"apt-get install[^&;]*\bbubblewrap\b", runs), (
+        "the Dockerfile must install bubblewrap: commands run in its sandbox"
+    )
+
+
+def test_the_execution_worker_may_start_bubblewrap(compose: dict[str, Any]) -> None:
+    """What Docker forbids by default and bubblewrap needs: namespaces (seccomp), mounts
+    (AppArmor) and a fresh /proc (masked paths); and nothing more (no added capability, no
+    privileged container), on the execution worker only."""
+    services = compose["services"]
+    execution = services["worker-execution"]
+    assert set(execution.get("security_opt") or []) == {
+        "seccomp=unconfined",
+        "apparmor=unconfined",
+        "systempaths=unconfined",
+    }
+    for name, service in services.items():
+        assert not service.get("privileged") and not service.get("cap_add"), name
+        if name != "worker-execution":
+            assert not service.get("security_opt"), f"{name} needs no sandbox exceptions"
+    assert _environment(execution)["EXECUTION_SANDBOX"] == "${EXECUTION_SANDBOX:-auto}"

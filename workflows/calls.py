@@ -4,20 +4,30 @@ Telegram refuses is final everywhere, and a best-effort call fails the same way 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import audit_job_event, notify_send
     from core.jobs.models import AuditEvent
     from core.messages import ChatMessage
     from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
 
+# A job message's activity heartbeats every half second from its start (activities/notify.py):
+# a worker that died mid-send is noticed after this long and the send resumes on another, so a
+# crash costs a person seconds, not the ten a longer timeout did. It leaves 2 s for a stalled
+# event loop before a live sender is taken for dead (the fidelity run counts such retries).
+NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+
 # Errors after which sending again cannot help: the chat is gone, Telegram refuses the message.
 UNDELIVERABLE = ("ChatUnreachable", "BadMessage")
+
+Arg = TypeVar("Arg")
 
 
 def delivery_retry(maximum_attempts: int, *also_final: str) -> RetryPolicy:
@@ -34,7 +44,7 @@ def delivery_retry(maximum_attempts: int, *also_final: str) -> RetryPolicy:
 async def send(message: ChatMessage, retry: RetryPolicy, give_up_after: timedelta) -> None:
     """One message through the notify queue (raises ActivityError when it cannot be sent)."""
     await workflow.execute_activity(
-        "notify.send",
+        notify_send,
         message,
         task_queue=NOTIFY_QUEUE,
         start_to_close_timeout=timedelta(seconds=60),
@@ -44,7 +54,12 @@ async def send(message: ChatMessage, retry: RetryPolicy, give_up_after: timedelt
 
 
 async def best_effort(
-    activity: str, arg: Any, *, task_queue: str, retry: RetryPolicy, failed: str
+    activity: Callable[[Arg], Awaitable[object]],
+    arg: Arg,
+    *,
+    task_queue: str,
+    retry: RetryPolicy,
+    failed: str,
 ) -> bool:
     """Run `activity`; when it fails for good, log `failed` and go on (False)."""
     try:
@@ -65,7 +80,7 @@ async def best_effort(
 async def audit(event: AuditEvent, retry: RetryPolicy) -> None:
     """Best effort: an audit entry that cannot be written is logged, never the caller's failure."""
     await best_effort(
-        "audit.job_event",
+        audit_job_event,
         event,
         task_queue=OPERATOR_QUEUE,
         retry=retry,

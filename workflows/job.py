@@ -14,23 +14,33 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import (
+        model_summary,
+        notify_add_summary,
+        notify_edit_card,
+        notify_job_update,
+        notify_live_card,
+    )
     from core.ids import workspace_name
-    from core.jobs.approval import decision_refusal
-    from core.jobs.cards import CardRef, card_edit
+    from core.jobs.approval import DecisionGate, approval_digest
+    from core.jobs.cards import CardRef, LiveCard, card_edit
     from core.jobs.messages import (
         approval_audit_detail,
         approval_closed_message,
+        approval_outcome_edit,
         approval_request_message,
+        buttons_message_id,
         duration_text,
         finished_message,
         job_card,
         needs_attention_message,
+        summary_note,
     )
     from core.jobs.models import (
         Approval,
@@ -46,9 +56,10 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         StepOutput,
         StepSpec,
+        SummaryRequest,
         ledger_status,
     )
-    from core.messages import CardEdit, ChatMessage, JobNotification
+    from core.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
     from core.registry import StepRole
     from core.temporal import (
         NOTIFY_QUEUE,
@@ -70,7 +81,15 @@ CARD_EDIT_INTERVAL = timedelta(seconds=3)
 FAST_RESULT_WINDOW = timedelta(seconds=5)
 # Notify activities: a worker that dies mid-send is noticed by its missing heartbeat.
 NOTIFY_START_TO_CLOSE = timedelta(seconds=120)
-NOTIFY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+NOTIFY_HEARTBEAT_TIMEOUT = calls.NOTIFY_HEARTBEAT_TIMEOUT
+# The model's summary, asked for once the result is on its way: bounded by the model's own
+# timeout inside the activity; the activity heartbeats, so a dead reporting worker is noticed
+# soon and the call tried once more. A summary that does not come is skipped, nothing else.
+SUMMARY_START_TO_CLOSE = timedelta(minutes=65)
+SUMMARY_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+SUMMARY_RETRY = RetryPolicy(maximum_attempts=2)
+# The live card's activity: a notify worker that dies is replaced; a card that is gone is not.
+LIVE_CARD_RETRY = calls.delivery_retry(3)
 
 
 def _clock(when: datetime) -> str:
@@ -91,9 +110,15 @@ class JobWorkflow:
         self._card_task: asyncio.Future[None] | None = None
         self._card_shown: tuple[str, int, str, int] | None = None
         self._final: tuple[ChatMessage | None, str] = (None, "")
-        # The approval gate: (approved?, who decided, when) once a person has decided.
-        self._approval: tuple[bool, ApprovalDecision, str] | None = None
-        self._approval_closed = ""  # why the gate closed without a decision (timeout)
+        # The approval gate: one decision (approved?, who, when), or why it closed without one.
+        self._gate = DecisionGate()
+        # The SHA-256 of what the approval request showed; what runs must have it.
+        self._shown_digest: str | None = None
+        # The live card: the step that said it runs long, and the task keeping the card live.
+        self._running_long: int | None = None
+        self._live_task: asyncio.Future[None] | None = None
+        self._live_editing = False
+        self._approval_request: asyncio.Future[object] | None = None
 
     # --- queries and updates ---------------------------------------------------------------
     @workflow.query
@@ -104,6 +129,11 @@ class JobWorkflow:
     @workflow.query
     def outputs(self) -> list[StepOutput]:
         return self._outputs
+
+    @workflow.signal
+    def step_running_long(self, step_index: int) -> None:
+        """The running step has run a while (sent by the step itself, once): keep the card live."""
+        self._running_long = step_index
 
     @workflow.update
     async def retry(self, request: RetryRequest) -> str:
@@ -157,7 +187,7 @@ class JobWorkflow:
 
     @workflow.update
     def approve(self, decision: ApprovalDecision) -> str:
-        self._approval = (True, decision, _clock(workflow.now()))
+        self._take_decision(True, decision)
         return f"approved; {self._job().job_id} runs now"
 
     @approve.validator
@@ -166,7 +196,7 @@ class JobWorkflow:
 
     @workflow.update
     def deny(self, decision: ApprovalDecision) -> str:
-        self._approval = (False, decision, _clock(workflow.now()))
+        self._take_decision(False, decision)
         return f"denied; {self._job().job_id} will not run"
 
     @deny.validator
@@ -180,13 +210,18 @@ class JobWorkflow:
         spec = self._spec
         if spec.approval is not Approval.required:
             raise ValueError(f"{spec.job_id} did not ask for approval")
-        refusal = decision_refusal(
-            spec.job_id, decision, spec.report_chat_id, self._approval, self._approval_closed
-        )
-        if refusal:
-            raise ValueError(refusal)
+        self._gate.check(spec.job_id, decision, spec.report_chat_id)
         if self._status.state is not JobState.awaiting_approval:
             raise ValueError(f"{spec.job_id} is {self._status.state.value}, not awaiting approval")
+
+    def _take_decision(self, approved: bool, decision: ApprovalDecision) -> None:
+        """Synchronously, first thing in the handler: the second of two Updates in one workflow
+        task is refused here with the first one's decision."""
+        spec = self._job()
+        when = _clock(workflow.now())
+        refusal = self._gate.take(spec.job_id, approved, decision, when)
+        if refusal:
+            raise ApplicationError(refusal, type="AlreadyDecided", non_retryable=True)
 
     def _reroute_index(self, request: RerouteRequest) -> int:
         status = self._state()
@@ -263,31 +298,57 @@ class JobWorkflow:
         spec = self._job()
         self._transition(JobState.awaiting_approval, phase="waiting for approval")
         await self._audit("approval_requested", spec.requested_by, approval_audit_detail(spec))
-        if not spec.announced:
-            self._notify(approval_request_message(spec), status=JobState.awaiting_approval)
+        if not spec.announced and self._notify(
+            approval_request_message(spec), status=JobState.awaiting_approval
+        ):
+            self._approval_request = self._notify_chain
+        # The request (the operator's reply or the message above) shows this digest.
+        self._shown_digest = approval_digest(spec)
         wait = timedelta(seconds=spec.approval_timeout_seconds)
         try:
-            await workflow.wait_condition(lambda: self._approval is not None, timeout=wait)
+            await workflow.wait_condition(lambda: self._gate.decided is not None, timeout=wait)
         except TimeoutError:
-            self._approval_closed = (
+            self._gate.closed = (
                 f"no decision within {duration_text(spec.approval_timeout_seconds)}; nothing ran"
             )
-            await self._audit("approval_timeout", None, self._approval_closed)
+            await self._audit("approval_timeout", None, self._gate.closed)
+            waited = duration_text(spec.approval_timeout_seconds)
+            await self._close_approval_request(f"⌛ expired after {waited}; nothing ran")
             return False
-        assert self._approval is not None
-        approved, who, when = self._approval
+        assert self._gate.decided is not None
+        approved, who, when = self._gate.decided
         action = "approved" if approved else "denied"
         await self._audit(action, who.user_id, f"{action} by user {who.user_id} at {when}")
+        icon = "✅" if approved else "🚫"
+        await self._close_approval_request(f"{icon} {action} by user {who.user_id} at {when}")
         return approved
+
+    async def _close_approval_request(self, outcome: str) -> None:
+        """The approval request, edited to say how it ended, its buttons gone: an old message
+        never looks as if it still waits for a press."""
+        if not workflow.patched("approval-request-closed"):
+            return
+        spec = self._job()
+        message_id = spec.approval_message_id
+        if message_id is None and self._approval_request is not None:
+            try:
+                told = await self._approval_request
+            except ActivityError:
+                told = None
+            if isinstance(told, NotifyResult):
+                text = approval_request_message(spec).text
+                message_id = buttons_message_id(text, told.message_ids)
+        if message_id is not None:
+            await self._edit_card(approval_outcome_edit(spec, message_id, outcome))
 
     async def _close_unapproved(self) -> JobResult:
         """Denied or timed out: the job ends cancelled, nothing ran, the chat is told once."""
         spec = self._job()
-        if self._approval is not None:
-            reason = f"denied by user {self._approval[1].user_id}; nothing ran"
+        if self._gate.decided is not None:
+            reason = f"denied by user {self._gate.decided[1].user_id}; nothing ran"
             phase = "denied"
         else:
-            reason, phase = self._approval_closed, "approval timed out"
+            reason, phase = self._gate.closed, "approval timed out"
         self._status = self._state().model_copy(update={"last_error": reason})
         self._transition(JobState.cancelled, phase=phase)
         self._notify(approval_closed_message(spec, reason), status=JobState.cancelled)
@@ -313,8 +374,32 @@ class JobWorkflow:
 
     async def _run_step(self, index: int) -> StepOutput:
         spec, step = self._job(), self._steps[index]
+        if self._shown_digest is not None:
+            running = approval_digest(spec.model_copy(update={"steps": self._steps}))
+            if running != self._shown_digest:
+                # Unreachable while the spec's steps keep their parameters; if they ever did
+                # not, nothing the person did not see may run.
+                raise ApplicationError(
+                    f"step {index + 1} is not what was approved (sha256 {running[:12]}…, "
+                    f"approved {self._shown_digest[:12]}…); nothing more runs",
+                    type="BadCommand",
+                    non_retryable=True,
+                )
         self._status = self._state().model_copy(update={"step_index": index})
         self._transition(JobState.running, phase=f"step {index + 1}: {step.worker}")
+        live = self._card is not None and self._card.message_id is not None
+        if live:
+            self._running_long = None
+            self._live_task = asyncio.ensure_future(self._live_card(index))
+        try:
+            return await self._step_activity(index, live)
+        finally:
+            if self._live_task is not None and not self._live_task.done():
+                # Not waited for here: the result goes first (`_finish_notifications`).
+                self._live_task.cancel()
+
+    async def _step_activity(self, index: int, live: bool) -> StepOutput:
+        spec, step = self._job(), self._steps[index]
         return await workflow.execute_activity(
             step.activity,
             StepInput(
@@ -326,6 +411,7 @@ class JobWorkflow:
                 workspace=workspace_name(spec.report_chat_id, spec.job_id),
                 timeout_seconds=step.timeout_seconds,
                 previous=list(self._outputs),
+                live_card=live,
             ),
             task_queue=step.task_queue,
             result_type=StepOutput,
@@ -402,30 +488,127 @@ class JobWorkflow:
                 await workflow.wait_condition(self._card_task_done, timeout=timedelta(seconds=60))
             except TimeoutError:
                 workflow.logger.warning("job %s: a card edit did not finish", spec.job_id)
-        card = card_edit(spec, self._state(), self._card) if self._card is not None else None
+        # A live card still being edited gets its final version once its last edit is done,
+        # after the result: a card edit never holds a result back.
+        card_later = self._live_editing
+        card = (
+            card_edit(spec, self._state(), self._card)
+            if self._card is not None and not card_later
+            else None
+        )
         fast = (
             self._state().episode == 1
             and workflow.now() - workflow.info().start_time <= FAST_RESULT_WINDOW
         )
-        if not self._notify(message, status=state, card=card, replace_card=fast) and card:
+        told = self._notify(message, status=state, card=card, replace_card=fast)
+        if not told and card:
             # This job's policy pushes nothing now, but its card still has to show the end.
             await self._edit_card(card)
+        # The result never waits for the model: its summary is asked for beside the send, and
+        # joins the result message once both are done. Only when the reporting step said one
+        # is worth asking for (a model, a long output): a job without costs no activity more.
+        summary: asyncio.Future[str] | None = None
+        if told and state is JobState.completed and report and report.data.get("summary_wanted"):
+            queue = next(s.task_queue for s in reversed(self._steps) if s.role is StepRole.report)
+            summary = asyncio.ensure_future(self._model_summary(queue))
+        if card_later:
+            await workflow.wait_condition(lambda: not self._live_editing)
+            assert self._card is not None
+            final_card = card_edit(spec, self._state(), self._card)
+            if final_card is not None:
+                await self._edit_card(final_card)
+        delivered: NotifyResult | None = None
         if self._notify_chain is not None:
             try:
-                await self._notify_chain
+                result = await self._notify_chain
+                delivered = result if isinstance(result, NotifyResult) else None
             except ActivityError:
                 workflow.logger.warning("job %s: final notification failed", spec.job_id)
+        if summary is not None:
+            await self._add_summary(message, summary, delivered)
+
+    async def _model_summary(self, task_queue: str) -> str:
+        spec = self._job()
+        try:
+            return await workflow.execute_activity(
+                model_summary,
+                SummaryRequest(
+                    job_id=spec.job_id,
+                    workspace=workspace_name(spec.report_chat_id, spec.job_id),
+                ),
+                task_queue=task_queue,
+                start_to_close_timeout=SUMMARY_START_TO_CLOSE,
+                heartbeat_timeout=SUMMARY_HEARTBEAT_TIMEOUT,
+                retry_policy=SUMMARY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: no summary (the reporting worker failed)", spec.job_id)
+            return ""
+
+    async def _add_summary(
+        self, message: ChatMessage, summary: asyncio.Future[str], delivered: NotifyResult | None
+    ) -> None:
+        """The summary into the message that told the result (or a silent follow-up); nothing
+        when the model gave none or the result was never told."""
+        text = await summary
+        if not text or delivered is None:
+            return  # no summary, or the result was not told (the heartbeat may tell it later)
+        spec = self._job()
+        try:
+            await workflow.execute_activity(
+                notify_add_summary,
+                summary_note(message, spec.job_id, text, delivered.message_ids),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("job %s: summary not added", spec.job_id)
 
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
         """False when the card could not be edited (then no further edits are tried)."""
         return await calls.best_effort(
-            "notify.edit_card",
+            notify_edit_card,
             edit,
             task_queue=NOTIFY_QUEUE,
             retry=NOTIFY_RETRY,
             failed=f"job {edit.job_id}: card edit failed",
         )
+
+    async def _live_card(self, index: int) -> None:
+        """Once step `index` says it runs long, a notify activity keeps the card live (elapsed
+        time, the output's last lines) until the step ends and this task is cancelled. A step
+        that ends sooner costs the history nothing: this only waited for the signal."""
+        await workflow.wait_condition(lambda: self._running_long == index)
+        assert self._card is not None
+        edit = card_edit(self._job(), self._state(), self._card)
+        if edit is None:
+            return
+        self._live_editing = True
+        try:
+            await workflow.execute_activity(
+                notify_live_card,
+                LiveCard(
+                    job_id=edit.job_id,
+                    chat_id=edit.chat_id,
+                    message_id=edit.message_id,
+                    step_index=index,
+                    text=edit.text,
+                    buttons=edit.buttons,
+                ),
+                task_queue=NOTIFY_QUEUE,
+                start_to_close_timeout=timedelta(seconds=self._steps[index].timeout_seconds + 60),
+                heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
+                retry_policy=LIVE_CARD_RETRY,
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError:
+            workflow.logger.info("job %s: the live card stopped", edit.job_id)
+        finally:
+            self._live_editing = False
 
     def _card_task_done(self) -> bool:
         return self._card_task is None or self._card_task.done()
@@ -447,7 +630,9 @@ class JobWorkflow:
         spec = self._job()
         self._card_shown = (JobState.running.value, 0, self._steps[0].worker, 0)
         while True:
-            await workflow.wait_condition(lambda: self._card_key() != self._card_shown)
+            await workflow.wait_condition(
+                lambda: self._card_key() != self._card_shown and not self._live_editing
+            )
             if self._state().state.is_final:
                 return  # the final notification edits the card in the same activity
             key = self._card_key()
@@ -559,7 +744,7 @@ class JobWorkflow:
                         err.cause or err,
                     )
             return await workflow.execute_activity(
-                "notify.job_update",
+                notify_job_update,
                 notification,
                 task_queue=NOTIFY_QUEUE,
                 start_to_close_timeout=NOTIFY_START_TO_CLOSE,

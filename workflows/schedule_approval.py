@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
-    from core.jobs.approval import decision_refusal
+    from core.activity_stubs import settle_schedule_approval
+    from core.jobs.approval import DecisionGate
     from core.jobs.messages import duration_text
     from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
@@ -27,7 +28,7 @@ RETRY = calls.delivery_retry(20, "ScheduleGone")
 class ScheduleApprovalWorkflow:
     def __init__(self) -> None:
         self._request: ScheduleApproval | None = None
-        self._decision: tuple[bool, ApprovalDecision, str] | None = None
+        self._gate = DecisionGate()  # the one decision, as a job's approval gate takes it
         self._outcome = ""  # set once the decision (or the deadline) has been carried out
 
     @workflow.query
@@ -54,15 +55,16 @@ class ScheduleApprovalWorkflow:
         request = self._request
         if request is None:
             raise ValueError("the request is starting; try again in a moment")
-        refusal = decision_refusal(
-            request.schedule_id, decision, request.chat_id, self._decision, self._outcome
-        )
-        if refusal:
-            raise ValueError(refusal)
+        self._gate.check(request.schedule_id, decision, request.chat_id)
 
     async def _decide(self, approved: bool, decision: ApprovalDecision) -> str:
+        # Taken before the first await: a second Update in the same task is refused here.
+        request = self._request
+        assert request is not None
         when = workflow.now().strftime("%Y-%m-%d %H:%M:%S UTC")
-        self._decision = (approved, decision, when)
+        refusal = self._gate.take(request.schedule_id, approved, decision, when)
+        if refusal:
+            raise ApplicationError(refusal, type="AlreadyDecided", non_retryable=True)
         await workflow.wait_condition(lambda: bool(self._outcome))
         return self._outcome
 
@@ -72,16 +74,17 @@ class ScheduleApprovalWorkflow:
         await self._audit("approval_requested", request.requested_by, request.detail)
         wait = timedelta(seconds=request.timeout_seconds)
         try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=wait)
+            await workflow.wait_condition(lambda: self._gate.decided is not None, timeout=wait)
         except TimeoutError:
             reason = f"no decision within {duration_text(request.timeout_seconds)}; nothing ran"
+            self._gate.closed = f"deleted: {reason}"
             await self._settle(False, reason)
             await self._audit("approval_timeout", None, reason)
             await self._tell(f"⏹ <b>{esc(request.schedule_id)}</b> was deleted: {esc(reason)}.")
             self._outcome = f"deleted: {reason}"
             return self._outcome
-        assert self._decision is not None
-        approved, who, when = self._decision
+        assert self._gate.decided is not None
+        approved, who, when = self._gate.decided
         action = "approved" if approved else "denied"
         decided = f"{action} by user {who.user_id} at {when}"
         await self._settle(approved, decided)
@@ -100,7 +103,7 @@ class ScheduleApprovalWorkflow:
         assert request is not None
         try:
             await workflow.execute_activity(
-                "schedules.settle_approval",
+                settle_schedule_approval,
                 ScheduleSettlement(schedule_id=request.schedule_id, approved=approved, note=note),
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=30),

@@ -13,8 +13,9 @@ from temporalio.common import RetryPolicy
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import notify_send_photo, render_stats
     from core.messages import PhotoMessage
-    from core.stats import StatsChart, StatsRequest, StatsResult
+    from core.stats import StatsRequest, StatsResult
     from core.temporal import NOTIFY_QUEUE, REPORTING_QUEUE
 
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
@@ -27,10 +28,9 @@ class StatsWorkflow:
     async def run(self, request: StatsRequest) -> StatsResult:
         if request.now is None:
             request = request.model_copy(update={"now": workflow.now()})
-        chart: StatsChart = await workflow.execute_activity(
-            "reporting.render_stats",
+        chart = await workflow.execute_activity(
+            render_stats,
             request,
-            result_type=StatsChart,
             task_queue=REPORTING_QUEUE,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RENDER_RETRY,
@@ -43,17 +43,16 @@ class StatsWorkflow:
             filename=f"stats-{request.period}.png",
         )
         sent = await workflow.execute_activity(
-            "notify.send_photo",
+            notify_send_photo,
             photo,
             task_queue=NOTIFY_QUEUE,
             start_to_close_timeout=timedelta(seconds=60),
             schedule_to_close_timeout=timedelta(minutes=5),
             retry_policy=SEND_RETRY,
         )
-        ids = sent.get("message_ids") if isinstance(sent, dict) else None
         return StatsResult(
             caption=chart.caption,
             jobs=chart.jobs,
             png_bytes=len(chart.png),
-            message_id=ids[0] if ids else None,
+            message_id=sent.message_ids[0] if sent.message_ids else None,
         )

@@ -18,11 +18,10 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import covers, notify_policy
-from activities.notify import activity_owner
+from activities.notify import activity_owner, temporal_errors
 from activities.telegram.resume import delivered_in_activity, send_resuming
 from core.heartbeat.messages import changes_digest
 from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
@@ -35,9 +34,9 @@ from core.jobs.models import (
     ledger_status,
     parse_ledger_status,
 )
-from core.jobs.queries import chat_jobs_query, job_state
+from core.jobs.queries import RUNNING, chat_jobs_query, closed_after, job_state
 from core.store import ClaimOutcome, ReportLedgerStore
-from core.temporal import SA_JOB_STATUS
+from core.temporal import SA_JOB_STATUS, TemporalNotFound, not_found_as
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs
 # Visibility is eventually consistent (milliseconds on the dev server, about a second on
@@ -70,10 +69,6 @@ def _minutes(delta: timedelta) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _iso_z(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class ChangeActivities:
     def __init__(self, deps: HeartbeatDeps) -> None:
         self.deps = deps
@@ -85,9 +80,7 @@ class ChangeActivities:
         now = self.deps.clock()
         target, config = request.target, request.config
         since = (request.since or now - FIRST_LOOKBACK) - VISIBILITY_MARGIN
-        query = chat_jobs_query(
-            target.chat_id, f"ExecutionStatus = 'Running' OR CloseTime > '{_iso_z(since)}'"
-        )
+        query = chat_jobs_query(target.chat_id, f"{RUNNING} OR {closed_after(since)}")
         jobs: list[_Job] = []
         async for wf in self.client.list_workflows(query, page_size=1000):
             memo = await wf.memo()
@@ -187,11 +180,10 @@ class ChangeActivities:
         or terminated, is gone, or returned a result this version cannot read. Any other
         Temporal error raises (the activity is retried)."""
         try:
-            handle = self.client.get_workflow_handle(job_id, result_type=JobResult)
-            return await handle.result()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+            with not_found_as():
+                handle = self.client.get_workflow_handle(job_id, result_type=JobResult)
+                return await handle.result()
+        except TemporalNotFound:
             reason = "gone from Temporal"
         except WorkflowFailureError as exc:  # cancelled or terminated jobs have no result
             reason = type(exc.cause).__name__
@@ -234,10 +226,9 @@ class ChangeActivities:
 
     async def _stale(self, job: _Job, now: datetime, stale_after: timedelta) -> JobChange | None:
         try:
-            desc = await self.client.get_workflow_handle(job.job_id).describe()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+            with not_found_as():
+                desc = await self.client.get_workflow_handle(job.job_id).describe()
+        except TemporalNotFound:
             return None  # gone since the visibility query: nothing to flag
         pending = list(desc.raw_description.pending_activities)
         if not pending:
@@ -303,19 +294,20 @@ class ChangeActivities:
             else:
                 claimed.append(change)
         try:
-            for change in [c for c in claimed if c.message is not None]:
-                assert change.message is not None
-                result.message_ids += await self.deps.sender.send(change.message)
-                await self.ledger.confirm(change.job_id, change.ledger_status, owner)
-                result.reported.append(change.job_id)
-            digest = [c for c in claimed if c.message is None]
-            if digest:
-                result.message_ids += await send_resuming(
-                    self.deps.sender, changes_digest(target, digest), delivered_in_activity()
-                )
-                for change in digest:
+            with temporal_errors():
+                for change in [c for c in claimed if c.message is not None]:
+                    assert change.message is not None
+                    result.message_ids += await self.deps.sender.send(change.message)
                     await self.ledger.confirm(change.job_id, change.ledger_status, owner)
                     result.reported.append(change.job_id)
+                digest = [c for c in claimed if c.message is None]
+                if digest:
+                    result.message_ids += await send_resuming(
+                        self.deps.sender, changes_digest(target, digest), delivered_in_activity()
+                    )
+                    for change in digest:
+                        await self.ledger.confirm(change.job_id, change.ledger_status, owner)
+                        result.reported.append(change.job_id)
         except BaseException:
             for change in claimed:
                 if change.job_id not in result.reported:

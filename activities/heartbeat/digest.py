@@ -11,7 +11,7 @@ from temporalio import activity
 from activities.heartbeat.deps import HeartbeatDeps
 from core.heartbeat.messages import HEADER
 from core.heartbeat.models import HeartbeatTrigger
-from core.jobs.queries import chat_jobs_query, job_state
+from core.jobs.queries import chat_jobs_query, closed_after, job_state, running_jobs_query
 from core.render import STATE_ICONS, esc, truncate_utf16
 from core.temporal import SA_JOB_STATUS
 
@@ -27,18 +27,15 @@ class DigestActivities:
         """The digest as Telegram HTML, or "" when no job ended or runs."""
         client = self.deps.client
         since = self.deps.clock() - timedelta(minutes=trigger.interval_minutes)
-        stamp = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         chat = trigger.target.chat_id
         ended: list[tuple[str, str, str]] = []
         async for wf in client.list_workflows(
-            chat_jobs_query(chat, f"CloseTime > '{stamp}'"), limit=200, page_size=200
+            chat_jobs_query(chat, closed_after(since)), limit=200, page_size=200
         ):
             memo = await wf.memo()
             state = job_state(wf.typed_search_attributes.get(SA_JOB_STATUS), wf.status)
             ended.append((wf.id, state, str(memo.get("goal", ""))))
-        running = (
-            await client.count_workflows(chat_jobs_query(chat, "ExecutionStatus = 'Running'"))
-        ).count
+        running = (await client.count_workflows(running_jobs_query(chat))).count
         if not ended and not running:
             return ""
         counts = Counter(state for _, state, _ in ended)

@@ -23,12 +23,13 @@ from core.jobs.client import (
     JobClient,
     JobNotFoundError,
     JobSpecUnreadable,
+    no_job_in_chat,
     query_status,
     started_spec,
 )
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
-from core.jobs.queries import chat_jobs_query, job_state
+from core.jobs.queries import chat_jobs_query, in_state, job_state
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ async def list_chat_jobs(
     client: Client, target: HeartbeatTarget, state: str | None, limit: int, closed: str = ""
 ) -> list[dict[str, Any]]:
     """The chat's jobs, newest first; `closed`: a visibility clause on CloseTime."""
-    clauses = [f"JobStatus = '{JobState(state).value}'" if state else "", closed]
+    clauses = [in_state(JobState(state)) if state else "", closed]
     extra = " AND ".join(clause for clause in clauses if clause)
     out: list[dict[str, Any]] = []
     async for wf in client.list_workflows(
@@ -115,9 +116,9 @@ async def job_detail(client: Client, target: HeartbeatTarget, job_id: str) -> di
         # Anything else (Temporal not answering) is no answer about the job: it raises.
         if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise
-        return {"error": f"no job {job_id}"}
+        return {"error": str(no_job_in_chat(job_id))}
     if desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) != target.chat_id:
-        return {"error": f"no job {job_id} in this chat"}
+        return {"error": str(no_job_in_chat(job_id))}
     status = await query_status(client, job_id)
     detail: dict[str, Any] = {
         "job_id": job_id,

@@ -30,6 +30,7 @@ from temporalio import activity
 from activities.heartbeat.changes import FIRST_LOOKBACK, VISIBILITY_MARGIN
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import start_follow_up_job
+from activities.notify import temporal_errors
 from core.heartbeat.config import HeartbeatConfig, resolve
 from core.heartbeat.duplicates import DUPLICATE_WINDOW
 from core.heartbeat.guards import (
@@ -62,7 +63,7 @@ from core.jobs.queries import chat_jobs_query, closed_since
 from core.metrics import HEARTBEAT_IDLE_TICKS, HEARTBEAT_RUNS
 from core.store import ChatStore
 from core.tables import ConversationTurn
-from core.workspace import WorkspaceError, resolve_inside, workspace_dir
+from core.workspace import FileMissing, Workspace, WorkspaceError
 
 Clock = Callable[[], datetime]
 # A `/heartbeat fire` that no run picked up within this long is stale.
@@ -209,7 +210,8 @@ class HeartbeatActivities:
                 return ValidationResult(
                     ok=state == "reachable", reason=row.validation_error, cached=True
                 )
-        ok, reason = await self.deps.chat_validator().check(target.chat_id)
+        with temporal_errors():
+            ok, reason = await self.deps.chat_validator().check(target.chat_id)
         await self.store.save_validation(target, ok, reason, now)
         activity.logger.info("heartbeat %s: getChat says %s", target.schedule_id, ok or reason)
         return ValidationResult(ok=ok, reason=reason)
@@ -223,14 +225,18 @@ class HeartbeatActivities:
         notes: list[str] = []
         if config.workspace_file_path:
             try:
-                base = workspace_dir(self.deps.settings.workspaces_dir, target.workspace_folder)
-                path = resolve_inside(base, config.workspace_file_path)
-                if path.is_file():
-                    file_text = path.read_text(encoding="utf-8", errors="replace")[:20_000]
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(default_checklist_template(), encoding="utf-8")
-                    created = True
+                with Workspace.open(
+                    self.deps.settings.workspaces_dir, target.workspace_folder
+                ) as workspace:
+                    try:
+                        # Read beneath the chat folder's handle: a link (a command may plant
+                        # one to a host file) is refused, never read into the prompt.
+                        file_text = workspace.read_text(config.workspace_file_path)[:20_000]
+                    except FileMissing:
+                        workspace.write_text(
+                            config.workspace_file_path, default_checklist_template()
+                        )
+                        created = True
             except (WorkspaceError, OSError) as exc:
                 notes.append(f"workspace file unusable: {exc}")
         template_text = None

@@ -1,7 +1,8 @@
 """The one Telegram transport: everything that talks to the Bot API from this project.
 
 - `bot` builds every PTB bot (the notify sender's, the chat application's) from `Settings`;
-- `errors` maps a python-telegram-bot error onto Temporal retry semantics (the only mapper);
+- `errors` maps a python-telegram-bot error onto rate limited / transient / final (the only
+  mapper; `activities/notify.py` turns those into Temporal's retries);
 - `parts` plans how a message is split (parts, or a head and the full text as a file);
 - `pacing` keeps per-chat order and a chat's own wait after a 429;
 - `delivery` sends a `ChatMessage` as parts through a bot, paced per chat;

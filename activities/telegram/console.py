@@ -28,6 +28,8 @@ class ConsoleSender:
         text = console_text(message.text, message.buttons)
         if message.document_path:
             text += f"\n  (attached: {message.document_path})"
+        if message.document_text is not None:
+            text += f"\n  (attached {message.document_name}:)\n{message.document_text}"
         print(f"\n{text}\n", file=self.stream, flush=True)
         self._next_id += 1
         return [self._next_id]

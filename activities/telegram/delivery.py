@@ -1,27 +1,38 @@
 """Sending `ChatMessage`s through a PTB bot: split, paced per chat, topics carried, HTML with a
-plain-text fallback, documents for what is too long. Errors come out as `ApplicationError`s
-(`errors.telegram_error`) so the caller's retry policy does the rest."""
+plain-text fallback, documents for what is too long. Errors come out as `TelegramFailure`s
+(`errors.telegram_error`): rate limited, transient or final; the caller decides how to retry."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
-from temporalio.exceptions import ApplicationError
 
-from activities.telegram.errors import retry_after_seconds, send_outcome, telegram_error
+from activities.telegram.errors import (
+    TelegramFailure,
+    retry_after_seconds,
+    send_outcome,
+    telegram_error,
+)
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME, OnSent, plan_parts
+from core.ids import chat_folder
 from core.messages import Button, ChatMessage, PhotoMessage
 from core.metrics import TELEGRAM_SENDS
 from core.render import html_to_plain, split_message
+from core.workspace import Workspace, WorkspaceError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# What a bot may upload as a document; a larger file in a workspace is not attached.
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 # A 429 with a retry_after up to this is waited out in the chat's turn (order kept); longer
 # ones, or more waiting than the budget in one send, go back to the caller to retry later.
 INLINE_RETRY_AFTER_SECONDS = 30.0
@@ -53,7 +64,7 @@ class TelegramDelivery:
     async def _call(self, chat_id: int, method: str, call: Callable[[], Awaitable[T]]) -> T:
         """One API call in the chat's turn. A 429 blocks this chat alone; a short `retry_after`
         is waited out in the turn and the call repeated, so later messages to the chat stay
-        behind it; a long one goes back to the caller (Temporal's next retry delay)."""
+        behind it; a long one goes back to the caller (`RateLimited`)."""
         waited = 0.0
         async with self.pacer.slot(chat_id):
             while True:
@@ -88,15 +99,24 @@ class TelegramDelivery:
         for index, part in enumerate(parts):
             markup = keyboard(message.buttons) if index == len(parts) - 1 else None
             items.append(("sendMessage", functools.partial(self._send_text, message, part, markup)))
-        if message.document_path:
-            path = self._document(message.document_path)
-            if path is not None:
-                items.append(
-                    (
-                        "sendDocument",
-                        functools.partial(self._send_file, message, path.read_bytes(), path.name),
-                    )
+        document = self._document(message) if message.document_path else None
+        if document is not None:
+            content, filename = document
+            items.append(
+                ("sendDocument", functools.partial(self._send_file, message, content, filename))
+            )
+        if message.document_text is not None:
+            items.append(
+                (
+                    "sendDocument",
+                    functools.partial(
+                        self._send_file,
+                        message,
+                        message.document_text.encode("utf-8"),
+                        message.document_name,
+                    ),
                 )
+            )
         if overflow is not None:
             items.append(
                 (
@@ -114,7 +134,7 @@ class TelegramDelivery:
                 ids.append(await self._call(message.chat_id, method, item))
                 if on_sent is not None:
                     on_sent(index + 1)
-        except ApplicationError:
+        except TelegramFailure:
             raise
         except Exception as exc:
             raise telegram_error(exc, self.secret) from None
@@ -171,6 +191,7 @@ class TelegramDelivery:
                 message_thread_id=message.topic_id,
                 reply_markup=markup,
                 disable_web_page_preview=True,
+                disable_notification=message.silent,
             )
         except BadRequest as exc:
             if "can't parse entities" not in exc.message.lower():
@@ -183,6 +204,7 @@ class TelegramDelivery:
                 message_thread_id=message.topic_id,
                 reply_markup=markup,
                 parse_mode=None,
+                disable_notification=message.silent,
             )
         return sent.message_id
 
@@ -192,11 +214,30 @@ class TelegramDelivery:
             document=content,
             filename=filename,
             message_thread_id=message.topic_id,
+            disable_notification=message.silent,
         )
         return sent.message_id
 
-    def _document(self, relative: str) -> Path | None:
-        path = (self.workspaces / relative).resolve()
-        if self.workspaces.resolve() not in path.parents or not path.is_file():
+    def _document(self, message: ChatMessage) -> tuple[bytes, str] | None:
+        """The message's document (content, file name), read beneath its chat's own folder
+        without following a link (a command may have swapped the file for one); None, and the
+        text goes alone, when there is no such regular file there."""
+        assert message.document_path is not None
+        folder, _, relative = message.document_path.partition("/")
+        if folder != chat_folder(message.chat_id):
+            log.warning(
+                "not attaching %s to chat %s: not in that chat's folder",
+                message.document_path,
+                message.chat_id,
+            )
             return None
-        return path
+        try:
+            with Workspace.open(self.workspaces, folder, create=False) as chat:
+                content = chat.read_bytes(relative, MAX_DOCUMENT_BYTES)
+        except WorkspaceError as exc:
+            log.warning("not attaching %s: %s", message.document_path, exc)
+            return None
+        if len(content) > MAX_DOCUMENT_BYTES:
+            log.warning("not attaching %s: larger than a bot may send", message.document_path)
+            return None
+        return content, PurePosixPath(relative).name

@@ -1,7 +1,8 @@
-"""Telegram errors onto Temporal retry semantics: a 429's `retry_after` becomes the next retry
-delay; 5xx and network errors are retried with backoff; a chat that is gone or a message
-Telegram refuses is non-retryable (and recorded by the caller). Every Bot API caller maps its
-errors here, so the notify activities, the bot's replies and `getChat` agree."""
+"""Telegram errors as what a caller can do about them, in no retry framework's terms: a 429 is
+`RateLimited` (retry after its `retry_after`); 5xx and network errors are `Transient` (retry with
+backoff); a chat that is gone or a message Telegram refuses is `Final` (recorded by the caller).
+Every Bot API caller maps its errors here, so the notify activities, the bot's replies and
+`getChat` agree; `activities/notify.py` alone maps them onto Temporal's retries."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from temporalio.exceptions import ApplicationError
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -43,36 +43,48 @@ def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "[REDACTED]") if secret else text
 
 
-def telegram_error(exc: Exception, secret: str | None = None) -> ApplicationError:
-    """Translate a python-telegram-bot error for Temporal (never includes the token)."""
+class TelegramFailure(Exception):
+    """A Bot API call that failed, said as what its caller can do about it: wait
+    (`RateLimited`), try again later (`Transient`) or give up (`Final`). `kind` names the cause
+    (RateLimited, BadToken, ChatUnreachable, BadMessage, TelegramUnavailable, TelegramError);
+    `message` never carries the token. Nothing here knows who retries: the notify activity
+    turns these into Temporal's retries, the bot retries its replies itself."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class RateLimited(TelegramFailure):
+    """A 429: try again after `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Telegram rate limit: retry after {seconds:g}s", "RateLimited")
+        self.seconds = seconds
+
+
+class Transient(TelegramFailure):
+    """A 5xx, a network error or anything unexpected: try again with backoff."""
+
+
+class Final(TelegramFailure):
+    """The token, the chat or the message is refused: trying again changes nothing."""
+
+
+def telegram_error(exc: Exception, secret: str | None = None) -> TelegramFailure:
+    """Translate a python-telegram-bot error (never includes the token)."""
     if isinstance(exc, RetryAfter):
-        seconds = retry_after_seconds(exc)
-        return ApplicationError(
-            f"Telegram rate limit: retry after {seconds:g}s",
-            type="RateLimited",
-            next_retry_delay=timedelta(seconds=max(seconds, 0.1)),
-        )
+        return RateLimited(retry_after_seconds(exc))
     if isinstance(exc, InvalidToken):
-        return ApplicationError(
-            "the Telegram bot token was rejected", type="BadToken", non_retryable=True
-        )
+        return Final("the Telegram bot token was rejected", "BadToken")
     if isinstance(exc, Forbidden):
-        return ApplicationError(
-            f"chat unreachable: {redact(exc.message, secret)}",
-            type="ChatUnreachable",
-            non_retryable=True,
-        )
+        return Final(f"chat unreachable: {redact(exc.message, secret)}", "ChatUnreachable")
     if isinstance(exc, BadRequest):
         text = redact(exc.message, secret)
         if "chat not found" in text.lower():
-            return ApplicationError(
-                f"chat unreachable: {text}", type="ChatUnreachable", non_retryable=True
-            )
-        return ApplicationError(
-            f"Telegram refused the message: {text}", type="BadMessage", non_retryable=True
-        )
+            return Final(f"chat unreachable: {text}", "ChatUnreachable")
+        return Final(f"Telegram refused the message: {text}", "BadMessage")
     if isinstance(exc, TimedOut | NetworkError):
-        return ApplicationError(
-            f"Telegram unavailable: {redact(str(exc), secret)}", type="TelegramUnavailable"
-        )
-    return ApplicationError(f"Telegram error: {type(exc).__name__}", type="TelegramError")
+        return Transient(f"Telegram unavailable: {redact(str(exc), secret)}", "TelegramUnavailable")
+    return Transient(f"Telegram error: {type(exc).__name__}", "TelegramError")

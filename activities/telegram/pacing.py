@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 IDLE_CHATS_KEPT = 4096
+# Telegram's limit for a group: 20 messages a minute (edits count). A card's live edit goes
+# only while more than GROUP_RESERVED of them are left, so results and state messages keep
+# theirs; in a private chat it goes only while nothing else waits for the chat's turn.
+GROUP_PER_MINUTE = 20
+GROUP_RESERVED = 8
 
 
 @dataclass
@@ -29,6 +35,7 @@ class _ChatState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_at: float = 0.0  # nothing goes to the chat before this (a 429's retry_after)
     last_used: float = 0.0
+    sent: deque[float] = field(default_factory=deque)  # calls made in the last minute
 
 
 class ChatPacer:
@@ -60,6 +67,19 @@ class ChatPacer:
                 yield
             finally:
                 state.last_used = self.clock()
+                state.sent.append(state.last_used)
+
+    def edit_room(self, chat_id: int) -> bool:
+        """Whether a low-priority edit (a live card) may go to the chat now: never while the
+        chat waits out a 429 or another call holds or waits for its turn (a result first), and
+        in a group only while its minute's budget has more than the reserve left."""
+        state = self._state(chat_id)
+        if state.lock.locked() or self.blocked_for(chat_id) > 0:
+            return False
+        now = self.clock()
+        while state.sent and now - state.sent[0] >= 60:
+            state.sent.popleft()
+        return chat_id > 0 or len(state.sent) < GROUP_PER_MINUTE - GROUP_RESERVED
 
     async def wait_blocked(self, chat_id: int) -> None:
         """Wait until the chat's `retry_after` (if any) has passed."""

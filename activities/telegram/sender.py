@@ -70,6 +70,10 @@ class TelegramSender:
         await self._start()
         return await self.delivery.edit(chat_id, message_id, text, buttons)
 
+    def edit_room(self, chat_id: int) -> bool:
+        """Whether a low-priority edit (a live card) may go to the chat now (`pacing`)."""
+        return self.delivery.pacer.edit_room(chat_id)
+
     async def send_photo(self, message: PhotoMessage) -> int:
         await self._start()
         return await self.delivery.send_photo(message)

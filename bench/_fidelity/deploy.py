@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -46,10 +47,12 @@ ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 class Event:
     """Something the harness did or saw, for the report's timeline."""
 
-    at: float  # wall clock
+    at: float  # wall clock (for a kill: just before the signal)
     kind: str  # kill | aimed-kill | crash | restart | server-restart
     role: str
     detail: str = ""
+    pid: int | None = None  # the process (group leader) killed
+    held: tuple[str, ...] = ()  # for a kill: the ledger claims live just before it
 
 
 @dataclass
@@ -112,10 +115,12 @@ class Deployment:
     def dialect(self) -> str:
         return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
 
-    def record(self, kind: str, role: str, detail: str = "") -> None:
-        self.events.append(Event(time.time(), kind, role, detail))
+    def record(self, kind: str, role: str, detail: str = "", **more: Any) -> None:
+        self.events.append(Event(time.time(), kind, role, detail, **more))
 
-    async def start_roles(self, operator_env: dict[str, str]) -> None:
+    async def start_roles(
+        self, operator_env: dict[str, str], reporting_env: dict[str, str] | None = None
+    ) -> None:
         hbo = str(Path(sys.executable).with_name("hbo"))
         logs = self.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -123,15 +128,22 @@ class Deployment:
             env = dict(self.env)
             if name == "operator":
                 env.update(operator_env)
+            if name == "reporting" and reporting_env:
+                env.update(reporting_env)
             role = Role(name, [hbo, *args], env, self.data, logs / f"{name}.log")
             self.roles[name] = role
             await role.start()
 
-    async def kill(self, name: str, kind: str = "kill", detail: str = "") -> None:
-        """SIGKILL a role (its whole process group) and start it again at once."""
+    async def kill(
+        self, name: str, kind: str = "kill", detail: str = "", held: tuple[str, ...] = ()
+    ) -> None:
+        """SIGKILL a role (its whole process group) and start it again at once. The kill is
+        recorded with the time just before the signal, the pid, and what it `held`."""
         role = self.roles[name]
+        at = time.time()
+        pid = role.process.pid if role.process is not None else None
         await role.kill()
-        self.record(kind, name, detail)
+        self.events.append(Event(at, kind, name, detail, pid=pid, held=held))
         await role.start()
 
     async def supervise(self) -> None:

@@ -12,9 +12,17 @@ What counts (all times are wall-clock seconds):
 - *expected*: every state a job entered that its policy wants told, except `running` (the job
   card; counted on its own as start cards): needs attention, and the final state.
 - *lost*: an expected (job, state) with no report in the job's own chat and topic.
-- *duplicated*: every report of a (job, state) after its first; *5xx-hidden* among them: a
-  repeat that follows a delivery the emulator answered with a 5xx after recording it (the one
-  case a correct at-least-once sender repeats).
+- *duplicated*: every report of a (job, state) beyond the times the job entered that state (a
+  second needs-attention episode is news, not a repeat). A repeat is *designed* only when its
+  cause is on record between the report it repeats and the ledger's confirm of that state
+  (or the repeat itself, when no confirm came first): a SIGKILL of a role that sends such a
+  report (the at-least-once sender died after Telegram took the message and before it could
+  confirm), or a 5xx the emulator answered after delivering a call naming the job (the sender
+  was told "failed" about a delivered message). Each designed repeat is listed with its cause;
+  any other repeat breaks the rules.
+- *spurious retries*: a notify activity attempt that timed out (heartbeat or start-to-close)
+  with no kill of a role that runs it and no dev-server restart between its schedule and its
+  retry: the worker was alive, and a retry then may send twice.
 - *misrouted*: a message naming a job in any chat or topic other than the job's.
 - *silent violations*: a message naming a job whose policy is `silent`.
 - *quiet violations*: a heartbeat message in a target inside that target's quiet window (job
@@ -38,11 +46,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 from temporalio.converter import default as default_converter
 
-from core.jobs.models import JobSpec, JobState, NotifyPolicy
+from core.jobs.models import JobSpec, JobState, NotifyPolicy, parse_ledger_status
 
 JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
 _STATES = "started|running|needs attention|completed|failed|cancelled"
@@ -66,6 +74,17 @@ _CLOSE_STATES = {
 
 # --- records -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Retry:
+    """A notify activity attempt that timed out and was retried (from the job's history)."""
+
+    job_id: str
+    activity: str
+    scheduled_at: float
+    retried_at: float  # the started time of the attempt after the timeout
+    timeout: str  # heartbeat | start_to_close | schedule_to_start
+
+
+@dataclass(frozen=True)
 class JobTruth:
     """One job as its Temporal history tells it."""
 
@@ -79,6 +98,7 @@ class JobTruth:
     goal: str = ""
     scheduled: bool = False  # a recurring job's run (started by its schedule)
     requested: bool = False  # asked for by a person in the chat
+    retries: tuple[Retry, ...] = ()  # notify activities retried after a timeout
 
     @property
     def place(self) -> tuple[int, int | None]:
@@ -127,6 +147,59 @@ class RateWait:
 
 
 @dataclass(frozen=True)
+class Kill:
+    """A SIGKILL the harness sent: when (wall clock, just before the signal), which role and
+    process, and the ledger claims that were live just before it (what a sender held)."""
+
+    at: float
+    role: str
+    pid: int | None = None
+    process: str = ""
+    held: tuple[str, ...] = ()  # "job-x running" per live claim
+    aimed: bool = False  # waited for a claimed, unconfirmed ledger row
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    """One Bot API call that sends or edits a message, with its outcome: `status` as answered;
+    `applied` when the call took effect although the answer was an error (a hidden 5xx)."""
+
+    at: float
+    chat_id: int | None
+    method: str
+    status: int
+    applied: bool = False
+    text: str = ""
+
+    @property
+    def hid_delivery(self) -> bool:
+        return self.applied and self.status >= 500
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The report ledger's confirm of a job's status (`state` or `state#episode`), as its
+    `reported_at` showed it."""
+
+    job_id: str
+    status: str
+    at: float
+
+    @property
+    def state(self) -> JobState:
+        return JobState(parse_ledger_status(self.status)[0])
+
+
+# Roles whose processes send a job's reports: the operator worker (notify activities, the
+# heartbeat's digests); the bot replies to a command with the job's start card itself.
+SENDERS: dict[JobState, frozenset[str]] = {JobState.running: frozenset({"operator", "bot"})}
+DEFAULT_SENDERS = frozenset({"operator"})
+SERVER_ROLE = "temporal"
+# Clocks of separate processes on one machine, and a kill recorded around its signal.
+SLACK_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
 class QuietWindow:
     """A target's quiet window (UTC minutes after midnight), in force from `since`."""
 
@@ -152,7 +225,8 @@ class Verdict:
     kills: int = 0
     lost: int = 0
     duplicated: int = 0
-    hidden: int = 0
+    by_kill: int = 0  # designed repeats caused by a kill of a sending role
+    by_5xx: int = 0  # designed repeats caused by a 5xx after a delivery
     misrouted: int = 0
     silent: int = 0
     quiet: int = 0
@@ -165,17 +239,25 @@ class Verdict:
     messages: int = 0
     scheduled_runs: int = 0
     requested: int = 0
+    retries_after_timeout: int = 0
+    spurious_retries: int = 0
+    confirms_missing: int = 0  # repeats whose confirm the harness did not see
     latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
     lost_jobs: set[str] = field(default_factory=set)
     lost_items: list[str] = field(default_factory=list)
-    duplicate_items: list[str] = field(default_factory=list)  # plain ones (a broken rule)
-    hidden_items: list[str] = field(default_factory=list)
+    duplicate_items: list[str] = field(default_factory=list)  # undesigned (a broken rule)
+    designed_items: list[str] = field(default_factory=list)  # each with its cause
+    spurious_items: list[str] = field(default_factory=list)
     misrouted_items: list[str] = field(default_factory=list)
     silent_items: list[str] = field(default_factory=list)
     quiet_items: list[str] = field(default_factory=list)
     leak_items: list[str] = field(default_factory=list)
     unchanged_items: list[str] = field(default_factory=list)
     unfinished_items: list[str] = field(default_factory=list)
+
+    @property
+    def designed(self) -> int:
+        return self.by_kill + self.by_5xx
 
     @property
     def latencies_ms(self) -> list[float]:
@@ -195,24 +277,26 @@ class Verdict:
     @property
     def ok(self) -> bool:
         """The hard rules: nothing lost or misrouted, no silent or quiet violation, no leak,
-        duplicates only of the 5xx-hidden kind, and every job finished (so it was judged)."""
+        every repeat designed (its cause on record), every job finished (so it was judged)."""
         return (
             self.lost == 0
             and self.misrouted == 0
             and self.silent == 0
             and self.quiet == 0
             and self.leaks == 0
-            and self.duplicated == self.hidden
+            and self.duplicated == self.designed
             and self.unfinished == 0
         )
 
     def line(self) -> str:
         return (
             f"fidelity: jobs {self.jobs}, kills {self.kills}, lost {self.lost}, "
-            f"duplicated {self.duplicated} (5xx-hidden {self.hidden}), "
+            f"duplicated {self.duplicated} (designed: kill {self.by_kill}, "
+            f"5xx {self.by_5xx}), "
             f"misrouted {self.misrouted}, silent-violations {self.silent}, "
             f"quiet-violations {self.quiet}, leaks {self.leaks}, "
-            f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms"
+            f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms, "
+            f"spurious-retries {self.spurious_retries}"
         )
 
 
@@ -259,10 +343,14 @@ def judge(
     *,
     waits: Iterable[RateWait] = (),
     quiet: Iterable[QuietWindow] = (),
-    kills: int = 0,
+    kills: Sequence[Kill] = (),
+    attempts: Sequence[SendAttempt] = (),
+    confirms: Iterable[Confirm] = (),
+    server_restarts: Sequence[float] = (),
     limit: int = 30,
 ) -> Verdict:
     jobs = {t.job_id: t for t in truths}
+    causes = _Causes(kills, attempts, confirms)
     sent = sorted(deliveries, key=lambda d: d.at)
     waits_by_chat: dict[int, list[RateWait]] = defaultdict(list)
     for wait in waits:
@@ -270,7 +358,7 @@ def judge(
     windows: dict[tuple[int, int | None], list[QuietWindow]] = defaultdict(list)
     for window in quiet:
         windows[(window.chat_id, window.topic_id)].append(window)
-    v = Verdict(jobs=len(jobs), kills=kills, messages=len(sent))
+    v = Verdict(jobs=len(jobs), kills=len(kills), messages=len(sent))
 
     def note(items: list[str], text: str) -> None:
         if len(items) < limit:
@@ -321,18 +409,28 @@ def judge(
         ):
             v.unchanged += len(got)
             note(v.unchanged_items, f"{job_id} reported {state.value} ({truth.notify.value})")
-        hidden_before = 0
+        entries = max(1, sum(1 for s, _ in truth.states if s is state))
         for index, d in enumerate(got):
-            if index > 0:
-                v.duplicated += 1
-                if hidden_before > 0:
-                    v.hidden += 1
-                    hidden_before -= 1
-                    note(v.hidden_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
-                else:
-                    note(v.duplicate_items, f"{job_id} {state.value} ×{len(got)} in {d.place}")
-            if d.hidden_status is not None and d.hidden_status >= 500:
-                hidden_before += 1
+            if index < entries:
+                continue  # the first report of each time the job entered the state
+            v.duplicated += 1
+            what = f"{job_id} {state.value} ×{len(got)} in {d.place}"
+            cause = causes.of_repeat(job_id, state, got[index - 1], d)
+            if cause is None:
+                confirm = causes.confirm_after(job_id, state, got[index - 1])
+                why = (
+                    f"sent again {d.at - confirm:.1f} s after the ledger's confirm"
+                    if confirm is not None and confirm < d.at - SLACK_SECONDS
+                    else "no kill of a sender, no hidden 5xx before the confirm"
+                )
+                note(v.duplicate_items, f"{what}: {why}")
+                continue
+            if cause.kind == "kill":
+                v.by_kill += 1
+            else:
+                v.by_5xx += 1
+            v.confirms_missing += 0 if cause.confirmed else 1
+            note(v.designed_items, f"{what}: {cause.text}")
 
     v.scheduled_runs = sum(1 for t in jobs.values() if t.scheduled)
     v.requested = sum(1 for t in jobs.values() if t.requested and not t.scheduled)
@@ -360,11 +458,93 @@ def judge(
                 waited = _waited(waits_by_chat.get(truth.chat_id, []), truth.final_at, first.at)
                 ms = max(0.0, first.at - truth.final_at - waited) * 1000
                 v.latency_points.append((truth.final_at, ms))
+        for retry in truth.retries:
+            v.retries_after_timeout += 1
+            if not causes.worker_died(retry, server_restarts):
+                v.spurious_retries += 1
+                note(
+                    v.spurious_items,
+                    f"{retry.job_id} {retry.activity}: {retry.timeout} timeout, retried at "
+                    f"{_clock(retry.retried_at)} with no kill of its worker or server restart",
+                )
     return v
 
 
-def _clock(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+@dataclass(frozen=True)
+class Cause:
+    kind: str  # kill | 5xx
+    text: str
+    confirmed: bool  # the window ended at the ledger's confirm (not at the repeat)
+
+
+class _Causes:
+    """What may make an at-least-once sender repeat a report, indexed for the judge."""
+
+    def __init__(
+        self, kills: Sequence[Kill], attempts: Sequence[SendAttempt], confirms: Iterable[Confirm]
+    ) -> None:
+        self.kills = sorted(kills, key=lambda k: k.at)
+        self.hidden = sorted((a for a in attempts if a.hid_delivery), key=lambda a: a.at)
+        self.confirms: dict[tuple[str, JobState], list[float]] = defaultdict(list)
+        for confirm in confirms:
+            with contextlib.suppress(ValueError):
+                self.confirms[(confirm.job_id, confirm.state)].append(confirm.at)
+        for times in self.confirms.values():
+            times.sort()
+
+    def confirm_after(self, job_id: str, state: JobState, first: Delivery) -> float | None:
+        """The ledger's first confirm of the state at or after the report `first`."""
+        for at in self.confirms.get((job_id, state), []):
+            if at >= first.at - SLACK_SECONDS:
+                return at
+        return None
+
+    def of_repeat(
+        self, job_id: str, state: JobState, first: Delivery, repeat: Delivery
+    ) -> Cause | None:
+        """The window runs from the report repeated to the ledger's confirm of it (a designed
+        repeat comes from a retry, which confirms after it sends); with no confirm seen, to
+        the repeat. A repeat after the confirm has no designed cause at all."""
+        confirm = self.confirm_after(job_id, state, first)
+        if confirm is not None and confirm < repeat.at - SLACK_SECONDS:
+            return None
+        confirmed = confirm is not None
+        start = first.at - SLACK_SECONDS
+        end = (confirm if confirm is not None else repeat.at) + SLACK_SECONDS
+        senders = SENDERS.get(state, DEFAULT_SENDERS)
+        for kill in self.kills:
+            if start <= kill.at <= end and kill.role in senders:
+                held = next((h for h in kill.held if h.startswith(f"{job_id} ")), None)
+                text = (
+                    f"kill of {kill.role} (pid {kill.pid}) at {_clock(kill.at, ms=True)}, "
+                    f"{(kill.at - first.at) * 1000:.0f} ms after the first send"
+                    + (f", holding the claim {held}" if held else "")
+                    + ("" if confirmed else " (confirm not seen: window to the repeat)")
+                )
+                return Cause("kill", text, confirmed)
+        for attempt in self.hidden:
+            if start <= attempt.at <= end and job_id in attempt.text:
+                if attempt.chat_id is not None and attempt.chat_id != first.chat_id:
+                    continue
+                text = (
+                    f"{attempt.status} after delivery on {attempt.method} at "
+                    f"{_clock(attempt.at, ms=True)}"
+                )
+                return Cause("5xx", text, confirmed)
+        return None
+
+    def worker_died(self, retry: Retry, server_restarts: Sequence[float]) -> bool:
+        """A kill of a role that runs notify activities, or a dev-server restart, between the
+        activity's schedule and its retry."""
+        lo, hi = retry.scheduled_at - SLACK_SECONDS, retry.retried_at + SLACK_SECONDS
+        if any(lo <= at <= hi for at in server_restarts):
+            return True
+        return any(lo <= k.at <= hi and k.role in DEFAULT_SENDERS for k in self.kills)
+
+
+def _clock(at: float, *, ms: bool = False) -> str:
+    when = datetime.fromtimestamp(at, UTC)
+    return when.strftime("%H:%M:%S") + (f".{when.microsecond // 1000:03d}" if ms else "")
 
 
 # --- reading the truth from Temporal -------------------------------------------------------------
@@ -379,6 +559,8 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
     states: list[tuple[JobState, float]] = []
     final: JobState | None = None
     final_at: float | None = None
+    scheduled: dict[int, tuple[str, float]] = {}
+    retries: list[Retry] = []
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -400,6 +582,29 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
                     states.append((JobState(value), _seconds(event.event_time)))
                 except ValueError:
                     pass
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name.startswith("notify."):
+                scheduled[event.event_id] = (attrs.activity_type.name, _seconds(event.event_time))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            failure = attrs.last_failure
+            if (
+                attrs.scheduled_event_id in scheduled
+                and attrs.attempt > 1
+                and failure.HasField("timeout_failure_info")
+            ):
+                name, at = scheduled[attrs.scheduled_event_id]
+                kind = TimeoutType.Name(failure.timeout_failure_info.timeout_type)
+                retries.append(
+                    Retry(
+                        workflow_id,
+                        name,
+                        at,
+                        _seconds(event.event_time),
+                        kind.removeprefix("TIMEOUT_TYPE_").lower(),
+                    )
+                )
         elif event.event_type in _CLOSE_STATES:
             closed = _CLOSE_STATES[event.event_type]
             last = states[-1] if states else None
@@ -422,6 +627,7 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
         goal=spec.goal[-60:],
         scheduled=spec.schedule_id is not None,
         requested=spec.requested_by is not None,
+        retries=tuple(retries),
     )
 
 

@@ -18,19 +18,23 @@ import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy import text as sql
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bench._fidelity.deploy import ROLES, Deployment
 from bench._fidelity.judge import (
+    Confirm,
     Delivery,
+    Kill,
     QuietWindow,
     RateWait,
+    SendAttempt,
     state_reports,
 )
 from core.db import Database
@@ -39,6 +43,7 @@ from core.jobs.models import JobState, JobStatus, NotifyPolicy
 from core.jobs.planner import Planner
 from core.registry import discover_workers
 from core.settings import Settings
+from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 
@@ -237,6 +242,7 @@ class Scenario:
         self._tasks: set[asyncio.Task[None]] = set()
         self.kills_done = 0
         self.stop_chaos = asyncio.Event()
+        self.confirms: dict[tuple[str, str], float] = {}  # (job, ledger status) → reported_at
 
     @property
     def client(self) -> Client:
@@ -468,7 +474,8 @@ class Scenario:
                 except TimeoutError:
                     pass
             if what == "kill":
-                await self.deploy.kill(self.rng.choice(names))
+                name = self.rng.choice(names)
+                await self.deploy.kill(name, held=await self._claims())
                 self.kills_done += 1
             elif what == "aimed":
                 await self._aimed_kill()
@@ -498,7 +505,92 @@ class Scenario:
                 detail = f"{row[0]} claimed {row[1]}"
                 break
             await asyncio.sleep(0.02)
-        await self.deploy.kill("operator", kind="aimed-kill", detail=detail)
+        await self.deploy.kill(
+            "operator", kind="aimed-kill", detail=detail, held=await self._claims()
+        )
+
+    async def _claims(self) -> tuple[str, ...]:
+        """The ledger claims live right now ("job-x needs_attention"): what a sender held."""
+        try:
+            async with self.db.session() as session:
+                rows = (
+                    await session.execute(
+                        select(ReportLedger.job_id, ReportLedger.claim_status).where(
+                            ReportLedger.claim_status.is_not(None)
+                        )
+                    )
+                ).all()
+        except Exception:
+            return ()
+        return tuple(f"{job_id} {status}" for job_id, status in rows)
+
+    async def watch_ledger(self, stop: asyncio.Event, every: float = 0.2) -> None:
+        """Record each ledger confirm (a job's status and its `reported_at`) as it appears.
+        A row keeps only its last status, so it is read often; a status overwritten between
+        two reads is missed, and the judge then says so for any repeat of it."""
+        since = datetime.fromtimestamp(0, UTC)
+        while not stop.is_set():
+            try:
+                async with self.db.session() as session:
+                    rows = (
+                        await session.execute(
+                            select(
+                                ReportLedger.job_id,
+                                ReportLedger.last_reported_status,
+                                ReportLedger.reported_at,
+                            ).where(ReportLedger.reported_at >= since)
+                        )
+                    ).all()
+            except Exception:
+                rows = []
+            for job_id, status, at in rows:
+                if status is not None and at is not None:
+                    self.confirms.setdefault((job_id, status), at.timestamp())
+                    # Writers commit out of order by a little: look back a few seconds.
+                    since = max(since, at - timedelta(seconds=5))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    def confirm_records(self) -> list[Confirm]:
+        return [Confirm(job, status, at) for (job, status), at in self.confirms.items()]
+
+    def kill_records(self) -> list[Kill]:
+        return [
+            Kill(
+                e.at,
+                e.role,
+                e.pid,
+                " ".join(self.deploy.roles[e.role].argv[1:]),
+                e.held,
+                aimed=e.kind == "aimed-kill",
+            )
+            for e in self.deploy.events
+            if e.kind in ("kill", "aimed-kill")
+        ]
+
+    def server_restarts(self) -> list[float]:
+        """Each dev-server restart, from its stop to it being up again (both ends)."""
+        return [e.at for e in self.deploy.events if e.kind == "server-restart"]
+
+    def send_attempts(self) -> list[SendAttempt]:
+        """Every send and edit the emulator answered, with its outcome."""
+        out = []
+        for call in list(self.emu.calls):
+            if call.method not in FAULTED_METHODS:
+                continue
+            chat = call.params.get("chat_id")
+            text = call.params.get("text") or call.params.get("caption") or ""
+            out.append(
+                SendAttempt(
+                    self.wall(call.at),
+                    chat if isinstance(chat, int) else None,
+                    call.method,
+                    call.status,
+                    call.applied,
+                    str(text),
+                )
+            )
+        return out
 
     # --- the end of the day ---------------------------------------------------------------------
     async def end_day(self) -> None:

@@ -60,7 +60,8 @@ async def _decide(op: ChatServices, msg: Incoming, args: str, *, approve: bool) 
     if target.lower().startswith("jobsched-"):
         return await _decide_schedule(op, msg, target.lower(), approve=approve)
     job_id = await op.checked_job(msg, normalize_job_id(target), usage)
-    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
+    # Who, from which chat, nothing more: the console decides as its own chat, like any other.
+    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id)
     try:
         result = await op.jobs.decide(job_id, approve, decision)
     except JobActionError:
@@ -69,7 +70,15 @@ async def _decide(op: ChatServices, msg: Incoming, args: str, *, approve: bool) 
         decided = await _decided_before(op, job_id)
         if decided is None:
             raise
-        return [Reply(text=f"ℹ️ <b>{esc(job_id)}</b> was already {esc(decided)}.", job_id=job_id)]
+        told = f"{job_id} was already {decided}"
+        return [
+            Reply(
+                text=f"ℹ️ <b>{esc(job_id)}</b> was already {esc(decided)}.",
+                job_id=job_id,
+                toast=told,
+                stale=True,
+            )
+        ]
     icon = "✅" if approve else "🚫"
     return [Reply(text=f"{icon} <b>{esc(job_id)}</b>: {esc(result)}.", job_id=job_id)]
 
@@ -99,7 +108,8 @@ async def _decide_schedule(
     if desc.status != WorkflowExecutionStatus.RUNNING:
         outcome = await op.jobs.handle(workflow_id).result()
         raise ScheduleError(f"{schedule_id} is not waiting for approval: {outcome}")
-    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id, console=msg.trusted)
+    # Who, from which chat, nothing more: the console decides as its own chat, like any other.
+    decision = ApprovalDecision(user_id=msg.user_id, chat_id=msg.chat_id)
     result = await op.jobs.decide(workflow_id, approve, decision)
     icon = "✅" if approve else "🚫"
     tail = f" Stop: /unschedule {esc(schedule_id)}" if approve else ""

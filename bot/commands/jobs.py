@@ -6,10 +6,11 @@ import logging
 
 from bot import views
 from bot.command_registry import button, command
+from bot.job_story import job_reply
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
-from core.jobs.client import JobNotFoundError, JobSpecUnreadable
+from core.jobs.client import JobSpecUnreadable
 from core.jobs.queries import chat_jobs_query
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,12 @@ async def jobs_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply
     return [Reply(text=views.job_list("Recent jobs", jobs, total))]
 
 
-@command("job", "/job <id>", "one job's live status", "/job job-abc123")
+@command("job", "/job <id>", "one job's state and its story", "/job job-abc123")
 async def job_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     if not args:
         return [Reply(text="usage: /job <id>, for example /job job-abc123")]
     job_id = normalize_job_id(args.split()[0])
-    status, desc = await op.jobs.status(job_id)
-    if not op.owns(msg, desc):
-        raise JobNotFoundError(f"no job {job_id} in this chat")
+    status, desc = await op.jobs.status(job_id, await op.chat_job(msg, job_id))
     try:
         spec = await op.jobs.spec_of(job_id)
     except JobSpecUnreadable:  # a job this version cannot read: its status is still worth showing
@@ -78,10 +77,7 @@ async def job_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]
             "job %s: its spec could not be read", job_id, exc_info=True, extra={"job_id": job_id}
         )
         spec = None
-    audit = await op.deps.audit.for_job(job_id)
-    if status.schedule_id:  # a recurring job's run: the approval was given to the schedule
-        audit = [*await op.deps.audit.for_job(status.schedule_id), *audit]
-    return [views.job_detail(status, desc, spec, audit)]
+    return [await job_reply(op, status, desc, spec)]
 
 
 @button("job")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from bot.command_registry import button, command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.ids import normalize_job_id
+from core.jobs.client import JobActionError
 from core.jobs.planner import PlanError
 from core.render import esc
 
@@ -63,14 +66,47 @@ def reroute_choices(op: ChatServices, job_id: str) -> Reply:
 
 @button("cancel")
 async def cancel_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
-    return await cancel_command(op, msg, job_id)
+    return await _unless_moved_on(op, job_id, cancel_command(op, msg, job_id))
 
 
 @button("retry")
 async def retry_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
-    return await retry_command(op, msg, job_id)
+    return await _unless_moved_on(op, job_id, retry_command(op, msg, job_id))
 
 
 @button("reroute")
 async def reroute_button(op: ChatServices, msg: Incoming, job_id: str) -> list[Reply]:
-    return [reroute_choices(op, normalize_job_id(job_id))]
+    job_id = await op.checked_job(msg, job_id, "/reroute <id> <worker>")
+    ended = await _ended(op, job_id)
+    if ended is not None:
+        return [ended]
+    return [reroute_choices(op, job_id)]
+
+
+async def _unless_moved_on(
+    op: ChatServices, job_id: str, action: Awaitable[list[Reply]]
+) -> list[Reply]:
+    """A press on a button of a job that has ended: the toast says what happened to it and the
+    old buttons go; any other refusal is told as it is."""
+    try:
+        return await action
+    except JobActionError:
+        ended = await _ended(op, normalize_job_id(job_id))
+        if ended is None:
+            raise
+        return [ended]
+
+
+async def _ended(op: ChatServices, job_id: str) -> Reply | None:
+    try:
+        status, _ = await op.jobs.status(job_id)
+    except Exception:  # no such job, or Temporal unreachable: the refusal says enough
+        return None
+    if not status.state.is_final:
+        return None
+    told = f"{job_id} has already {status.state.value}"
+    return Reply(
+        text=f"ℹ️ <b>{esc(job_id)}</b> has already {esc(status.state.value)}.",
+        toast=told,
+        stale=True,
+    )

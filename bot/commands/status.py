@@ -18,7 +18,14 @@ from bot.types import Incoming, Reply
 from core.errors import Refusal
 from core.jobs.client import JobSummary, query_status
 from core.jobs.models import JobStatus
-from core.jobs.queries import DONE, FAILED, Window, chat_jobs_query, parse_window
+from core.jobs.queries import (
+    Window,
+    done_jobs_query,
+    failed_jobs_query,
+    parse_window,
+    running_jobs_query,
+    waiting_jobs_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +39,6 @@ def _window(op: ChatServices, args: str, example: str) -> Window:
         return parse_window(args, op.settings.timezone)
     except ValueError as exc:
         raise Refusal(f"{exc}. Example: {example}") from None
-
-
-def chat_scope(msg: Incoming) -> str:
-    return chat_jobs_query(msg.chat_id)
 
 
 async def _listing(op: ChatServices, query: str) -> tuple[list[JobSummary], int]:
@@ -63,9 +66,9 @@ async def _live(op: ChatServices, jobs: list[JobSummary]) -> dict[str, JobStatus
 
 @command("running", "/running", "jobs of this chat that are running now", "/running")
 async def running_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
-    query = f"{chat_scope(msg)} AND ExecutionStatus = 'Running'"
     (jobs, total), attention = await asyncio.gather(
-        _listing(op, query), op.jobs.count(f"{query} AND JobStatus = 'needs_attention'")
+        _listing(op, running_jobs_query(msg.chat_id)),
+        op.jobs.count(waiting_jobs_query(msg.chat_id)),
     )
     live = await _live(op, jobs)
     title = "Running now"
@@ -82,12 +85,9 @@ async def running_command(op: ChatServices, msg: Incoming, args: str) -> list[Re
 )
 async def failed_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     window = _window(op, args, "/failed yesterday")
-    query = f"{chat_scope(msg)} AND {FAILED} AND {window.clause()}"
-    waiting_query = (
-        f"{chat_scope(msg)} AND ExecutionStatus = 'Running' AND JobStatus = 'needs_attention'"
-    )
     (jobs, total), (waiting, waiting_total) = await asyncio.gather(
-        _listing(op, query), _listing(op, waiting_query)
+        _listing(op, failed_jobs_query(msg.chat_id, window)),
+        _listing(op, waiting_jobs_query(msg.chat_id)),
     )
     text = views.status_list(f"Failed {window.label}", jobs, total, LIST_LIMIT)
     if waiting_total:
@@ -105,6 +105,5 @@ async def failed_command(op: ChatServices, msg: Incoming, args: str) -> list[Rep
 )
 async def done_command(op: ChatServices, msg: Incoming, args: str) -> list[Reply]:
     window = _window(op, args, "/done yesterday")
-    query = f"{chat_scope(msg)} AND {DONE} AND {window.clause()}"
-    jobs, total = await _listing(op, query)
+    jobs, total = await _listing(op, done_jobs_query(msg.chat_id, window))
     return [Reply(text=views.status_list(f"Finished {window.label}", jobs, total, LIST_LIMIT))]

@@ -37,7 +37,7 @@ from core.render import esc, truncate_utf16
 from core.settings import Settings
 from core.store import ChatStore
 from core.tables import SHARED_TEMPLATES, HeartbeatTargetRow
-from core.workspace import WorkspaceError, list_files, resolve_inside, workspace_dir
+from core.workspace import FileMissing, Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +191,10 @@ class HeartbeatAdmin:
 
     def _file_state(self, target: HeartbeatTarget, relative: str) -> str:
         try:
-            path = resolve_inside(
-                workspace_dir(self.settings.workspaces_dir, target.workspace_folder), relative
-            )
-            if not path.is_file():
-                return f"{esc(relative)} (created on the next run)"
-            items = len(checklist_items(path.read_text(encoding="utf-8", errors="replace")))
+            with Workspace.open(self.settings.workspaces_dir, target.workspace_folder) as folder:
+                items = len(checklist_items(folder.read_text(relative)))
+        except FileMissing:
+            return f"{esc(relative)} (created on the next run)"
         except (WorkspaceError, OSError):
             return f"{esc(relative)} (unreadable)"
         return f"{esc(relative)} ({items} item{'s' if items != 1 else ''})"
@@ -306,10 +304,9 @@ class HeartbeatAdmin:
         jobs = [f"- {job.job_id}: {job.goal[:200]}" for job in recent]
         files: list[str] = []
         try:
-            files = list_files(
-                workspace_dir(self.settings.workspaces_dir, target.workspace_folder), limit=50
-            )
-        except WorkspaceError:
+            with Workspace.open(self.settings.workspaces_dir, target.workspace_folder) as folder:
+                files = folder.list_files(limit=50)
+        except (WorkspaceError, OSError):
             pass
         return (
             "Recent jobs:\n"
@@ -324,17 +321,17 @@ class HeartbeatAdmin:
         if not proposal:
             return "Nothing to accept: ask for a proposal with /heartbeat infer first."
         config = self.config(row)
-        await self.store.set_proposed_prompt(target, None)
         if config.workspace_file_path:
-            base = workspace_dir(self.settings.workspaces_dir, target.workspace_folder)
-            path = resolve_inside(base, config.workspace_file_path)
             header = default_checklist_template().split("## Items", 1)[0]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{header}## Items\n\n{proposal}\n", encoding="utf-8")
+            # A refusal (the file's name taken by a link or a folder) keeps the proposal.
+            with Workspace.open(self.settings.workspaces_dir, target.workspace_folder) as folder:
+                folder.write_text(config.workspace_file_path, f"{header}## Items\n\n{proposal}\n")
+            await self.store.set_proposed_prompt(target, None)
             return (
                 f"✅ Saved as the checklist in {esc(config.workspace_file_path)}; "
                 "the next run uses it."
             )
+        await self.store.set_proposed_prompt(target, None)
         overrides, _ = apply_setting(overrides_of(row), "prompt", proposal)
         await self.store.set_overrides(target, overrides)
         return "✅ Saved as this heartbeat's prompt; the next run uses it."

@@ -207,6 +207,7 @@ async def create_job(scope: IntakeScope, args: CreateJobArgs) -> str:
         goal=args.goal,
         steps=[(worker.name, {worker.input_param: work})],
         origin=JobOrigin.llm_intake,  # the model wrote this input, whatever the person said
+        person_text=msg.text or "",  # the URLs the person wrote themselves need no approval
         job_id=op.job_id_for(msg, scope.created),
         **op.origin(msg),  # type: ignore[arg-type]
     )
@@ -317,7 +318,13 @@ async def run_job_now(scope: IntakeScope, args: JobRef) -> str:
             "requested_by": msg.user_id,
             # Decided again, as for a new job: the owner's list may have changed since.
             "approval": decide_approval(
-                original.steps, original.origin, op.registry, op.settings.execution_auto_approve
+                original.steps,
+                original.origin,
+                op.registry,
+                op.settings.execution_auto_approve,
+                goal=original.goal,
+                person_urls=original.person_urls,
+                auto_hosts=op.settings.research_auto_approve_hosts,
             ),
         }
     )

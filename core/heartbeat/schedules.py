@@ -24,7 +24,6 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import Database
 from core.heartbeat.config import HeartbeatConfig, defaults_from_settings, resolve
@@ -33,6 +32,7 @@ from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.settings import Settings
 from core.tables import HeartbeatTargetRow
+from core.temporal import TemporalNotFound, not_found_as
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,10 @@ class HeartbeatSchedules:
     async def describe_schedule(self, target: HeartbeatTarget) -> ScheduleDescription | None:
         """The target's schedule as Temporal has it; None when it has none."""
         try:
-            return await self.client.get_schedule_handle(target.schedule_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
+            with not_found_as():
+                return await self.client.get_schedule_handle(target.schedule_id).describe()
+        except TemporalNotFound:
+            return None
 
     async def sync_all(self, private: Iterable[int] = ()) -> list[str]:
         """Targets from HEARTBEAT_GROUP_TARGETS and the `private` chats (see `private_chats`)

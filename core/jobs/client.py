@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from core.errors import Refusal
 from core.jobs.models import (
@@ -46,6 +46,7 @@ from core.temporal import (
     SA_REPORT_CHAT_ID,
     SA_SCHEDULE_ID,
     SA_WORKER_NAME,
+    not_found_as,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ log = logging.getLogger(__name__)
 
 class JobNotFoundError(Refusal, LookupError):
     pass
+
+
+def no_job_in_chat(job_id: str) -> JobNotFoundError:
+    """The one answer for an id that names no job and for another chat's job, reached the same
+    way (one describe call): job ids derive from chat and message ids, so two answers would
+    tell anyone which ids exist in other chats."""
+    return JobNotFoundError(f"no job {job_id} in this chat")
 
 
 class JobSpecUnreadable(Refusal, ValueError):
@@ -131,16 +139,15 @@ class JobClient:
         return self.client.get_workflow_handle(job_id)
 
     async def describe(self, job_id: str) -> WorkflowExecutionDescription:
-        try:
+        with not_found_as(JobNotFoundError(f"no job {job_id}")):
             return await self.handle(job_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFoundError(f"no job {job_id}") from None
-            raise
 
-    async def status(self, job_id: str) -> tuple[JobStatus, WorkflowExecutionDescription]:
-        """Live status from the workflow's query, with the running step's heartbeat tail."""
-        desc = await self.describe(job_id)
+    async def status(
+        self, job_id: str, desc: WorkflowExecutionDescription | None = None
+    ) -> tuple[JobStatus, WorkflowExecutionDescription]:
+        """Live status from the workflow's query, with the running step's heartbeat tail
+        (`desc`: the job's description when the caller has just read it)."""
+        desc = desc or await self.describe(job_id)
         status = await self.handle(job_id).query("status", result_type=JobStatus)
         if desc.status in CLOSED_AS and not status.state.is_final:
             status = status.model_copy(update={"state": CLOSED_AS[desc.status]})
@@ -222,16 +229,12 @@ async def started_spec(client: Client, job_id: str) -> JobSpec:
     """The spec a job was started with (its first history event). JobNotFoundError when
     Temporal has no such job; JobSpecUnreadable when its input is not a spec this version
     reads; any other Temporal error raises as it is."""
-    try:
+    with not_found_as(JobNotFoundError(f"no job {job_id}")):
         async for event in client.get_workflow_handle(job_id).fetch_history_events(page_size=1):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             break
         else:
             raise JobNotFoundError(f"no job {job_id}")
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise JobNotFoundError(f"no job {job_id}") from None
-        raise
     try:
         values = await client.data_converter.decode(payloads, [JobSpec])
         return values[0]  # type: ignore[no-any-return]

@@ -103,6 +103,8 @@ class StepSpec(BaseModel):
     task_queue: str
     activity: str
     role: StepRole = StepRole.work
+    # The worker fetches the URLs its input names (from the worker registry, by the planner).
+    fetches_urls: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # Only for workers that heartbeat: a silent worker past this is presumed dead and retried.
@@ -136,9 +138,15 @@ class JobSpec(BaseModel):
     # the dispatch reason it shows. None: no card, or a transport that cannot edit.
     card_message_id: int | None = None
     card_why: str = Field(default="", max_length=300)
+    # The message that asked for approval (its Approve / Deny buttons), when the bot posted it.
+    approval_message_id: int | None = None
     origin: JobOrigin = JobOrigin.person
     approval: Approval = Approval.not_needed
     approval_timeout_seconds: int = Field(default=3600, ge=1)
+    # The http(s) URLs in the person's own message, copied by the bot from the message text (a
+    # model's tool arguments never reach this field): a model may send research to these
+    # without asking, because the person wrote them.
+    person_urls: list[str] = Field(default_factory=list, max_length=50)
 
     @field_validator("job_id")
     @classmethod
@@ -164,6 +172,8 @@ class StepInput(BaseModel):
     workspace: str  # the job's folder name under the workspaces root, never a path
     timeout_seconds: int = 300
     previous: list[StepOutput] = Field(default_factory=list)
+    # The job shows a card the step may make live (signal `step_running_long` once slow).
+    live_card: bool = False
 
 
 class StepOutput(BaseModel):
@@ -176,6 +186,14 @@ class StepOutput(BaseModel):
     # Set when the step finished but did not do what was asked (e.g. research that read
     # nothing): the job still completes, and its result message leads with this warning.
     warning: str = ""
+
+
+class SummaryRequest(BaseModel):
+    """Ask the reporting worker for the model's summary of a job's report (its `report.md`),
+    after the result was told."""
+
+    job_id: str
+    workspace: str  # the job's folder name under the workspaces root, never a path
 
 
 class JobStatus(BaseModel):
@@ -215,12 +233,15 @@ class MetadataUpdate(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
-    """A person's Approve / Deny of a job waiting in `awaiting_approval`."""
+    """A person's Approve / Deny of a job waiting in `awaiting_approval`: who, from which chat.
+
+    Nothing else: a field that is not one of these (such as an old `console` flag) is kept
+    (`extra="allow"`, so recorded histories still decode) and refused by the decision rule."""
+
+    model_config = ConfigDict(extra="allow")
 
     user_id: int | None = None
     chat_id: int | None = None  # the chat the decision came from
-    # The local console's owner may decide for any chat; everyone else only in the job's chat.
-    console: bool = False
 
 
 class ScheduleApproval(BaseModel):

@@ -13,6 +13,7 @@ from core.jobs.approval import decide_approval
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import StepRole, WorkerDefinition, WorkerRegistry
 from core.settings import Settings
+from core.urls import find_urls
 
 
 class PlanError(Refusal, ValueError):
@@ -27,6 +28,7 @@ def step_for(
         task_queue=worker.task_queue,
         activity=worker.step_activity,
         role=worker.role,
+        fetches_urls=worker.fetches_urls,
         params=params,
         timeout_seconds=min(
             timeout or worker.default_timeout_seconds, settings.task_max_run_seconds
@@ -55,9 +57,12 @@ class Planner:
         job_id: str | None = None,
         metadata: dict[str, str] | None = None,
         origin: JobOrigin = JobOrigin.person,
+        person_text: str = "",
     ) -> JobSpec:
         """`origin` says who wrote the command or input; with the workers' `runs_code` and the
-        owner's auto-approve list it decides whether the job waits for a person's Approve."""
+        owner's auto-approve list it decides whether the job waits for a person's Approve.
+        `person_text` is the person's own message (never a model's words): the URLs in it may
+        be fetched without asking."""
         if not goal.strip():
             raise PlanError("a job needs a goal")
         if len(goal.strip()) > MAX_GOAL_CHARS:
@@ -73,6 +78,7 @@ class Planner:
             except LookupError as exc:
                 raise PlanError(str(exc)) from None
             specs.append(step_for(worker, params, self.settings))
+        person_urls = find_urls(person_text)[:50]
         reporter = self.registry.reporter() if report else None
         if reporter is not None and (not specs or specs[-1].role is not StepRole.report):
             specs.append(step_for(reporter, {}, self.settings))
@@ -89,8 +95,15 @@ class Planner:
                 metadata=metadata or {},
                 needs_attention_timeout_seconds=self.settings.needs_attention_timeout_minutes * 60,
                 origin=origin,
+                person_urls=person_urls,
                 approval=decide_approval(
-                    specs, origin, self.registry, self.settings.execution_auto_approve
+                    specs,
+                    origin,
+                    self.registry,
+                    self.settings.execution_auto_approve,
+                    goal=goal.strip(),
+                    person_urls=person_urls,
+                    auto_hosts=self.settings.research_auto_approve_hosts,
                 ),
                 approval_timeout_seconds=max(1, round(self.settings.approval_timeout_minutes * 60)),
             )

@@ -38,8 +38,29 @@ def closed_since(when: datetime) -> str:
     return f"CloseTime >= '{_rfc3339(when)}'"
 
 
+def closed_after(when: datetime) -> str:
+    """The visibility clause for executions closed after `when` (to the microsecond; a naive
+    `when` is taken as UTC)."""
+    utc = when.astimezone(UTC) if when.tzinfo is not None else when
+    return f"CloseTime > '{utc.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
+
+
 def _rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Executions that run now, and running jobs that wait for a person's retry / reroute / cancel.
+RUNNING = "ExecutionStatus = 'Running'"
+WAITING = f"{RUNNING} AND JobStatus = 'needs_attention'"
+
+
+def running_jobs_query(chat_id: int) -> str:
+    return chat_jobs_query(chat_id, RUNNING)
+
+
+def waiting_jobs_query(chat_id: int) -> str:
+    """A chat's jobs that wait for a decision (retry, reroute, cancel)."""
+    return chat_jobs_query(chat_id, WAITING)
 
 
 # Jobs that ended badly (their own word, or Temporal's), and jobs that finished well.
@@ -64,6 +85,21 @@ class Window:
         if self.end is not None:
             out += f" AND CloseTime < '{_rfc3339(self.end)}'"
         return out
+
+
+def in_state(state: JobState) -> str:
+    """Jobs whose recorded state (their JobStatus search attribute) is `state`."""
+    return f"JobStatus = '{state.value}'"
+
+
+def failed_jobs_query(chat_id: int, window: Window) -> str:
+    """A chat's jobs that ended badly within `window`."""
+    return chat_jobs_query(chat_id, f"{FAILED} AND {window.clause()}")
+
+
+def done_jobs_query(chat_id: int, window: Window) -> str:
+    """A chat's jobs that finished well within `window`."""
+    return chat_jobs_query(chat_id, f"{DONE} AND {window.clause()}")
 
 
 def parse_window(args: str, timezone: str, now: datetime | None = None) -> Window:

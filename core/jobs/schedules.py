@@ -30,7 +30,7 @@ from temporalio.client import (
     ScheduleSpec as TemporalScheduleSpec,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from core.errors import Refusal
 from core.ids import new_schedule_id
@@ -41,7 +41,7 @@ from core.jobs.models import Approval, JobSpec, ScheduleApproval, ScheduleSpec
 from core.jobs.queries import JOB_WORKFLOW
 from core.settings import validate_timezone
 from core.spread import spread_offset
-from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
+from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, not_found_as
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
 # The note of a recurring job an LLM wrote, created paused until a person approves it.
@@ -264,12 +264,8 @@ class ScheduleClient:
         return template
 
     async def _describe(self, schedule_id: str) -> ScheduleDescription:
-        try:
+        with not_found_as(ScheduleError(f"no schedule {schedule_id}")):
             return await self.handle(schedule_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise ScheduleError(f"no schedule {schedule_id}") from None
-            raise
 
     async def describe(self, schedule_id: str) -> ScheduleInfo:
         return await self._info(await self._describe(schedule_id))

@@ -20,12 +20,12 @@ from temporalio.client import WorkflowExecutionDescription
 
 from core.errors import Refusal
 from core.ids import normalize_job_id, workspace_name
-from core.jobs.client import JobClient, JobNotFoundError
+from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
 from core.jobs.queries import parse_window
 from core.llm.tools import Tool, ToolArgs, UntrustedText
 from core.render import truncate_utf16
 from core.temporal import SA_REPORT_CHAT_ID
-from core.workspace import list_files, read_text, workspace_dir, write_text
+from core.workspace import Workspace
 
 MAX_FILE_CHARS = 6000  # what the model reads of a file (the result, wrapped, stays under 8000)
 MAX_WRITE_CHARS = 100_000
@@ -102,18 +102,22 @@ class ChatScope(ABC):
 
     async def owned_job(self, job_id: str) -> tuple[str, WorkflowExecutionDescription]:
         job_id = normalize_job_id(job_id)
-        desc = await self.jobs.describe(job_id)
+        try:
+            desc = await self.jobs.describe(job_id)
+        except JobNotFoundError:
+            raise no_job_in_chat(job_id) from None
         if not self.owns(desc.typed_search_attributes.get(SA_REPORT_CHAT_ID)):
-            raise JobNotFoundError(f"no job {job_id} in this chat")
+            raise no_job_in_chat(job_id)
         return job_id, desc
 
-    async def workspace(self, job_id: str | None) -> tuple[Path, str]:
-        """(folder, what to call it): the chat's workspace, or the workspace of one of its jobs."""
+    async def workspace(self, job_id: str | None) -> tuple[Workspace, str]:
+        """(folder held open, what to call it): the chat's workspace, or the workspace of one
+        of its jobs. The caller closes the folder."""
         if job_id is None:
-            return workspace_dir(self.workspaces, self.chat_folder), "this chat's workspace"
+            return Workspace.open(self.workspaces, self.chat_folder), "this chat's workspace"
         job_id, desc = await self.owned_job(job_id)
         chat = desc.typed_search_attributes.get(SA_REPORT_CHAT_ID) or self.chat_id
-        return workspace_dir(self.workspaces, workspace_name(chat, job_id)), job_id
+        return Workspace.open(self.workspaces, workspace_name(chat, job_id)), job_id
 
 
 def is_schedule_id(job_id: str) -> bool:
@@ -133,20 +137,23 @@ async def get_job(scope: ChatScope, args: JobRef) -> str | UntrustedText:
 
 
 async def list_workspace_files(scope: ChatScope, args: WorkspaceArgs) -> UntrustedText:
-    base, where = await scope.workspace(args.job_id)
-    files = list_files(base, limit=MAX_LISTED_FILES)
+    folder, where = await scope.workspace(args.job_id)
+    with folder:
+        files = folder.list_files(limit=MAX_LISTED_FILES)
     return UntrustedText("\n".join(files) or "(no files)", f"the files of {where}")
 
 
 async def read_workspace_file(scope: ChatScope, args: ReadFileArgs) -> UntrustedText:
-    base, where = await scope.workspace(args.job_id)
-    text = read_text(base, args.path, max_bytes=MAX_FILE_CHARS * 4)
+    folder, where = await scope.workspace(args.job_id)
+    with folder:
+        text = folder.read_text(args.path, max_bytes=MAX_FILE_CHARS * 4)
     return UntrustedText(truncate_utf16(text, MAX_FILE_CHARS), f"file {args.path} of {where}")
 
 
 async def write_workspace_file(scope: ChatScope, args: WriteFileArgs) -> str:
-    base, where = await scope.workspace(args.job_id)
-    write_text(base, args.path, args.content)  # refuses a path out of the workspace first
+    folder, where = await scope.workspace(args.job_id)
+    with folder:  # refuses a path out of the workspace or through a link
+        folder.write_text(args.path, args.content)
     await scope.file_written(where, args.path, len(args.content))
     return f"wrote {args.path} ({len(args.content)} characters) in {where}"
 

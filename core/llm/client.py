@@ -24,15 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from openai import AsyncOpenAI, BadRequestError, UnprocessableEntityError
-from openai.types.chat import ChatCompletion
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from core.metrics import LLM_CALLS, LLM_TOKENS
 from core.settings import Settings
+
+if TYPE_CHECKING:  # the SDK is imported when a client is built: a process without an LLM
+    # configured (`make run` out of the box) never pays its ~40 MB.
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,20 @@ class _Health:
     down: bool = False
 
 
-# Refusals of one request (too long, malformed): the endpoint answers, so they are no outage
-# and the breaker counts them as answers.
-REQUEST_ERRORS = (BadRequestError, UnprocessableEntityError)
+@cache
+def request_errors() -> tuple[type[Exception], ...]:
+    """Refusals of one request (too long, malformed): the endpoint answers, so they are no
+    outage and the breaker counts them as answers."""
+    from openai import BadRequestError, UnprocessableEntityError
 
-_breakers = AsyncCircuitBreakerFactory(exclude=list(REQUEST_ERRORS))
+    return (BadRequestError, UnprocessableEntityError)
+
+
+@cache
+def _breakers() -> AsyncCircuitBreakerFactory:
+    return AsyncCircuitBreakerFactory(exclude=list(request_errors()))
+
+
 _health: dict[str, _Health] = {}
 _clients: dict[tuple[int, str, str, float], AsyncOpenAI] = {}
 _generation: dict[str, int] = {}
@@ -106,6 +119,8 @@ def _sdk_client(settings: Settings, *, timeout: float) -> AsyncOpenAI | None:
     if client is None:
         if len(_clients) >= MAX_CLIENTS:
             _clients.clear()  # settings changed many times (tests): start over
+        from openai import AsyncOpenAI
+
         client = AsyncOpenAI(
             api_key=key, base_url=settings.openai_base_url, timeout=timeout, max_retries=0
         )
@@ -143,7 +158,7 @@ class Llm:
 
     async def complete(self, **request: Any) -> ChatCompletion:
         """`chat.completions.create(**request)`, or `LlmUnavailable` saying why not."""
-        breaker = await _breakers.get_breaker(
+        breaker = await _breakers().get_breaker(
             f"{self.endpoint}#{_generation.get(self.endpoint, 0)}",
             threshold=self.settings.llm_breaker_failures,
             ttl=self.settings.llm_breaker_reset_seconds,
@@ -159,9 +174,9 @@ class Llm:
             LLM_CALLS.labels("unavailable").inc()
             self._failed(health, "the circuit breaker is open")
             raise LlmUnavailable("not called: the circuit breaker is open") from None
-        except REQUEST_ERRORS as exc:  # the endpoint is up; this request was refused
+        except request_errors() as exc:  # the endpoint is up; this request was refused
             LLM_CALLS.labels("refused").inc()
-            raise LlmUnavailable(_describe(exc), exc.status_code) from None
+            raise LlmUnavailable(_describe(exc), getattr(exc, "status_code", None)) from None
         except Exception as exc:  # anything at all: the caller has a plain fallback
             LLM_CALLS.labels("unavailable").inc()
             reason = _describe(exc)

@@ -9,22 +9,22 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.reporting import ReportingActivities
+from activities.reporting import SUMMARY_LINES, SUMMARY_MIN_CHARS, ReportingActivities
 from activities.research import Source, llm_notes
-from core.jobs.models import StepInput, StepOutput
+from core.jobs.models import StepInput, StepOutput, SummaryRequest
 from core.settings import Settings
 from tests.support.llm_server import FAULT_MODES, Mode, ScriptedLLM, text
 from tests.support.stack import make_settings
 
 
-def llm_settings(tmp_path: Path, server: ScriptedLLM) -> Settings:
-    return make_settings(
-        tmp_path,
-        "127.0.0.1:1",
-        OPENAI_API_KEY="sk-test-not-real",
-        OPENAI_BASE_URL=server.base_url,
-        LLM_JOB_TIMEOUT_SECONDS=0.5,
-    )
+def llm_settings(tmp_path: Path, server: ScriptedLLM, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "OPENAI_API_KEY": "sk-test-not-real",
+        "OPENAI_BASE_URL": server.base_url,
+        "LLM_JOB_TIMEOUT_SECONDS": 0.5,
+    }
+    values.update(overrides)
+    return make_settings(tmp_path, "127.0.0.1:1", **values)
 
 
 def report_step(**overrides: Any) -> StepInput:
@@ -40,20 +40,65 @@ def report_step(**overrides: Any) -> StepInput:
     return StepInput(**values)
 
 
+LONG_OUTPUT = "".join(f"line {i}\n" for i in range(SUMMARY_LINES + 1))
+
+
 @pytest.mark.parametrize("mode", FAULT_MODES)
-async def test_the_report_is_the_plain_one(tmp_path: Path, mode: Mode) -> None:
+async def test_the_summary_is_skipped_when_the_model_misbehaves(tmp_path: Path, mode: Mode) -> None:
     async with ScriptedLLM(mode=mode) as server:
         activities = ReportingActivities(llm_settings(tmp_path, server))
-        out = await ActivityEnvironment().run(activities.summarize, report_step())
-    assert out.data["llm"] is False
-    assert "Output" in out.output and "plain output" in out.output
+        env = ActivityEnvironment()
+        step = report_step(
+            previous=[StepOutput(worker="execution", summary="exit 0", output=LONG_OUTPUT)]
+        )
+        out = await env.run(activities.summarize, step)
+        summary = await env.run(
+            activities.model_summary, SummaryRequest(job_id=step.job_id, workspace=step.workspace)
+        )
+    assert out.data["summary_wanted"] is True  # the step itself never calls the model
+    assert "Output" in out.output and "line 8" in out.output
+    assert summary == ""
 
 
-async def test_the_report_uses_a_working_model(tmp_path: Path) -> None:
-    async with ScriptedLLM([text("All good: echo printed plain output.")]) as server:
+async def test_the_summary_comes_from_a_working_model(tmp_path: Path) -> None:
+    async with ScriptedLLM([text("All good: <echo> printed the lines.")]) as server:
         activities = ReportingActivities(llm_settings(tmp_path, server))
-        out = await ActivityEnvironment().run(activities.summarize, report_step())
-    assert out.data["llm"] is True and out.output.startswith("All good")
+        env = ActivityEnvironment()
+        step = report_step(
+            previous=[StepOutput(worker="execution", summary="exit 0", output=LONG_OUTPUT)]
+        )
+        out = await env.run(activities.summarize, step)
+        summary = await env.run(
+            activities.model_summary, SummaryRequest(job_id=step.job_id, workspace=step.workspace)
+        )
+        asked = server.requests[0]["messages"][1]["content"]
+    assert out.output.startswith("<b>execution</b>")  # the result as told: no model in it
+    assert summary == "All good: &lt;echo&gt; printed the lines."
+    assert "line 8" in asked  # the model read report.md
+
+
+@pytest.mark.parametrize(
+    ("output", "model", "wanted"),
+    [
+        ("plain output\n", True, False),  # read at a glance: a summary would only repeat it
+        (LONG_OUTPUT, True, True),
+        ("x" * (SUMMARY_MIN_CHARS + 1), True, True),
+        (LONG_OUTPUT, False, False),  # no model: no further activity
+    ],
+)
+async def test_a_summary_is_wanted_only_for_long_output_with_a_model(
+    tmp_path: Path, output: str, model: bool, wanted: bool
+) -> None:
+    async with ScriptedLLM() as server:
+        settings = (
+            llm_settings(tmp_path, server)
+            if model
+            else llm_settings(tmp_path, server, OPENAI_API_KEY="")
+        )
+        step = report_step(previous=[StepOutput(worker="execution", output=output)])
+        out = await ActivityEnvironment().run(ReportingActivities(settings).summarize, step)
+    assert out.data.get("summary_wanted", False) is wanted
+    assert not server.requests
 
 
 @pytest.mark.parametrize("mode", [*FAULT_MODES, "wrong-shape"])

@@ -6,14 +6,12 @@ already delivered, for the notify activities and the bot's replies alike."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from telegram.constants import ParseMode
 from telegram.error import NetworkError
 from telegram.ext import AIORateLimiter
-from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat.validate import (
     ConsoleChatValidator,
@@ -22,6 +20,7 @@ from activities.heartbeat.validate import (
 )
 from activities.telegram.bot import UpdatesRequest
 from activities.telegram.console import ConsoleSender
+from activities.telegram.errors import Final, RateLimited, Transient
 from activities.telegram.parts import OnSent
 from activities.telegram.resume import DeliveredParts, send_resuming
 from activities.telegram.sender import TelegramSender
@@ -79,14 +78,13 @@ async def test_get_chat_failures_go_through_the_one_error_mapper(
     validator = build_validator(sender)
     try:
         botapi.fail_next("getChat", 429, retry_after=3)
-        with pytest.raises(ApplicationError) as limited:
+        with pytest.raises(RateLimited) as limited:
             await validator.check(GROUP)
-        assert limited.value.type == "RateLimited"
-        assert limited.value.next_retry_delay == timedelta(seconds=3)
+        assert limited.value.seconds == 3
         botapi.fail_next("getChat", 502)
-        with pytest.raises(ApplicationError) as down:
+        with pytest.raises(Transient) as down:
             await validator.check(GROUP)
-        assert down.value.type == "TelegramUnavailable" and not down.value.non_retryable
+        assert down.value.kind == "TelegramUnavailable"
     finally:
         await sender.close()
 
@@ -98,9 +96,9 @@ async def test_a_bad_token_is_final_for_the_validator(
         tmp_path, "unused:0", TELEGRAM_BOT_TOKEN="999:WRONG", TELEGRAM_BASE_URL=botapi.base_url
     )
     sender = TelegramSender(wrong)
-    with pytest.raises(ApplicationError) as rejected:
+    with pytest.raises(Final) as rejected:
         await build_validator(sender).check(GROUP)
-    assert rejected.value.type == "BadToken" and rejected.value.non_retryable
+    assert rejected.value.kind == "BadToken"
     await sender.close()
 
 
@@ -138,7 +136,7 @@ class FlakySender:
         for index in range(skip_chunks, self.parts):
             if index in self.fail_at:
                 self.fail_at.discard(index)
-                raise ApplicationError("Bad Gateway", type="TelegramUnavailable")
+                raise Transient("Bad Gateway", "TelegramUnavailable")
             self.delivered.append(index)
             ids.append(100 + index)
             if on_sent is not None:
@@ -151,7 +149,7 @@ async def test_a_retry_resumes_after_the_parts_already_delivered() -> None:
     counts: list[int] = []
     delivered = DeliveredParts(on_change=counts.append)
     message = ChatMessage(chat_id=1, text="long")
-    with pytest.raises(ApplicationError):
+    with pytest.raises(Transient):
         await send_resuming(sender, message, delivered)
     assert delivered.count == 2
     assert await send_resuming(sender, message, delivered) == [102, 103]
@@ -162,3 +160,54 @@ async def test_the_bots_replies_resume_the_same_way() -> None:
     sender = FlakySender(parts=3, fail_at={1})
     ids = await deliver(sender, ChatMessage(chat_id=1, text="long"))  # type: ignore[arg-type]
     assert sender.delivered == [0, 1, 2] and ids == [101, 102]
+
+
+class ScriptedSender:
+    """Raises the failures given, one per call, then delivers one message."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    async def send(
+        self, message: ChatMessage, skip_chunks: int = 0, on_sent: OnSent | None = None
+    ) -> list[int]:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return [200]
+
+
+async def test_the_bot_retries_a_rate_limit_and_a_transient_failure() -> None:
+    sender = ScriptedSender(RateLimited(0.01), Transient("Bad Gateway", "TelegramUnavailable"))
+    ids = await deliver(sender, ChatMessage(chat_id=1, text="hi"))  # type: ignore[arg-type]
+    assert ids == [200] and sender.calls == 3
+
+
+async def test_the_bot_gives_up_a_final_failure_at_once() -> None:
+    sender = ScriptedSender(Final("chat unreachable: blocked", "ChatUnreachable"))
+    ids = await deliver(sender, ChatMessage(chat_id=1, text="hi"))  # type: ignore[arg-type]
+    assert ids == [] and sender.calls == 1
+
+
+async def test_a_document_is_attached_only_from_its_own_chats_folder(
+    settings: Settings, botapi: BotApiEmulator
+) -> None:
+    """A message's document is `<chat folder>/<path>`: attached when the folder is the folder
+    of the chat the message goes to and the path is a regular file beneath it (no link)."""
+    root = settings.workspaces_dir
+    (root / "chat-41" / "job-a").mkdir(parents=True)
+    (root / "chat-42").mkdir(parents=True)
+    (root / "chat-41" / "job-a" / "report.md").write_text("chat 41's report")
+    (root / "chat-42" / "private.md").write_text("chat 42's private file")
+    (root / "chat-41" / "job-a" / "peek.md").symlink_to(root / "chat-42" / "private.md")
+    sender = TelegramSender(settings)
+    try:
+        for path in ("chat-41/job-a/report.md", "chat-42/private.md", "chat-41/job-a/peek.md"):
+            await sender.send(ChatMessage(chat_id=41, text=f"about {path}", document_path=path))
+    finally:
+        await sender.close()
+    documents = [m.document_content for m in botapi.sent if m.method == "sendDocument"]
+    assert documents == [b"chat 41's report"]
+    texts = [m.plain_text for m in botapi.sent if m.method == "sendMessage"]
+    assert len(texts) == 3  # the text goes without the refused document

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bench._fidelity.judge import (
+    Confirm,
     Delivery,
     JobTruth,
+    Kill,
     QuietWindow,
     RateWait,
+    Retry,
+    SendAttempt,
     judge,
     state_reports,
 )
@@ -63,7 +67,8 @@ def test_a_clean_run_passes() -> None:
         push("job-na01", "needs attention", T0 + 1.2),
         push("job-na01", "failed", T0 + 2.3),
     ]
-    verdict = judge(truths, sent, kills=3)
+    kills = [Kill(T0 + 1.5, "bot", 4242), Kill(T0 + 1.7, "operator"), Kill(T0 + 9, "research")]
+    verdict = judge(truths, sent, kills=kills)
     assert verdict.ok, verdict
     assert (verdict.jobs, verdict.expected, verdict.lost, verdict.kills) == (2, 3, 0, 3)
     assert verdict.line().startswith("fidelity: jobs 2, kills 3, lost 0, duplicated 0")
@@ -81,19 +86,116 @@ def test_lost_and_the_heartbeat_rescue() -> None:
     assert verdict.rescued_by_heartbeat == 1
 
 
-def test_duplicates_are_told_apart_by_a_hidden_5xx() -> None:
-    truths = [job("job-dup1"), job("job-dup2")]
+def _needs_attention_told_twice(job_id: str) -> tuple[list[JobTruth], list[Delivery]]:
+    """A job told `needs attention` at T0 + 3 and again at T0 + 6 (one episode)."""
+    truths = [job(job_id, JobState.failed, attention=True)]
     sent = [
-        push("job-dup1", "completed", T0 + 3, hidden_status=502),
-        push("job-dup1", "completed", T0 + 4),
-        push("job-dup2", "completed", T0 + 3),
-        push("job-dup2", "completed", T0 + 4),
+        push(job_id, "needs attention", T0 + 3),
+        push(job_id, "needs attention", T0 + 6),
+        push(job_id, "failed", T0 + 9),
     ]
-    verdict = judge(truths, sent)
-    assert (verdict.duplicated, verdict.hidden) == (2, 1)
+    return truths, sent
+
+
+def test_a_repeat_after_a_kill_of_the_sender_between_send_and_confirm_is_designed() -> None:
+    truths, sent = _needs_attention_told_twice("job-kil1")
+    kill = Kill(T0 + 3.4, "operator", 4242, held=("job-kil1 needs_attention",), aimed=True)
+    confirms = [Confirm("job-kil1", "needs_attention", T0 + 6.1), Confirm("job-kil1", "failed", 9)]
+    verdict = judge(truths, sent, kills=[kill], confirms=confirms)  # the retry confirms
+    assert (verdict.duplicated, verdict.by_kill, verdict.by_5xx) == (1, 1, 0)
+    assert verdict.ok, verdict
+    [item] = verdict.designed_items
+    assert "kill of operator (pid 4242)" in item and "holding the claim job-kil1" in item
+    assert "duplicated 1 (designed: kill 1, 5xx 0)" in verdict.line()
+
+
+def test_a_repeat_after_a_5xx_that_hid_its_delivery_is_designed() -> None:
+    truths, sent = _needs_attention_told_twice("job-5xx1")
+    attempts = [
+        SendAttempt(T0 + 2.0, CHAT, "sendMessage", 502, applied=True, text="⚠️ job-other"),
+        SendAttempt(T0 + 3.0, CHAT, "sendMessage", 502, applied=True, text="⚠️ job-5xx1 · n"),
+        SendAttempt(T0 + 6.0, CHAT, "sendMessage", 200, text="⚠️ job-5xx1 · needs attention"),
+    ]
+    confirms = [Confirm("job-5xx1", "needs_attention", T0 + 6.1)]
+    verdict = judge(truths, sent, attempts=attempts, confirms=confirms)
+    assert (verdict.duplicated, verdict.by_kill, verdict.by_5xx) == (1, 0, 1)
+    assert verdict.ok, verdict
+    assert verdict.designed_items == [
+        "job-5xx1 needs_attention ×2 in (1001, None): "
+        "502 after delivery on sendMessage at 12:00:03.000"
+    ]
+
+
+def test_a_repeat_with_no_kill_or_5xx_between_send_and_confirm_fails_the_run() -> None:
+    truths, sent = _needs_attention_told_twice("job-bug1")
+    confirms = [Confirm("job-bug1", "needs_attention", T0 + 3.2)]
+    noise = [
+        Kill(T0 + 1.0, "operator"),  # before the first send
+        Kill(T0 + 4.0, "operator"),  # after the confirm: the sender had no cause to repeat
+        Kill(T0 + 3.1, "research"),  # a role that sends no job reports
+        Kill(T0 + 3.1, "bot"),  # the bot sends start cards only
+    ]
+    hidden_elsewhere = [
+        SendAttempt(T0 + 3.1, CHAT, "sendMessage", 502, applied=True, text="job-else · x"),
+        SendAttempt(T0 + 3.1, CHAT, "sendMessage", 502, text="job-bug1 · not delivered"),
+        SendAttempt(T0 + 5.0, CHAT, "sendMessage", 502, applied=True, text="job-bug1 late"),
+    ]
+    verdict = judge(truths, sent, kills=noise, attempts=hidden_elsewhere, confirms=confirms)
+    assert (verdict.duplicated, verdict.designed) == (1, 0)
     assert not verdict.ok
-    only_hidden = judge(truths[:1], sent[:2])
-    assert (only_hidden.duplicated, only_hidden.hidden) == (1, 1) and only_hidden.ok
+    assert verdict.duplicate_items == [
+        "job-bug1 needs_attention ×2 in (1001, None): sent again 2.8 s after the ledger's confirm"
+    ]
+    unconfirmed = judge(truths, sent, kills=noise[2:], attempts=hidden_elsewhere[:2])
+    assert (unconfirmed.duplicated, unconfirmed.designed, unconfirmed.ok) == (1, 0, False)
+    assert unconfirmed.duplicate_items[0].endswith(
+        "no kill of a sender, no hidden 5xx before the confirm"
+    )
+
+
+def test_a_cause_before_the_confirm_does_not_excuse_a_repeat_after_it() -> None:
+    truths, sent = _needs_attention_told_twice("job-late")
+    confirms = [Confirm("job-late", "needs_attention", T0 + 3.5)]  # confirmed: told once
+    kill = Kill(T0 + 3.2, "operator")  # in the window, but the confirm came after it
+    hidden = [SendAttempt(T0 + 3.0, CHAT, "sendMessage", 502, applied=True, text="job-late")]
+    verdict = judge(truths, sent, kills=[kill], attempts=hidden, confirms=confirms)
+    assert (verdict.duplicated, verdict.designed, verdict.ok) == (1, 0, False)
+
+
+def test_a_second_episode_is_news_not_a_repeat() -> None:
+    states = (
+        (JobState.running, T0),
+        (JobState.needs_attention, T0 + 1),
+        (JobState.running, T0 + 2),
+        (JobState.needs_attention, T0 + 3),
+        (JobState.failed, T0 + 4),
+    )
+    truth = JobTruth("job-epi2", CHAT, None, NotifyPolicy.state_changes, states,
+                     JobState.failed, T0 + 4)  # fmt: skip
+    sent = [
+        push("job-epi2", "started", T0 + 0.1),
+        push("job-epi2", "needs attention", T0 + 1.1),
+        push("job-epi2", "needs attention", T0 + 3.1),
+        push("job-epi2", "failed", T0 + 4.1),
+    ]
+    verdict = judge([truth], sent)
+    assert verdict.duplicated == 0 and verdict.ok, verdict
+
+
+def test_retries_after_a_timeout_are_spurious_unless_a_worker_died() -> None:
+    retries = (
+        Retry("job-ret1", "notify.job_update", T0 + 1, T0 + 12, "heartbeat"),  # operator killed
+        Retry("job-ret1", "notify.job_update", T0 + 20, T0 + 31, "heartbeat"),  # server restart
+        Retry("job-ret1", "notify.job_update", T0 + 40, T0 + 51, "heartbeat"),  # spurious
+    )
+    truth = job("job-ret1")
+    truth = JobTruth(**{**truth.__dict__, "retries": retries})
+    kills = [Kill(T0 + 2, "operator"), Kill(T0 + 45, "research")]
+    verdict = judge([truth], [push("job-ret1", "completed")], kills=kills,
+                    server_restarts=[T0 + 25])  # fmt: skip
+    assert (verdict.retries_after_timeout, verdict.spurious_retries) == (3, 1)
+    assert verdict.ok  # reported, not a hard rule
+    assert "spurious-retries 1" in verdict.line()
 
 
 def test_misrouted_silent_and_unwanted() -> None:

@@ -10,7 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bot.commands.info import help_text
-from bot.telegram_app import send_replies
+from bot.telegram_app import deliver, reply_message
 from bot.types import Incoming, Reply
 from core.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
@@ -90,10 +90,10 @@ async def test_a_strangers_button_press_changes_nothing(
     job_id = (card.plain_text or "").split()[1]
     try:
         await wait_status(client, job_id, JobState.running)
-        botapi.inject_callback(
+        press = botapi.inject_callback(
             f"cancel:{job_id}", user_id=STRANGER, chat_id=chat, message_id=card.message_id
         )
-        await botapi.wait_for_call("answerCallbackQuery", lambda c: True)
+        await botapi.wait_for_answer_to(press)
         # Directly, too: the operator ignores it and records it.
         replies = await stack.operator.handle(
             Incoming(user_id=STRANGER, chat_id=chat, callback_data=f"cancel:{job_id}")
@@ -117,16 +117,18 @@ async def test_a_strangers_button_press_changes_nothing(
 async def test_replies_in_a_forum_topic_stay_in_the_topic(
     stack: Stack, botapi: BotApiEmulator
 ) -> None:
+    chat, topic = -100_555, 9
+    # Through what the handlers post replies with; the reply takes several messages.
     bot = Bot(TEST_TOKEN, base_url=botapi.base_url)
     from activities.telegram.delivery import TelegramDelivery
 
     async with bot:
         delivery = TelegramDelivery(bot, stack.settings.workspaces_dir)
-        msg = Incoming(user_id=ALLOWED_USER, chat_id=-100_555, chat_type="supergroup", topic_id=9)
+        msg = Incoming(user_id=ALLOWED_USER, chat_id=chat, chat_type="supergroup", topic_id=topic)
         long = "\n".join(f"line {i} " + "x" * 60 for i in range(200))
-        await send_replies(delivery, stack.operator, msg, [Reply(text="hi"), Reply(text=long)])
-    sent = botapi.messages_to(-100_555)
-    assert len(sent) >= 3 and {m.message_thread_id for m in sent} == {9}
+        assert len(await deliver(delivery, reply_message(msg, Reply(text=long)))) >= 2
+    sent = botapi.messages_to(chat)
+    assert len(sent) >= 2 and {m.message_thread_id for m in sent} == {topic}
 
 
 async def test_the_menu_and_help_list_every_command(stack: Stack, botapi: BotApiEmulator) -> None:
@@ -139,3 +141,52 @@ async def test_the_menu_and_help_list_every_command(stack: Stack, botapi: BotApi
         if command.menu:
             assert f"/{command.name}" in text
     assert text.count("e.g.") == len(listed)
+
+
+async def test_a_long_job_card_shows_its_progress_live_and_ends_with_the_final_state(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    chat = 1002
+    settings = stack.settings
+    saved = settings.live_card_after_seconds, settings.live_card_interval_seconds
+    settings.live_card_after_seconds, settings.live_card_interval_seconds = 1.0, 1.5
+    try:
+        botapi.inject_message(
+            "/exec sh -c 'for i in 1 2 3 4 5 6 7 8; do echo tick-$i; sleep 1; done'",
+            user_id=chat,
+            chat_id=chat,
+        )
+        card = await botapi.wait_for(
+            lambda m: m.chat_id == chat and "started" in m.plain_text and "tick-" in m.text
+        )
+        job_id = (card.plain_text or "").split()[1]
+        result = await botapi.wait_for(
+            lambda m: (
+                m.chat_id == chat
+                and m.message_id != card.message_id
+                and job_id in (m.plain_text or "")
+                and "completed" in (m.plain_text or "")
+            ),
+            timeout=60,
+        )
+    finally:
+        settings.live_card_after_seconds, settings.live_card_interval_seconds = saved
+    await wait_status(client, job_id, JobState.completed)
+    edits = [e for e in botapi.edits if e.chat_id == chat and e.message_id == card.message_id]
+    live = [e.plain_text or "" for e in edits if "running for" in (e.plain_text or "")]
+    assert len(live) >= 2, [e.plain_text for e in edits]
+    assert all("tick-" in text for text in live)  # the output's last lines
+    assert len(set(live)) == len(live)  # each one shows something new
+    assert botapi.not_modified(chat) == []
+    final = await botapi.wait_for_edit(
+        lambda e: (
+            e.chat_id == chat
+            and e.message_id == card.message_id
+            and "completed" in (e.plain_text or "")
+        ),
+        timeout=30,
+    )
+    last = [e for e in botapi.edits if e.chat_id == chat and e.message_id == card.message_id][-1]
+    assert last.plain_text == final.plain_text and "running for" not in (final.plain_text or "")
+    assert result.message_id > card.message_id  # the result is a new message (the phone rings)
+    print("\n--- live card edits ---\n" + "\n---\n".join(live[:3]))

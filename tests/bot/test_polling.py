@@ -79,6 +79,13 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0)
         await asyncio.sleep(0.02)
 
 
+async def handled_later(api: BotApiEmulator, handle: Handler, chat: int, text: str) -> None:
+    """The positive marker that the poller has gone on: an update injected now, in another
+    chat, fetched and handled to its end. Whatever was fetched before it was dispatched then."""
+    api.inject_message(text, user_id=chat)
+    await until(lambda: handle.ended(text), f"the later update {text!r}")
+
+
 def pending_ids(api: BotApiEmulator) -> set[int]:
     return {u["update_id"] for u in api.pending_updates}
 
@@ -115,7 +122,8 @@ async def test_a_chats_messages_are_handled_in_order_while_other_chats_go_on(
         for text, chat in (("a1", CHAT_A), ("a2", CHAT_A), ("b1", CHAT_B)):
             api.inject_message(text, user_id=chat)
         await until(lambda: handle.ended("b1"), "the other chat to be handled")
-        await asyncio.sleep(0.3)
+        # A later update of the other chat handled: the batch with a2 was dispatched long ago.
+        await handled_later(api, handle, CHAT_B, "b2")
         assert handle.started("a1") and not handle.started("a2"), handle.events
         handle.gates["a1"].set()
         await until(lambda: handle.ended("a2"), "the chat's second message")
@@ -137,11 +145,11 @@ async def test_a_command_does_not_wait_for_plain_words_but_words_wait_for_a_comm
             api.inject_message(text, user_id=CHAT_A)
         await until(lambda: handle.ended("/workers"), "the command after the words")
         await until(lambda: handle.started("/exec slow"), "the next command")
-        await asyncio.sleep(0.3)
+        await handled_later(api, handle, CHAT_B, "other chat 1")
         assert not handle.started("/jobs") and not handle.started("cancel it"), handle.events
         handle.gates["/exec slow"].set()
         await until(lambda: handle.ended("/jobs"), "the command after the slow one")
-        await asyncio.sleep(0.3)
+        await handled_later(api, handle, CHAT_B, "other chat 2")
         assert not handle.started("cancel it"), "words wait for the words before them"
         handle.gates["what is running?"].set()
         await until(lambda: handle.ended("cancel it"), "the last words")
@@ -172,7 +180,8 @@ async def test_a_stop_during_a_long_poll_returns_at_once(
         api.inject_message("first", user_id=CHAT_A)
         await until(lambda: handle.ended("first"), "the first update")
         await until(lambda: not pending_ids(api), "it to be confirmed")
-        await asyncio.sleep(0.5)  # the next getUpdates waits up to 30 s for news
+        # The next getUpdates is held by the emulator, waiting up to 30 s for news.
+        await until(lambda: api.long_polls_held == 1, "the next long poll to be held")
         stopped = time.monotonic()
         stop.set()
     took = time.monotonic() - stopped

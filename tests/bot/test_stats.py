@@ -21,7 +21,7 @@ from core.jobs.models import JobSpec, JobState
 from core.messages import PhotoMessage
 from core.stats import JobPoint, StatsRequest, caption, parse_period, summarize
 from tests.support.botapi import BotApiEmulator
-from tests.support.jobs import wait_status
+from tests.support.jobs import start_without_card, wait_status
 from tests.support.stack import ALLOWED_USER, Stack
 from tests.support.visibility import wait_visible
 
@@ -60,7 +60,7 @@ async def test_stats_sends_a_png_whose_caption_counts_this_chats_jobs(
     ok = [job(stack, chat, "true"), job(stack, chat, "echo fine")]
     bad = job(stack, chat, "no-such-command-hbo-stats")
     for spec in [*ok, bad]:
-        await stack.operator.start_now(spec, "test")
+        await start_without_card(stack.operator, spec, "test")
     for spec in ok:
         await wait_status(client, spec.job_id, JobState.completed)
     await wait_status(client, bad.job_id, JobState.failed, timeout=30)

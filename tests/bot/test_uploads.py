@@ -56,21 +56,50 @@ def test_checked_names_sizes_and_duplicates(tmp_path: Path) -> None:
 
 
 async def test_a_console_file_is_copied_and_rechecked(tmp_path: Path) -> None:
-    data, workspace = tmp_path / "data", tmp_path / "ws"
+    data = tmp_path / "data"
     (data / "inbox").mkdir(parents=True)
-    workspace.mkdir()
     source = data / "inbox" / "a.txt"
     source.write_bytes(b"hello")
     settings = settings_for(data, limit=10)
+    workspace = settings.workspaces_dir / "chat-1" / "job-a"
     given = checked([Attachment(file_name="a.txt", local_path="inbox/a.txt")], settings)
-    assert await place(given, settings, workspace, fetch=None) == [(workspace / "a.txt").resolve()]
+    placed = await place(given, settings, "chat-1/job-a", fetch=None)
+    assert placed == [(workspace / "a.txt").resolve()]
     assert (workspace / "a.txt").read_bytes() == b"hello"
 
     source.write_bytes(b"grown beyond the limit")  # changed after the message was read
     with pytest.raises(UploadError, match="too large"):
-        await place(given, settings, workspace, fetch=None)
+        await place(given, settings, "chat-1/job-a", fetch=None)
     with pytest.raises(UploadError, match="not a file under the data folder"):
         checked([Attachment(file_name="x", local_path=str(tmp_path / "ws" / "a.txt"))], settings)
+
+
+async def test_a_console_file_is_not_read_through_a_link_in_a_workspace(tmp_path: Path) -> None:
+    """A command can plant a link in its chat's folder, which is under the data folder; a
+    console `--attach` of that path never reads where the link points (another chat's file)."""
+    data = tmp_path / "data"
+    settings = settings_for(data, limit=100)
+    theirs = settings.workspaces_dir / "chat-2" / "secret.txt"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"chat 2's secret")
+    mine = settings.workspaces_dir / "chat-1" / "job-a"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").symlink_to(theirs)
+    (settings.workspaces_dir / "chat-1" / "job-b").symlink_to(theirs.parent)
+    for path in ("workspaces/chat-1/job-a/notes.txt", "workspaces/chat-1/job-b/secret.txt"):
+        with pytest.raises(UploadError, match="not a file under the data folder"):
+            checked([Attachment(file_name="notes.txt", local_path=path)], settings)
+    # Swapped for a link after the check: refused when the file is taken.
+    (mine / "real.txt").write_bytes(b"mine")
+    given = checked(
+        [Attachment(file_name="real.txt", local_path="workspaces/chat-1/job-a/real.txt")],
+        settings,
+    )
+    (mine / "real.txt").unlink()
+    (mine / "real.txt").symlink_to(theirs)
+    with pytest.raises(UploadError, match="not a file under the data folder"):
+        await place(given, settings, "chat-1/job-c", fetch=None)
+    assert not (settings.workspaces_dir / "chat-1" / "job-c" / "real.txt").exists()
 
 
 async def test_a_telegram_document_needs_a_transport(tmp_path: Path) -> None:
@@ -81,7 +110,7 @@ async def test_a_telegram_document_needs_a_transport(tmp_path: Path) -> None:
         return b"x" * 101  # a document whose size the message did not say
 
     with pytest.raises(UploadError, match="cannot be fetched here"):
-        await place(given, settings, tmp_path, fetch=None)
+        await place(given, settings, "chat-1/job-a", fetch=None)
     with pytest.raises(UploadError, match="too large"):
-        await place(given, settings, tmp_path, fetch=too_big)
-    assert not (tmp_path / "a.txt").exists()
+        await place(given, settings, "chat-1/job-a", fetch=too_big)
+    assert not (settings.workspaces_dir / "chat-1" / "job-a" / "a.txt").exists()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import inspect
 
 from core.db import Database
-from core.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore
+from core.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore, SummaryClaim
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -127,3 +127,24 @@ async def test_audit_log_keeps_the_newest_first(database: Database) -> None:
     entries = await audit.recent(10)
     assert [e.action for e in entries] == ["cancel", "refused"]
     assert entries[1].user_id == 666 and entries[1].at.tzinfo is not None
+
+
+async def test_a_summary_is_added_once_or_skipped(database: Database) -> None:
+    ledger = ReportLedgerStore(database)
+    claim = await ledger.claim("job-sum1", 9, "completed", "wf/run/1")
+    assert claim.claimed
+    await ledger.confirm("job-sum1", "completed", "wf/run/1", message_id=77)
+    # A retry of the result's send finds it told, and where.
+    again = await ledger.claim("job-sum1", 9, "completed", "wf/run/1")
+    assert again.outcome is ClaimOutcome.reported and again.message_id == 77
+
+    assert await ledger.claim_summary("job-sum1", 9, "wf/run/2") is SummaryClaim.claimed
+    # The same attempt's retry after a crash: it may have reached the chat.
+    assert await ledger.claim_summary("job-sum1", 9, "wf/run/2") is SummaryClaim.resumed
+    assert await ledger.claim_summary("job-sum1", 9, "other") is SummaryClaim.settled
+    await ledger.release_summary("job-sum1", "wf/run/2")  # an error answer: nothing was sent
+    assert await ledger.claim_summary("job-sum1", 9, "wf/run/2") is SummaryClaim.claimed
+    await ledger.settle_summary("job-sum1", "added")
+    assert await ledger.claim_summary("job-sum1", 9, "wf/run/2") is SummaryClaim.settled
+    entry = await ledger.entry("job-sum1")
+    assert entry is not None and entry.summary == "added" and entry.message_id == 77

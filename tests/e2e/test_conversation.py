@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from temporalio.client import Client
+
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.jobs import wait_closed
 from tests.support.stack import Stack
 
 CHAT = 1003  # a private chat: the allowed user's own
@@ -39,7 +42,7 @@ async def _wait(check: object, timeout: float, what: str) -> None:
 
 
 async def test_a_burst_in_one_chat_is_answered_each_once_card_first(
-    stack: Stack, botapi: BotApiEmulator
+    stack: Stack, botapi: BotApiEmulator, client: Client
 ) -> None:
     count = 50
     tag = f"burst{time.time_ns() % 10**8}"
@@ -54,7 +57,9 @@ async def test_a_burst_in_one_chat_is_answered_each_once_card_first(
         cards = {m: _card(botapi, m) for m in markers}
         jobs = {m: (card.plain_text or "").split()[1] for m, card in cards.items() if card}
         await _wait(lambda: all(_results(botapi, jobs[m], m) for m in markers), 240, "every result")
-        await asyncio.sleep(1.0)  # a duplicate would show up by now
+        # Every job has ended, each after its own sends: a duplicate would be here by now.
+        for job_id in jobs.values():
+            await wait_closed(client, job_id)
     finally:
         botapi.clear_faults()
     for marker in markers:
@@ -67,8 +72,11 @@ async def test_a_burst_in_one_chat_is_answered_each_once_card_first(
     assert any(c.status == 429 for c in botapi.calls_to("sendMessage")), "no 429 was injected"
 
 
-async def test_a_conversation_gets_every_answer_once(stack: Stack, botapi: BotApiEmulator) -> None:
+async def test_a_conversation_gets_every_answer_once(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
     tag = f"talk{time.time_ns() % 10**8}"
+    job_ids: list[str] = []
     for i in range(10):
         marker = f"{tag}-{i}"
         botapi.inject_message(f"/exec echo {marker}", user_id=CHAT, chat_id=CHAT)
@@ -77,7 +85,9 @@ async def test_a_conversation_gets_every_answer_once(stack: Stack, botapi: BotAp
         assert card is not None
         job_id = (card.plain_text or "").split()[1]
         await _wait(lambda j=job_id, m=marker: _results(botapi, j, m), 30, f"result {marker}")
-    await asyncio.sleep(0.5)
+        job_ids.append(job_id)
+    for job_id in job_ids:  # each ended, after its own sends: a duplicate would be here now
+        await wait_closed(client, job_id)
     for i in range(10):
         marker = f"{tag}-{i}"
         card = _card(botapi, marker)

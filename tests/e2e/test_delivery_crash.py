@@ -23,11 +23,12 @@ from core.devserver import DevServer
 from core.jobs.models import JobSpec
 from core.settings import Settings
 from core.tables import ReportLedger
+from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.jobs import start_without_card
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import make_settings, running_stack
-from worker_main import open_runtime
 
 CHATS = (4101, 4102, 4103)
 JOBS_PER_CHAT = 4
@@ -109,7 +110,7 @@ async def test_a_crash_between_claim_and_confirm_loses_no_result(
                 for i in range(JOBS_PER_CHAT)
             ]
             for spec in specs:
-                await operator.start_now(spec, "test")
+                await start_without_card(operator, spec, "test")
 
             # Every result is claimed, and one send per chat is on the wire, unanswered.
             await _poll(
@@ -162,7 +163,7 @@ async def test_a_crash_after_telegram_took_the_message_repeats_it_at_most_once(
             botapi.hold_sends([chat], after_delivery=True)
             procs.append(_spawn_worker(settings, ["operator"], tmp_path / "worker1.log"))
             spec = running.operator.planner.exec_job("echo taken-once", chat_id=chat)
-            await running.operator.start_now(spec, "test")
+            await start_without_card(running.operator, spec, "test")
             await _poll(_async(lambda: botapi.held >= 1), 60, "the send to be taken")
             assert len(_results(botapi, spec)) == 1  # Telegram has it; the sender never heard
             kill_role(procs[-1])

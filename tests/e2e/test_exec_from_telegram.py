@@ -65,8 +65,8 @@ async def test_a_stranger_is_refused_and_nothing_starts(
 
     # A second attempt is not answered again (no spam), and still starts nothing.
     botapi.inject_message("/research anything", user_id=STRANGER, chat_id=STRANGER)
-    botapi.inject_callback("cancel:job-abcdef", user_id=STRANGER, chat_id=STRANGER)
-    await botapi.wait_for_call("answerCallbackQuery", lambda c: True)
+    press = botapi.inject_callback("cancel:job-abcdef", user_id=STRANGER, chat_id=STRANGER)
+    await botapi.wait_for_answer_to(press)
     # All three were handled once all three are in the audit log; only then count messages.
     assert await _refusals_of(stack, STRANGER, want=3) == 3
     assert len(botapi.messages_to(STRANGER)) == 1

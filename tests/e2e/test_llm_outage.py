@@ -57,7 +57,7 @@ async def outage_stack(
 async def test_telegram_chat_and_jobs_survive_a_misbehaving_llm(
     dev_server: DevServer, client: Client, tmp_path: Path, mode: Mode
 ) -> None:
-    async with outage_stack(dev_server, client, tmp_path, mode) as (_stack, botapi, llm):
+    async with outage_stack(dev_server, client, tmp_path, mode) as (stack, botapi, llm):
         chat = ALLOWED_USER
 
         def to_chat(words: str) -> Any:
@@ -71,17 +71,21 @@ async def test_telegram_chat_and_jobs_survive_a_misbehaving_llm(
         if mode == "hang":  # the command did not wait for the hanging model call
             assert workers.at < answer.at
 
-        # A job finishes with the plain report (its summary call fails, then the breaker opens).
-        botapi.inject_message(f"/exec echo plain-{mode}", user_id=ALLOWED_USER, chat_id=chat)
+        # A job tells its plain report at once; its summary call (the output is long enough
+        # for one) fails after it, and the breaker opens. The job ends once that call is over.
+        botapi.inject_message("/exec seq 8001 8012", user_id=ALLOWED_USER, chat_id=chat)
         report = await botapi.wait_for_shown(
             lambda m: (
                 m.chat_id == chat
-                and f"plain-{mode}" in (m.plain_text or "")
+                and "8012" in (m.plain_text or "")
                 and "completed" in (m.plain_text or "")
             ),
             timeout=60,
         )
         assert "Output" in (report.plain_text or "")
+        job_id = (report.plain_text or "").split()[1]
+        await stack.runtime.client.get_workflow_handle(job_id).result()
+        assert "Summary" not in (botapi.message(chat, report.message_id) or {}).get("text", "")
 
         # The breaker is open: plain words are answered by the router without calling the model.
         called = len(llm.requests)

@@ -20,6 +20,7 @@ from core.devserver import DevServer
 from core.settings import Settings
 from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator, SentMessage
+from tests.support.jobs import wait_closed
 from tests.support.namespaces import new_namespace
 from tests.support.roles import kill_role, role_env, spawn_role
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings, running_stack
@@ -151,7 +152,9 @@ async def test_a_bot_killed_after_the_job_started_starts_no_second_job(
             # Handled before the restart (its job exists): not answered again, no second card.
             assert [c.plain_text.split()[1] for c in cards] == [job_id]
             assert await _jobs_of(namespace_client, chat, job_id) == 1
-            await asyncio.sleep(1.0)  # give a duplicate result the chance to show up
+            # The job has ended, and it waited for each of its sends; the restarted bot
+            # confirmed the update only after handling it: a duplicate would be here by now.
+            await wait_closed(namespace_client, job_id)
             assert len(_results(api, chat, marker)) == 1
             async with stack.runtime.db.session() as session:
                 entry = await session.get(ReportLedger, job_id)

@@ -29,13 +29,15 @@ from core.heartbeat.triggers import register_trigger_workflow
 from core.jobs.models import JobSpec, JobState
 from core.settings import Settings
 from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
+from hbo.runtime import Runtime, open_runtime
+from hbo.workers import build_workers
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import assert_no_internals
+from tests.support.jobs import start_without_card
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, make_settings
 from tests.support.visibility import wait_visible
-from worker_main import Runtime, build_workers, open_runtime
 
 TRIGGER_QUEUE = "heartbeat-test-triggers"
 
@@ -116,7 +118,7 @@ class Harness:
     async def start_job(self, chat_id: int, command: str, **plan: Any) -> JobSpec:
         """A job as the operator starts one (its card counts as the "running" report)."""
         spec = self.operator.planner.exec_job(command, chat_id=chat_id, **plan)
-        await self.operator.start_now(spec, "test")
+        await start_without_card(self.operator, spec, "test")
         return spec
 
     async def wait_job(self, job_id: str, *states: JobState, timeout: float = 20) -> None:

@@ -13,7 +13,7 @@ from core.jobs.models import JobState, NotifyPolicy
 from core.store import ReportLedgerStore
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 from tests.heartbeat.harness import WATCHING, Harness
-from tests.support.jobs import fast_retries
+from tests.support.jobs import fast_retries, start_without_card
 from tests.support.visibility import wait_visible
 
 
@@ -100,7 +100,7 @@ async def test_a_decision_left_waiting_is_reminded_once(hb: Harness) -> None:
     chat = hb.new_chat()
     target = await hb.target(chat, stale_after_minutes=30)
     spec = fast_retries(hb.operator.planner.exec_job("false", chat_id=chat), max_attempts=1)
-    await hb.operator.start_now(spec, "test")
+    await start_without_card(hb.operator, spec, "test")
     try:
         await hb.wait_job(spec.job_id, JobState.needs_attention)
         await hb.emulator.wait_for(

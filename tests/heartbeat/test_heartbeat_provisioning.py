@@ -13,8 +13,8 @@ from bot.console import CONSOLE_CHAT_ID
 from core.heartbeat.target import HeartbeatTarget
 from core.render import html_to_plain
 from core.settings import Settings
+from hbo.workers import heartbeat_private_chats, sync_heartbeats
 from tests.heartbeat.harness import Harness
-from worker_main import _sync_heartbeats, heartbeat_private_chats
 
 SCHEDULE_RPCS = (
     "count_schedules",
@@ -56,7 +56,7 @@ async def test_an_allowed_persons_private_chat_has_its_heartbeat_from_start_up(
     allowed = hb.settings.telegram_allowed_user_ids
     hb.settings.telegram_allowed_user_ids = [chat]  # only this test's chat gets a schedule here
     try:
-        await _sync_heartbeats(hb.runtime)  # what an operator-queue worker runs as it starts
+        await sync_heartbeats(hb.runtime)  # what an operator-queue worker runs as it starts
     finally:
         hb.settings.telegram_allowed_user_ids = allowed
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.jobs.models import JobState
 from tests.heartbeat.harness import Harness
+from tests.support.jobs import start_without_card
 from tests.support.visibility import wait_visible
 
 
@@ -13,7 +14,7 @@ async def test_the_heartbeat_tells_a_completion_with_its_warning(hb: Harness) ->
     target = await hb.target(chat)
     hb.emulator.set_unreachable(chat, status=403)  # the job's own push fails for good
     spec = hb.operator.planner.research_job("summarize notes.txt", chat_id=chat)
-    await hb.operator.start_now(spec, "test")
+    await start_without_card(hb.operator, spec, "test")
     await hb.wait_job(spec.job_id, JobState.completed)
     result = await hb.client.get_workflow_handle(spec.job_id).result()  # closed, push given up
     assert result["state"] == "completed"

@@ -51,7 +51,8 @@ async def test_output_is_capped_and_saved_whole(tmp_path: Path) -> None:
         env=scrubbed_env(["PATH"]),
         timeout_seconds=20,
         output_cap=1000,
-        log_file=tmp_path / "out.log",
+        log=(tmp_path / "out.log").open("wb"),
+        log_name="out.log",
     )
     assert result.exit_code == 0 and result.truncated
     assert len(result.output) == 1000 and result.output_bytes == 50001
@@ -66,7 +67,8 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         env=scrubbed_env(["PATH"]),
         timeout_seconds=1,
         output_cap=1000,
-        log_file=tmp_path / "out.log",
+        log=(tmp_path / "out.log").open("wb"),
+        log_name="out.log",
     )
     assert result.timed_out and result.exit_code is None
     child = int(pid_file.read_text())
@@ -87,7 +89,8 @@ async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
             env=scrubbed_env(["PATH"]),
             timeout_seconds=60,
             output_cap=1000,
-            log_file=tmp_path / "out.log",
+            log=(tmp_path / "out.log").open("wb"),
+            log_name="out.log",
             on_progress=beats.append,
         )
     )
@@ -112,6 +115,7 @@ async def test_missing_command_is_a_clear_non_retryable_error(tmp_path: Path) ->
             env=scrubbed_env(["PATH"]),
             timeout_seconds=5,
             output_cap=100,
-            log_file=tmp_path / "o.log",
+            log=(tmp_path / "o.log").open("wb"),
+            log_name="o.log",
         )
     assert err.value.non_retryable

@@ -1,6 +1,8 @@
 """Least privilege for commands: the execution worker runs in a child process that holds none of
-the operator's secrets, and under bubblewrap a command sees its own chat's workspace only, the
-system read-only, its own processes only and no network.
+the operator's secrets; a command never runs as root; under bubblewrap (the default wherever it
+can start) a command sees its own chat's workspace only, the system read-only, its own processes
+only and no network; asked for and unable to start, the sandbox refuses commands instead of
+running them without it.
 
 The end-to-end tests run the real composition: the operator's workers in this process (which
 holds fake secrets in its settings and environment) and the execution queue in the supervised
@@ -13,27 +15,47 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
+import stat
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities import sandbox as sandbox_module
-from activities.execution import CommandRun, run_command, scrubbed_env
-from activities.sandbox import Sandbox, choose_sandbox, probe
+from activities.execution import CommandRun, ExecutionActivities, run_command, scrubbed_env
+from activities.sandbox import (
+    Sandbox,
+    choose_sandbox,
+    close_secret_file,
+    hand_over,
+    prepare_data_dir,
+)
 from core.devserver import DevServer
-from core.jobs.models import JobState
+from core.jobs.models import JobState, StepInput, StepOutput
 from core.process import supervise
-from core.settings import SECRET_ENV_NAMES
+from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import EXECUTION_QUEUE
 from core.workspace import workspace_dir
+from hbo.isolated import run_isolated
+from hbo.isolated_worker import cmd_isolated_worker, isolated_settings
+from hbo.workers import split_queues
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.namespaces import new_namespace
+from tests.support.sandbox import (
+    bwrap_or_skip,
+    python_command,
+    reachable_folder,
+    run_as_here,
+)
 from tests.support.stack import (
     ALLOWED_USER,
     TEST_TOKEN,
@@ -42,17 +64,12 @@ from tests.support.stack import (
     make_settings,
     running_stack,
 )
-from worker_main import cmd_isolated_worker, isolated_settings, run_isolated, split_queues
 
 FAKE_OPENAI_KEY = "sk-fake-operator-secret-5b1c"
 FAKE_TEMPORAL_KEY = "tmprl-fake-operator-secret-77ad"
 FAKE_DB_PASSWORD = "fake-db-password-c0ffee"
 SECRETS = (TEST_TOKEN, FAKE_OPENAI_KEY, FAKE_TEMPORAL_KEY, FAKE_DB_PASSWORD)
-
-
-def _python(code: str) -> str:
-    """A `/exec` command line running `code` with python3, free of shell quoting."""
-    return f"python3 -c \"exec(bytes.fromhex('{code.encode().hex()}').decode())\""
+_python = python_command
 
 
 # Prints the environment and command line of every ancestor it can see, and of every process
@@ -76,17 +93,49 @@ print("parent", os.getppid(), "visible", sorted(p for p in os.listdir("/proc") i
 """
 
 
-def bwrap_or_skip() -> str:
-    bwrap = shutil.which("bwrap")
-    problem = probe(bwrap) if bwrap else "bwrap is not installed"
-    if problem or bwrap is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires bubblewrap: {problem} (.ci/run installs it)")
-        pytest.skip(f"bubblewrap cannot start here: {problem} (apt-get install bubblewrap)")
-    return bwrap
+@pytest.fixture
+def data() -> Iterator[Path]:
+    """A data folder the commands' unprivileged user can reach (unlike pytest's tmp_path)."""
+    yield from reachable_folder()
+
+
+@pytest.fixture(autouse=True)
+def fresh_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test decides the sandbox anew (the choice is cached per process)."""
+    monkeypatch.setattr(sandbox_module, "_chosen", {})
+
+
+@contextlib.contextmanager
+def secret_holder() -> Iterator[int]:
+    """A process of the operator's user holding a fake secret in its environment: its pid."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        env={**os.environ, "HOLDER_SECRET": FAKE_OPENAI_KEY},
+    )
+    try:
+        # Until the holder has exec'd: /proc/<pid>/environ reads empty while it is in exec.
+        environ = Path(f"/proc/{proc.pid}/environ")
+        for _ in range(500):
+            if FAKE_OPENAI_KEY.encode() in environ.read_bytes():
+                break
+            time.sleep(0.01)
+        assert FAKE_OPENAI_KEY.encode() in environ.read_bytes()
+        yield proc.pid
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(30)
 
 
 # --- the sandbox itself, without Temporal ---------------------------------------------------
+
+
+def _workspace(root: Path, folder: str, sandbox: Sandbox) -> Path:
+    path = workspace_dir(root, folder)
+    if sandbox.run_as is not None:
+        hand_over(root.resolve(), path, sandbox.run_as)
+    return path
 
 
 async def _run(sandbox: Sandbox, cwd: Path, code: str) -> CommandRun:
@@ -97,15 +146,21 @@ async def _run(sandbox: Sandbox, cwd: Path, code: str) -> CommandRun:
         env=scrubbed_env(["PATH"]),
         timeout_seconds=60,
         output_cap=20_000,
-        log_file=cwd / "out.log",
+        log=(cwd / "out.log").open("wb"),
+        log_name="out.log",
+        run_as=sandbox.run_as,
     )
 
 
-async def test_bwrap_system_is_read_only_and_proc_is_its_own(tmp_path: Path) -> None:
-    sandbox = Sandbox(bwrap_or_skip())
-    cwd = workspace_dir(tmp_path / "workspaces", "chat-1/job-a")
-    marker = f"hbo-sandbox-{os.getpid()}-{id(tmp_path)}"
-    (tmp_path / "host-only.txt").write_text("host")
+def _bwrap_sandbox(**kw: Any) -> Sandbox:
+    return Sandbox(bwrap_or_skip(), run_as=run_as_here(), setting="bwrap", **kw)
+
+
+async def test_bwrap_system_is_read_only_and_proc_is_its_own(data: Path) -> None:
+    sandbox = _bwrap_sandbox()
+    cwd = _workspace(data / "workspaces", "chat-1/job-a", sandbox)
+    marker = f"hbo-sandbox-{os.getpid()}-{id(data)}"
+    (data / "host-only.txt").write_text("host")
     code = f"""
 import os
 for path in ("/usr/x", "/etc/x", "/x"):
@@ -115,7 +170,7 @@ for path in ("/usr/x", "/etc/x", "/x"):
         print("refused", path, exc.strerror)
 open("mine.txt", "w").write("ok"); print("workspace ok")
 open("/tmp/{marker}", "w").write("private"); print("tmp ok")
-print("host file seen", os.path.exists("{tmp_path / "host-only.txt"}"))
+print("host file seen", os.path.exists("{data / "host-only.txt"}"))
 print("shadow", os.path.exists("/etc/shadow"))
 print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
 print("uid", os.getuid(), "capeff", [l for l in open("/proc/self/status") if "CapEff" in l])
@@ -125,7 +180,7 @@ print("uid", os.getuid(), "capeff", [l for l in open("/proc/self/status") if "Ca
     out = result.output
     assert "wrote" not in out and out.count("refused") == 3, out
     assert "workspace ok" in out and (cwd / "mine.txt").read_text() == "ok"
-    assert "tmp ok" in out and not (tmp_path.parent / marker).exists()
+    assert "tmp ok" in out and not (Path("/tmp") / marker).exists()
     assert "host file seen False" in out  # the host's /tmp is not there, only its workspace
     assert "shadow False" in out
     pids = json.loads(out.split("pids ", 1)[1].splitlines()[0])
@@ -133,9 +188,31 @@ print("uid", os.getuid(), "capeff", [l for l in open("/proc/self/status") if "Ca
     assert "0000000000000000" in out  # no capabilities, even when started as root
 
 
-async def test_bwrap_has_no_network_unless_allowed(tmp_path: Path) -> None:
-    bwrap = bwrap_or_skip()
-    cwd = workspace_dir(tmp_path / "workspaces", "chat-1/job-a")
+async def test_bwrap_cannot_see_or_read_the_operators_processes(data: Path) -> None:
+    """Own PID namespace: the operator's processes are not in its /proc, and the environ of one
+    holding a secret cannot be read by its pid (even though, as root, this test can)."""
+    sandbox = _bwrap_sandbox()
+    cwd = _workspace(data / "workspaces", "chat-1/job-a", sandbox)
+    with secret_holder() as holder:
+        code = f"""
+import os
+print("visible", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+try:
+    print("environ", open("/proc/{holder}/environ", "rb").read())
+except OSError as exc:
+    print("cannot read environ:", exc.strerror)
+"""
+        result = await _run(sandbox, cwd, code)
+    out = result.output
+    assert result.exit_code == 0, out
+    assert "cannot read environ" in out and FAKE_OPENAI_KEY not in out, out
+    visible = json.loads(out.split("visible ", 1)[1].splitlines()[0])
+    assert holder not in visible and os.getpid() not in visible and max(visible) < 10, out
+
+
+async def test_bwrap_has_no_network_unless_allowed(data: Path) -> None:
+    bwrap_or_skip()
+    cwd = _workspace(data / "workspaces", "chat-1/job-a", _bwrap_sandbox())
     connections: list[str] = []
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -152,9 +229,9 @@ except OSError as exc:
     print("no connection:", exc)
 """
     async with server:
-        closed = await _run(Sandbox(bwrap), cwd, code)
+        closed = await _run(_bwrap_sandbox(), cwd, code)
         assert "no connection" in closed.output and not connections, closed.output
-        opened = await _run(Sandbox(bwrap, network=True), cwd, code)
+        opened = await _run(_bwrap_sandbox(network=True), cwd, code)
         assert "connected" in opened.output, opened.output
         for _ in range(100):
             if connections:
@@ -163,12 +240,12 @@ except OSError as exc:
         assert connections == ["hit"]
 
 
-async def test_bwrap_sees_its_own_chat_only(tmp_path: Path) -> None:
-    sandbox = Sandbox(bwrap_or_skip())
-    root = tmp_path / "workspaces"
-    mine = workspace_dir(root, "chat-1/job-a")
-    (workspace_dir(root, "chat-1/job-b") / "out.txt").write_text("same chat, other topic")
-    theirs = workspace_dir(root, "chat-2/job-c") / "step1-output.log"
+async def test_bwrap_sees_its_own_chat_only(data: Path) -> None:
+    sandbox = _bwrap_sandbox()
+    root = data / "workspaces"
+    mine = _workspace(root, "chat-1/job-a", sandbox)
+    (_workspace(root, "chat-1/job-b", sandbox) / "out.txt").write_text("same chat, other topic")
+    theirs = _workspace(root, "chat-2/job-c", sandbox) / "step1-output.log"
     theirs.write_text("another chat's private output")
     code = f"""
 import os
@@ -191,18 +268,245 @@ print("root lists", os.listdir("{root}"))
     assert "root lists ['chat-1']" in result.output, result.output
 
 
-def test_fallback_when_the_sandbox_cannot_start(
+# --- never root, in any mode ------------------------------------------------------------------
+
+
+def _step(chat: int, job: str, code: str, index: int = 0) -> StepInput:
+    return StepInput(
+        job_id=job,
+        step_index=index,
+        worker="execution",
+        goal="test",
+        params={"command": _python(code)},
+        workspace=f"chat-{chat}/{job}",
+        timeout_seconds=60,
+    )
+
+
+async def _activity(settings: Settings, step: StepInput) -> StepOutput:
+    result: StepOutput = await ActivityEnvironment().run(ExecutionActivities(settings).run, step)
+    return result
+
+
+WRITE_PROBE = """
+import os
+print("uid", os.getuid(), "gid", os.getgid(), "groups", os.getgroups())
+for path in {paths!r}:
+    try:
+        open(path, "a").write("pwned"); print("wrote", path)
+    except OSError as exc:
+        print("refused", path, exc.strerror)
+"""
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+async def test_commands_never_run_as_root(data: Path, mode: str) -> None:
+    """The command's uid is not 0, and a root-owned 0644 host file given by its path (one in
+    the command's own chat folder, where the sandbox does show it; one beside the data folder)
+    stays unwritten."""
+    if mode == "bwrap":
+        bwrap_or_skip()
+    settings = make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX=mode)
+    assert choose_sandbox(settings).mode == mode
+    chat_dir = workspace_dir(settings.workspaces_dir, "chat-5")
+    in_chat = chat_dir / "operators-file.txt"
+    beside = data / "beside-the-data.txt"
+    for path in (in_chat, beside):
+        path.write_text("root's")
+        path.chmod(0o644)
+    paths = [str(in_chat), str(beside)] if mode == "none" else [str(in_chat)]
+    out = await _activity(settings, _step(5, "job-root", WRITE_PROBE.format(paths=paths)))
+    assert "uid 0 " not in out.output and "gid 0 " not in out.output, out.output
+    if os.geteuid() == 0:
+        assert "uid 65534 gid 65534 groups []" in out.output, out.output
+    assert "wrote" not in out.output and out.output.count("refused") == len(paths), out.output
+    assert in_chat.read_text() == beside.read_text() == "root's"
+    # Its own folder is its own: it wrote its output there (the log is the worker's).
+    assert (chat_dir / "job-root").stat().st_uid == (65534 if os.geteuid() == 0 else os.geteuid())
+
+
+async def test_plain_command_cannot_read_a_root_process_environ(data: Path) -> None:
+    """Plain mode as root: the command runs as nobody, so the environ of a root process holding
+    a secret (as `make run` with exported secrets is) is closed to it."""
+    if os.geteuid() != 0:
+        pytest.skip("the operator is not root here: commands already run as its own user")
+    settings = make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX="none")
+    with secret_holder() as holder:
+        code = f"""
+try:
+    print("environ", open("/proc/{holder}/environ", "rb").read())
+except OSError as exc:
+    print("cannot read environ:", exc.strerror)
+"""
+        out = await _activity(settings, _step(6, "job-environ", code))
+    assert "cannot read environ: Permission denied" in out.output, out.output
+    assert FAKE_OPENAI_KEY not in out.output
+
+
+async def test_plain_command_cannot_read_the_database_or_dotenv(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain mode as root: the data folder's database and logs, and a `.env` beside the
+    operator, are the operator's alone; the command's own workspace is still its own."""
+    if os.geteuid() != 0:
+        pytest.skip("the operator is not root here: commands already run as its own user")
+    settings = make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX="none")
+    database = data / "operator.db"
+    database.write_text("rows")
+    (data / "logs").mkdir()
+    (data / "logs" / "hbo.log").write_text("log lines")
+    dotenv = data / ".env"
+    dotenv.write_text(f"OPENAI_API_KEY={FAKE_OPENAI_KEY}\n")
+    for path in (database, data / "logs" / "hbo.log", dotenv):
+        path.chmod(0o644)
+    assert close_secret_file(dotenv) and stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+    paths = [str(database), str(data / "logs" / "hbo.log"), str(dotenv)]
+    code = f"""
+import os
+for path in {paths!r}:
+    try:
+        print("read", path, open(path).read())
+    except OSError as exc:
+        print("cannot read", path, exc.strerror)
+try:
+    print("lists", os.listdir("{data}"))
+except OSError as exc:
+    print("cannot list the data folder", exc.strerror)
+open("mine.txt", "w").write("ok")
+"""
+    out = await _activity(settings, _step(7, "job-data", code))
+    assert out.output.count("cannot read") == 3 and "rows" not in out.output, out.output
+    assert FAKE_OPENAI_KEY not in out.output and "cannot list the data folder" in out.output
+    assert (settings.workspaces_dir / "chat-7" / "job-data" / "mine.txt").read_text() == "ok"
+
+
+def test_handing_over_follows_no_link(data: Path) -> None:
+    """A command may plant links in its folder; handing the folder over changes the owner of
+    neither a link's target nor a second hard link to one of the operator's files."""
+    run_as = run_as_here()
+    if run_as is None:
+        pytest.skip("the operator is not root here: nothing is handed over")
+    root = (data / "workspaces").resolve()
+    job = workspace_dir(root, "chat-8/job-a")
+    target = data / "operators.txt"
+    target.write_text("root's")
+    (job / "soft").symlink_to(target)
+    os.link(target, job / "hard")
+    (job / "upload.txt").write_text("given")
+    (job / "upload.txt").chmod(0o600)
+    hand_over(root, job, run_as)
+    assert target.stat().st_uid == 0 and target.stat().st_nlink == 2
+    assert (job / "upload.txt").stat().st_uid == run_as.uid  # a file the operator put there
+    assert job.stat().st_uid == job.parent.stat().st_uid == run_as.uid
+
+
+def test_data_folder_is_searchable_not_readable(data: Path) -> None:
+    (data / "operator.db").write_text("rows")
+    (data / "operator.db").chmod(0o644)
+    (data / "workspaces").mkdir()
+    prepare_data_dir(data, data / "workspaces")
+    assert stat.S_IMODE(data.stat().st_mode) == 0o711
+    assert stat.S_IMODE((data / "workspaces").stat().st_mode) == 0o711
+    assert stat.S_IMODE((data / "operator.db").stat().st_mode) == 0o600
+
+
+# --- which mode: auto by default, fail closed when bwrap is asked for -------------------------
+
+
+def test_the_default_is_auto(tmp_path: Path) -> None:
+    assert make_settings(tmp_path, "127.0.0.1:1").execution_sandbox == "auto"
+    assert Settings(_env_file=None).execution_sandbox == "auto"  # type: ignore[call-arg]
+
+
+def test_auto_picks_bwrap_where_it_can_start(data: Path) -> None:
+    bwrap = bwrap_or_skip()
+    sandbox = choose_sandbox(make_settings(data, "127.0.0.1:1"))
+    assert sandbox.mode == "bwrap" and sandbox.bwrap == bwrap, sandbox
+    assert sandbox.run_as == run_as_here()
+
+
+def test_auto_without_bwrap_runs_plainly_and_says_so_loudly(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(sandbox_module, "_chosen", {})
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
-    settings = make_settings(tmp_path, "127.0.0.1:1", EXECUTION_SANDBOX="bwrap")
+    settings = make_settings(tmp_path, "127.0.0.1:1")
     with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
         first, second = choose_sandbox(settings), choose_sandbox(settings)
-    assert first.bwrap is None and second is first
-    warnings = [r for r in caplog.records if "cannot start" in r.getMessage()]
+    assert first.mode == "none" and second is first
+    warnings = [r for r in caplog.records if "WITHOUT the sandbox" in r.getMessage()]
     assert len(warnings) == 1, caplog.text  # said once, not per command
     assert "not installed" in warnings[0].getMessage()
+    assert "apt-get install bubblewrap" in warnings[0].getMessage()
+
+
+@pytest.fixture
+def failing_bwrap() -> Iterator[Path]:
+    """A `bwrap` that cannot start a sandbox (outside the data folder, which is closed)."""
+    for folder in reachable_folder():
+        fake = folder / "bwrap"
+        fake.write_text(
+            "#!/bin/sh\necho 'bwrap: No permission to create new namespace' >&2\nexit 1\n"
+        )
+        fake.chmod(0o755)
+        yield fake
+
+
+def test_bwrap_asked_for_and_unable_to_start_refuses(
+    data: Path, failing_bwrap: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        data,
+        "127.0.0.1:1",
+        EXECUTION_SANDBOX="bwrap",
+        EXECUTION_SANDBOX_BWRAP=str(failing_bwrap),
+    )
+    with caplog.at_level(logging.ERROR, logger="activities.sandbox"):
+        sandbox = choose_sandbox(settings)
+    assert sandbox.mode == "refused" and sandbox.bwrap is None
+    assert sandbox.refusal is not None and "No permission to create new namespace" in (
+        sandbox.refusal
+    )
+    assert "commands are refused" in caplog.text
+
+
+async def test_a_refused_command_runs_nothing(data: Path, failing_bwrap: Path) -> None:
+    settings = make_settings(
+        data,
+        "127.0.0.1:1",
+        EXECUTION_SANDBOX="bwrap",
+        EXECUTION_SANDBOX_BWRAP=str(failing_bwrap),
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await _activity(settings, _step(9, "job-refused", "open('ran', 'w').write('ran')"))
+    assert caught.value.non_retryable and caught.value.type == "SandboxRefused"
+    assert "EXECUTION_SANDBOX=bwrap but bubblewrap cannot start here" in caught.value.message
+    assert not [folder for folder, _, files in os.walk(data) if "ran" in files]
+
+
+async def test_plain_mode_is_told_once_per_chat(data: Path) -> None:
+    settings = make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX="none")
+    first = await _activity(settings, _step(10, "job-1", "print('a')"))
+    assert "run without the sandbox (EXECUTION_SANDBOX=none)" in first.summary, first.summary
+    again = await _activity(settings, _step(10, "job-1", "print('a')"))  # a retry of that step
+    assert "without the sandbox" in again.summary
+    sandbox_module._chosen.clear()  # as after a restart
+    later = await _activity(settings, _step(10, "job-2", "print('b')"))
+    assert "without the sandbox" not in later.summary, later.summary
+    other = await _activity(settings, _step(11, "job-3", "print('c')"))
+    assert "without the sandbox" in other.summary
+    if bwrap_available():
+        bwrapped = make_settings(data, "127.0.0.1:1")
+        sandbox_module._chosen.clear()
+        quiet = await _activity(bwrapped, _step(12, "job-4", "print('d')"))
+        assert "without the sandbox" not in quiet.summary and quiet.data["sandbox"] == "bwrap"
+
+
+def bwrap_available() -> bool:
+    try:
+        bwrap_or_skip()
+    except pytest.skip.Exception:
+        return False
+    return True
 
 
 # --- the secret-free worker process ---------------------------------------------------------
@@ -274,6 +578,7 @@ async def isolated_stack(
     data: Path,
     monkeypatch: pytest.MonkeyPatch,
     sandbox: str,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
     ns = await new_namespace(dev_server.target, client, "sandbox")
     # As if exported in the operator's shell: the child must not inherit them.
@@ -291,6 +596,7 @@ async def isolated_stack(
             OPENAI_API_KEY=FAKE_OPENAI_KEY,  # this process's reporting step uses it
             OPENAI_BASE_URL=llm.base_url,
             EXECUTION_SANDBOX=sandbox,
+            **overrides,
         )
         queues = ("operator", "research", "reporting")
         async with running_stack(settings, ns, queues=queues, bot=False) as stack:
@@ -334,11 +640,11 @@ async def test_sandboxed_commands_find_no_secrets_and_no_other_chat(
     dev_server: DevServer,
     client: Client,
     botapi: BotApiEmulator,
-    tmp_path: Path,
+    data: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bwrap_or_skip()
-    async with isolated_stack(dev_server, client, botapi, tmp_path, monkeypatch, "bwrap") as stack:
+    async with isolated_stack(dev_server, client, botapi, data, monkeypatch, "bwrap") as stack:
         other_job, _ = await _exec(
             stack, 7201, _python("open('diary.txt', 'w').write('chat 7201 private diary')")
         )
@@ -361,6 +667,46 @@ print("root lists", os.listdir("{root}"))
     assert "isolated-worker" not in environ, environ  # the worker is outside its /proc
     leaked = [secret for secret in SECRETS if secret in environ]
     assert not leaked, f"secrets visible to a sandboxed command: {leaked}"
+
+
+async def test_bwrap_that_cannot_start_refuses_commands_in_the_chat(
+    dev_server: DevServer,
+    client: Client,
+    botapi: BotApiEmulator,
+    data: Path,
+    failing_bwrap: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EXECUTION_SANDBOX=bwrap with a bubblewrap that cannot start: the job is refused after
+    one attempt, the chat reads why and what to do, and the command did not run."""
+    chat = 7301
+    async with isolated_stack(
+        dev_server,
+        client,
+        botapi,
+        data,
+        monkeypatch,
+        "bwrap",
+        EXECUTION_SANDBOX_BWRAP=str(failing_bwrap),
+    ) as stack:
+        spec = stack.operator.planner.exec_job(
+            _python("open('ran.txt', 'w').write('ran')"), chat_id=chat
+        )
+        await stack.operator.jobs.start(spec)
+        told = await botapi.wait_for(  # the refusal, or (wrongly) the command's result
+            lambda m: (
+                m.chat_id == chat
+                and ("commands are refused" in m.plain_text or "completed" in m.plain_text)
+            ),
+            timeout=120,
+        )
+        status, _ = await stack.operator.jobs.status(spec.job_id)
+    text = told.plain_text
+    assert "EXECUTION_SANDBOX=bwrap but bubblewrap cannot start here" in text, text
+    assert "No permission to create new namespace" in text and "apt-get install bubblewrap" in text
+    assert "EXECUTION_SANDBOX=none" in text
+    assert status.state is JobState.needs_attention and status.attempt == 1, status
+    assert not [folder for folder, _, files in os.walk(data) if "ran.txt" in files]
 
 
 ROOT = Path(__file__).resolve().parents[2]

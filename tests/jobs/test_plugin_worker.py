@@ -8,9 +8,10 @@ from pathlib import Path
 from activities.telegram.sender import build_sender
 from bot.types import Incoming
 from core.registry import discover_workers
+from hbo.runtime import open_runtime
+from hbo.workers import all_queues, run_workers
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import ALLOWED_USER, Stack, make_settings
-from worker_main import all_queues, open_runtime, run_workers
 
 
 def test_builtins_are_registered_through_entry_points_like_plugins() -> None:

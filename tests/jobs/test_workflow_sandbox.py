@@ -2,7 +2,7 @@
 
 Passing *all* modules through the sandbox (`with_passthrough_all_modules`) makes workers ~20%
 faster here but lets this very call through, so the workers keep the default runner. The test
-takes the operator queue's worker as `worker_main.build_workers` makes it for the product and
+takes the operator queue's worker as `hbo.workers.build_workers` makes it for the product and
 only points a copy of it at a queue of its own with a rule-breaking workflow."""
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from temporalio.worker import Worker
 from activities.telegram.console import ConsoleSender
 from core.devserver import DevServer
 from core.temporal import OPERATOR_QUEUE
+from hbo.runtime import Runtime
+from hbo.workers import build_workers
 from tests.plugins.wall_clock_workflow import WallClockWorkflow
 from tests.support.namespaces import new_namespace
 from tests.support.stack import Stack
-from worker_main import Runtime, build_workers
 
 
 def product_worker_for(runtime: Runtime, tmp_path: Path, workflow: type) -> Worker:

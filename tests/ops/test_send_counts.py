@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 from telegram import Bot
-from temporalio.exceptions import ApplicationError
 
 from activities.telegram.delivery import TelegramDelivery
+from activities.telegram.errors import TelegramFailure
 from activities.telegram.pacing import ChatPacer
 from core.messages import ChatMessage
 from tests.support.botapi import BotApiEmulator
@@ -32,10 +32,10 @@ async def test_sends_are_counted_by_method_and_outcome(tmp_path: Path) -> None:
         botapi.fail_next("sendMessage", 429, retry_after=1)  # waited out, then sent
         await delivery.send(ChatMessage(chat_id=chat, text="after a 429"))
         botapi.fail_next("sendMessage", 500)
-        with pytest.raises(ApplicationError):
+        with pytest.raises(TelegramFailure):
             await delivery.send(ChatMessage(chat_id=chat, text="server error"))
         botapi.set_unreachable(chat, status=403)
-        with pytest.raises(ApplicationError):
+        with pytest.raises(TelegramFailure):
             await delivery.send(ChatMessage(chat_id=chat, text="blocked"))
         moved = {k: count("sendMessage", k) - v for k, v in before.items()}
     assert moved == {"ok": 1, "429": 1, "4xx": 1, "5xx": 1}

@@ -704,6 +704,7 @@ class BotApiEmulator:
         self._update_ids = itertools.count(1000)
         self._pending: list[dict[str, Any]] = []
         self._pollers: set[asyncio.Future[str]] = set()
+        self._callback_of_update: dict[int, str] = {}
         self._waiters: list[_Waiter] = []
 
         self._chats: dict[int, dict[str, Any]] = {}
@@ -1076,7 +1077,20 @@ class BotApiEmulator:
             "chat_instance": f"ci{chat_id}",
             "data": data,
         }
-        return self.inject_update({"callback_query": callback})
+        update_id = self.inject_update({"callback_query": callback})
+        self._callback_of_update[update_id] = cq_id
+        return update_id
+
+    async def wait_for_answer_to(self, update_id: int, timeout: float = 10.0) -> AnsweredCallback:
+        """Wait for the ``answerCallbackQuery`` of the press :meth:`inject_callback` queued as
+        ``update_id`` (matched by its callback query id, not by whichever press came first)."""
+        cq_id = self._callback_of_update[update_id]
+        return await self.wait_for_answer(lambda a: a.callback_query_id == cq_id, timeout)
+
+    @property
+    def long_polls_held(self) -> int:
+        """How many getUpdates calls are waiting for news right now (a long poll in progress)."""
+        return len(self._pollers)
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
@@ -1237,6 +1251,16 @@ class BotApiEmulator:
     def calls_to(self, method: str) -> list[ApiCall]:
         """All recorded calls of ``method`` (including failed ones)."""
         return [c for c in self.calls if c.method == method]
+
+    def not_modified(self, chat_id: int | None = None) -> list[ApiCall]:
+        """Edits answered "message is not modified" (an edit that changed nothing: a bug)."""
+        return [
+            c
+            for c in self.calls
+            if c.method.startswith("editMessage")
+            and "message is not modified" in (c.description or "")
+            and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """The current state (after edits) of a message, as a Bot API Message dict."""

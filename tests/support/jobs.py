@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from bot.operator import Operator
 from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
 from tests.support.visibility import wait_visible
+
+
+async def start_without_card(operator: Operator, spec: JobSpec, why: str = "test") -> None:
+    """Start a job as a transport would whose card could not be posted: the operator's start,
+    then "posted, no message ids" (the job then tells its result as a new message)."""
+    for reply in await operator.start_job(spec, why):
+        await operator.reply_posted(reply, [])
 
 
 def fast_retries(spec: JobSpec, max_attempts: int = 2, step: int | None = None) -> JobSpec:
@@ -43,6 +51,15 @@ async def wait_status(
             return last
         await asyncio.sleep(0.1)
     raise TimeoutError(f"{job_id} did not reach {states} {fields}; last: {last}")
+
+
+async def wait_closed(client: Client, job_id: str, timeout: float = 60.0) -> None:
+    """Until the job's workflow has ended (any way). A job sends its messages from the
+    workflow, which waits for each send before it ends: once it has ended, nothing more can
+    come from it — the positive marker that no repeat is still on its way."""
+    handle = client.get_workflow_handle(job_id)
+    with contextlib.suppress(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout)
 
 
 async def assert_no_job_started(client: Client, operator: Operator, chat_id: int) -> None:

@@ -13,6 +13,9 @@ A server can also misbehave on purpose, for the outage tests (`ScriptedLLM(mode=
 - "hang": it accepts and reads each request and never answers (until the server stops);
 - "garbage": it answers, in turn, text that is not JSON, broken JSON, JSON of the wrong shape
   and an HTTP 500.
+
+And a working model can be slow (`ScriptedLLM(script, delay=1.5)`): each answer after a fixed
+delay, as an ordinary hosted model takes; `answered` counts the answers given.
 """
 
 from __future__ import annotations
@@ -69,9 +72,17 @@ def tool_calls(*calls: tuple[str, dict[str, Any] | str]) -> ScriptedReply:
 
 class ScriptedLLM:
     def __init__(
-        self, script: Sequence[Step] = (), *, repeat_last: bool = False, mode: Mode = "script"
+        self,
+        script: Sequence[Step] = (),
+        *,
+        repeat_last: bool = False,
+        mode: Mode = "script",
+        delay: float = 0.0,
     ) -> None:
         self.script: list[Step] = list(script)
+        self.delay = delay
+        self.answered = 0
+        self.answered_at: list[float] = []  # time.monotonic() of each answer
         self.repeat_last = repeat_last
         self.mode = mode
         self._released = asyncio.Event()  # set on exit: a hanging request gets its answer
@@ -101,6 +112,10 @@ class ScriptedLLM:
         await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
         return self
 
+    def release(self) -> None:
+        """End every hanging call now (answered 503) and those still to come."""
+        self._released.set()
+
     async def __aexit__(self, *exc: object) -> None:
         self._released.set()
         if self._runner is not None:
@@ -122,7 +137,11 @@ class ScriptedLLM:
         if self.mode == "garbage":
             status, content_type, raw = next(self._garbage)
             return web.Response(status=status, text=raw, content_type=content_type)
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         reply = self._next(body)
+        self.answered += 1
+        self.answered_at.append(time.monotonic())
         if reply.status != 200:
             return web.json_response(
                 {"error": {"message": "scripted failure", "type": "server_error"}},

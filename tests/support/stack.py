@@ -19,9 +19,10 @@ from bot.telegram_app import build_application, run_telegram
 from core.health import Readiness
 from core.settings import Settings
 from core.temporal import ALL_QUEUES
+from hbo.runtime import Runtime, open_runtime
+from hbo.workers import run_workers
 from tests.support.botapi import BotApiEmulator
 from tests.support.namespaces import new_namespace
-from worker_main import Runtime, open_runtime, run_workers
 
 TEST_TOKEN = "123456:TEST-token-not-real"
 ALLOWED_USER = 1001

@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.workflows.record_histories
 
 Runs each scenario for real — a local dev server, the product's workers as the heartbeat test
-harness runs them (worker_main.build_workers), the Bot API emulator, a scripted model where a
+harness runs them (hbo.workers.build_workers), the Bot API emulator, a scripted model where a
 scenario needs one — and writes each workflow's history to
 tests/workflows/histories/<scenario>--<workflow id>.json (`WorkflowHistory.to_json()`),
 replacing the previous recordings. Re-record only after a deliberate, versioned workflow change

@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_stubs import heartbeat_job_digest
     from core.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
     from core.messages import ChatMessage
     from core.temporal import OPERATOR_QUEUE
@@ -24,9 +25,8 @@ class JobDigestWorkflow:
     @workflow.run
     async def run(self, trigger: HeartbeatTrigger) -> HeartbeatRunSummary:
         text = await workflow.execute_activity(
-            "heartbeat.job_digest",
+            heartbeat_job_digest,
             trigger,
-            result_type=str,
             task_queue=OPERATOR_QUEUE,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=3),

@@ -12,8 +12,9 @@ LLM call and sends nothing. A failed run is recorded and the schedule keeps goin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
@@ -28,9 +29,24 @@ from temporalio.exceptions import (
 from workflows import calls
 from workflows.errors import error_text
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
 
+    from core.activity_stubs import (
+        heartbeat_find_duplicates,
+        heartbeat_follow_up,
+        heartbeat_gather_changes,
+        heartbeat_pause_schedule,
+        heartbeat_prepare,
+        heartbeat_record_run,
+        heartbeat_report_changes,
+        heartbeat_resolve_prompt,
+        heartbeat_run_agent,
+        heartbeat_validate_chat,
+    )
     from core.heartbeat.ack import scrub_echo, strip_ack
     from core.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
     from core.heartbeat.messages import no_llm_notice, result_message
@@ -39,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         ChangeSet,
         DuplicateCheck,
-        DuplicateVerdict,
         FollowUpRequest,
         GatherRequest,
         HeartbeatPlan,
@@ -47,12 +62,9 @@ with workflow.unsafe.imports_passed_through():
         HeartbeatTrigger,
         Outcome,
         PauseRequest,
-        RecordResult,
         ReportRequest,
-        ReportResult,
         RunFigures,
         RunRecord,
-        ValidationResult,
     )
     from core.heartbeat.prompt import PreambleContext, PromptResolution, build_preamble
     from core.heartbeat.quiet import quiet_decision
@@ -154,20 +166,18 @@ class HeartbeatWorkflow:
     def __init__(self) -> None:
         self._as_activities = False
 
-    async def _step(self, name: str, arg: Any, result_type: type[Any]) -> Any:
+    async def _step(self, stub: Callable[[A], Awaitable[R]], arg: A) -> R:
         """One of the run's short database/file steps."""
         if self._as_activities:
             return await workflow.execute_activity(
-                name,
-                arg,
-                result_type=result_type,  # on this run's own task queue
+                stub,
+                arg,  # on this run's own task queue
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             )
         return await workflow.execute_local_activity(
-            name,
+            stub,
             arg,
-            result_type=result_type,
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
@@ -178,7 +188,7 @@ class HeartbeatWorkflow:
         self._as_activities = workflow.patched(STEPS_AS_ACTIVITIES)
         run = _Run(target=target, started_at=workflow.now())
         try:
-            plan = await self._step("heartbeat.prepare", target, HeartbeatPlan)
+            plan = await self._step(heartbeat_prepare, target)
         except FailureError as err:
             if isinstance(err, CancelledError):
                 raise
@@ -224,9 +234,8 @@ class HeartbeatWorkflow:
             return
         if plan.needs_validation:
             validation = await workflow.execute_activity(
-                "heartbeat.validate_chat",
+                heartbeat_validate_chat,
                 target,
-                result_type=ValidationResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -239,7 +248,7 @@ class HeartbeatWorkflow:
         if config.workflow_id:
             await self._trigger_workflow(plan, run)
             return
-        prompt = await self._step("heartbeat.resolve_prompt", plan, PromptResolution)
+        prompt = await self._step(heartbeat_resolve_prompt, plan)
         run.prompt_source = prompt.source
         for note in prompt.notes:
             run.note(note)
@@ -256,20 +265,18 @@ class HeartbeatWorkflow:
 
     async def _report_changes(self, plan: HeartbeatPlan, run: _Run) -> ChangeSet:
         changes = await self._step(
-            "heartbeat.gather_changes",
+            heartbeat_gather_changes,
             GatherRequest(
                 target=plan.target,
                 config=plan.config,
                 since=plan.changes_since,
                 topic_targets=plan.topic_targets,
             ),
-            ChangeSet,
         )
         if changes.changes:
             report = await workflow.execute_activity(
-                "heartbeat.report_changes",
+                heartbeat_report_changes,
                 ReportRequest(target=plan.target, changes=changes.changes),
-                result_type=ReportResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=timedelta(minutes=10),
@@ -315,9 +322,8 @@ class HeartbeatWorkflow:
         delivered = await self._dispatch(plan, agent, [prompt.text, told], run)
         if plan.config.trigger_response and delivered:
             job_id = await workflow.execute_activity(
-                "heartbeat.follow_up",
+                heartbeat_follow_up,
                 FollowUpRequest(target=plan.target, result="\n\n".join(delivered)),
-                result_type=str,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -332,7 +338,7 @@ class HeartbeatWorkflow:
         config, target = plan.config, plan.target
         try:
             return await workflow.execute_activity(
-                "heartbeat.run_agent",
+                heartbeat_run_agent,
                 AgentRequest(
                     target=target,
                     config=config,
@@ -340,7 +346,6 @@ class HeartbeatWorkflow:
                     preamble=preamble,
                     workspace_folder=target.workspace_folder,
                 ),
-                result_type=AgentResult,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=config.max_run_seconds + 30),
                 heartbeat_timeout=timedelta(seconds=min(config.max_run_seconds + 30, 120)),
@@ -396,9 +401,8 @@ class HeartbeatWorkflow:
         if plan.fired or not texts:
             return texts
         verdict = await self._step(
-            "heartbeat.find_duplicates",
+            heartbeat_find_duplicates,
             DuplicateCheck(target=plan.target, texts=texts),
-            DuplicateVerdict,
         )
         earlier = [at for at in verdict.delivered_at if at is not None]
         if earlier:
@@ -455,7 +459,7 @@ class HeartbeatWorkflow:
     # --- the log -----------------------------------------------------------------------------
     async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:
         record = await self._step(
-            "heartbeat.record_run",
+            heartbeat_record_run,
             RunRecord(
                 **run.model_dump(include=set(RunFigures.model_fields)),
                 target=run.target,
@@ -465,17 +469,15 @@ class HeartbeatWorkflow:
                 outcome=run.outcome,
                 reason=run.reason,
             ).model_copy(update={"checked_until": None if run.error else run.checked_until}),
-            RecordResult,
         )
         reason = run.reason
         limit = plan.config.max_consecutive_failures
         if run.outcome == "failed" and record.consecutive_failures >= limit:
             await workflow.execute_activity(
-                "heartbeat.pause_schedule",
+                heartbeat_pause_schedule,
                 PauseRequest(
                     target=run.target, failures=record.consecutive_failures, last_error=run.error
                 ),
-                result_type=bool,
                 task_queue=OPERATOR_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=5),

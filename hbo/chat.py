@@ -1,0 +1,23 @@
+"""The chat side of a process: the Telegram bot, or the console chat, over the operator."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.console import run_console
+from bot.telegram_app import build_application, run_telegram
+from core.health import Readiness
+from hbo.runtime import Runtime
+
+
+async def run_chat(
+    runtime: Runtime, stop: asyncio.Event, readiness: Readiness | None = None
+) -> None:
+    operator = runtime.operator()
+    if runtime.settings.console_mode:
+        await run_console(operator, stop)
+    else:
+        app = build_application(
+            runtime.settings, operator, on_poll=readiness.polled if readiness else None
+        )
+        await run_telegram(app, stop, runtime.settings.telegram_poll_timeout)
