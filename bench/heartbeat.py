@@ -1,6 +1,8 @@
 """The heartbeat at scale: one tick for one target and for every target, and its LLM calls.
 
     .venv/bin/python bench/heartbeat.py [--chats 1000] [--jobs-per-chat 10] [--changed 0.01]
+                                        [--spread-seconds 60] [--interval-minutes 15]
+    .venv/bin/python bench/heartbeat.py --chats 10000 --jobs-per-chat 1   (the 10,000-chat run)
 
 Set-up (own dev server, in memory, same flags as `hbo up`):
 - 10,000 jobs across 1,000 chats as *real workflow executions* of type JobWorkflow with the
@@ -14,14 +16,26 @@ Set-up (own dev server, in memory, same flags as `hbo up`):
   "configured" at a local counting server: an idle tick must not call it.
 
 Measured: a tick = one HeartbeatWorkflow run, end to end (workers in this process, sends to a
-counting sender instead of Telegram). Prints one target's tick (idle and with a change), all
-targets' ticks together, the jobs each tick examined, messages sent, and LLM calls.
+counting sender instead of Telegram). Prints one target's tick (idle and with a change), the
+jobs each tick examined, messages sent, LLM calls, and, each beside a bare workflow (one no-op
+activity) measured the same way in the same run:
+
+- herd: every target due at the same instant (the old epoch-aligned rule; still what
+  `clock_aligned` targets do): tick rate, lag from the due time to the tick's first step
+  (p50/p99/max), the worst workflow task (server-side WorkflowTaskStarted → Completed, from the
+  histories), CPU per tick;
+- spread: ticks arriving at each target's own offset, at the real rate of `--chats` targets over
+  `--interval-minutes` (10,000 chats at 15 minutes = 11.1 ticks/s), for `--spread-seconds`:
+  the same figures;
+- an idle chat's cost: activities, history events and CPU per idle tick, and per hour;
+- memory: resident size of this process (the workers) and of the dev server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -37,15 +51,24 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
-from temporalio.client import Client
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 
 from activities.heartbeat.changes import VISIBILITY_MARGIN, ChangeActivities
 from activities.heartbeat.deps import HeartbeatDeps
+from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
 from core.heartbeat.config import defaults_from_settings
 from core.heartbeat.models import GatherRequest, HeartbeatRunSummary
 from core.heartbeat.prompt import default_checklist_template
+from core.heartbeat.schedule_spec import spread_offset
 from core.heartbeat.store import HeartbeatStore
 from core.heartbeat.target import HeartbeatTarget
 from core.jobs.client import job_memo
@@ -60,8 +83,9 @@ from core.temporal import (
     SA_REPORT_CHAT_ID,
     SA_WORKER_NAME,
 )
+from hbo.isolated_worker import WORKFLOW_TASK_SLOTS
 from hbo.runtime import open_runtime
-from hbo.workers import build_workers
+from hbo.workers import queue_contents
 from tests.support.stack import free_port, make_settings
 
 IDLE_QUEUE = "bench-nobody-polls-this"
@@ -81,6 +105,9 @@ class CountingSender:
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
         return False
+
+    async def send_photo(self, *args: Any, **kwargs: Any) -> int:
+        return 0
 
     async def close(self) -> None:
         return None
@@ -113,6 +140,68 @@ class CountingLLM:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+
+class StepLog(Interceptor):
+    """When each workflow's first activity started (its tick began working), and how many
+    activities each workflow ran — local ones included."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+        self.count: dict[str, int] = {}
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        log = self
+
+        class _Inbound(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                workflow_id = activity.info().workflow_id or ""
+                log.first.setdefault(workflow_id, time.time())
+                log.count[workflow_id] = log.count.get(workflow_id, 0) + 1
+                return await super().execute_activity(input)
+
+        return _Inbound(next)
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU of a process (this one by default), from /proc."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def task_times(client: Client, workflow_id: str) -> tuple[list[float], int]:
+    """Each workflow task's duration (server's Started → Completed/Failed/TimedOut) in seconds,
+    and the history's event count."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    durations: list[float] = []
+    started = None
+    for event in history.events:
+        at = event.event_time.ToDatetime().timestamp()
+        if event.HasField("workflow_task_started_event_attributes"):
+            started = at
+        elif started is not None and (
+            event.HasField("workflow_task_completed_event_attributes")
+            or event.HasField("workflow_task_failed_event_attributes")
+            or event.HasField("workflow_task_timed_out_event_attributes")
+        ):
+            durations.append(at - started)
+            started = None
+    return durations, len(history.events)
 
 
 async def bounded(limit: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
@@ -218,13 +307,23 @@ async def main(args: argparse.Namespace) -> None:
                 OPENAI_BASE_URL=llm.base_url,
             )
             async with open_runtime(settings, client) as runtime:
-                await run_bench(args, rng, client, runtime, llm)
+                assert server.process is not None
+                await run_bench(args, rng, client, runtime, llm, server.process.pid)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
 
+def running_chats(plan: dict[int, list[tuple[str, str]]]) -> set[int]:
+    return {chat for chat, jobs in plan.items() if any(state == "running" for _, state in jobs)}
+
+
 async def run_bench(
-    args: argparse.Namespace, rng: random.Random, client: Client, runtime: Any, llm: CountingLLM
+    args: argparse.Namespace,
+    rng: random.Random,
+    client: Client,
+    runtime: Any,
+    llm: CountingLLM,
+    server_pid: int,
 ) -> None:
     chats = chat_ids(args.chats)
     total = args.chats * args.jobs_per_chat
@@ -309,10 +408,35 @@ async def run_bench(
     def clock() -> datetime:
         return datetime.now(UTC) + timedelta(minutes=2)
 
-    workers = build_workers(runtime, [OPERATOR_QUEUE], sender, clock=clock)  # type: ignore[arg-type]
+    steps = StepLog()
+    activities, workflows = queue_contents(runtime, [OPERATOR_QUEUE], sender, clock)  # type: ignore[arg-type]
+    workers = [
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=workflows[queue],
+            activities=activities[queue],
+            interceptors=[steps],
+            graceful_shutdown_timeout=timedelta(seconds=3),
+            max_concurrent_workflow_tasks=args.workflow_task_slots,
+        )
+        for queue in activities
+    ]
+    workers.append(
+        Worker(
+            client,
+            task_queue=BASELINE_QUEUE,
+            workflows=[BaselineWorkflow],
+            activities=[noop],
+            interceptors=[steps],
+            max_concurrent_workflow_tasks=args.workflow_task_slots,
+        )
+    )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         await measure(args, client, runtime, chats, changed_chats, sender, llm, store, clock)
+        idle = [c for c in chats if c not in changed_chats and c not in running_chats(plan)]
+        await measure_load(args, client, chats, idle, steps, server_pid)
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -370,6 +494,8 @@ async def measure(
         f"{args.jobs_per_chat} per chat (running + closed since the last check)"
     )
 
+    if args.skip_bounded:
+        return
     sent_before, llm_before = len(sender.messages), llm.requests
     started = time.perf_counter()
     results = await bounded(
@@ -396,6 +522,209 @@ async def measure(
     )
 
 
+class Load:
+    """One load's figures: N workflows, each with the time it was due."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.due: dict[str, float] = {}
+        self.handles: list[WorkflowHandle[Any, Any]] = []
+
+    def line(self, figures: dict[str, float], base: dict[str, float] | None = None) -> str:
+        def ratio(key: str) -> str:
+            if base is None or not base.get(key):
+                return ""
+            return f" ({figures[key] / base[key]:.1f}× bare)"
+
+        return (
+            f"  {self.name:<34} {figures['rate']:6.1f} ticks/s{ratio('rate')} · lag p50 "
+            f"{figures['p50']:.2f} s p99 {figures['p99']:.2f} s max {figures['max']:.2f} s"
+            f"{ratio('p99')} · worst workflow task {figures['wft'] * 1000:.0f} ms"
+            f"{ratio('wft')} (of {figures['tasks']:.0f} in {figures['sampled']:.0f} runs) · "
+            f"CPU {figures['cpu_ms']:.1f} ms/tick{ratio('cpu_ms')}"
+        )
+
+
+async def run_load(
+    client: Client,
+    load: Load,
+    starts: list[tuple[float, str, Callable[[], Awaitable[WorkflowHandle[Any, Any]]]]],
+    steps: StepLog,
+    server_pid: int,
+    sample: int,
+) -> dict[str, float]:
+    """Start each workflow at its due time (wall clock; all at once when they share one), wait
+    for all, then read the figures."""
+    cpu0 = cpu_seconds() + cpu_seconds(server_pid)
+    gate = asyncio.Semaphore(200)  # client-side starts in flight (what a scheduler does)
+
+    async def one(due: float, workflow_id: str, start: Callable[[], Awaitable[Any]]) -> None:
+        delay = due - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        load.due[workflow_id] = due
+        async with gate:
+            load.handles.append(await start())
+
+    first_due = min(due for due, _, _ in starts)
+    await asyncio.gather(*(one(*entry) for entry in starts))
+    await bounded(200, [lambda h=h: h.result() for h in load.handles])  # type: ignore[misc]
+    elapsed = max(time.time() - first_due, 1e-9)
+    spread = max(due for due, _, _ in starts) - first_due
+    cpu = cpu_seconds() + cpu_seconds(server_pid) - cpu0
+    lags = [steps.first[w] - due for w, due in load.due.items() if w in steps.first]
+    picked = random.Random(7).sample(sorted(load.due), min(sample, len(load.due)))
+    times = await bounded(20, [lambda w=w: task_times(client, w) for w in picked])  # type: ignore[misc]
+    durations = [d for ds, _ in times for d in ds]
+    # A herd: all done / wall time. Spread: ticks arrive at their rate; say that rate.
+    rate = len(load.due) / (elapsed if spread < 1 else spread)
+    return {
+        "rate": rate,
+        "p50": pct(lags, 0.5),
+        "p99": pct(lags, 0.99),
+        "max": max(lags, default=float("nan")),
+        "wft": max(durations, default=float("nan")),
+        "tasks": len(durations),
+        "sampled": len(picked),
+        "cpu_ms": cpu / len(load.due) * 1000,
+        "events": statistics.mean(n for _, n in times) if times else float("nan"),
+        "steps": statistics.mean(steps.count.get(w, 0) for w in load.due),
+        "wall": elapsed,
+    }
+
+
+def heartbeat_start(
+    client: Client, chat: int, tag: str
+) -> tuple[str, Callable[[], Awaitable[WorkflowHandle[Any, Any]]]]:
+    target = HeartbeatTarget(chat_id=chat)
+    workflow_id = f"{target.schedule_id}-{tag}-{uuid.uuid4().hex[:6]}"
+
+    async def start() -> WorkflowHandle[Any, Any]:
+        return await client.start_workflow(
+            "HeartbeatWorkflow",
+            target,
+            id=workflow_id,
+            task_queue=OPERATOR_QUEUE,
+            result_type=HeartbeatRunSummary,
+        )
+
+    return workflow_id, start
+
+
+def bare_start(
+    client: Client, index: int, tag: str
+) -> tuple[str, Callable[[], Awaitable[WorkflowHandle[Any, Any]]]]:
+    workflow_id = f"bench-bare-{tag}-{index}-{uuid.uuid4().hex[:6]}"
+
+    async def start() -> WorkflowHandle[Any, Any]:
+        return await client.start_workflow(
+            "BenchBaseline", "x", id=workflow_id, task_queue=BASELINE_QUEUE, result_type=str
+        )
+
+    return workflow_id, start
+
+
+async def measure_load(
+    args: argparse.Namespace,
+    client: Client,
+    chats: list[int],
+    idle: list[int],
+    steps: StepLog,
+    server_pid: int,
+) -> None:
+    """Herd and spread, each beside the bare workflow under the same load; an idle chat's
+    cost; memory."""
+    sample = args.history_sample
+    herd_n = min(len(chats), args.herd)
+    print(f"load ({len(chats)} chats; lag = due time → the tick's first step):")
+
+    def at_once(make: Callable[[int], tuple[str, Any]], n: int) -> list[tuple[float, str, Any]]:
+        due = time.time() + 1.0
+        return [(due, *make(i)) for i in range(n)]
+
+    bare = await run_load(
+        client,
+        Load("bare workflow, herd"),
+        at_once(lambda i: bare_start(client, i, "herd"), herd_n),
+        steps,
+        server_pid,
+        sample,
+    )
+    print(Load(f"bare workflow, herd ({herd_n})").line(bare))
+    herd = await run_load(
+        client,
+        Load(f"heartbeat, herd ({herd_n} due at once)"),
+        at_once(lambda i: heartbeat_start(client, chats[i], "herd"), herd_n),
+        steps,
+        server_pid,
+        sample,
+    )
+    print(Load(f"heartbeat, herd ({herd_n} due at once)").line(herd, bare))
+
+    # Spread: each target at its own offset, at the real rate of len(chats) over the interval.
+    every = timedelta(minutes=args.interval_minutes)
+    rate = len(chats) / every.total_seconds()
+    count = max(1, int(rate * args.spread_seconds))
+    by_offset = sorted(
+        chats, key=lambda c: spread_offset(HeartbeatTarget(chat_id=c).schedule_id, every)
+    )
+    t0 = time.time() + 1.0
+    window = [(t0 + i / rate, c) for i, c in enumerate(by_offset[:count])]
+    bare_spread = await run_load(
+        client,
+        Load("bare workflow, spread"),
+        [(due, *bare_start(client, i, "spread")) for i, (due, _) in enumerate(window)],
+        steps,
+        server_pid,
+        sample,
+    )
+    name = f"heartbeat, spread ({rate:.1f}/s for {args.spread_seconds} s)"
+    t0 = time.time() + 1.0
+    spread = await run_load(
+        client,
+        Load(name),
+        [
+            (t0 + i / rate, *heartbeat_start(client, c, "spread"))
+            for i, c in enumerate(by_offset[:count])
+        ],
+        steps,
+        server_pid,
+        sample,
+    )
+    print(Load("bare workflow, spread").line(bare_spread))
+    print(Load(name).line(spread, bare_spread))
+
+    # An idle chat: nothing running, nothing unreported, a checklist without items.
+    idle_n = min(len(idle), max(200, len(chats) // 10))
+    cost = await run_load(
+        client,
+        Load("idle chats"),
+        at_once(lambda i: heartbeat_start(client, idle[i], "idle"), idle_n),
+        steps,
+        server_pid,
+        sample,
+    )
+    per_hour = 60 / args.interval_minutes
+    print(
+        f"idle chat: {cost['steps']:.1f} activity and {cost['events']:.0f} history events "
+        "per tick; "
+        f"CPU {cost['cpu_ms']:.1f} ms per tick (workers + server; bare workflow "
+        f"{bare['cpu_ms']:.1f} ms, {cost['cpu_ms'] / bare['cpu_ms']:.1f}×) = "
+        f"{cost['cpu_ms'] * per_hour / 1000:.3f} CPU s per chat per hour at "
+        f"{args.interval_minutes} min (n={idle_n})"
+    )
+    print(
+        f"memory: workers (this process) {rss_mb(os.getpid()):.0f} MB, "
+        f"dev server {rss_mb(server_pid):.0f} MB"
+    )
+    goal = "met" if herd["wft"] <= 1 and spread["wft"] <= 1 and spread["max"] <= 60 else "NOT met"
+    print(
+        f"goals (every tick within 60 s of due, no workflow task over 1 s): {goal} "
+        f"(spread lag max {spread['max']:.1f} s; worst task herd {herd['wft'] * 1000:.0f} ms, "
+        f"spread {spread['wft'] * 1000:.0f} ms)"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chats", type=int, default=1000)
@@ -403,4 +732,25 @@ if __name__ == "__main__":
     parser.add_argument("--changed", type=float, default=0.01, help="share of jobs changed")
     parser.add_argument("--running", type=float, default=0.05, help="share of jobs running")
     parser.add_argument("--concurrency", type=int, default=50, help="ticks in flight at once")
+    parser.add_argument(
+        "--workflow-task-slots",
+        type=int,
+        default=WORKFLOW_TASK_SLOTS,
+        help="workflow tasks a worker takes at a time (the SDK's default is 100)",
+    )
+    parser.add_argument(
+        "--skip-bounded",
+        action="store_true",
+        help="leave out the pass of all targets `--concurrency` at a time (the herd covers it)",
+    )
+    parser.add_argument(
+        "--herd", type=int, default=2000, help="targets due at one instant in the herd load"
+    )
+    parser.add_argument("--interval-minutes", type=int, default=15, help="the heartbeat cadence")
+    parser.add_argument(
+        "--spread-seconds", type=int, default=60, help="how long the spread load runs"
+    )
+    parser.add_argument(
+        "--history-sample", type=int, default=500, help="histories read per load for task times"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -55,6 +55,9 @@ RESULT_DELIVERY = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
 )
 HEARTBEAT_RUNS = Counter("hbo_heartbeat_runs", "Heartbeat runs by outcome", ["outcome"])
+HEARTBEAT_IDLE_TICKS = Counter(
+    "hbo_heartbeat_idle_ticks", "Heartbeat ticks that found nothing to watch (one check, no log)"
+)
 LLM_CALLS = Counter("hbo_llm_calls", "LLM calls by outcome (ok, unavailable)", ["outcome"])
 LLM_TOKENS = Counter("hbo_llm_tokens", "LLM tokens used, by kind (prompt, completion)", ["kind"])
 

@@ -198,6 +198,7 @@ class Settings(BaseSettings):
 
     # --- Heartbeat (names from the source documents) ------------------------------------
     heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")
+    heartbeat_clock_aligned: bool = Field(default=False, alias="HEARTBEAT_CLOCK_ALIGNED")
     heartbeat_default_prompt: str = Field(default="", alias="HEARTBEAT_DEFAULT_PROMPT")
     heartbeat_quiet_hours: str = Field(default="", alias="HEARTBEAT_QUIET_HOURS")
     heartbeat_quiet_interval_minutes: int = Field(

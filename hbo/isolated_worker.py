@@ -34,6 +34,12 @@ from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped
 log = logging.getLogger("hbo")
 
 
+# Workflow tasks a worker takes at a time. A task counts from the moment the worker polls it, so
+# with the SDK's default (100) a herd of due heartbeats sat inside one worker for seconds each
+# (TMPRL1104); with a few, the rest wait on the server, where waiting costs no task time.
+WORKFLOW_TASK_SLOTS = 4
+
+
 def make_worker(
     client: Client,
     queue: str,
@@ -52,6 +58,7 @@ def make_worker(
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=3),
         max_task_queue_activities_per_second=activities_per_second,
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
     )
 
 

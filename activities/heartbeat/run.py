@@ -1,7 +1,9 @@
 """Heartbeat activities: every side effect of a heartbeat run (the workflow only decides).
 
 - `heartbeat.prepare` — the target's effective settings and state, the guards' inputs, the
-  context for the metadata preamble (read only).
+  context for the metadata preamble (read only, but for creating a missing HEARTBEAT.md from
+  its template). A target with nothing to watch is told so after one visibility count
+  (`idle`), and its run ends there.
 - `heartbeat.validate_chat` — getChat for a group target, cached for an hour in the database.
 - `heartbeat.resolve_prompt` — HEARTBEAT.md (created from the template when missing, re-read
   every run) → template → inline → HEARTBEAT_DEFAULT_PROMPT.
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from temporalio import activity
 
+from activities.heartbeat.changes import FIRST_LOOKBACK, VISIBILITY_MARGIN
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import start_follow_up_job
 from activities.notify import temporal_errors
@@ -56,7 +59,8 @@ from core.heartbeat.repetition import is_repeating
 from core.heartbeat.store import overrides_of
 from core.heartbeat.target import HeartbeatTarget
 from core.heartbeat.triggers import trigger_workflow
-from core.metrics import HEARTBEAT_RUNS
+from core.jobs.queries import chat_jobs_query, closed_since
+from core.metrics import HEARTBEAT_IDLE_TICKS, HEARTBEAT_RUNS
 from core.store import ChatStore
 from core.tables import ConversationTurn
 from core.workspace import FileMissing, Workspace, WorkspaceError
@@ -100,6 +104,11 @@ class HeartbeatActivities:
             "changes_since": row.changes_checked_until,
         }
         plan["fired"] = await self.store.take_fire_request(target, now - FIRE_REQUEST_TTL)
+        if not plan["fired"]:
+            idle = await self._nothing_to_watch(target, config, row, now)
+            if idle is not None:
+                HEARTBEAT_IDLE_TICKS.inc()
+                return HeartbeatPlan(target=target, config=config, idle=True, idle_note=idle)
         plan["busy_reason"] = busy_reason(
             now,
             chat.last_activity_at if chat else None,
@@ -129,6 +138,26 @@ class HeartbeatActivities:
             plan["trigger_task_queue"] = trigger.task_queue
         await self._history(target, config, plan)
         return HeartbeatPlan.model_validate(plan)
+
+    async def _nothing_to_watch(
+        self, target: HeartbeatTarget, config: HeartbeatConfig, row: Any, now: datetime
+    ) -> str | None:
+        """No trigger workflow, no checklist or prompt with something to follow, and no job of
+        the chat running or closed since the last check (one visibility count): a run would
+        find nothing to say. A topic's jobs are counted with their chat's (never idle wrongly).
+        None when there is something to watch, else a note ("" or what the check did)."""
+        if config.workflow_id:
+            return None
+        prompt = await self.resolve_prompt(HeartbeatPlan(target=target, config=config))
+        if prompt.runnable:
+            return None
+        since = (row.changes_checked_until or now - FIRST_LOOKBACK) - VISIBILITY_MARGIN
+        query = chat_jobs_query(
+            target.chat_id, f"ExecutionStatus = 'Running' OR {closed_since(since)}"
+        )
+        if (await self.deps.client.count_workflows(query)).count:
+            return None
+        return "; ".join(prompt.notes) if prompt.created else ""
 
     async def _history(
         self, target: HeartbeatTarget, config: HeartbeatConfig, plan: dict[str, Any]

@@ -132,7 +132,8 @@ class HeartbeatAdmin:
         nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
         lines = [
             f"{status} · every {config.interval_minutes} min"
-            + (f" · next {nxt:%H:%M} UTC" if nxt and not state.paused else "")
+            + (" (clock-aligned)" if config.clock_aligned else "")
+            + (f" · next {nxt:%H:%M:%S} UTC" if nxt and not state.paused else "")
         ]
         if state.note:
             lines.append(f"note: <i>{esc(truncate_utf16(state.note, 300))}</i>")
@@ -246,7 +247,13 @@ class HeartbeatAdmin:
         if on:
             await handle.unpause(note=f"turned on by {who}")
             interval = self.config(await self._row(target)).interval_minutes
-            return f"▶️ Heartbeat on: every {interval} min (aligned to the clock)."
+            aligned = self.config(await self._row(target)).clock_aligned
+            where = (
+                "at multiples of it from midnight UTC"
+                if aligned
+                else "at this chat's own minute (/heartbeat set clock_aligned true for :00, :15 …)"
+            )
+            return f"▶️ Heartbeat on: every {interval} min, {where}."
         await handle.pause(note=f"turned off by {who}")
         return "⏸ Heartbeat off. /heartbeat on resumes it."
 

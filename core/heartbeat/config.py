@@ -33,6 +33,9 @@ class HeartbeatConfig(BaseModel):
 
     enabled: bool = True
     interval_minutes: int = 15
+    # True: runs at multiples of the interval from midnight UTC (:00, :15 …); False: at this
+    # target's own stable offset inside the interval, so many targets do not all fire at once.
+    clock_aligned: bool = False
     prompt: str = ""
     workspace_file_path: str = DEFAULT_WORKSPACE_FILE  # "" = no workspace file
     prompt_template_id: str = ""
@@ -65,6 +68,7 @@ class HeartbeatOverrides(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     interval_minutes: int | None = None
+    clock_aligned: bool | None = None
     prompt: str | None = None
     workspace_file_path: str | None = None
     prompt_template_id: str | None = None
@@ -96,6 +100,7 @@ class HeartbeatOverrides(BaseModel):
 def defaults_from_settings(settings: Settings) -> HeartbeatConfig:
     return HeartbeatConfig(
         interval_minutes=settings.heartbeat_interval_minutes,
+        clock_aligned=settings.heartbeat_clock_aligned,
         default_prompt=settings.heartbeat_default_prompt.strip(),
         model=settings.openai_model,
         quiet_window=parse_quiet_window(settings.heartbeat_quiet_hours),
@@ -247,6 +252,9 @@ class SettingSpec:
 
 SETTINGS: dict[str, SettingSpec] = {
     "interval_minutes": SettingSpec(_int(1, MAX_INTERVAL_MINUTES), "minutes between runs (≥ 1)"),
+    "clock_aligned": SettingSpec(
+        _bool, "run at :00, :15 … (multiples of the interval) instead of this chat's own minute"
+    ),
     "prompt": SettingSpec(_text(MAX_PROMPT_CHARS), "inline prompt"),
     "workspace_file_path": SettingSpec(_workspace_path, "checklist file in the workspace, or none"),
     "prompt_template_id": SettingSpec(_slug, "a saved prompt template"),
@@ -277,6 +285,7 @@ QUIET_HOURS_KEY = "quiet_hours"  # sets (or unsets) both ends at once
 ALIASES = {
     "quiet": QUIET_HOURS_KEY,
     "interval": "interval_minutes",
+    "aligned": "clock_aligned",
     "template": "prompt_template_id",
 }
 

@@ -28,6 +28,10 @@ class HeartbeatPlan(BaseModel):
 
     target: HeartbeatTarget
     exists: bool = True
+    # Nothing to watch (no running or unreported job, no checklist items, no trigger, not
+    # fired by hand): the run ends here, with no further activity, no LLM call and no log entry.
+    idle: bool = False
+    idle_note: str = ""  # e.g. that the check created HEARTBEAT.md from its template
     config: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     target_name: str = ""
     run_number: int = 1

@@ -1,9 +1,13 @@
-"""The Schedule (spec, action, policy) behind each heartbeat target, and its clock alignment.
+"""The Schedule (spec, action, policy) behind each heartbeat target, and where in its interval
+it fires.
 
-Temporal aligns interval specs to the Unix epoch (`epoch + n·every + offset`), which for every
-interval dividing a day is "multiples of the interval from midnight UTC" (runs at the same
-clock times every day) and stays put across restarts and re-creations. SKIP keeps a run from
-overlapping the previous one; a short catch-up window stops a burst of stale runs after an outage.
+Temporal places interval runs at `epoch + n·every + offset`. Each target gets its own stable
+offset inside the interval, derived from its id (`spread_offset`): its cadence is fixed and
+stays put across restarts and re-creations, while ten thousand targets with the same interval
+fire spread over it instead of all at one instant. A target set to `clock_aligned` keeps offset
+0 — multiples of the interval from midnight UTC for every interval dividing a day (a 15-minute
+heartbeat at :00, :15, :30, :45). SKIP keeps a run from overlapping the previous one; a short
+catch-up window stops a burst of stale runs after an outage.
 """
 
 from __future__ import annotations
@@ -22,11 +26,20 @@ from temporalio.client import (
 )
 
 from core.heartbeat.target import HeartbeatTarget
+from core.spread import spread_offset
 from core.temporal import OPERATOR_QUEUE
+
+__all__ = ["aligned_fire_times", "build_schedule", "schedule_offset", "spread_offset"]
 
 HEARTBEAT_WORKFLOW = "HeartbeatWorkflow"
 CATCHUP_WINDOW = timedelta(minutes=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def schedule_offset(schedule_id: str, every: timedelta, *, clock_aligned: bool) -> timedelta:
+    """Where in each interval a schedule fires: 0 when a person asked for clock-aligned times,
+    else its own stable spread offset."""
+    return timedelta(0) if clock_aligned else spread_offset(schedule_id, every)
 
 
 def aligned_fire_times(
@@ -45,6 +58,7 @@ def build_schedule(
     target: HeartbeatTarget,
     *,
     every: timedelta,
+    clock_aligned: bool = False,
     paused: bool,
     note: str,
     settings_summary: dict[str, object],
@@ -62,7 +76,14 @@ def build_schedule(
             memo={"target": target.describe(), "settings": json.dumps(settings_summary)},
             static_summary=f"Heartbeat for {target.describe()}",
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(
+                    every=every,
+                    offset=schedule_offset(target.schedule_id, every, clock_aligned=clock_aligned),
+                )
+            ]
+        ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
         state=ScheduleState(paused=paused, note=note),
     )

@@ -27,7 +27,7 @@ from temporalio.client import (
 
 from core.db import Database
 from core.heartbeat.config import HeartbeatConfig, defaults_from_settings, resolve
-from core.heartbeat.schedule_spec import build_schedule
+from core.heartbeat.schedule_spec import build_schedule, schedule_offset
 from core.heartbeat.store import HeartbeatStore, overrides_of, target_of
 from core.heartbeat.target import SCHEDULE_PREFIX, HeartbeatTarget, parse_target
 from core.settings import Settings
@@ -77,6 +77,7 @@ class HeartbeatSchedules:
         schedule = build_schedule(
             target,
             every=every or timedelta(minutes=config.interval_minutes),
+            clock_aligned=config.clock_aligned,
             paused=not row.enabled,
             note=note or f"heartbeat for {target.describe()}",
             settings_summary=overrides_of(row).explicit(),
@@ -123,13 +124,17 @@ class HeartbeatSchedules:
             _, created = await self.ensure(target, source=source)
             if created:
                 changed.append(f"created {target.schedule_id} ({source})")
-        existing: dict[str, timedelta | None] = {}
+        existing: dict[str, tuple[timedelta, timedelta] | None] = {}
         async for listed in await self.client.list_schedules():
             if listed.id.startswith(SCHEDULE_PREFIX) and listed.schedule is not None:
                 intervals = listed.schedule.spec.intervals
-                existing[listed.id] = intervals[0].every if intervals else None
+                existing[listed.id] = (
+                    (intervals[0].every, intervals[0].offset or timedelta(0)) if intervals else None
+                )
         for row in await self.store.all():
-            want = timedelta(minutes=self.config(row).interval_minutes)
+            config = self.config(row)
+            every = timedelta(minutes=config.interval_minutes)
+            want = (every, schedule_offset(row.id, every, clock_aligned=config.clock_aligned))
             if row.id not in existing or existing[row.id] != want:
                 await self.sync_schedule(row)
                 changed.append(f"synced {row.id}")

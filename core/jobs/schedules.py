@@ -40,6 +40,7 @@ from core.jobs.messages import approval_audit_detail
 from core.jobs.models import Approval, JobSpec, ScheduleApproval, ScheduleSpec
 from core.jobs.queries import JOB_WORKFLOW
 from core.settings import validate_timezone
+from core.spread import spread_offset
 from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, not_found_as
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
@@ -140,15 +141,17 @@ def describe_schedule(schedule: ScheduleSpec) -> str:
     return f"every {_duration(schedule.every_seconds or 0)}"
 
 
-def _temporal_spec(schedule: ScheduleSpec) -> TemporalScheduleSpec:
+def _temporal_spec(schedule: ScheduleSpec, schedule_id: str) -> TemporalScheduleSpec:
     if schedule.cron:
         return TemporalScheduleSpec(
             cron_expressions=[schedule.cron], time_zone_name=schedule.timezone
         )
     assert schedule.every_seconds
-    # Intervals are aligned to the Unix epoch: a 30-minute job fires at :00 and :30.
+    # Each schedule fires at its own stable offset inside its interval (from its id), so many
+    # `/every 1h` schedules do not all start at :00; a person who wants clock times uses cron.
+    every = timedelta(seconds=schedule.every_seconds)
     return TemporalScheduleSpec(
-        intervals=[ScheduleIntervalSpec(every=timedelta(seconds=schedule.every_seconds))]
+        intervals=[ScheduleIntervalSpec(every=every, offset=spread_offset(schedule_id, every))]
     )
 
 
@@ -211,7 +214,7 @@ class ScheduleClient:
                 schedule_id,
                 Schedule(
                     action=_start_action(template),
-                    spec=_temporal_spec(schedule),
+                    spec=_temporal_spec(schedule, schedule_id),
                     policy=SchedulePolicy(
                         overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)
                     ),
@@ -321,7 +324,7 @@ class ScheduleClient:
                 spec.metadata.update(metadata)
                 action.args = [spec]
             if schedule is not None:
-                sched.spec = _temporal_spec(schedule)
+                sched.spec = _temporal_spec(schedule, schedule_id)
                 sched.state.note = f"recurring job: {describe_schedule(schedule)}"
             return ScheduleUpdate(schedule=sched)
 

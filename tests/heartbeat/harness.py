@@ -42,6 +42,12 @@ from tests.support.visibility import wait_visible
 TRIGGER_QUEUE = "heartbeat-test-triggers"
 
 
+# An inline prompt (and no checklist file before it) gives a target something to watch: its runs
+# go past the idle check (no running job, no checklist item, no trigger ends a run after one
+# step) to the gates and the steps after.
+WATCHING = {"prompt": "Is the disk more than 90 % full?", "workspace_file_path": ""}
+
+
 class FakeClock:
     """Wall-clock time plus an offset the test moves forward."""
 

@@ -12,7 +12,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from core.jobs.models import JobState, NotifyPolicy
 from core.store import ReportLedgerStore
 from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
-from tests.heartbeat.harness import Harness
+from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.jobs import fast_retries, start_without_card
 from tests.support.visibility import wait_visible
 
@@ -210,19 +210,19 @@ async def test_a_failing_step_is_recorded_and_the_workflow_completes(
     hb: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chat = hb.new_chat()
-    target = await hb.target(chat)
+    target = await hb.target(chat, **WATCHING)  # past the idle check, to the ledger
 
     async def broken(self: object, job_ids: list[str]) -> dict[str, str | None]:
         raise RuntimeError("the ledger is unavailable")
 
     monkeypatch.setattr(ReportLedgerStore, "last_reported", broken)
-    summary = await hb.run(target)  # a local activity that fails for good
+    summary = await hb.run(target)  # a step that fails for good
     assert summary.outcome == "failed" and "the ledger is unavailable" in summary.reason
     monkeypatch.undo()
     (run,) = await hb.store.recent_runs(target)
     assert run.outcome == "failed"
     row = await hb.store.get(target)
     assert row is not None and row.consecutive_failures == 1 and row.changes_checked_until is None
-    assert (await hb.run(target)).outcome == "silent"
+    assert (await hb.run(target)).outcome == "posted"  # once: no LLM is configured
     row = await hb.store.get(target)
     assert row is not None and row.consecutive_failures == 0

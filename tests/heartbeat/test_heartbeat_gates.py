@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.heartbeat.harness import Harness
+from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.llm_server import ScriptedLLM, text
 
 
@@ -56,19 +56,20 @@ async def test_quiet_hours_with_a_slower_cadence(hb: Harness, llm: ScriptedLLM) 
 
 async def test_a_busy_chat_is_skipped_until_the_cooldown_has_passed(hb: Harness) -> None:
     chat = hb.new_chat()
-    target = await hb.target(chat, cooldown_minutes=5)
+    target = await hb.target(chat, cooldown_minutes=5, **WATCHING)
     await hb.runtime.chats.touch(chat, chat_type="private", user_id=chat)
     busy = await hb.run(target)
     assert busy.outcome == "skipped" and "busy: the person wrote" in busy.reason
     hb.clock.advance(minutes=5)  # idle for exactly the cooldown: no longer busy
-    assert (await hb.run(target)).outcome == "silent"
+    past = await hb.run(target)  # past the gate: it says once that no LLM is configured
+    assert past.outcome == "posted" and "no LLM is configured" in past.reason
 
 
 async def test_an_unreachable_group_is_skipped_and_checked_again_after_an_hour(
     hb: Harness,
 ) -> None:
     group = hb.new_chat(group=True)
-    target = await hb.target(group)
+    target = await hb.target(group, **WATCHING)
     hb.emulator.set_unreachable(group, status=403)
 
     def get_chat_calls() -> int:
@@ -83,12 +84,12 @@ async def test_an_unreachable_group_is_skipped_and_checked_again_after_an_hour(
     assert cached.outcome == "skipped" and "within the hour" in cached.reason
     assert get_chat_calls() == 1  # the cached answer, no new getChat
     hb.clock.advance(seconds=1)  # exactly 3600 s: checked again
-    assert (await hb.run(target)).outcome == "silent"
+    assert (await hb.run(target)).outcome == "posted"  # once: no LLM is configured
     assert get_chat_calls() == 2
     hb.clock.advance(seconds=600)
     assert (await hb.run(target)).outcome == "silent"
     assert get_chat_calls() == 2  # a success is cached too
-    assert hb.sent_to(group) == []
+    assert len(hb.sent_to(group)) == 1
 
 
 async def test_private_chats_are_not_validated(hb: Harness) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from datetime import timedelta
 
 import pytest
 
@@ -12,6 +13,7 @@ from bot.types import Incoming
 from core.devserver import DevServer, find_temporal_cli
 from core.jobs.models import ScheduleSpec
 from core.jobs.schedules import ScheduleError, parse_schedule
+from core.spread import spread_offset
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import Stack
 
@@ -122,6 +124,11 @@ async def test_every_creates_a_schedule_that_runs_jobs(
         schedule_id, schedule=ScheduleSpec(every_seconds=3600), metadata={"owner": "ops"}
     )
     assert updated.every_seconds == 3600 and updated.paused and updated.metadata == {"owner": "ops"}
+    # Its runs fall at its own stable offset inside the hour (not all schedules at :00).
+    desc = await stack.runtime.client.get_schedule_handle(schedule_id).describe()
+    interval = desc.schedule.spec.intervals[0]
+    assert interval.every == timedelta(hours=1)
+    assert (interval.offset or timedelta(0)) == spread_offset(schedule_id, timedelta(hours=1))
     # Other chats cannot touch it.
     other = await stack.operator.handle(
         Incoming(user_id=1002, chat_id=1002, text=f"/unschedule {schedule_id}")

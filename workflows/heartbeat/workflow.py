@@ -12,8 +12,9 @@ LLM call and sends nothing. A failed run is recorded and the schedule keeps goin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
@@ -27,6 +28,9 @@ from temporalio.exceptions import (
 
 from workflows import calls
 from workflows.errors import error_text
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
@@ -75,6 +79,13 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempt
 # running on its own; firing after the worker has stopped, it panics in the SDK's runtime
 # ("receive half not dropped"), and a worker stopping mid-backoff waits out every attempt first.
 LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
+# Runs since this patch take their steps (prepare, gather, prompt, duplicates, record) as
+# ordinary activities: a local activity keeps its workflow task open while it runs, so under a
+# herd of ticks queued in one worker a single workflow task took seconds (TMPRL1104). Runs
+# recorded before keep their local activities on replay.
+STEPS_AS_ACTIVITIES = "heartbeat-steps-as-activities"
+STEP_TIMEOUT = timedelta(seconds=60)
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 SEND_RETRY = calls.delivery_retry(10, "BadToken")
 AGENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -147,19 +158,37 @@ def preamble_for(plan: HeartbeatPlan, changes: ChangeSet, now: datetime) -> str:
     )
 
 
+IDLE_REASON = "nothing to watch: no running or unreported job, no checklist items, no trigger"
+
+
 @workflow.defn(name="HeartbeatWorkflow")
 class HeartbeatWorkflow:
+    def __init__(self) -> None:
+        self._as_activities = False
+
+    async def _step(self, stub: Callable[[A], Awaitable[R]], arg: A) -> R:
+        """One of the run's short database/file steps."""
+        if self._as_activities:
+            return await workflow.execute_activity(
+                stub,
+                arg,  # on this run's own task queue
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+        return await workflow.execute_local_activity(
+            stub,
+            arg,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=LOCAL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
+
     @workflow.run
     async def run(self, target: HeartbeatTarget) -> HeartbeatRunSummary:
+        self._as_activities = workflow.patched(STEPS_AS_ACTIVITIES)
         run = _Run(target=target, started_at=workflow.now())
         try:
-            plan = await workflow.execute_local_activity(
-                heartbeat_prepare,
-                target,
-                start_to_close_timeout=LOCAL_TIMEOUT,
-                retry_policy=LOCAL_RETRY,
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-            )
+            plan = await self._step(heartbeat_prepare, target)
         except FailureError as err:
             if isinstance(err, CancelledError):
                 raise
@@ -168,6 +197,9 @@ class HeartbeatWorkflow:
             return await self._finish(plan, run)
         if not plan.exists:
             return HeartbeatRunSummary(outcome="skipped", reason="no such heartbeat target")
+        if plan.idle:  # the one cheap check found nothing: no log entry, no further step
+            reason = "; ".join([IDLE_REASON, *([plan.idle_note] if plan.idle_note else [])])
+            return HeartbeatRunSummary(outcome="silent", reason=reason)
         try:
             await self._run(plan, run)
         except FailureError as err:
@@ -216,13 +248,7 @@ class HeartbeatWorkflow:
         if config.workflow_id:
             await self._trigger_workflow(plan, run)
             return
-        prompt = await workflow.execute_local_activity(
-            heartbeat_resolve_prompt,
-            plan,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-        )
+        prompt = await self._step(heartbeat_resolve_prompt, plan)
         run.prompt_source = prompt.source
         for note in prompt.notes:
             run.note(note)
@@ -238,7 +264,7 @@ class HeartbeatWorkflow:
         await self._agent(plan, prompt, changes, run)
 
     async def _report_changes(self, plan: HeartbeatPlan, run: _Run) -> ChangeSet:
-        changes = await workflow.execute_local_activity(
+        changes = await self._step(
             heartbeat_gather_changes,
             GatherRequest(
                 target=plan.target,
@@ -246,9 +272,6 @@ class HeartbeatWorkflow:
                 since=plan.changes_since,
                 topic_targets=plan.topic_targets,
             ),
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         if changes.changes:
             report = await workflow.execute_activity(
@@ -377,12 +400,9 @@ class HeartbeatWorkflow:
         again (it is recorded as a duplicate), unless a person asked for this run."""
         if plan.fired or not texts:
             return texts
-        verdict = await workflow.execute_local_activity(
+        verdict = await self._step(
             heartbeat_find_duplicates,
             DuplicateCheck(target=plan.target, texts=texts),
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         earlier = [at for at in verdict.delivered_at if at is not None]
         if earlier:
@@ -438,7 +458,7 @@ class HeartbeatWorkflow:
 
     # --- the log -----------------------------------------------------------------------------
     async def _finish(self, plan: HeartbeatPlan, run: _Run) -> HeartbeatRunSummary:
-        record = await workflow.execute_local_activity(
+        record = await self._step(
             heartbeat_record_run,
             RunRecord(
                 **run.model_dump(include=set(RunFigures.model_fields)),
@@ -449,9 +469,6 @@ class HeartbeatWorkflow:
                 outcome=run.outcome,
                 reason=run.reason,
             ).model_copy(update={"checked_until": None if run.error else run.checked_until}),
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         reason = run.reason
         limit = plan.config.max_consecutive_failures
