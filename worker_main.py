@@ -46,7 +46,6 @@ from activities.telegram.sender import Sender, build_sender
 from bot.console import CONSOLE_CHAT_ID, run_console
 from bot.heartbeat import cli as heartbeat_cli
 from bot.operator import Operator, OperatorDeps
-from bot.telegram_app import build_application, run_telegram
 from core.db import Database
 from core.devserver import DevServer, DevServerError, from_settings
 from core.health import (
@@ -332,6 +331,9 @@ async def run_chat(
     if runtime.settings.console_mode:
         await run_console(operator, stop)
     else:
+        # Imported here: python-telegram-bot is loaded only when there is a bot to run.
+        from bot.telegram_app import build_application, run_telegram
+
         app = build_application(
             runtime.settings, operator, on_poll=readiness.polled if readiness else None
         )
