@@ -356,4 +356,5 @@ WORKER = WorkerDefinition(
     keywords=("run", "exec", "execute", "command", "script", "check", "disk", "df", "ls"),
     heartbeat_timeout_seconds=10,
     runs_code=True,
+    plain_result=True,
 )

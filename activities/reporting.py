@@ -19,20 +19,16 @@ from typing import Any
 from temporalio import activity
 
 from core.jobs.models import StepInput, StepOutput, SummaryRequest
+from core.jobs.report import deterministic_summary, summary_worth_asking
 from core.llm.client import LlmUnavailable, llm_for
 from core.registry import StepRole, WorkerDefinition
-from core.render import esc, tail_text
+from core.render import esc
 from core.settings import Settings
 from core.temporal import REPORTING_QUEUE
 from core.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 
-OUTPUT_BUDGET = 3000  # room for the output excerpt inside one message
-# The model is asked for at most this many short lines: an output no longer than that (in lines
-# and characters) is read at a glance, and a summary would only repeat it.
-SUMMARY_LINES = 8
-SUMMARY_MIN_CHARS = 600
 SUMMARY_PROMPT = (
     "Summarize this job report for a busy engineer in at most 8 short lines of plain "
     "text. Lead with the outcome. No markdown."
@@ -54,28 +50,6 @@ def full_report(step: StepInput) -> str:
         if out.files:
             parts.append("Files: " + ", ".join(out.files) + "\n")
     return "\n".join(parts)
-
-
-def deterministic_summary(step: StepInput) -> tuple[str, bool]:
-    """(HTML body, shortened?) — the last step's output is what the person asked for."""
-    lines = [f"<b>{esc(out.worker)}</b>: {esc(out.summary)}" for out in step.previous]
-    body = "\n".join(lines)
-    last = next((o for o in reversed(step.previous) if o.output.strip()), None)
-    shortened = False
-    if last is not None:
-        text = last.output.rstrip()
-        excerpt = tail_text(text, OUTPUT_BUDGET)
-        shortened = excerpt != text
-        label = "Output (last part)" if shortened else "Output"
-        body += f"\n\n{label}:\n<pre>{esc(excerpt)}</pre>"
-    return body, shortened
-
-
-def summary_worth_asking(step: StepInput) -> bool:
-    """A summary is asked for only when the output the person reads is longer than the summary
-    could be: more than `SUMMARY_LINES` lines or `SUMMARY_MIN_CHARS` characters in all."""
-    text = "\n".join(out.output.rstrip() for out in step.previous if out.output.strip())
-    return len(text.splitlines()) > SUMMARY_LINES or len(text) > SUMMARY_MIN_CHARS
 
 
 async def llm_summary(settings: Settings, job_id: str, report: str) -> str:
@@ -100,9 +74,9 @@ class ReportingActivities:
         report = full_report(step)
         with Workspace.open(self.settings.workspaces_dir, step.workspace) as workspace:
             workspace.write_text("report.md", report)
-        body, shortened = deterministic_summary(step)
+        body, shortened = deterministic_summary(step.previous)
         data: dict[str, bool] = {"attach_report": shortened}
-        if self.settings.llm_enabled and summary_worth_asking(step):
+        if self.settings.llm_enabled and summary_worth_asking(step.previous):
             # Read by the workflow: it asks `model_summary` once the result is told. Absent
             # otherwise, so a job without a model costs no further activity.
             data["summary_wanted"] = True

@@ -32,7 +32,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
-from activities.telegram.sender import TelegramSender
+from activities.telegram.telegram_sender import TelegramSender
 from bench._server import temporal_dev_server
 from core.db import Database
 from core.messages import ChatMessage

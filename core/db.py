@@ -1,36 +1,38 @@
-"""Database engine, sessions and schema migrations (Alembic, run programmatically).
+"""Database engine and sessions; the schema brought to the newest revision on start.
 
-Every process migrates on start, and a supervisor may start several at the same moment, so a
-migration runs under a lock held by its own connection: on PostgreSQL a transaction-level
-advisory lock on a fixed key, on SQLite an exclusive transaction (`BEGIN EXCLUSIVE`). The first
-process migrates; the others wait for the lock, then read the head revision and do nothing.
+Every process migrates on start. Most starts find the schema at `HEAD_REVISION` with one plain
+query; only when it is not does an upgrade run, in a short-lived child process
+(`core/schema_upgrade.py`, which holds the lock that serialises concurrent upgrades), so that
+Alembic and the migration scripts never stay in a long-lived process's memory.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# Key of the PostgreSQL advisory lock that serialises migrations (any fixed 64-bit number
-# unique to this application; these are the bytes of "hbo-migr").
-MIGRATION_LOCK_KEY = 0x68626F2D6D696772
-# How long a process waits for another's migration (SQLite busy timeout, seconds).
-MIGRATION_WAIT_SECONDS = 120.0
+# The newest migration's revision (core/migrations/versions/): a new migration bumps it, and a
+# test checks it against Alembic's own head.
+HEAD_REVISION = "0009"
+# The folder that holds the `core` package: the upgrade child imports it from there.
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SchemaUpgradeError(RuntimeError):
+    """The schema upgrade failed; the message carries the end of its error output."""
 
 
 class Database:
@@ -43,7 +45,7 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(
                 url, connect_args={"timeout": 30}, pool_pre_ping=False
             )
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         else:
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=10, pool_pre_ping=True
@@ -60,28 +62,29 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision; safe when several processes start
-        at once (one migrates under the lock, the others then find the head and do nothing)."""
-        engine = _migration_engine(self.url)
+        """Bring the schema to `HEAD_REVISION`: nothing to do after one query when it is
+        there; otherwise a child process upgrades it under the migration lock (several
+        processes starting at once: one upgrades, the others find the head)."""
+        if await self.schema_revision() == HEAD_REVISION:
+            return
+        await _upgrade_in_child(self.url)
+
+    async def schema_revision(self) -> str | None:
+        """The schema's Alembic revision, or None (an empty database)."""
         try:
-            async with engine.connect() as connection:
-                # The lock and the whole upgrade share one transaction: PostgreSQL and SQLite
-                # both run DDL transactionally, so a waiting process sees no schema or the head.
-                await connection.begin()  # SQLite: BEGIN EXCLUSIVE (see _migration_engine)
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                    )
-                await connection.run_sync(_upgrade, alembic_config(self.url))
-                await connection.commit()
-        finally:
-            await engine.dispose()
+            async with self.engine.connect() as connection:
+                row = (
+                    await connection.execute(text("SELECT version_num FROM alembic_version"))
+                ).first()
+        except DBAPIError:
+            return None  # no alembic_version table yet
+        return row[0] if row else None
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -89,49 +92,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _migration_engine(url: str) -> AsyncEngine:
-    """A one-connection engine for migrating. On SQLite the driver's own transaction handling
-    is switched off so that the transaction SQLAlchemy begins is `BEGIN EXCLUSIVE` (the
-    SQLAlchemy recipe for transactional DDL on pysqlite/aiosqlite)."""
-    if not url.startswith("sqlite"):
-        return create_async_engine(url, poolclass=NullPool)
-    engine = create_async_engine(
-        url, poolclass=NullPool, connect_args={"timeout": MIGRATION_WAIT_SECONDS}
+async def _upgrade_in_child(url: str) -> None:
+    """`python -m core.schema_upgrade` with the URL on stdin (it may hold a password), in this
+    process's working directory (a relative SQLite path means the same file)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "core.schema_upgrade",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
-
-    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # Switching a new file to WAL needs an exclusive lock; when several processes try at
-        # the same moment SQLite refuses all but one at once ("database is locked") instead of
-        # waiting its busy timeout (its deadlock avoidance), so wait here.
-        deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
-        while True:
-            try:
-                _sqlite_pragmas(dbapi_connection, _record)
-                break
-            except Exception as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={int(MIGRATION_WAIT_SECONDS * 1000)}")
-        cursor.close()
-        dbapi_connection.isolation_level = None
-
-    def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN EXCLUSIVE")
-
-    event.listen(engine.sync_engine, "connect", on_connect)
-    event.listen(engine.sync_engine, "begin", on_begin)
-    return engine
-
-
-def _upgrade(connection: Connection, cfg: Config) -> None:
-    cfg.attributes["connection"] = connection  # env.py migrates on this connection
-    command.upgrade(cfg, "head")
-
-
-def alembic_config(url: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
+    _, err = await proc.communicate((url + "\n").encode())
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace").strip()[-2000:]
+        raise SchemaUpgradeError(f"the database schema upgrade failed:\n{tail}")

@@ -52,6 +52,9 @@ class WorkerDefinition:
     # chose waits for a person's approval unless each is the person's own or an allowed host.
     fetches_urls: bool = False
     role: StepRole = StepRole.work
+    # A short output of this worker is its whole result (a command's): with no summary wanted,
+    # a job of such steps only gets its closing report step when the output is too long.
+    plain_result: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from bot.console import run_console
-from bot.telegram_app import build_application, run_telegram
 from core.health import Readiness
 from hbo.runtime import Runtime
 
@@ -17,6 +16,10 @@ async def run_chat(
     if runtime.settings.console_mode:
         await run_console(operator, stop)
     else:
+        # Imported here, not above: python-telegram-bot (~15-30 MB resident) is loaded only by a
+        # process that talks to Telegram, never in console mode.
+        from bot.telegram_app import build_application, run_telegram
+
         app = build_application(
             runtime.settings, operator, on_poll=readiness.polled if readiness else None
         )

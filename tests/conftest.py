@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.db import Database
 from core.devserver import DevServer, find_temporal_cli
+from core.schema_upgrade import upgrade
 from tests.support.botapi import BotApiEmulator
 from tests.support.chat_checks import assert_no_internals
 from tests.support.stack import TEST_TOKEN, Stack, free_port, make_settings, running_stack
@@ -134,7 +135,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     (required under CI=true)."""
     if request.param == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-        await db.migrate()
+        await upgrade(db.url)  # in-process: the same upgrade, without a child per test
         yield db
         await db.close()
         return
@@ -144,7 +145,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     url, name = created
     db = Database(url)
     try:
-        await db.migrate()
+        await upgrade(db.url)  # in-process: the same upgrade, without a child per test
         yield db
     finally:
         await db.close()

@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         SummaryRequest,
         ledger_status,
     )
+    from core.jobs.report import deterministic_summary, report_step_needed
     from core.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
     from core.registry import StepRole
     from core.temporal import (
@@ -387,6 +388,8 @@ class JobWorkflow:
                 )
         self._status = self._state().model_copy(update={"step_index": index})
         self._transition(JobState.running, phase=f"step {index + 1}: {step.worker}")
+        if step.role is StepRole.report and self._report_renders_here():
+            return self._plain_report(step)
         live = self._card is not None and self._card.message_id is not None
         if live:
             self._running_long = None
@@ -430,6 +433,19 @@ class JobWorkflow:
             ),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+
+    def _report_renders_here(self) -> bool:
+        """The reporting step is left to the workflow (its result message goes out in this same
+        workflow task) when it would only render a short output: no report file to attach, no
+        model summary to ask for. Jobs planned before `report_when_needed` always run it."""
+        spec = self._job()
+        return spec.report_when_needed and not report_step_needed(
+            self._outputs, spec.model_summaries
+        )
+
+    def _plain_report(self, step: StepSpec) -> StepOutput:
+        body, _ = deterministic_summary(self._outputs)
+        return StepOutput(worker=step.worker, summary="the output, shown whole", output=body)
 
     async def _await_decision(self, index: int, err: ActivityError) -> bool:
         """needs_attention: wait for retry/reroute (True) or the deadline (False)."""

@@ -122,6 +122,11 @@ class JobClient:
                 search_attributes=search_attributes_for(spec),
                 memo=job_memo(spec),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # The job's first workflow task comes back with the start's answer when this
+                # client's process runs an operator worker with a free slot (`hbo up`, the
+                # bot beside the workers): no trip through the server's task matching. Any
+                # other process starts the job as before (the SDK asks only when it can take it).
+                request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
             handle = self.client.get_workflow_handle(spec.job_id, result_type=JobResult)

@@ -147,6 +147,13 @@ class JobSpec(BaseModel):
     # model's tool arguments never reach this field): a model may send research to these
     # without asking, because the person wrote them.
     person_urls: list[str] = Field(default_factory=list, max_length=50)
+    # The closing report step runs only when it has work the workflow cannot do: a report file
+    # for an output too long for the message, or a model summary (`model_summaries`: the
+    # planner's settings configure a model). Otherwise the workflow renders the same plain
+    # report itself, in the task that handles the last result. False in histories recorded
+    # before the field existed: they replay with the step always run.
+    report_when_needed: bool = False
+    model_summaries: bool = False
 
     @field_validator("job_id")
     @classmethod

@@ -82,6 +82,11 @@ class Planner:
         reporter = self.registry.reporter() if report else None
         if reporter is not None and (not specs or specs[-1].role is not StepRole.report):
             specs.append(step_for(reporter, {}, self.settings))
+        # Work whose short output is the whole result leaves the report step to the workflow
+        # unless the output is long or a model could summarize it.
+        plain = bool(specs) and all(
+            s.role is StepRole.report or self.registry.get(s.worker).plain_result for s in specs
+        )
         try:
             return JobSpec(
                 job_id=job_id or new_job_id(),
@@ -96,6 +101,8 @@ class Planner:
                 needs_attention_timeout_seconds=self.settings.needs_attention_timeout_minutes * 60,
                 origin=origin,
                 person_urls=person_urls,
+                report_when_needed=plain,
+                model_summaries=self.settings.llm_enabled,
                 approval=decide_approval(
                     specs,
                     origin,

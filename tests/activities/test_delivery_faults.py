@@ -25,7 +25,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME
-from activities.telegram.sender import TelegramSender
+from activities.telegram.telegram_sender import TelegramSender
 from core.db import Database
 from core.messages import ChatMessage
 from core.render import esc, html_to_plain

@@ -23,7 +23,7 @@ from activities.telegram.console import ConsoleSender
 from activities.telegram.errors import Final, RateLimited, Transient
 from activities.telegram.parts import OnSent
 from activities.telegram.resume import DeliveredParts, send_resuming
-from activities.telegram.sender import TelegramSender
+from activities.telegram.telegram_sender import TelegramSender
 from bot.telegram_app import build_application, deliver
 from core.messages import ChatMessage
 from core.settings import Settings

@@ -12,7 +12,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from core.db import Database, alembic_config
+from core.db import Database
+from core.schema_upgrade import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4

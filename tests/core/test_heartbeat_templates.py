@@ -9,8 +9,9 @@ import asyncio
 from alembic import command
 from sqlalchemy import text
 
-from core.db import Database, alembic_config
+from core.db import Database
 from core.heartbeat.store import HeartbeatStore
+from core.schema_upgrade import alembic_config
 from core.store import utcnow
 from core.tables import SHARED_TEMPLATES
 

@@ -169,7 +169,6 @@ async def test_a_lost_worker_and_an_approval_are_in_the_story(
         line_with(f"approved by user {chat}"),
         line_with("step 1 · execution: attempt 1 → its worker lost (no heartbeat for 3.0s)"),
         line_with(f"step 1: attempt 2 on {run.identity}: ✓ done"),
-        line_with("step 2 · reporting"),
         line_with("✅ completed"),
         line_with("result told (completed)"),
     ]
