@@ -1,6 +1,6 @@
 """Sending `ChatMessage`s through a PTB bot: split, paced per chat, topics carried, HTML with a
 plain-text fallback, documents for what is too long. Errors come out as `TelegramFailure`s
-(`errors.telegram_error`): rate limited, transient or final; the caller decides how to retry."""
+(`ptb_errors.telegram_error`): rate limited, transient or final; the caller decides how to retry."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
 
-from activities.telegram.errors import (
-    TelegramFailure,
-    retry_after_seconds,
-    send_outcome,
-    telegram_error,
-)
+from activities.telegram.errors import TelegramFailure
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME, OnSent, plan_parts
+from activities.telegram.ptb_errors import retry_after_seconds, send_outcome, telegram_error
 from core.ids import chat_folder
 from core.messages import Button, ChatMessage, PhotoMessage
 from core.metrics import TELEGRAM_SENDS

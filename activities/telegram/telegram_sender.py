@@ -10,9 +10,10 @@ from telegram.error import BadRequest, Forbidden
 
 from activities.telegram.bot import build_bot
 from activities.telegram.delivery import TelegramDelivery
-from activities.telegram.errors import redact, telegram_error
+from activities.telegram.errors import redact
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OnSent
+from activities.telegram.ptb_errors import telegram_error
 from core.messages import Button, ChatMessage, PhotoMessage
 from core.settings import Settings
 

@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
-from activities.telegram.sender import TelegramSender
+from activities.telegram.telegram_sender import TelegramSender
 from core.db import Database
 from core.messages import ChatMessage, JobNotification
 from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow

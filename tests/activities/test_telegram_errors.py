@@ -9,7 +9,8 @@ import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from activities.notify import temporal_error, temporal_errors
-from activities.telegram.errors import Final, RateLimited, Transient, telegram_error
+from activities.telegram.errors import Final, RateLimited, Transient
+from activities.telegram.ptb_errors import telegram_error
 
 TOKEN = "123456:SECRET-token-value"
 
