@@ -165,7 +165,8 @@ def test_no_workflow_names_an_activity_by_a_string() -> None:
         (s.where, ast.unparse(s.activity))
         for s in sites
         if stub_called(s) is None
-        # Forwarded by calls.best_effort or HeartbeatWorkflow._step; chosen from the worker registry for a job's step.
+        # Forwarded by calls.best_effort or HeartbeatWorkflow._step; chosen from the worker
+        # registry for a job's step.
         and ast.unparse(s.activity) not in ("activity", "step.activity", "stub")
     ]
     assert unresolved == []
