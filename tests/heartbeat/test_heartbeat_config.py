@@ -146,3 +146,21 @@ def test_budgets_above_the_caps_are_clamped_when_read() -> None:
     assert (config.max_llm_calls, config.max_llm_tokens) == (5, 8000)
     below = resolve(caps, HeartbeatOverrides(max_llm_calls=2, max_llm_tokens=300))
     assert (below.max_llm_calls, below.max_llm_tokens) == (2, 300)
+
+
+def test_rules_are_checked_when_set_never_when_loaded() -> None:
+    """A stored row saved under an older rule, and a payload carrying a global value outside the
+    per-target range, still load: the range is the rule for a person's `set`, not for data."""
+    row = HeartbeatOverrides.model_validate_json(
+        '{"interval_minutes": 99999, "quiet_start": "23:00", "quiet_end": "07:00", "gone": 1}'
+    )
+    assert row.explicit() == {
+        "interval_minutes": 99999,
+        "quiet_start": "23:00",
+        "quiet_end": "07:00",
+    }
+    with pytest.raises(SettingError, match="outside 1–10080"):
+        apply_setting(HeartbeatOverrides(), "interval_minutes", "99999")
+    defaults = defaults_from_settings(settings(TASK_MAX_RUN_SECONDS="5"))
+    payload = type(defaults).model_validate_json(defaults.model_dump_json())
+    assert payload == defaults and payload.max_run_seconds == 5
