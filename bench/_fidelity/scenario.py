@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import random
 import re
+import shutil
 import sys
 import time
 from collections.abc import Coroutine
@@ -27,6 +29,7 @@ from sqlalchemy import text as sql
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.sandbox import SYSTEM_PATHS
 from bench._fidelity.deploy import ROLES, Deployment
 from bench._fidelity.judge import (
     Confirm,
@@ -38,6 +41,7 @@ from bench._fidelity.judge import (
     state_reports,
 )
 from core.db import Database
+from core.ids import chat_folder
 from core.jobs.client import JobClient
 from core.jobs.models import JobState, JobStatus, NotifyPolicy
 from core.jobs.planner import Planner
@@ -69,6 +73,7 @@ LIVE_TICKS = 16
 LIVE_CARD_AFTER_SECONDS = 2
 LIVE_CARD_INTERVAL_SECONDS = 2
 
+TASK_NAME = "fidtask.py"
 TASK_SCRIPT = '''"""A fidelity job step: behaves as its kind says (run in the job's workspace)."""
 import os, sys, time
 LIVE_TICKS = @LIVE_TICKS@
@@ -96,7 +101,7 @@ else:
     time.sleep(int(n) % 7 / 10)
     print(f"job {n}: ok")
 '''.replace("@LIVE_TICKS@", str(LIVE_TICKS))
-KIND_RE = re.compile(r"fidtask\.py (\w+) (\d+)")
+KIND_RE = re.compile(r"fidtask\.py\S* (\w+) (\d+)")
 
 
 @dataclass(frozen=True)
@@ -243,8 +248,9 @@ class Scenario:
         self.rng = random.Random(config.seed)
         self.targets = config.targets
         self.day = Day()
-        self.task_script = deploy.data / "fidtask.py"
-        self.task_script.write_text(TASK_SCRIPT, encoding="utf-8")
+        self.python = sandbox_python()
+        for target in self.targets:
+            place_task_script(settings.workspaces_dir / chat_folder(target.chat_id))
         self.registry = discover_workers(settings.worker_plugins)
         self.planner = Planner(self.registry, settings)
         self._offset = time.time() - time.monotonic()
@@ -265,7 +271,7 @@ class Scenario:
         return monotonic + self._offset
 
     def command(self, kind: str, n: int | str) -> str:
-        return f"{sys.executable} -I -S {self.task_script} {kind} {n}"
+        return task_command(self.python, kind, n)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -675,6 +681,39 @@ class Scenario:
 def llm_script() -> ScriptedLLM:
     """The LLM heartbeat's model: each ack-token variant once, then the same alert forever."""
     return ScriptedLLM([text(v) for v in ACK_VARIANTS] + [text(REPEATED_ALERT)], repeat_last=True)
+
+
+def sandbox_python() -> str:
+    """A Python a sandboxed command can start: bubblewrap shows it the system's paths only, so
+    this process's own interpreter (a virtualenv under the repo or the home folder) is used
+    only when it lives there too."""
+
+    def visible(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == root or real.startswith(root + "/") for root in SYSTEM_PATHS)
+
+    if visible(sys.executable):
+        return sys.executable
+    system = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    return system if system is not None and visible(system) else sys.executable
+
+
+def place_task_script(folder: Path) -> None:
+    """The task script in `folder` (a chat's folder), readable by the sandbox's user: a
+    sandboxed command sees its own chat's folder and the system's paths, nothing else of the
+    machine (not the data folder, not this virtualenv)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / TASK_NAME
+    script.write_text(TASK_SCRIPT, encoding="utf-8")
+    script.chmod(0o644)
+
+
+def task_command(python: str, kind: str, n: int | str) -> str:
+    """The job's command: the chat folder's task script, opened from the job's workspace (its
+    cwd, inside the chat folder) by a relative name. Inside the sandbox the folders above the
+    chat's are not searchable by the command's user, and Python would make a script's path
+    absolute, so the script is read and run with `-c`."""
+    return f"{python} -I -S -c \"exec(open('../{TASK_NAME}').read())\" {kind} {n}"
 
 
 def deployment_env(emu: BotApiEmulator, targets: tuple[Target, ...]) -> dict[str, str]:
