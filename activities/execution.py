@@ -27,7 +27,7 @@ from core.jobs.models import StepInput, StepOutput
 from core.process import die_with_parent
 from core.registry import WorkerDefinition
 from core.settings import Settings
-from core.temporal import EXECUTION_QUEUE
+from core.temporal_names import EXECUTION_QUEUE
 from core.workspace import Workspace, WorkspaceError, chat_folder_of
 
 HEARTBEAT_EVERY_SECONDS = 1.0

@@ -24,7 +24,7 @@ from core.llm.client import LlmUnavailable, llm_for
 from core.registry import StepRole, WorkerDefinition
 from core.render import esc
 from core.settings import Settings
-from core.temporal import REPORTING_QUEUE
+from core.temporal_names import REPORTING_QUEUE
 from core.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from core.jobs.models import StepInput, StepOutput
 from core.llm.client import LlmUnavailable, llm_for
 from core.registry import WorkerDefinition
 from core.settings import Settings
-from core.temporal import RESEARCH_QUEUE
+from core.temporal_names import RESEARCH_QUEUE
 from core.untrusted import SYSTEM_RULE, untrusted_data
 from core.urls import URL_RE, find_urls
 from core.workspace import Workspace, WorkspaceError

@@ -29,7 +29,7 @@ from core.stats import (
     window_start,
 )
 from core.store import ReportLedgerStore
-from core.temporal import SA_JOB_STATUS
+from core.temporal_names import SA_JOB_STATUS
 
 log = logging.getLogger(__name__)
 

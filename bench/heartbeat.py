@@ -66,8 +66,8 @@ from activities.heartbeat.deps import HeartbeatDeps
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
 from core.heartbeat.config import defaults_from_settings
+from core.heartbeat.defaults import default_checklist_template
 from core.heartbeat.models import GatherRequest, HeartbeatRunSummary
-from core.heartbeat.prompt import default_checklist_template
 from core.heartbeat.schedule_spec import spread_offset
 from core.heartbeat.store import HeartbeatStore
 from core.heartbeat.target import HeartbeatTarget
@@ -77,12 +77,7 @@ from core.jobs.planner import Planner
 from core.messages import Button, ChatMessage
 from core.store import _insert
 from core.tables import HeartbeatTargetRow, ReportLedger
-from core.temporal import (
-    OPERATOR_QUEUE,
-    SA_JOB_STATUS,
-    SA_REPORT_CHAT_ID,
-    SA_WORKER_NAME,
-)
+from core.temporal_names import OPERATOR_QUEUE, SA_JOB_STATUS, SA_REPORT_CHAT_ID, SA_WORKER_NAME
 from hbo.isolated_worker import WORKFLOW_TASK_SLOTS
 from hbo.runtime import open_runtime
 from hbo.workers import queue_contents

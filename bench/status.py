@@ -36,7 +36,7 @@ from activities.stats import final_state
 from bench._server import temporal_dev_server
 from bot.types import Incoming
 from core.jobs.models import JobSpec, NotifyPolicy
-from core.temporal import SA_JOB_STATUS
+from core.temporal_names import SA_JOB_STATUS
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
 

@@ -26,7 +26,7 @@ from core.jobs.schedules import ScheduleClient
 from core.registry import WorkerDefinition, WorkerRegistry
 from core.settings import Settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore
-from core.temporal import SA_REPORT_CHAT_ID
+from core.temporal_names import SA_REPORT_CHAT_ID
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from core.process import die_with_parent, secret_free_env, stop_process_group
 from core.settings import SECRET_ENV_NAMES, Settings
-from core.temporal import dev_server_search_attribute_args
+from core.temporal_names import dev_server_search_attribute_args
 
 log = logging.getLogger(__name__)
 

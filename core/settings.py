@@ -10,52 +10,16 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.heartbeat_globals import HeartbeatGlobals
 
 TELEGRAM_DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
 # Settings a process that runs commands must never hold (DATABASE_URL may carry a password).
 SECRET_ENV_NAMES = ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "TEMPORAL_API_KEY", "DATABASE_URL")
-
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def parse_hhmm(value: str) -> int:
-    """`HH:MM` -> minutes after midnight; `24:00` is allowed (as the end of a window)."""
-    match = _HHMM.match(value.strip())
-    if not match:
-        raise ValueError(f"time {value!r} is not HH:MM (00:00-24:00)")
-    minutes = int(match.group(1)) * 60 + int(match.group(2))
-    if minutes > 24 * 60:
-        raise ValueError(f"time {value!r} is past 24:00")
-    return minutes
-
-
-def parse_quiet_window(value: str) -> tuple[int, int] | None:
-    """`HH:MM-HH:MM` -> (start, end) minutes; empty -> no window."""
-    value = value.strip()
-    if not value:
-        return None
-    parts = value.split("-")
-    if len(parts) != 2:
-        raise ValueError(f"quiet hours {value!r} must look like 23:00-07:00")
-    start, end = parse_hhmm(parts[0]), parse_hhmm(parts[1])
-    if start == 24 * 60:
-        raise ValueError("a quiet window cannot start at 24:00")
-    return start, end
-
-
-def validate_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)"
-        ) from exc
-    return value
 
 
 def _split_ids(value: object) -> list[int]:
@@ -72,7 +36,10 @@ def _split_ids(value: object) -> list[int]:
         raise ValueError(f"expected comma-separated numeric ids, got {value!r}") from exc
 
 
-class Settings(BaseSettings):
+class Settings(HeartbeatGlobals, BaseSettings):
+    """Every setting; the ones a heartbeat's defaults come from are declared in
+    `HeartbeatGlobals` (pure, so the heartbeat's rules read their defaults without this loader)."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
@@ -122,7 +89,6 @@ class Settings(BaseSettings):
     # --- LLM (optional) -----------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
     # The LLM is an enhancement: a call that fails or takes longer than these falls back to the
     # plain behaviour (keyword router, plain report), and a circuit breaker stops calling a dead
     # endpoint. Chat-facing calls (plain-words intake, /heartbeat infer): the person waits.
@@ -139,7 +105,6 @@ class Settings(BaseSettings):
     )
 
     # --- Jobs ---------------------------------------------------------------------------
-    task_max_run_seconds: int = Field(default=300, ge=1, alias="TASK_MAX_RUN_SECONDS")
     execution_output_cap_bytes: int = Field(
         default=64_000, ge=1024, alias="EXECUTION_OUTPUT_CAP_BYTES"
     )
@@ -197,39 +162,9 @@ class Settings(BaseSettings):
     )
 
     # --- Heartbeat (names from the source documents) ------------------------------------
-    heartbeat_interval_minutes: int = Field(default=15, ge=1, alias="HEARTBEAT_INTERVAL_MINUTES")
-    heartbeat_clock_aligned: bool = Field(default=False, alias="HEARTBEAT_CLOCK_ALIGNED")
-    heartbeat_default_prompt: str = Field(default="", alias="HEARTBEAT_DEFAULT_PROMPT")
-    heartbeat_quiet_hours: str = Field(default="", alias="HEARTBEAT_QUIET_HOURS")
-    heartbeat_quiet_interval_minutes: int = Field(
-        default=0, ge=0, alias="HEARTBEAT_QUIET_INTERVAL_MINUTES"
-    )
-    heartbeat_previous_conclusion_chars: int = Field(
-        default=500, ge=0, alias="HEARTBEAT_PREVIOUS_CONCLUSION_CHARS"
-    )
-    heartbeat_repetition_detection: bool = Field(
-        default=True, alias="HEARTBEAT_REPETITION_DETECTION"
-    )
-    heartbeat_repetition_threshold: float = Field(
-        default=0.8, ge=0.0, le=1.0, alias="HEARTBEAT_REPETITION_THRESHOLD"
-    )
-    heartbeat_ack_token: str = Field(default="HEARTBEAT_OK", alias="HEARTBEAT_ACK_TOKEN")
-    heartbeat_stale_after_minutes: int = Field(
-        default=30, ge=1, alias="HEARTBEAT_STALE_AFTER_MINUTES"
-    )
-    heartbeat_cooldown_minutes: int = Field(default=5, ge=0, alias="HEARTBEAT_COOLDOWN_MINUTES")
-    heartbeat_max_consecutive_failures: int = Field(
-        default=3, ge=1, alias="HEARTBEAT_MAX_CONSECUTIVE_FAILURES"
-    )
-    heartbeat_max_llm_calls: int = Field(default=4, ge=1, alias="HEARTBEAT_MAX_LLM_CALLS")
-    heartbeat_max_llm_tokens: int = Field(default=12_000, ge=100, alias="HEARTBEAT_MAX_LLM_TOKENS")
-    heartbeat_push_grace_seconds: int = Field(
-        default=60, ge=0, alias="HEARTBEAT_PUSH_GRACE_SECONDS"
-    )
     heartbeat_group_targets: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="HEARTBEAT_GROUP_TARGETS"
     )
-    timezone: str = Field(default="UTC", alias="TIMEZONE")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(
@@ -284,17 +219,6 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"-?\d+(:\d+)?", item):
                 raise ValueError(f"heartbeat group target {item!r} is not chat_id[:topic_id]")
         return targets
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return validate_timezone(value)
-
-    @field_validator("heartbeat_quiet_hours")
-    @classmethod
-    def _quiet(cls, value: str) -> str:
-        parse_quiet_window(value)
-        return value.strip()
 
     @model_validator(mode="after")
     def _base_url(self) -> Settings:

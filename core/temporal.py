@@ -1,4 +1,4 @@
-"""Connecting to Temporal and the names the product registers there."""
+"""Connecting to Temporal, registering the search attributes, and its NOT_FOUND answer."""
 
 from __future__ import annotations
 
@@ -11,37 +11,11 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client, TLSConfig
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.settings import Settings
-
-# Task queues: one per worker kind; `operator` hosts the workflows and the heartbeat's
-# activities; `notify` (polled wherever `operator` is) the Telegram sends, rate-limited by the
-# server across every worker process.
-OPERATOR_QUEUE = "operator"
-NOTIFY_QUEUE = "notify"
-RESEARCH_QUEUE = "research"
-EXECUTION_QUEUE = "execution"
-REPORTING_QUEUE = "reporting"
-ALL_QUEUES = (OPERATOR_QUEUE, RESEARCH_QUEUE, EXECUTION_QUEUE, REPORTING_QUEUE)
-
-# Custom search attributes: the Web UI and `temporal workflow list --query` filter on these.
-SA_JOB_STATUS = SearchAttributeKey.for_keyword("JobStatus")
-SA_WORKER_NAME = SearchAttributeKey.for_keyword("WorkerName")
-SA_REPORT_CHAT_ID = SearchAttributeKey.for_int("ReportChatId")
-SA_SCHEDULE_ID = SearchAttributeKey.for_keyword("JobScheduleId")
-SEARCH_ATTRIBUTES = (SA_JOB_STATUS, SA_WORKER_NAME, SA_REPORT_CHAT_ID, SA_SCHEDULE_ID)
-
-
-def dev_server_search_attribute_args() -> list[str]:
-    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "INT": "Int"}
-    args: list[str] = []
-    for key in SEARCH_ATTRIBUTES:
-        args += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}"]
-    return args
+from core.temporal_names import SEARCH_ATTRIBUTES
 
 
 async def connect(settings: Settings) -> Client:

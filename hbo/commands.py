@@ -10,7 +10,7 @@ from typing import Any
 from activities.telegram.sender import build_sender
 from core.devserver import DevServer, from_settings
 from core.settings import Settings
-from core.temporal import ALL_QUEUES
+from core.temporal_names import ALL_QUEUES
 from hbo.chat import run_chat
 from hbo.isolated import run_isolated
 from hbo.lifecycle import install_signal_handlers, until_stopped

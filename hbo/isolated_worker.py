@@ -25,8 +25,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from core.logs import setup_logging
+from core.plugins import discover_workers, load_workers
 from core.process import scrub_environ_block, set_not_dumpable
-from core.registry import WorkerRegistry, discover_workers, load_workers
+from core.registry import WorkerRegistry
 from core.settings import SECRET_ENV_NAMES, Settings
 from core.temporal import connect
 from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped

@@ -12,7 +12,8 @@ from temporalio.client import Client
 
 from bot.operator import Operator, OperatorDeps
 from core.db import Database
-from core.registry import WorkerRegistry, discover_workers
+from core.plugins import discover_workers
+from core.registry import WorkerRegistry
 from core.settings import Settings
 from core.store import AuditLog, ChatStore, ReportLedgerStore
 from core.temporal import connect, ensure_search_attributes

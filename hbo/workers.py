@@ -29,7 +29,13 @@ from core.heartbeat.schedules import HeartbeatSchedules, private_chats
 from core.registry import WorkerRegistry
 from core.settings import Settings
 from core.store import utcnow
-from core.temporal import ALL_QUEUES, EXECUTION_QUEUE, NOTIFY_QUEUE, OPERATOR_QUEUE, REPORTING_QUEUE
+from core.temporal_names import (
+    ALL_QUEUES,
+    EXECUTION_QUEUE,
+    NOTIFY_QUEUE,
+    OPERATOR_QUEUE,
+    REPORTING_QUEUE,
+)
 from hbo.isolated_worker import make_worker
 from hbo.lifecycle import poll_until_stopped
 from hbo.runtime import Runtime

@@ -24,7 +24,7 @@ import yaml
 from pydantic import SecretStr
 
 from core.settings import Settings
-from core.temporal import ALL_QUEUES, SEARCH_ATTRIBUTES
+from core.temporal_names import ALL_QUEUES, SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.temporal.yml"

@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from core.jobs.report import deterministic_summary, report_step_needed
     from core.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
     from core.registry import StepRole
-    from core.temporal import (
+    from core.temporal_names import (
         NOTIFY_QUEUE,
         SA_JOB_STATUS,
         SA_REPORT_CHAT_ID,

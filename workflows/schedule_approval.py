@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
     from core.messages import ChatMessage
     from core.render import esc
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal_names import OPERATOR_QUEUE
 
 RETRY = calls.delivery_retry(20, "ScheduleGone")
 

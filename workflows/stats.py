@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from core.activity_stubs import notify_send_photo, render_stats
     from core.messages import PhotoMessage
     from core.stats import StatsRequest, StatsResult
-    from core.temporal import NOTIFY_QUEUE, REPORTING_QUEUE
+    from core.temporal_names import NOTIFY_QUEUE, REPORTING_QUEUE
 
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 SEND_RETRY = calls.delivery_retry(10)

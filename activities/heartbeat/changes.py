@@ -36,7 +36,8 @@ from core.jobs.models import (
 )
 from core.jobs.queries import RUNNING, chat_jobs_query, closed_after, job_state
 from core.store import ClaimOutcome, ReportLedgerStore
-from core.temporal import SA_JOB_STATUS, TemporalNotFound, not_found_as
+from core.temporal import TemporalNotFound, not_found_as
+from core.temporal_names import SA_JOB_STATUS
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs
 # Visibility is eventually consistent (milliseconds on the dev server, about a second on

@@ -13,7 +13,7 @@ from core.heartbeat.messages import HEADER
 from core.heartbeat.models import HeartbeatTrigger
 from core.jobs.queries import chat_jobs_query, closed_after, job_state, running_jobs_query
 from core.render import STATE_ICONS, esc, truncate_utf16
-from core.temporal import SA_JOB_STATUS
+from core.temporal_names import SA_JOB_STATUS
 
 MAX_LISTED = 15
 

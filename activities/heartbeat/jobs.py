@@ -30,7 +30,7 @@ from core.jobs.client import (
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
 from core.jobs.planner import PlanError, Planner
 from core.jobs.queries import chat_jobs_query, in_state, job_state
-from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+from core.temporal_names import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 
 log = logging.getLogger(__name__)
 

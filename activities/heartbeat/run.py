@@ -32,6 +32,7 @@ from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import start_follow_up_job
 from activities.notify import temporal_errors
 from core.heartbeat.config import HeartbeatConfig, resolve
+from core.heartbeat.defaults import default_checklist_template
 from core.heartbeat.duplicates import DUPLICATE_WINDOW
 from core.heartbeat.guards import (
     busy_reason,
@@ -49,12 +50,7 @@ from core.heartbeat.models import (
     RunRecord,
     ValidationResult,
 )
-from core.heartbeat.prompt import (
-    PromptResolution,
-    RunDigest,
-    choose_prompt,
-    default_checklist_template,
-)
+from core.heartbeat.prompt import PromptResolution, RunDigest, choose_prompt
 from core.heartbeat.repetition import is_repeating
 from core.heartbeat.store import overrides_of
 from core.heartbeat.target import HeartbeatTarget

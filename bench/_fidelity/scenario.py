@@ -41,7 +41,7 @@ from core.db import Database
 from core.jobs.client import JobClient
 from core.jobs.models import JobState, JobStatus, NotifyPolicy
 from core.jobs.planner import Planner
-from core.registry import discover_workers
+from core.plugins import discover_workers
 from core.settings import Settings
 from core.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator

@@ -17,7 +17,7 @@ from bot.services import ChatServices
 from bot.types import Incoming, Reply
 from core.errors import Refusal
 from core.stats import StatsRequest, StatsResult, parse_period
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 
 log = logging.getLogger(__name__)
 

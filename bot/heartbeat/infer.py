@@ -9,7 +9,8 @@ from temporalio.client import Client
 
 from bot.heartbeat.rows import require_row
 from core.heartbeat.config import apply_setting
-from core.heartbeat.prompt import checklist_items, default_checklist_template
+from core.heartbeat.defaults import default_checklist_template
+from core.heartbeat.prompt import checklist_items
 from core.heartbeat.schedules import HeartbeatSchedules
 from core.heartbeat.store import overrides_of
 from core.heartbeat.target import HeartbeatTarget

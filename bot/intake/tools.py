@@ -39,7 +39,7 @@ from core.llm.chat_tools import (
 from core.llm.tools import NoArgs, Tool, ToolArgs, Toolset
 from core.messages import Button
 from core.render import esc, html_to_plain, truncate_utf16
-from core.settings import validate_timezone
+from core.timewindows import validate_timezone
 
 MAX_JOBS_PER_MESSAGE = 3
 

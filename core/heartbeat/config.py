@@ -35,7 +35,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from core.settings import Settings, parse_hhmm, parse_quiet_window, validate_timezone
+from core.heartbeat_globals import HeartbeatGlobals
+from core.timewindows import parse_hhmm, parse_quiet_window, validate_timezone
 
 DispatchMode = Literal["always", "optional"]
 SessionMode = Literal["shared", "isolated"]
@@ -104,10 +105,11 @@ GLOBAL_SOURCE = "global_setting"
 
 
 def from_global(name: str) -> Any:
-    """The field's default: `Settings.<name>`'s default here, its configured value in
-    `defaults_from_settings` — so the global default is written once, in core/settings.py."""
+    """The field's default: `HeartbeatGlobals.<name>`'s default here, its configured value in
+    `defaults_from_settings` — so the global default is written once, in
+    core/heartbeat_globals.py (which `Settings` inherits)."""
     return Field(
-        default=Settings.model_fields[name].default, json_schema_extra={GLOBAL_SOURCE: name}
+        default=HeartbeatGlobals.model_fields[name].default, json_schema_extra={GLOBAL_SOURCE: name}
     )
 
 
@@ -227,7 +229,7 @@ def global_source(name: str) -> str | None:
     return source if isinstance(source, str) else None
 
 
-def defaults_from_settings(settings: Settings) -> HeartbeatConfig:
+def defaults_from_settings(settings: HeartbeatGlobals) -> HeartbeatConfig:
     """The global defaults: every field declared `from_global`, read from `settings`."""
     return HeartbeatConfig.model_validate(
         {
@@ -462,7 +464,7 @@ def apply_setting(
                     f"(available here: {', '.join(templates) or 'none'})"
                 )
         if key in CAPPED and caps is not None and value > getattr(caps, key):
-            env = Settings.model_fields[str(global_source(key))].alias
+            env = HeartbeatGlobals.model_fields[str(global_source(key))].alias
             raise SettingError(
                 f"{key} {value} is above the owner's cap of {getattr(caps, key)} "
                 f"({env}); choose {getattr(caps, key)} or less."

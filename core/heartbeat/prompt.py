@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from importlib import resources
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -21,10 +20,6 @@ _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _RULE = re.compile(r"^([-*_]\s*){3,}$")
 # A bullet or numbered item marker, optionally with an empty task box, and nothing after it.
 _EMPTY_ITEM = re.compile(r"^([-*+]|\d+[.)])(\s+\[[ xX]?\])?\s*$")
-
-
-def default_checklist_template() -> str:
-    return resources.files("core").joinpath("templates/HEARTBEAT.md").read_text(encoding="utf-8")
 
 
 def checklist_items(text: str) -> list[str]:

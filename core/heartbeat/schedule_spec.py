@@ -27,7 +27,7 @@ from temporalio.client import (
 
 from core.heartbeat.target import HeartbeatTarget
 from core.spread import spread_offset
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 
 __all__ = ["aligned_fire_times", "build_schedule", "schedule_offset", "spread_offset"]
 

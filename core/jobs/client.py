@@ -40,13 +40,13 @@ from core.jobs.models import (
 )
 from core.jobs.queries import CLOSED_AS, JOB_WORKFLOW, execution_word, job_state
 from core.registry import WorkerRegistry
-from core.temporal import (
+from core.temporal import not_found_as
+from core.temporal_names import (
     OPERATOR_QUEUE,
     SA_JOB_STATUS,
     SA_REPORT_CHAT_ID,
     SA_SCHEDULE_ID,
     SA_WORKER_NAME,
-    not_found_as,
 )
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,8 @@ from core.jobs.timeline import (
     Told,
 )
 from core.store import ReportLedgerStore
-from core.temporal import SA_JOB_STATUS, not_found_as
+from core.temporal import not_found_as
+from core.temporal_names import SA_JOB_STATUS
 
 log = logging.getLogger(__name__)
 

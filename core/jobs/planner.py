@@ -5,15 +5,33 @@ Routing is data: a step names a worker; the registry says which task queue and a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from core.errors import Refusal
 from core.ids import new_job_id
 from core.jobs.approval import decide_approval
 from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, NotifyPolicy, RetrySpec, StepSpec
 from core.registry import StepRole, WorkerDefinition, WorkerRegistry
-from core.settings import Settings
 from core.urls import find_urls
+
+
+class PlanSettings(Protocol):
+    """What planning reads from the settings (`core.settings.Settings` has all of it); the rule
+    stays free of the configuration loader, which reads the environment."""
+
+    @property
+    def task_max_run_seconds(self) -> int: ...
+    @property
+    def needs_attention_timeout_minutes(self) -> int: ...
+    @property
+    def execution_auto_approve(self) -> Sequence[str]: ...
+    @property
+    def research_auto_approve_hosts(self) -> Sequence[str]: ...
+    @property
+    def approval_timeout_minutes(self) -> float: ...
+    @property
+    def llm_enabled(self) -> bool: ...
 
 
 class PlanError(Refusal, ValueError):
@@ -21,7 +39,10 @@ class PlanError(Refusal, ValueError):
 
 
 def step_for(
-    worker: WorkerDefinition, params: dict[str, Any], settings: Settings, timeout: int | None = None
+    worker: WorkerDefinition,
+    params: dict[str, Any],
+    settings: PlanSettings,
+    timeout: int | None = None,
 ) -> StepSpec:
     return StepSpec(
         worker=worker.name,
@@ -39,7 +60,7 @@ def step_for(
 
 
 class Planner:
-    def __init__(self, registry: WorkerRegistry, settings: Settings) -> None:
+    def __init__(self, registry: WorkerRegistry, settings: PlanSettings) -> None:
         self.registry = registry
         self.settings = settings
 

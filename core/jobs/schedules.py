@@ -39,9 +39,10 @@ from core.jobs.client import job_memo, search_attributes_for
 from core.jobs.messages import approval_audit_detail
 from core.jobs.models import Approval, JobSpec, ScheduleApproval, ScheduleSpec
 from core.jobs.queries import JOB_WORKFLOW
-from core.settings import validate_timezone
 from core.spread import spread_offset
-from core.temporal import OPERATOR_QUEUE, SA_REPORT_CHAT_ID, not_found_as
+from core.temporal import not_found_as
+from core.temporal_names import OPERATOR_QUEUE, SA_REPORT_CHAT_ID
+from core.timewindows import validate_timezone
 
 SCHEDULE_ID_RE = re.compile(r"^jobsched-[a-z0-9]{3,20}$")
 # The note of a recurring job an LLM wrote, created paused until a person approves it.

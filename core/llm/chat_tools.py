@@ -24,7 +24,7 @@ from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
 from core.jobs.queries import parse_window
 from core.llm.tools import Tool, ToolArgs, UntrustedText
 from core.render import truncate_utf16
-from core.temporal import SA_REPORT_CHAT_ID
+from core.temporal_names import SA_REPORT_CHAT_ID
 from core.workspace import Workspace
 
 MAX_FILE_CHARS = 6000  # what the model reads of a file (the result, wrapped, stays under 8000)

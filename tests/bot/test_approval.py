@@ -36,7 +36,7 @@ from core.jobs.models import (
     ScheduleSpec,
 )
 from core.render import utf16_len
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 from core.workspace import workspace_dir
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import wait_status

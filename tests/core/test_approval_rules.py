@@ -31,7 +31,8 @@ from core.jobs.models import (
     StepSpec,
 )
 from core.jobs.planner import Planner
-from core.registry import WorkerRegistry, discover_workers
+from core.plugins import discover_workers
+from core.registry import WorkerRegistry
 from core.render import utf16_len, visible, visible_list
 from core.settings import Settings
 from core.untrusted import untrusted_data

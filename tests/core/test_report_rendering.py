@@ -7,7 +7,7 @@ from __future__ import annotations
 from core.jobs.models import StepOutput
 from core.jobs.planner import Planner
 from core.jobs.report import SUMMARY_LINES, report_step_needed
-from core.registry import discover_workers
+from core.plugins import discover_workers
 from core.settings import Settings
 
 

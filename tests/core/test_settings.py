@@ -10,7 +10,8 @@ import pytest
 
 from core.ids import normalize_job_id, workspace_name
 from core.logs import RedactingFormatter, RedactSecrets
-from core.settings import Settings, parse_hhmm, parse_quiet_window
+from core.settings import Settings
+from core.timewindows import parse_hhmm, parse_quiet_window
 
 
 def make(**env: str) -> Settings:

@@ -16,7 +16,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.devserver import DevServer
-from core.temporal import ALL_QUEUES
+from core.temporal_names import ALL_QUEUES
 from tests.support.namespaces import new_namespace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ from core.heartbeat.target import HeartbeatTarget
 from core.heartbeat.triggers import register_trigger_workflow
 from core.jobs.models import JobSpec, JobState
 from core.settings import Settings
-from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
+from core.temporal_names import ALL_QUEUES, OPERATOR_QUEUE
 from hbo.runtime import Runtime, open_runtime
 from hbo.workers import build_workers
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.heartbeat.defaults import default_checklist_template
 from core.heartbeat.prompt import (
     PreambleContext,
     RunDigest,
     build_preamble,
     checklist_items,
     choose_prompt,
-    default_checklist_template,
 )
 
 CHECKLIST = "# Heartbeat\n\n- Check that the nightly backup job completed\n"

@@ -6,7 +6,7 @@ import uuid
 
 from core.heartbeat.models import HeartbeatRunSummary
 from core.heartbeat.target import HeartbeatTarget
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.llm_server import ScriptedLLM
 from workflows.heartbeat.workflow import IDLE_REASON

@@ -9,7 +9,7 @@ import uuid
 from core.heartbeat.models import HeartbeatRunSummary
 from core.heartbeat.target import HeartbeatTarget
 from core.jobs.models import JobState
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness
 from tests.support.visibility import wait_visible
 

@@ -42,7 +42,7 @@ from core.devserver import DevServer
 from core.jobs.models import JobState, StepInput, StepOutput
 from core.process import supervise
 from core.settings import SECRET_ENV_NAMES, Settings
-from core.temporal import EXECUTION_QUEUE
+from core.temporal_names import EXECUTION_QUEUE
 from core.workspace import workspace_dir
 from hbo.isolated import run_isolated
 from hbo.isolated_worker import cmd_isolated_worker, isolated_settings

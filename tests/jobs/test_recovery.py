@@ -149,7 +149,9 @@ async def test_reroute_moves_a_failed_step_to_another_worker(stack: Stack, clien
     assert result.state is JobState.completed and "rerouted-ok" in result.outputs[0].output
     desc = await handle.describe()
     assert (
-        desc.typed_search_attributes.get(__import__("core.temporal", fromlist=["x"]).SA_WORKER_NAME)
+        desc.typed_search_attributes.get(
+            __import__("core.temporal_names", fromlist=["x"]).SA_WORKER_NAME
+        )
         == "execution"
     )
 

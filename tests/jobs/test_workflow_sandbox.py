@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.telegram.console import ConsoleSender
 from core.devserver import DevServer
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 from hbo.runtime import Runtime
 from hbo.workers import build_workers
 from tests.plugins.wall_clock_workflow import WallClockWorkflow

@@ -18,7 +18,7 @@ from bot.operator import Operator
 from bot.telegram_app import build_application, run_telegram
 from core.health import Readiness
 from core.settings import Settings
-from core.temporal import ALL_QUEUES
+from core.temporal_names import ALL_QUEUES
 from hbo.runtime import Runtime, open_runtime
 from hbo.workers import run_workers
 from tests.support.botapi import BotApiEmulator

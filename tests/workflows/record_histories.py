@@ -37,7 +37,7 @@ from core.jobs.models import (
     ScheduleApproval,
     ScheduleSpec,
 )
-from core.temporal import OPERATOR_QUEUE
+from core.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness, llm_configured, running_harness
 from tests.support.jobs import fast_retries, wait_status
 from tests.support.llm_server import ScriptedLLM, text

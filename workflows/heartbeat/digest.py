@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from core.activity_stubs import heartbeat_job_digest
     from core.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
     from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal_names import OPERATOR_QUEUE
 
 
 @workflow.defn(name="JobDigestWorkflow")

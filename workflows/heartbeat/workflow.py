@@ -70,7 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from core.heartbeat.quiet import quiet_decision
     from core.heartbeat.target import HeartbeatTarget
     from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.temporal_names import OPERATOR_QUEUE
 
 LOCAL_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
