@@ -14,9 +14,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from core.ids import workspace_name
-from core.jobs.client import JobActionError
-from core.jobs.models import JobState, StepInput, StepOutput
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState, StepInput, StepOutput
+from core.io.jobs.client import JobActionError
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import fast_retries, wait_closed, wait_status
 from tests.support.stack import Stack
@@ -150,7 +150,7 @@ async def test_reroute_moves_a_failed_step_to_another_worker(stack: Stack, clien
     desc = await handle.describe()
     assert (
         desc.typed_search_attributes.get(
-            __import__("core.temporal_names", fromlist=["x"]).SA_WORKER_NAME
+            __import__("core.domain.temporal_names", fromlist=["x"]).SA_WORKER_NAME
         )
         == "execution"
     )
