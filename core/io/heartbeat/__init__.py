@@ -1,2 +1,2 @@
-"""The heartbeat's storage, each target's Temporal Schedule and the defaults read from the
-settings and the package."""
+"""The heartbeat's storage, each target's Temporal Schedule and the checklist template
+shipped with the package."""
