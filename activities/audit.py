@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from core.jobs.models import AuditEvent
-from core.store import AuditLog
+from core.domain.jobs.models import AuditEvent
+from core.io.store import AuditLog
 
 
 class AuditActivities:

@@ -23,12 +23,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.sandbox import RunAs, choose_sandbox, hand_over, plain_mode_notice
-from core.jobs.models import StepInput, StepOutput
-from core.process import die_with_parent
-from core.registry import WorkerDefinition
-from core.settings import Settings
-from core.temporal import EXECUTION_QUEUE
-from core.workspace import Workspace, WorkspaceError, chat_folder_of
+from core.domain.jobs.models import StepInput, StepOutput
+from core.domain.registry import WorkerDefinition
+from core.domain.temporal_names import EXECUTION_QUEUE
+from core.io.process import die_with_parent
+from core.io.settings import Settings
+from core.io.workspace import Workspace, WorkspaceError, chat_folder_of
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 TAIL_LINES = 15

@@ -22,8 +22,8 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 
 from activities.telegram.errors import Final, TelegramFailure
 from activities.telegram.sender import Sender
-from core.jobs.cards import LiveCard, live_card_text
-from core.settings import Settings
+from core.domain.jobs.cards import LiveCard, live_card_text
+from core.io.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.telegram.errors import Final, RateLimited, TelegramFailure
 from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
 from activities.telegram.sender import Sender
-from core.messages import (
+from core.domain.messages import (
     CardEdit,
     ChatMessage,
     JobNotification,
@@ -28,9 +28,9 @@ from core.messages import (
     PhotoMessage,
     SummaryNote,
 )
-from core.metrics import RESULT_DELIVERY
-from core.render import split_message
-from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
+from core.domain.render import split_message
+from core.io.metrics import RESULT_DELIVERY
+from core.io.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
 
 __all__ = ["NotifyActivities", "NotifyResult", "activity_owner", "temporal_errors"]
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from temporalio import activity
 
-from core.jobs.models import StepInput, StepOutput, SummaryRequest
-from core.jobs.report import deterministic_summary, summary_worth_asking
-from core.llm.client import LlmUnavailable, llm_for
-from core.registry import StepRole, WorkerDefinition
-from core.render import esc
-from core.settings import Settings
-from core.temporal import REPORTING_QUEUE
-from core.workspace import Workspace, WorkspaceError
+from core.domain.jobs.models import StepInput, StepOutput, SummaryRequest
+from core.domain.jobs.report import deterministic_summary, summary_worth_asking
+from core.domain.registry import StepRole, WorkerDefinition
+from core.domain.render import esc
+from core.domain.temporal_names import REPORTING_QUEUE
+from core.io.llm.client import LlmUnavailable, llm_for
+from core.io.settings import Settings
+from core.io.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 

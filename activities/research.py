@@ -25,14 +25,14 @@ from activities.research_fetch import (
     fetch_public,
     research_client,
 )
-from core.jobs.models import StepInput, StepOutput
-from core.llm.client import LlmUnavailable, llm_for
-from core.registry import WorkerDefinition
-from core.settings import Settings
-from core.temporal import RESEARCH_QUEUE
-from core.untrusted import SYSTEM_RULE, untrusted_data
-from core.urls import URL_RE, find_urls
-from core.workspace import Workspace, WorkspaceError
+from core.domain.jobs.models import StepInput, StepOutput
+from core.domain.registry import WorkerDefinition
+from core.domain.temporal_names import RESEARCH_QUEUE
+from core.domain.untrusted import SYSTEM_RULE, untrusted_data
+from core.domain.urls import URL_RE, find_urls
+from core.io.llm.client import LlmUnavailable, llm_for
+from core.io.settings import Settings
+from core.io.workspace import Workspace, WorkspaceError
 
 PATH_RE = re.compile(r"(?<![\w/])((?:[\w.-]+/)*[\w-]+\.[A-Za-z0-9]{1,8})\b")
 MAX_URL_BYTES = 200_000

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.settings import Settings
+from core.io.settings import Settings
 
 log = logging.getLogger(__name__)
 

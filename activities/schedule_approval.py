@@ -7,8 +7,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from core.jobs.models import ScheduleSettlement
-from core.jobs.schedules import ScheduleClient, ScheduleError
+from core.domain.jobs.models import ScheduleSettlement
+from core.io.jobs.schedules import ScheduleClient, ScheduleError
 
 
 class ScheduleApprovalActivities:

@@ -17,9 +17,9 @@ from temporalio.client import Client
 from temporalio.client import WorkflowExecutionStatus as ExecStatus
 
 from activities import stats_chart
-from core.jobs.models import parse_ledger_status
-from core.jobs.queries import CLOSED_AS, chat_jobs_query, closed_since, job_state
-from core.stats import (
+from core.domain.jobs.models import parse_ledger_status
+from core.domain.jobs.queries import CLOSED_AS, chat_jobs_query, closed_since, job_state
+from core.domain.stats import (
     FINAL_STATES,
     JobPoint,
     StatsChart,
@@ -28,8 +28,8 @@ from core.stats import (
     summarize,
     window_start,
 )
-from core.store import ReportLedgerStore
-from core.temporal import SA_JOB_STATUS
+from core.domain.temporal_names import SA_JOB_STATUS
+from core.io.store import ReportLedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ PAGE_SIZE = 1000
 
 
 def final_state(status: ExecStatus | None, job_status: str | None) -> str | None:
-    """A closed job's final state (`core.jobs.queries.job_state`); None while it runs."""
+    """A closed job's final state (`core.domain.jobs.queries.job_state`); None while it runs."""
     if status not in CLOSED_AS:
         return None
     state = job_state(job_status, status)

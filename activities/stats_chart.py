@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from core.stats import FINAL_STATES, Summary
+from core.domain.stats import FINAL_STATES, Summary
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 5.0, 100
 WIDTH, HEIGHT = int(WIDTH_INCHES * DPI), int(HEIGHT_INCHES * DPI)  # 800 × 500 pixels

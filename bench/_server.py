@@ -9,7 +9,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.devserver import DevServer, find_temporal_cli
+from core.io.devserver import DevServer, find_temporal_cli
 from tests.support.stack import free_port
 
 

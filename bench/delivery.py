@@ -34,9 +34,9 @@ from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.telegram_sender import TelegramSender
 from bench._server import temporal_dev_server
-from core.db import Database
-from core.messages import ChatMessage
-from core.store import AuditLog, ReportLedgerStore
+from core.domain.messages import ChatMessage
+from core.io.db import Database
+from core.io.store import AuditLog, ReportLedgerStore
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings
 

@@ -54,9 +54,9 @@ from bench._fidelity.scenario import (
     llm_script,
     plan_day,
 )
-from core.db import Database
-from core.settings import Settings
-from core.tables import ReportLedger
+from core.io.db import Database
+from core.io.settings import Settings
+from core.io.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 

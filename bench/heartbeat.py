@@ -65,24 +65,24 @@ from activities.heartbeat.changes import VISIBILITY_MARGIN, ChangeActivities
 from activities.heartbeat.deps import HeartbeatDeps
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
-from core.heartbeat.config import defaults_from_settings
-from core.heartbeat.models import GatherRequest, HeartbeatRunSummary
-from core.heartbeat.prompt import default_checklist_template
-from core.heartbeat.schedule_spec import spread_offset
-from core.heartbeat.store import HeartbeatStore
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import job_memo
-from core.jobs.models import JobSpec, JobState
-from core.jobs.planner import Planner
-from core.messages import Button, ChatMessage
-from core.store import _insert
-from core.tables import HeartbeatTargetRow, ReportLedger
-from core.temporal import (
+from core.domain.heartbeat.config import defaults_from_settings
+from core.domain.heartbeat.models import GatherRequest, HeartbeatRunSummary
+from core.domain.heartbeat.schedule_spec import spread_offset
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import JobSpec, JobState
+from core.domain.jobs.planner import Planner
+from core.domain.messages import Button, ChatMessage
+from core.domain.temporal_names import (
     OPERATOR_QUEUE,
     SA_JOB_STATUS,
     SA_REPORT_CHAT_ID,
     SA_WORKER_NAME,
 )
+from core.io.heartbeat.defaults import default_checklist_template
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.jobs.client import job_memo
+from core.io.store import _insert
+from core.io.tables import HeartbeatTargetRow, ReportLedger
 from hbo.isolated_worker import WORKFLOW_TASK_SLOTS
 from hbo.runtime import open_runtime
 from hbo.workers import queue_contents

@@ -35,8 +35,8 @@ from temporalio.client import Client
 from activities.stats import final_state
 from bench._server import temporal_dev_server
 from bot.types import Incoming
-from core.jobs.models import JobSpec, NotifyPolicy
-from core.temporal import SA_JOB_STATUS
+from core.domain.jobs.models import JobSpec, NotifyPolicy
+from core.domain.temporal_names import SA_JOB_STATUS
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings, running_stack
 

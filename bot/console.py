@@ -10,7 +10,7 @@ from typing import Protocol, TextIO
 
 from bot.operator import Operator
 from bot.types import Incoming, Reply
-from core.render import console_text
+from core.domain.render import console_text
 
 log = logging.getLogger(__name__)
 

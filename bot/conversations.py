@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
-from core.db import Database
-from core.tables import ConversationTurn
+from core.io.db import Database
+from core.io.tables import ConversationTurn
 
 KEEP_TURNS = 6  # what the model sees
 STORE_TURNS = 20  # what a chat keeps in the table

@@ -1,5 +1,6 @@
 """`/job <id>` for a job of this chat: its state now, what it runs, and its timeline read from
-Temporal's history (core/jobs/history.py), with a link to the Web UI when its address is known."""
+Temporal's history (core/io/jobs/history.py), with a link to the Web UI when its address is
+known."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from temporalio.service import RPCError
 from bot.services import ChatServices
 from bot.types import Reply
 from bot.views import audit_line
-from core.jobs.history import read_timeline
-from core.jobs.messages import DOCUMENT_NAME, command_section, job_buttons
-from core.jobs.models import JobSpec, JobStatus
-from core.jobs.timeline import TIMELINE_MAX_CHARS, render_timeline
-from core.render import STATE_ICONS, esc, truncate_utf16, utf16_len, visible
+from core.domain.jobs.messages import DOCUMENT_NAME, command_section, job_buttons
+from core.domain.jobs.models import JobSpec, JobStatus
+from core.domain.jobs.timeline import TIMELINE_MAX_CHARS, render_timeline
+from core.domain.render import STATE_ICONS, esc, truncate_utf16, utf16_len, visible
+from core.io.jobs.history import read_timeline
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from bot.intake import Intake
 from bot.services import ChatServices, OperatorDeps
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, UploadError
-from core.errors import Refusal
-from core.llm.client import outage as llm_outage
-from core.logs import chat_context
-from core.render import esc
+from core.domain.errors import Refusal
+from core.domain.render import esc
+from core.io.llm.client import outage as llm_outage
+from core.io.logs import chat_context
 
 log = logging.getLogger(__name__)
 # A transport's way to show a reply: returns the ids of the messages it posted (empty when it

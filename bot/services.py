@@ -17,16 +17,16 @@ from bot import uploads, views
 from bot.heartbeat.admin import HeartbeatAdmin
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import Fetcher, Upload
-from core.ids import normalize_job_id, request_job_id, workspace_name
-from core.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
-from core.jobs.messages import buttons_message_id
-from core.jobs.models import Approval, JobSpec, JobState
-from core.jobs.planner import PlanError, Planner
-from core.jobs.schedules import ScheduleClient
-from core.registry import WorkerDefinition, WorkerRegistry
-from core.settings import Settings
-from core.store import AuditLog, ChatStore, ReportLedgerStore
-from core.temporal import SA_REPORT_CHAT_ID
+from core.domain.ids import normalize_job_id, request_job_id, workspace_name
+from core.domain.jobs.messages import buttons_message_id
+from core.domain.jobs.models import Approval, JobSpec, JobState
+from core.domain.jobs.planner import PlanError, Planner
+from core.domain.registry import WorkerDefinition, WorkerRegistry
+from core.domain.temporal_names import SA_REPORT_CHAT_ID
+from core.io.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
+from core.io.jobs.schedules import ScheduleClient
+from core.io.settings import Settings
+from core.io.store import AuditLog, ChatStore, ReportLedgerStore
 
 log = logging.getLogger(__name__)
 

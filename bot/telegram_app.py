@@ -46,10 +46,10 @@ from bot.operator import Operator
 from bot.polling import UpdatePoller
 from bot.types import Attachment, Incoming, Reply
 from bot.uploads import UploadError
-from core.ids import request_job_id
-from core.jobs.client import JobNotFoundError
-from core.messages import ChatMessage
-from core.settings import Settings
+from core.domain.ids import request_job_id
+from core.domain.messages import ChatMessage
+from core.io.jobs.client import JobNotFoundError
+from core.io.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core.messages import Button
+from core.domain.messages import Button
 
 
 class Attachment(BaseModel):

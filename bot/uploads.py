@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.types import Attachment
-from core.jobs.planner import PlanError
-from core.render import esc, visible_literal
-from core.settings import Settings
-from core.workspace import (
+from core.domain.jobs.planner import PlanError
+from core.domain.render import esc, visible_literal
+from core.io.settings import Settings
+from core.io.workspace import (
     WorkspaceError,
     file_size_under,
     put_file,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.types import Reply
-from core.jobs.cards import card_text
-from core.jobs.client import JobSummary
-from core.jobs.messages import DOCUMENT_NAME, approval_request, job_buttons
-from core.jobs.models import JobSpec, JobState, JobStatus
-from core.registry import WorkerDefinition
-from core.render import STATE_ICONS, elapsed, esc, truncate_utf16, visible
-from core.tables import AuditEntry
+from core.domain.jobs.cards import card_text
+from core.domain.jobs.messages import DOCUMENT_NAME, approval_request, job_buttons
+from core.domain.jobs.models import JobSpec, JobState, JobStatus
+from core.domain.registry import WorkerDefinition
+from core.domain.render import STATE_ICONS, elapsed, esc, truncate_utf16, visible
+from core.io.jobs.client import JobSummary
+from core.io.tables import AuditEntry
 
 
 def unknown_command(name: str, suggestion: str | None, example: str = "") -> str:
@@ -40,7 +40,8 @@ def _ago(when: datetime | None, now: datetime | None = None) -> str:
 
 
 def job_card_reply(spec: JobSpec, worker: WorkerDefinition, why: str) -> Reply:
-    """The first reply to a new job; the workflow edits it in place later (core/jobs/cards.py)."""
+    """The first reply to a new job; the workflow edits it in place later
+    (core/domain/jobs/cards.py)."""
     status = JobStatus(
         job_id=spec.job_id, goal=spec.goal, state=JobState.running, step_count=len(spec.steps)
     )

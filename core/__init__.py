@@ -1,1 +1,3 @@
-"""Shared configuration, models and storage used by workflows, activities and the bot."""
+"""Shared models, rules and I/O in two layers: `core.domain` (pure; the only part workflows
+import) and `core.io` (configuration, storage, Temporal clients, the model client, processes and
+the ops server), which may import `core.domain` and never the reverse."""

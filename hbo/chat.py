@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.console import run_console
-from core.health import Readiness
+from core.io.health import Readiness
 from hbo.runtime import Runtime
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from activities.sandbox import close_secret_file
 from bot.heartbeat import cli as heartbeat_cli
-from core.devserver import DevServerError
-from core.health import OpsPortError
-from core.logs import setup_logging
-from core.process import scrub_environ_block, set_not_dumpable
-from core.settings import SECRET_ENV_NAMES, load_settings
+from core.io.devserver import DevServerError
+from core.io.health import OpsPortError
+from core.io.logs import setup_logging
+from core.io.process import scrub_environ_block, set_not_dumpable
+from core.io.settings import SECRET_ENV_NAMES, load_settings
 from hbo import isolated_worker
 from hbo.commands import cmd_bot, cmd_up, cmd_worker
 from hbo.lifecycle import leave

@@ -8,9 +8,9 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from activities.telegram.sender import build_sender
-from core.devserver import DevServer, from_settings
-from core.settings import Settings
-from core.temporal import ALL_QUEUES
+from core.domain.temporal_names import ALL_QUEUES
+from core.io.devserver import DevServer, from_settings
+from core.io.settings import Settings
 from hbo.chat import run_chat
 from hbo.isolated import run_isolated
 from hbo.lifecycle import install_signal_handlers, until_stopped

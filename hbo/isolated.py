@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from activities.sandbox import choose_sandbox
-from core.process import secret_free_env, supervise
-from core.registry import worker_specs
-from core.settings import SECRET_ENV_NAMES, Settings
-from core.temporal import EXECUTION_QUEUE
+from core.domain.temporal_names import EXECUTION_QUEUE
+from core.io.plugins import worker_specs
+from core.io.process import secret_free_env, supervise
+from core.io.settings import SECRET_ENV_NAMES, Settings
 
 # Run as a module, so it finds the installed packages from any working directory.
 CHILD_MODULE = "hbo.isolated_worker"

@@ -24,11 +24,12 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from core.logs import setup_logging
-from core.process import scrub_environ_block, set_not_dumpable
-from core.registry import WorkerRegistry, discover_workers, load_workers
-from core.settings import SECRET_ENV_NAMES, Settings
-from core.temporal import connect
+from core.domain.registry import WorkerRegistry
+from core.io.logs import setup_logging
+from core.io.plugins import discover_workers, load_workers
+from core.io.process import scrub_environ_block, set_not_dumpable
+from core.io.settings import SECRET_ENV_NAMES, Settings
+from core.io.temporal import connect
 from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped
 
 log = logging.getLogger("hbo")
@@ -89,7 +90,7 @@ async def cmd_isolated_worker(
     if sdk_metrics_port is not None:  # read and served by the parent's /metrics
         # Imported only here: its HTTP client and Prometheus modules are a fifth of an idle
         # child's memory, and `make run` serves no metrics.
-        from core.metrics import install_sdk_metrics
+        from core.io.metrics import install_sdk_metrics
 
         install_sdk_metrics(sdk_metrics_port, process="isolated-worker")
     stop = asyncio.Event()

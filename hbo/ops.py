@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from core.health import (
+from core.io.health import (
     OpsServer,
     Readiness,
     bot_poll_check,
@@ -17,8 +17,8 @@ from core.health import (
     temporal_check,
     workers_check,
 )
-from core.metrics import free_loopback_port, install_sdk_metrics
-from core.settings import Settings
+from core.io.metrics import free_loopback_port, install_sdk_metrics
+from core.io.settings import Settings
 from hbo.runtime import Runtime
 
 log = logging.getLogger("hbo")

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from bot.operator import Operator, OperatorDeps
-from core.db import Database
-from core.registry import WorkerRegistry, discover_workers
-from core.settings import Settings
-from core.store import AuditLog, ChatStore, ReportLedgerStore
-from core.temporal import connect, ensure_search_attributes
+from core.domain.registry import WorkerRegistry
+from core.io.db import Database
+from core.io.plugins import discover_workers
+from core.io.settings import Settings
+from core.io.store import AuditLog, ChatStore, ReportLedgerStore
+from core.io.temporal import connect, ensure_search_attributes
 
 log = logging.getLogger("hbo")
 

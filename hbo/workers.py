@@ -24,12 +24,18 @@ from activities.schedule_approval import ScheduleApprovalActivities
 from activities.stats import StatsActivities
 from activities.telegram.sender import Sender
 from bot.console import CONSOLE_CHAT_ID
-from core.health import Readiness
-from core.heartbeat.schedules import HeartbeatSchedules, private_chats
-from core.registry import WorkerRegistry
-from core.settings import Settings
-from core.store import utcnow
-from core.temporal import ALL_QUEUES, EXECUTION_QUEUE, NOTIFY_QUEUE, OPERATOR_QUEUE, REPORTING_QUEUE
+from core.domain.registry import WorkerRegistry
+from core.domain.temporal_names import (
+    ALL_QUEUES,
+    EXECUTION_QUEUE,
+    NOTIFY_QUEUE,
+    OPERATOR_QUEUE,
+    REPORTING_QUEUE,
+)
+from core.io.health import Readiness
+from core.io.heartbeat.schedules import HeartbeatSchedules, private_chats
+from core.io.settings import Settings
+from core.io.store import utcnow
 from hbo.isolated_worker import make_worker
 from hbo.lifecycle import poll_until_stopped
 from hbo.runtime import Runtime

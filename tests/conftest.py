@@ -12,9 +12,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.db import Database
-from core.devserver import DevServer, find_temporal_cli
-from core.schema_upgrade import upgrade
+from core.io.db import Database
+from core.io.devserver import DevServer, find_temporal_cli
+from core.io.schema_upgrade import upgrade
 from tests.support.botapi import BotApiEmulator
 from tests.support.chat_checks import assert_no_internals
 from tests.support.stack import TEST_TOKEN, Stack, free_port, make_settings, running_stack

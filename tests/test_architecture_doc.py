@@ -60,5 +60,13 @@ def test_the_layers_stated_are_the_layers_enforced() -> None:
     assert layers == ["hbo", "bot", "workflows | activities", "core"]
     assert "`hbo` > `bot` > `workflows | activities` > `core`" in DOC
     kinds = sorted(c["type"] for c in config["contracts"])
-    assert kinds == ["acyclic_siblings", "forbidden", "layers"]
-    assert "three contracts" in DOC
+    assert kinds == ["acyclic_siblings", "forbidden", "layers", "layers"]
+    assert "four contracts" in DOC
+    # The determinism contract is a layer rule: workflows reach nothing of core's I/O layer.
+    forbidden = next(c for c in config["contracts"] if c["type"] == "forbidden")
+    assert forbidden["source_modules"] == ["workflows"] and forbidden["forbidden_modules"] == [
+        "core.io"
+    ]
+    inside = next(c for c in config["contracts"] if c.get("containers") == ["core"])
+    assert inside["layers"] == ["io", "domain"]
+    assert "`core.io` > `core.domain`" in DOC

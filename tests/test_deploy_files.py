@@ -1,7 +1,7 @@
 """The deployment files stay in step with the code.
 
 docker-compose.temporal.yml, the Dockerfile, .dockerignore and .env.example all name settings,
-task queues and search attributes that the code defines (core/settings.py, core/temporal.py).
+task queues and search attributes that the code defines (core/io/settings.py, core/io/temporal.py).
 These tests read those definitions and fail when a file falls behind — for example when a
 setting is added without being documented in .env.example and passed through by compose.
 """
@@ -23,8 +23,8 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from core.settings import Settings
-from core.temporal import ALL_QUEUES, SEARCH_ATTRIBUTES
+from core.domain.temporal_names import ALL_QUEUES, SEARCH_ATTRIBUTES
+from core.io.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.temporal.yml"

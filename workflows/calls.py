@@ -13,10 +13,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.activity_stubs import audit_job_event, notify_send
-    from core.jobs.models import AuditEvent
-    from core.messages import ChatMessage
-    from core.temporal import NOTIFY_QUEUE, OPERATOR_QUEUE
+    from core.domain.activity_stubs import audit_job_event, notify_send
+    from core.domain.jobs.models import AuditEvent
+    from core.domain.messages import ChatMessage
+    from core.domain.temporal_names import NOTIFY_QUEUE, OPERATOR_QUEUE
 
 # A job message's activity heartbeats every half second from its start (activities/notify.py):
 # a worker that died mid-send is noticed after this long and the send resumes on another, so a

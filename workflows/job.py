@@ -20,17 +20,17 @@ from workflows import calls
 from workflows.errors import error_text
 
 with workflow.unsafe.imports_passed_through():
-    from core.activity_stubs import (
+    from core.domain.activity_stubs import (
         model_summary,
         notify_add_summary,
         notify_edit_card,
         notify_job_update,
         notify_live_card,
     )
-    from core.ids import workspace_name
-    from core.jobs.approval import DecisionGate, approval_digest
-    from core.jobs.cards import CardRef, LiveCard, card_edit
-    from core.jobs.messages import (
+    from core.domain.ids import workspace_name
+    from core.domain.jobs.approval import DecisionGate, approval_digest
+    from core.domain.jobs.cards import CardRef, LiveCard, card_edit
+    from core.domain.jobs.messages import (
         approval_audit_detail,
         approval_closed_message,
         approval_outcome_edit,
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         needs_attention_message,
         summary_note,
     )
-    from core.jobs.models import (
+    from core.domain.jobs.models import (
         Approval,
         ApprovalDecision,
         AuditEvent,
@@ -59,10 +59,10 @@ with workflow.unsafe.imports_passed_through():
         SummaryRequest,
         ledger_status,
     )
-    from core.jobs.report import deterministic_summary, report_step_needed
-    from core.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
-    from core.registry import StepRole
-    from core.temporal import (
+    from core.domain.jobs.report import deterministic_summary, report_step_needed
+    from core.domain.messages import CardEdit, ChatMessage, JobNotification, NotifyResult
+    from core.domain.registry import StepRole
+    from core.domain.temporal_names import (
         NOTIFY_QUEUE,
         SA_JOB_STATUS,
         SA_REPORT_CHAT_ID,

@@ -13,13 +13,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
-    from core.activity_stubs import settle_schedule_approval
-    from core.jobs.approval import DecisionGate
-    from core.jobs.messages import duration_text
-    from core.jobs.models import ApprovalDecision, AuditEvent, ScheduleApproval, ScheduleSettlement
-    from core.messages import ChatMessage
-    from core.render import esc
-    from core.temporal import OPERATOR_QUEUE
+    from core.domain.activity_stubs import settle_schedule_approval
+    from core.domain.jobs.approval import DecisionGate
+    from core.domain.jobs.messages import duration_text
+    from core.domain.jobs.models import (
+        ApprovalDecision,
+        AuditEvent,
+        ScheduleApproval,
+        ScheduleSettlement,
+    )
+    from core.domain.messages import ChatMessage
+    from core.domain.render import esc
+    from core.domain.temporal_names import OPERATOR_QUEUE
 
 RETRY = calls.delivery_retry(20, "ScheduleGone")
 

@@ -13,10 +13,10 @@ from temporalio.common import RetryPolicy
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
-    from core.activity_stubs import notify_send_photo, render_stats
-    from core.messages import PhotoMessage
-    from core.stats import StatsRequest, StatsResult
-    from core.temporal import NOTIFY_QUEUE, REPORTING_QUEUE
+    from core.domain.activity_stubs import notify_send_photo, render_stats
+    from core.domain.messages import PhotoMessage
+    from core.domain.stats import StatsRequest, StatsResult
+    from core.domain.temporal_names import NOTIFY_QUEUE, REPORTING_QUEUE
 
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 SEND_RETRY = calls.delivery_retry(10)

@@ -20,11 +20,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import job_detail, list_chat_jobs, start_job_in_chat
-from core.heartbeat.models import AgentRequest, AgentResult
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import JobClient
-from core.jobs.models import Approval, JobState
-from core.llm.chat_tools import (
+from core.domain.heartbeat.models import AgentRequest, AgentResult
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import Approval, JobState
+from core.domain.untrusted import SYSTEM_RULE
+from core.io.jobs.client import JobClient
+from core.io.llm.chat_tools import (
     GET_JOB,
     LIST_JOBS,
     LIST_WORKSPACE_FILES,
@@ -33,10 +34,9 @@ from core.llm.chat_tools import (
     ChatScope,
     ListJobsArgs,
 )
-from core.llm.client import LlmUnavailable
-from core.llm.loop import Budget, run_tools
-from core.llm.tools import Tool, ToolArgs, ToolRefused, Toolset
-from core.untrusted import SYSTEM_RULE
+from core.io.llm.client import LlmUnavailable
+from core.io.llm.loop import Budget, run_tools
+from core.io.llm.tools import Tool, ToolArgs, ToolRefused, Toolset
 
 MAX_JOBS_PER_RUN = 3
 MAX_LISTED_JOBS = 20

@@ -23,10 +23,15 @@ from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import covers, notify_policy
 from activities.notify import activity_owner, temporal_errors
 from activities.telegram.resume import delivered_in_activity, send_resuming
-from core.heartbeat.messages import changes_digest
-from core.heartbeat.models import ChangeSet, GatherRequest, JobChange, ReportRequest, ReportResult
-from core.jobs.client import query_status
-from core.jobs.models import (
+from core.domain.heartbeat.messages import changes_digest
+from core.domain.heartbeat.models import (
+    ChangeSet,
+    GatherRequest,
+    JobChange,
+    ReportRequest,
+    ReportResult,
+)
+from core.domain.jobs.models import (
     JobResult,
     JobState,
     JobStatus,
@@ -34,9 +39,11 @@ from core.jobs.models import (
     ledger_status,
     parse_ledger_status,
 )
-from core.jobs.queries import RUNNING, chat_jobs_query, closed_after, job_state
-from core.store import ClaimOutcome, ReportLedgerStore
-from core.temporal import SA_JOB_STATUS, TemporalNotFound, not_found_as
+from core.domain.jobs.queries import RUNNING, chat_jobs_query, closed_after, job_state
+from core.domain.temporal_names import SA_JOB_STATUS
+from core.io.jobs.client import query_status
+from core.io.store import ClaimOutcome, ReportLedgerStore
+from core.io.temporal import TemporalNotFound, not_found_as
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs
 # Visibility is eventually consistent (milliseconds on the dev server, about a second on

@@ -10,13 +10,13 @@ from temporalio.client import Client
 
 from activities.heartbeat.validate import ChatValidator, build_validator
 from activities.telegram.sender import Sender
-from core.db import Database
-from core.heartbeat.config import HeartbeatConfig, defaults_from_settings
-from core.heartbeat.store import HeartbeatStore
-from core.llm.client import Llm, llm_for
-from core.registry import WorkerRegistry
-from core.settings import Settings
-from core.store import utcnow
+from core.domain.heartbeat.config import HeartbeatConfig, defaults_from_settings
+from core.domain.registry import WorkerRegistry
+from core.io.db import Database
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.llm.client import Llm, llm_for
+from core.io.settings import Settings
+from core.io.store import utcnow
 
 Clock = Callable[[], datetime]
 

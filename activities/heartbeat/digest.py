@@ -9,11 +9,11 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.heartbeat.deps import HeartbeatDeps
-from core.heartbeat.messages import HEADER
-from core.heartbeat.models import HeartbeatTrigger
-from core.jobs.queries import chat_jobs_query, closed_after, job_state, running_jobs_query
-from core.render import STATE_ICONS, esc, truncate_utf16
-from core.temporal import SA_JOB_STATUS
+from core.domain.heartbeat.messages import HEADER
+from core.domain.heartbeat.models import HeartbeatTrigger
+from core.domain.jobs.queries import chat_jobs_query, closed_after, job_state, running_jobs_query
+from core.domain.render import STATE_ICONS, esc, truncate_utf16
+from core.domain.temporal_names import SA_JOB_STATUS
 
 MAX_LISTED = 15
 

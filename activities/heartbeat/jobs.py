@@ -17,9 +17,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat.deps import HeartbeatDeps
-from core.heartbeat.models import FollowUpRequest
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import (
+from core.domain.heartbeat.models import FollowUpRequest
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
+from core.domain.jobs.planner import PlanError, Planner
+from core.domain.jobs.queries import chat_jobs_query, in_state, job_state
+from core.domain.temporal_names import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+from core.io.jobs.client import (
     JobClient,
     JobNotFoundError,
     JobSpecUnreadable,
@@ -27,10 +31,6 @@ from core.jobs.client import (
     query_status,
     started_spec,
 )
-from core.jobs.models import MAX_GOAL_CHARS, JobOrigin, JobSpec, JobState, NotifyPolicy
-from core.jobs.planner import PlanError, Planner
-from core.jobs.queries import chat_jobs_query, in_state, job_state
-from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
 
 log = logging.getLogger(__name__)
 

@@ -31,15 +31,15 @@ from activities.heartbeat.changes import FIRST_LOOKBACK, VISIBILITY_MARGIN
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.jobs import start_follow_up_job
 from activities.notify import temporal_errors
-from core.heartbeat.config import HeartbeatConfig, resolve
-from core.heartbeat.duplicates import DUPLICATE_WINDOW
-from core.heartbeat.guards import (
+from core.domain.heartbeat.config import HeartbeatConfig, resolve
+from core.domain.heartbeat.duplicates import DUPLICATE_WINDOW
+from core.domain.heartbeat.guards import (
     busy_reason,
     pending_intake_question,
     validation_state,
 )
-from core.heartbeat.messages import paused_notice
-from core.heartbeat.models import (
+from core.domain.heartbeat.messages import paused_notice
+from core.domain.heartbeat.models import (
     DuplicateCheck,
     DuplicateVerdict,
     FollowUpRequest,
@@ -49,21 +49,17 @@ from core.heartbeat.models import (
     RunRecord,
     ValidationResult,
 )
-from core.heartbeat.prompt import (
-    PromptResolution,
-    RunDigest,
-    choose_prompt,
-    default_checklist_template,
-)
-from core.heartbeat.repetition import is_repeating
-from core.heartbeat.store import overrides_of
-from core.heartbeat.target import HeartbeatTarget
-from core.heartbeat.triggers import trigger_workflow
-from core.jobs.queries import chat_jobs_query, closed_since
-from core.metrics import HEARTBEAT_IDLE_TICKS, HEARTBEAT_RUNS
-from core.store import ChatStore
-from core.tables import ConversationTurn
-from core.workspace import FileMissing, Workspace, WorkspaceError
+from core.domain.heartbeat.prompt import PromptResolution, RunDigest, choose_prompt
+from core.domain.heartbeat.repetition import is_repeating
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.triggers import trigger_workflow
+from core.domain.jobs.queries import chat_jobs_query, closed_since
+from core.io.heartbeat.defaults import default_checklist_template
+from core.io.heartbeat.store import overrides_of
+from core.io.metrics import HEARTBEAT_IDLE_TICKS, HEARTBEAT_RUNS
+from core.io.store import ChatStore
+from core.io.tables import ConversationTurn
+from core.io.workspace import FileMissing, Workspace, WorkspaceError
 
 Clock = Callable[[], datetime]
 # A `/heartbeat fire` that no run picked up within this long is stale.

@@ -15,7 +15,7 @@ from typing import Any
 from telegram.ext import AIORateLimiter, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
-from core.settings import Settings
+from core.io.settings import Settings
 
 # Connections a bot may hold open: the notify sender's concurrent activities, or the chat
 # application's concurrent updates (PTB's own default for an application).

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TextIO
 
 from activities.telegram.parts import OnSent
-from core.messages import Button, ChatMessage, PhotoMessage
-from core.render import console_text
+from core.domain.messages import Button, ChatMessage, PhotoMessage
+from core.domain.render import console_text
 
 
 class ConsoleSender:

@@ -18,11 +18,11 @@ from activities.telegram.errors import TelegramFailure
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME, OnSent, plan_parts
 from activities.telegram.ptb_errors import retry_after_seconds, send_outcome, telegram_error
-from core.ids import chat_folder
-from core.messages import Button, ChatMessage, PhotoMessage
-from core.metrics import TELEGRAM_SENDS
-from core.render import html_to_plain, split_message
-from core.workspace import Workspace, WorkspaceError
+from core.domain.ids import chat_folder
+from core.domain.messages import Button, ChatMessage, PhotoMessage
+from core.domain.render import html_to_plain, split_message
+from core.io.metrics import TELEGRAM_SENDS
+from core.io.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.render import TELEGRAM_MAX_CHARS, html_to_plain, split_message, utf16_len
+from core.domain.render import TELEGRAM_MAX_CHARS, html_to_plain, split_message, utf16_len
 
 # Told the number of items of one message delivered so far (parts, then documents), after each;
 # a retry resumes after them.

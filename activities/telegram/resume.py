@@ -11,7 +11,7 @@ from typing import Protocol
 from temporalio import activity
 
 from activities.telegram.parts import OnSent
-from core.messages import ChatMessage
+from core.domain.messages import ChatMessage
 
 
 class PartsSender(Protocol):

@@ -7,8 +7,8 @@ from typing import Protocol
 
 from activities.telegram.console import ConsoleSender
 from activities.telegram.parts import OnSent
-from core.messages import Button, ChatMessage, PhotoMessage
-from core.settings import Settings
+from core.domain.messages import Button, ChatMessage, PhotoMessage
+from core.io.settings import Settings
 
 
 class Sender(Protocol):

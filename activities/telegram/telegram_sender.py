@@ -14,8 +14,8 @@ from activities.telegram.errors import redact
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
 from activities.telegram.parts import OnSent
 from activities.telegram.ptb_errors import telegram_error
-from core.messages import Button, ChatMessage, PhotoMessage
-from core.settings import Settings
+from core.domain.messages import Button, ChatMessage, PhotoMessage
+from core.io.settings import Settings
 
 
 class TelegramSender:

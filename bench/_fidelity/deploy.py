@@ -22,10 +22,10 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.db import Database
-from core.devserver import DevServer, find_temporal_cli
-from core.process import die_with_parent, stop_process_group
-from core.temporal import ensure_search_attributes
+from core.io.db import Database
+from core.io.devserver import DevServer, find_temporal_cli
+from core.io.process import die_with_parent, stop_process_group
+from core.io.temporal import ensure_search_attributes
 from tests.support.stack import free_port
 
 log = logging.getLogger("fidelity")

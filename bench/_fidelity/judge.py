@@ -55,7 +55,7 @@ from temporalio.converter import default as default_converter
 
 from bench._fidelity.edits import EditVerdict, ResultPoint, judge_edits
 from bench._fidelity.records import HEARTBEAT_HEADER, Delivery, Kill, SendAttempt
-from core.jobs.models import JobSpec, JobState, NotifyPolicy, parse_ledger_status
+from core.domain.jobs.models import JobSpec, JobState, NotifyPolicy, parse_ledger_status
 
 JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
 _STATES = "started|running|needs attention|completed|failed|cancelled"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 HEARTBEAT_HEADER = "🫀 Heartbeat"
 EDIT_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup"})
 NOT_MODIFIED = "message is not modified"
-# The line a live job card carries while its step runs (core.jobs.cards.live_card_text).
+# The line a live job card carries while its step runs (core.domain.jobs.cards.live_card_text).
 LIVE_CARD_MARK = "⏱ running for"
 
 

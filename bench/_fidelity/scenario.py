@@ -40,14 +40,14 @@ from bench._fidelity.judge import (
     SendAttempt,
     state_reports,
 )
-from core.db import Database
-from core.ids import chat_folder
-from core.jobs.client import JobClient
-from core.jobs.models import JobState, JobStatus, NotifyPolicy
-from core.jobs.planner import Planner
-from core.registry import discover_workers
-from core.settings import Settings
-from core.tables import ReportLedger
+from core.domain.ids import chat_folder
+from core.domain.jobs.models import JobState, JobStatus, NotifyPolicy
+from core.domain.jobs.planner import Planner
+from core.io.db import Database
+from core.io.jobs.client import JobClient
+from core.io.plugins import discover_workers
+from core.io.settings import Settings
+from core.io.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 

@@ -13,13 +13,13 @@ from temporalio.client import WorkflowExecutionStatus
 from bot.command_registry import button, command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.ids import normalize_job_id
-from core.jobs.approval import schedule_approval_id
-from core.jobs.client import JobActionError, JobNotFoundError
-from core.jobs.models import ApprovalDecision
-from core.jobs.planner import PlanError
-from core.jobs.schedules import ScheduleError
-from core.render import esc
+from core.domain.ids import normalize_job_id
+from core.domain.jobs.approval import schedule_approval_id
+from core.domain.jobs.models import ApprovalDecision
+from core.domain.jobs.planner import PlanError
+from core.domain.render import esc
+from core.io.jobs.client import JobActionError, JobNotFoundError
+from core.io.jobs.schedules import ScheduleError
 
 
 @command(

@@ -7,9 +7,9 @@ from bot.command_registry import button, command
 from bot.heartbeat.admin import HeartbeatAdmin, settings_help
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.heartbeat.target import HeartbeatTarget
-from core.messages import Button
-from core.render import esc
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.messages import Button
+from core.domain.render import esc
 
 USAGE = (
     "usage: /heartbeat · /heartbeat set &lt;key&gt; &lt;value&gt; · /heartbeat unset &lt;key&gt; · "

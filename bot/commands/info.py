@@ -7,7 +7,7 @@ from bot.command_registry import command, registered_commands
 from bot.router import EXAMPLE_PHRASES
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.render import esc
+from core.domain.render import esc
 
 
 @command("workers", "/workers", "the workers and whether they are online now", "/workers")

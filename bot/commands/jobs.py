@@ -9,9 +9,9 @@ from bot.command_registry import button, command
 from bot.job_story import job_reply
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.ids import normalize_job_id
-from core.jobs.client import JobSpecUnreadable
-from core.jobs.queries import chat_jobs_query
+from core.domain.ids import normalize_job_id
+from core.domain.jobs.queries import chat_jobs_query
+from core.io.jobs.client import JobSpecUnreadable
 
 log = logging.getLogger(__name__)
 

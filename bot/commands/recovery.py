@@ -7,10 +7,10 @@ from collections.abc import Awaitable
 from bot.command_registry import button, command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.ids import normalize_job_id
-from core.jobs.client import JobActionError
-from core.jobs.planner import PlanError
-from core.render import esc
+from core.domain.ids import normalize_job_id
+from core.domain.jobs.planner import PlanError
+from core.domain.render import esc
+from core.io.jobs.client import JobActionError
 
 
 @command("cancel", "/cancel <id>", "cancel a running job", "/cancel job-abc123")

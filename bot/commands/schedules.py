@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.jobs.models import ScheduleSpec
-from core.jobs.schedules import ScheduleError, ScheduleInfo, describe_schedule, parse_schedule
-from core.render import esc, truncate_utf16
+from core.domain.jobs.models import ScheduleSpec
+from core.domain.render import esc, truncate_utf16
+from core.io.jobs.schedules import ScheduleError, ScheduleInfo, describe_schedule, parse_schedule
 
 
 def _line(info: ScheduleInfo) -> str:

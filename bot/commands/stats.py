@@ -15,9 +15,9 @@ from datetime import timedelta
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.errors import Refusal
-from core.stats import StatsRequest, StatsResult, parse_period
-from core.temporal import OPERATOR_QUEUE
+from core.domain.errors import Refusal
+from core.domain.stats import StatsRequest, StatsResult, parse_period
+from core.domain.temporal_names import OPERATOR_QUEUE
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,9 @@ from bot import views
 from bot.command_registry import command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.errors import Refusal
-from core.jobs.client import JobSummary, query_status
-from core.jobs.models import JobStatus
-from core.jobs.queries import (
+from core.domain.errors import Refusal
+from core.domain.jobs.models import JobStatus
+from core.domain.jobs.queries import (
     Window,
     done_jobs_query,
     failed_jobs_query,
@@ -26,6 +25,7 @@ from core.jobs.queries import (
     running_jobs_query,
     waiting_jobs_query,
 )
+from core.io.jobs.client import JobSummary, query_status
 
 log = logging.getLogger(__name__)
 

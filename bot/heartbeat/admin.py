@@ -7,8 +7,8 @@ object for the callers, its work in one module per concern —
 - `templates.py`: prompt templates, a chat's own and the shared ones.
 
 Every change goes to the database first and then to the target's schedule
-(`core.heartbeat.schedules`); the settings themselves are declared once, in
-`core.heartbeat.config.HeartbeatConfig`.
+(`core.io.heartbeat.schedules`); the settings themselves are declared once, in
+`core.domain.heartbeat.config.HeartbeatConfig`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from bot.heartbeat.infer import HeartbeatInference
 from bot.heartbeat.rows import NoHeartbeatError, require_row
 from bot.heartbeat.templates import HeartbeatTemplates
 from bot.heartbeat.view import HeartbeatView
-from core.db import Database
-from core.heartbeat.config import (
+from core.domain.heartbeat.config import (
     QUIET_HOURS_KEY,
     HeartbeatConfig,
     SettingError,
@@ -32,14 +31,15 @@ from core.heartbeat.config import (
     remove_setting,
     setting_names,
 )
-from core.heartbeat.schedules import HeartbeatSchedules
-from core.heartbeat.store import overrides_of
-from core.heartbeat.target import HeartbeatTarget
-from core.heartbeat.triggers import trigger_workflows
-from core.render import esc, truncate_utf16
-from core.settings import Settings
-from core.store import ChatStore
-from core.tables import HeartbeatTargetRow
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.triggers import trigger_workflows
+from core.domain.render import esc, truncate_utf16
+from core.io.db import Database
+from core.io.heartbeat.schedules import HeartbeatSchedules
+from core.io.heartbeat.store import overrides_of
+from core.io.settings import Settings
+from core.io.store import ChatStore
+from core.io.tables import HeartbeatTargetRow
 
 __all__ = ["HeartbeatAdmin", "NoHeartbeatError", "settings_help"]
 

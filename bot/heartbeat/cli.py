@@ -20,13 +20,13 @@ import sys
 from collections.abc import Sequence
 
 from bot.heartbeat.admin import HeartbeatAdmin
-from core.db import Database
-from core.errors import Refusal
-from core.heartbeat.target import parse_target
-from core.render import html_to_plain
-from core.settings import Settings
-from core.tables import SHARED_TEMPLATES
-from core.temporal import connect, ensure_search_attributes
+from core.domain.errors import Refusal
+from core.domain.heartbeat.target import parse_target
+from core.domain.render import html_to_plain
+from core.io.db import Database
+from core.io.settings import Settings
+from core.io.tables import SHARED_TEMPLATES
+from core.io.temporal import connect, ensure_search_attributes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

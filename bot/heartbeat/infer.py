@@ -8,17 +8,18 @@ import logging
 from temporalio.client import Client
 
 from bot.heartbeat.rows import require_row
-from core.heartbeat.config import apply_setting
-from core.heartbeat.prompt import checklist_items, default_checklist_template
-from core.heartbeat.schedules import HeartbeatSchedules
-from core.heartbeat.store import overrides_of
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.client import list_jobs
-from core.jobs.queries import chat_jobs_query
-from core.llm.client import LlmUnavailable, llm_for
-from core.render import esc, truncate_utf16
-from core.settings import Settings
-from core.workspace import Workspace, WorkspaceError
+from core.domain.heartbeat.config import apply_setting
+from core.domain.heartbeat.prompt import checklist_items
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.queries import chat_jobs_query
+from core.domain.render import esc, truncate_utf16
+from core.io.heartbeat.defaults import default_checklist_template
+from core.io.heartbeat.schedules import HeartbeatSchedules
+from core.io.heartbeat.store import overrides_of
+from core.io.jobs.client import list_jobs
+from core.io.llm.client import LlmUnavailable, llm_for
+from core.io.settings import Settings
+from core.io.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 

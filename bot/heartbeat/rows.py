@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.errors import Refusal
-from core.heartbeat.store import HeartbeatStore
-from core.heartbeat.target import HeartbeatTarget
-from core.tables import HeartbeatTargetRow
+from core.domain.errors import Refusal
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.tables import HeartbeatTargetRow
 
 
 class NoHeartbeatError(Refusal, LookupError):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.heartbeat.config import SettingError, parse_value
-from core.heartbeat.store import HeartbeatStore
-from core.render import esc, truncate_utf16
-from core.tables import SHARED_TEMPLATES
+from core.domain.heartbeat.config import SettingError, parse_value
+from core.domain.render import esc, truncate_utf16
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.tables import SHARED_TEMPLATES
 
 
 class HeartbeatTemplates:

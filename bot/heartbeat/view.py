@@ -7,15 +7,15 @@ On/off comes from the target's Temporal Schedule itself (and the row follows it)
 
 from __future__ import annotations
 
-from core.heartbeat.config import HeartbeatConfig, format_window
-from core.heartbeat.prompt import checklist_items
-from core.heartbeat.schedules import HeartbeatSchedules
-from core.heartbeat.store import overrides_of, target_of
-from core.heartbeat.target import HeartbeatTarget
-from core.render import esc, truncate_utf16
-from core.settings import Settings
-from core.tables import HeartbeatTargetRow
-from core.workspace import FileMissing, Workspace, WorkspaceError
+from core.domain.heartbeat.config import HeartbeatConfig, format_window
+from core.domain.heartbeat.prompt import checklist_items
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.render import esc, truncate_utf16
+from core.io.heartbeat.schedules import HeartbeatSchedules
+from core.io.heartbeat.store import overrides_of, target_of
+from core.io.settings import Settings
+from core.io.tables import HeartbeatTargetRow
+from core.io.workspace import FileMissing, Workspace, WorkspaceError
 
 OUTCOME_ICONS = {
     "posted": "📨",

@@ -18,7 +18,7 @@ from bot.intake.llm import LlmIntake, LlmUnavailable
 from bot.router import route
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.llm.client import llm_for
+from core.io.llm.client import llm_for
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from bot.conversations import ConversationStore, Turn
 from bot.intake.tools import TOOLS, IntakeScope
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.llm.client import Llm, LlmUnavailable
-from core.llm.loop import Budget, LoopRun, run_tools
-from core.render import esc, truncate_utf16
-from core.untrusted import SYSTEM_RULE
+from core.domain.render import esc, truncate_utf16
+from core.domain.untrusted import SYSTEM_RULE
+from core.io.llm.client import Llm, LlmUnavailable
+from core.io.llm.loop import Budget, LoopRun, run_tools
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The intake's tools: the operator's skillset for a person in one chat. The chat tools every
-caller shares (list and get jobs, workspace files) come from `core.llm.chat_tools`; the ones here
+caller shares (list and get jobs, workspace files) come from `core.io.llm.chat_tools`; the ones here
 (workers, create / update / cancel / re-run a job) answer the person with the chat's own replies
 (job cards, approval requests) and go through the same paths as the chat commands (ownership
 checks, planner, Temporal). Arguments that do not validate never reach a handler: the model gets
-the validation error back instead, and nothing is created (`core.llm.tools`).
+the validation error back instead, and nothing is created (`core.io.llm.tools`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ from bot.commands.recovery import cancel_command
 from bot.commands.status import done_command, failed_command, running_command
 from bot.services import ChatServices
 from bot.types import Incoming, Reply
-from core.ids import chat_folder, new_job_id
-from core.jobs.approval import decide_approval
-from core.jobs.client import JobActionError
-from core.jobs.messages import approval_request_text
-from core.jobs.models import Approval, JobOrigin, JobSpec, ScheduleSpec
-from core.jobs.planner import PlanError
-from core.jobs.schedules import ScheduleError, describe_schedule, parse_schedule
-from core.llm.chat_tools import (
+from core.domain.ids import chat_folder, new_job_id
+from core.domain.jobs.approval import decide_approval
+from core.domain.jobs.messages import approval_request_text
+from core.domain.jobs.models import Approval, JobOrigin, JobSpec, ScheduleSpec
+from core.domain.jobs.planner import PlanError
+from core.domain.messages import Button
+from core.domain.render import esc, html_to_plain, truncate_utf16
+from core.domain.timewindows import validate_timezone
+from core.io.jobs.client import JobActionError
+from core.io.jobs.schedules import ScheduleError, describe_schedule, parse_schedule
+from core.io.llm.chat_tools import (
     GET_JOB,
     LIST_JOBS,
     READ_WORKSPACE_FILE,
@@ -36,10 +39,7 @@ from core.llm.chat_tools import (
     ListJobsArgs,
     is_schedule_id,
 )
-from core.llm.tools import NoArgs, Tool, ToolArgs, Toolset
-from core.messages import Button
-from core.render import esc, html_to_plain, truncate_utf16
-from core.settings import validate_timezone
+from core.io.llm.tools import NoArgs, Tool, ToolArgs, Toolset
 
 MAX_JOBS_PER_MESSAGE = 3
 

@@ -16,7 +16,7 @@ import sys
 import worker_main
 from activities.heartbeat.validate import ConsoleChatValidator, build_validator
 from activities.telegram.sender import build_sender
-from core.settings import load_settings
+from core.io.settings import load_settings
 settings = load_settings()
 assert settings.console_mode
 sender = build_sender(settings)

@@ -26,10 +26,10 @@ from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME
 from activities.telegram.telegram_sender import TelegramSender
-from core.db import Database
-from core.messages import ChatMessage
-from core.render import esc, html_to_plain
-from core.store import AuditLog, ReportLedgerStore
+from core.domain.messages import ChatMessage
+from core.domain.render import esc, html_to_plain
+from core.io.db import Database
+from core.io.store import AuditLog, ReportLedgerStore
 from tests.support.botapi import BotApiEmulator, parse_html, utf16_len
 from tests.support.stack import TEST_TOKEN, make_settings
 from workflows.job import NOTIFY_RETRY

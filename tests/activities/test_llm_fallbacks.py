@@ -11,9 +11,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.reporting import ReportingActivities
 from activities.research import Source, llm_notes
-from core.jobs.models import StepInput, StepOutput, SummaryRequest
-from core.jobs.report import SUMMARY_LINES, SUMMARY_MIN_CHARS
-from core.settings import Settings
+from core.domain.jobs.models import StepInput, StepOutput, SummaryRequest
+from core.domain.jobs.report import SUMMARY_LINES, SUMMARY_MIN_CHARS
+from core.io.settings import Settings
 from tests.support.llm_server import FAULT_MODES, Mode, ScriptedLLM, text
 from tests.support.stack import make_settings
 

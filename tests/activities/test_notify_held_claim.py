@@ -18,10 +18,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.telegram_sender import TelegramSender
-from core.db import Database
-from core.messages import ChatMessage, JobNotification
-from core.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
-from core.tables import ReportLedger
+from core.domain.messages import ChatMessage, JobNotification
+from core.io.db import Database
+from core.io.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
+from core.io.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings
 

@@ -17,9 +17,9 @@ from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME
 from activities.telegram.telegram_sender import TelegramSender
-from core.db import Database
-from core.messages import ChatMessage, JobNotification
-from core.store import AuditLog, ReportLedgerStore
+from core.domain.messages import ChatMessage, JobNotification
+from core.io.db import Database
+from core.io.store import AuditLog, ReportLedgerStore
 from tests.activities.test_delivery_faults import big_output
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings

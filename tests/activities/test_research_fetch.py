@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.research import ResearchActivities
 from activities.research_fetch import AddressGuard, IPAddress, fetch_public, research_client
-from core.jobs.models import StepInput, StepOutput
+from core.domain.jobs.models import StepInput, StepOutput
 from tests.support.stack import make_settings
 from tests.support.web_pages import SECRET, LocalWeb
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from activities.telegram.parts import MAX_PARTS, OVERFLOW_NOTE, plan_parts
-from core.render import esc, split_message
+from core.domain.render import esc, split_message
 from tests.support.botapi import parse_html, utf16_len
 
 

@@ -25,8 +25,8 @@ from activities.telegram.parts import OnSent
 from activities.telegram.resume import DeliveredParts, send_resuming
 from activities.telegram.telegram_sender import TelegramSender
 from bot.telegram_app import build_application, deliver
-from core.messages import ChatMessage
-from core.settings import Settings
+from core.domain.messages import ChatMessage
+from core.io.settings import Settings
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench._fidelity.edits import GROUP_PER_MINUTE, judge_edits
 from bench._fidelity.judge import Delivery, JobTruth, Kill, SendAttempt, judge
 from bench._fidelity.report import RunFacts, markdown
-from core.jobs.models import JobState, NotifyPolicy
+from core.domain.jobs.models import JobState, NotifyPolicy
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
 CHAT, GROUP = 1001, -1001003

@@ -16,7 +16,7 @@ from bench._fidelity.judge import (
     judge,
     state_reports,
 )
-from core.jobs.models import JobState, NotifyPolicy
+from core.domain.jobs.models import JobState, NotifyPolicy
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
 CHAT, GROUP = 1001, -1001003

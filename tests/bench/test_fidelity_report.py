@@ -7,7 +7,7 @@ from pathlib import Path
 from bench._fidelity.deploy import Event
 from bench._fidelity.judge import Delivery, JobTruth, Kill, judge
 from bench._fidelity.report import Fault, RunFacts, markdown, timeline
-from core.jobs.models import JobState, NotifyPolicy
+from core.domain.jobs.models import JobState, NotifyPolicy
 
 
 def test_report_and_timeline_show_what_was_lost(tmp_path: Path) -> None:

@@ -24,10 +24,9 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from bot.console import CONSOLE_CHAT_ID
-from core.devserver import DevServer
-from core.ids import workspace_name
-from core.jobs.approval import approval_digest, schedule_approval_id
-from core.jobs.models import (
+from core.domain.ids import workspace_name
+from core.domain.jobs.approval import approval_digest, schedule_approval_id
+from core.domain.jobs.models import (
     Approval,
     ApprovalDecision,
     JobState,
@@ -35,9 +34,10 @@ from core.jobs.models import (
     ScheduleApproval,
     ScheduleSpec,
 )
-from core.render import utf16_len
-from core.temporal import OPERATOR_QUEUE
-from core.workspace import workspace_dir
+from core.domain.render import utf16_len
+from core.domain.temporal_names import OPERATOR_QUEUE
+from core.io.devserver import DevServer
+from core.io.workspace import workspace_dir
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import wait_status
 from tests.support.llm_server import ScriptedLLM, tool_call

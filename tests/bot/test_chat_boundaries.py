@@ -14,8 +14,8 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from bot.types import Incoming
-from core.jobs.models import JobState
-from core.render import html_to_plain
+from core.domain.jobs.models import JobState
+from core.domain.render import html_to_plain
 from tests.support.jobs import assert_no_job_started, fast_retries, wait_status
 from tests.support.llm_server import ScriptedLLM, text, tool_calls
 from tests.support.stack import ALLOWED_USER, Stack, make_settings

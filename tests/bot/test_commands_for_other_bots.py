@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import assert_no_job_started
 from tests.support.stack import ALLOWED_USER, Stack, own_deployment

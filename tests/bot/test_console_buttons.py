@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import all_buttons, all_commands
-from core.ids import normalize_job_id
-from core.jobs.messages import job_buttons
-from core.jobs.models import JobState
-from core.messages import Button
-from core.render import button_command, console_text
+from core.domain.ids import normalize_job_id
+from core.domain.jobs.messages import job_buttons
+from core.domain.jobs.models import JobState
+from core.domain.messages import Button
+from core.domain.render import button_command, console_text
 
 SCHEDULED_RUN = "job-nkfyrh-2026-11-30T02:04:00Z"  # what a schedule's run is called
 # The longest id a schedule can produce: `jobsched-` + 20 characters, plus the run's time.

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from bot.commands.info import help_text
 from bot.telegram_app import deliver, reply_message
 from bot.types import Incoming, Reply
-from core.jobs.models import JobState
+from core.domain.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack

@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import Client
 
 from bot.types import Incoming
-from core.ids import request_job_id
-from core.jobs.models import JobState
-from core.render import html_to_plain
+from core.domain.ids import request_job_id
+from core.domain.jobs.models import JobState
+from core.domain.render import html_to_plain
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, Stack
 

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from bot.intake.llm import MAX_ROUNDS
 from bot.operator import LLM_OUTAGE_NOTICE, Operator
 from bot.types import Incoming
-from core.jobs.models import JobState
+from core.domain.jobs.models import JobState
 from tests.support.jobs import assert_no_job_started, wait_status
 from tests.support.llm_server import (
     FAULT_MODES,

@@ -10,8 +10,8 @@ import pytest
 
 from bot.operator import MAX_MESSAGE_CHARS
 from bot.types import Incoming
-from core.jobs.models import MAX_GOAL_CHARS
-from core.jobs.schedules import MIN_INTERVAL_SECONDS
+from core.domain.jobs.models import MAX_GOAL_CHARS
+from core.io.jobs.schedules import MIN_INTERVAL_SECONDS
 from tests.support.stack import ALLOWED_USER, Stack
 
 CHAT = 4_240_001  # a private chat of its own: nothing else schedules here

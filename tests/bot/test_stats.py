@@ -17,9 +17,9 @@ from temporalio.client import Client
 from activities.telegram.console import ConsoleSender
 from bot.commands.info import help_text
 from bot.types import Incoming
-from core.jobs.models import JobSpec, JobState
-from core.messages import PhotoMessage
-from core.stats import JobPoint, StatsRequest, caption, parse_period, summarize
+from core.domain.jobs.models import JobSpec, JobState
+from core.domain.messages import PhotoMessage
+from core.domain.stats import JobPoint, StatsRequest, caption, parse_period, summarize
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import start_without_card, wait_status
 from tests.support.stack import ALLOWED_USER, Stack

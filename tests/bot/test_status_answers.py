@@ -12,8 +12,8 @@ from temporalio.client import Client
 
 from bot.commands import status as status_module
 from bot.types import Incoming
-from core.jobs.models import JobSpec, JobState, NotifyPolicy
-from core.render import STATE_ICONS
+from core.domain.jobs.models import JobSpec, JobState, NotifyPolicy
+from core.domain.render import STATE_ICONS
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, Stack
 from tests.support.visibility import wait_visible

@@ -12,8 +12,8 @@ import pytest
 
 from bot.operator import SOMETHING_WENT_WRONG
 from bot.types import Incoming, Reply
-from core.jobs.client import JobNotFoundError
-from core.logs import OneLineFormatter
+from core.io.jobs.client import JobNotFoundError
+from core.io.logs import OneLineFormatter
 from tests.support.chat_checks import INTERNALS
 from tests.support.stack import ALLOWED_USER, Stack
 

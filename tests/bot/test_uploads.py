@@ -8,7 +8,7 @@ import pytest
 
 from bot.types import Attachment
 from bot.uploads import UploadError, checked, parse_attach, place, starts_with_attach
-from core.settings import Settings
+from core.io.settings import Settings
 
 
 def settings_for(data: Path, limit: int = 100) -> Settings:

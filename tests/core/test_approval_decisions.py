@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.jobs.approval import Decided, decision_refusal
-from core.jobs.models import ApprovalDecision
+from core.domain.jobs.approval import Decided, decision_refusal
+from core.domain.jobs.models import ApprovalDecision
 
 CHAT = 4242
 FIRST: Decided = (True, ApprovalDecision(user_id=7, chat_id=CHAT), "09:00")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.services import with_files
-from core.heartbeat.prompt import PreambleContext, build_preamble
-from core.jobs.approval import (
+from core.domain.heartbeat.prompt import PreambleContext, build_preamble
+from core.domain.jobs.approval import (
     DecisionGate,
     approval_digest,
     approval_document,
@@ -19,9 +19,9 @@ from core.jobs.approval import (
     decision_refusal,
     step_argv,
 )
-from core.jobs.cards import card_text
-from core.jobs.messages import approval_request_message, approval_request_text
-from core.jobs.models import (
+from core.domain.jobs.cards import card_text
+from core.domain.jobs.messages import approval_request_message, approval_request_text
+from core.domain.jobs.models import (
     Approval,
     ApprovalDecision,
     JobOrigin,
@@ -30,11 +30,12 @@ from core.jobs.models import (
     NotifyPolicy,
     StepSpec,
 )
-from core.jobs.planner import Planner
-from core.registry import WorkerRegistry, discover_workers
-from core.render import utf16_len, visible, visible_list
-from core.settings import Settings
-from core.untrusted import untrusted_data
+from core.domain.jobs.planner import Planner
+from core.domain.registry import WorkerRegistry
+from core.domain.render import utf16_len, visible, visible_list
+from core.domain.untrusted import untrusted_data
+from core.io.plugins import discover_workers
+from core.io.settings import Settings
 from tests.plugins.sql_worker import WORKER as SQL_WORKER
 
 REGISTRY = discover_workers()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.db import Database
-from core.store import AuditLog
+from core.io.db import Database
+from core.io.store import AuditLog
 
 
 async def test_a_jobs_entries_come_back_in_order_and_only_its_own(database: Database) -> None:

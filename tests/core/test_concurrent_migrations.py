@@ -12,8 +12,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from core.db import Database
-from core.schema_upgrade import alembic_config
+from core.io.db import Database
+from core.io.schema_upgrade import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
@@ -21,7 +21,7 @@ PROCESSES = 4
 # Import everything, say "ready", wait for the start file, then migrate.
 SCRIPT = """
 import asyncio, pathlib, sys, time
-from core.db import Database
+from core.io.db import Database
 go = pathlib.Path(sys.argv[2])
 print("ready", flush=True)
 while not go.exists():

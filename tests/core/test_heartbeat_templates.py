@@ -9,11 +9,11 @@ import asyncio
 from alembic import command
 from sqlalchemy import text
 
-from core.db import Database
-from core.heartbeat.store import HeartbeatStore
-from core.schema_upgrade import alembic_config
-from core.store import utcnow
-from core.tables import SHARED_TEMPLATES
+from core.io.db import Database
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.schema_upgrade import alembic_config
+from core.io.store import utcnow
+from core.io.tables import SHARED_TEMPLATES
 
 A, B = 4101, -1004102
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from core.ids import (
+from core.domain.ids import (
     chat_folder,
     new_job_id,
     new_schedule_id,
@@ -16,7 +16,7 @@ from core.ids import (
     short_id,
     workspace_name,
 )
-from core.jobs.models import JOB_ID_RE
+from core.domain.jobs.models import JOB_ID_RE
 
 KEY = "777:4242:31"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.jobs.history import job_ui_url
-from core.jobs.timeline import (
+from core.domain.jobs.timeline import (
     Accepted,
     Decided,
     Delivery,
@@ -18,8 +17,9 @@ from core.jobs.timeline import (
     render_timeline,
     since_start,
 )
-from core.render import html_to_plain, utf16_len
-from core.settings import Settings
+from core.domain.render import html_to_plain, utf16_len
+from core.io.jobs.history import job_ui_url
+from core.io.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 
 from bot.types import Incoming
-from core.jobs.models import JobState
-from core.logs import JsonFormatter, RedactingFormatter, chat_context, setup_logging
+from core.domain.jobs.models import JobState
+from core.io.logs import JsonFormatter, RedactingFormatter, chat_context, setup_logging
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, make_settings

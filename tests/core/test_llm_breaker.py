@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from core.llm.client import Llm, LlmUnavailable, llm_for, outage
-from core.settings import Settings
+from core.io.llm.client import Llm, LlmUnavailable, llm_for, outage
+from core.io.settings import Settings
 from tests.support.llm_server import FAULT_MODES, GARBAGE, Mode, ScriptedLLM, ScriptedReply, text
 from tests.support.stack import make_settings
 

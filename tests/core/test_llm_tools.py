@@ -13,14 +13,14 @@ import pytest
 from activities.heartbeat.agent import agent_toolset
 from activities.heartbeat.deps import HeartbeatDeps
 from bot.intake.tools import TOOLS as INTAKE_TOOLS
-from core.db import Database
-from core.llm.chat_tools import (
+from core.domain.registry import WorkerRegistry
+from core.io.db import Database
+from core.io.llm.chat_tools import (
     WRITE_WORKSPACE_FILE,
     ChatScope,
     ListJobsArgs,
 )
-from core.llm.tools import Tool, ToolArgs, Toolset
-from core.registry import WorkerRegistry
+from core.io.llm.tools import Tool, ToolArgs, Toolset
 from tests.support.stack import make_settings
 
 SHARED = {"list_jobs", "get_job", "read_workspace_file", "write_workspace_file"}

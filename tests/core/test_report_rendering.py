@@ -4,11 +4,11 @@ a summary worth asking the model for still runs the step, and research always do
 
 from __future__ import annotations
 
-from core.jobs.models import StepOutput
-from core.jobs.planner import Planner
-from core.jobs.report import SUMMARY_LINES, report_step_needed
-from core.registry import discover_workers
-from core.settings import Settings
+from core.domain.jobs.models import StepOutput
+from core.domain.jobs.planner import Planner
+from core.domain.jobs.report import SUMMARY_LINES, report_step_needed
+from core.io.plugins import discover_workers
+from core.io.settings import Settings
 
 
 def _out(text: str) -> list[StepOutput]:

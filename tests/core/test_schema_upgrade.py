@@ -9,15 +9,15 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from core.db import HEAD_REVISION
-from core.schema_upgrade import alembic_config
+from core.io.db import HEAD_REVISION
+from core.io.schema_upgrade import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Migrate a fresh database, then again (at head: one query), and say what got imported.
 SCRIPT = """
 import asyncio, sys
-from core.db import Database
+from core.io.db import Database
 db = Database(sys.argv[1])
 asyncio.run(db.migrate())
 asyncio.run(db.migrate())
@@ -29,7 +29,7 @@ print(sorted({m.split(".")[0] for m in sys.modules} & {"alembic", "mako"}))
 def test_head_revision_is_alembics_head(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert head == HEAD_REVISION, "a new migration bumps core.db.HEAD_REVISION"
+    assert head == HEAD_REVISION, "a new migration bumps core.io.db.HEAD_REVISION"
 
 
 def test_a_process_that_migrated_holds_no_alembic(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.logs import formatter_for, secrets_of
-from core.process import BASE_ENV_NAMES, _scrubbed, secret_free_env
-from core.settings import SECRET_ENV_NAMES, Settings
+from core.io.logs import formatter_for, secrets_of
+from core.io.process import BASE_ENV_NAMES, _scrubbed, secret_free_env
+from core.io.settings import SECRET_ENV_NAMES, Settings
 from tests.support.stack import make_settings
 
 SECRET_VALUES = {

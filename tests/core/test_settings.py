@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.ids import normalize_job_id, workspace_name
-from core.logs import RedactingFormatter, RedactSecrets
-from core.settings import Settings, parse_hhmm, parse_quiet_window
+from core.domain.ids import normalize_job_id, workspace_name
+from core.domain.timewindows import parse_hhmm, parse_quiet_window
+from core.io.logs import RedactingFormatter, RedactSecrets
+from core.io.settings import Settings
 
 
 def make(**env: str) -> Settings:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import inspect
 
-from core.db import Database
-from core.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore, SummaryClaim
+from core.io.db import Database
+from core.io.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore, SummaryClaim
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

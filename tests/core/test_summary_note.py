@@ -3,9 +3,9 @@ fits there, else a silent follow-up of its own."""
 
 from __future__ import annotations
 
-from core.jobs.messages import SUMMARY_HEAD, summary_note
-from core.messages import ChatMessage
-from core.render import TELEGRAM_MAX_CHARS
+from core.domain.jobs.messages import SUMMARY_HEAD, summary_note
+from core.domain.messages import ChatMessage
+from core.domain.render import TELEGRAM_MAX_CHARS
 
 
 def result(text: str) -> ChatMessage:

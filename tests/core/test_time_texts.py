@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.render import elapsed
-from core.stats import seconds_text
+from core.domain.render import elapsed
+from core.domain.stats import seconds_text
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`core.workspace.Workspace`: everything beneath the folder's handle, no link followed at any
+"""`core.io.workspace.Workspace`: everything beneath the folder's handle, no link followed at any
 component, whenever it was planted; writes replace, never write through; only regular files
 are read, and a FIFO does not hang the reader."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.workspace import FileMissing, Workspace, WorkspaceError
+from core.io.workspace import FileMissing, Workspace, WorkspaceError
 
 ROOT_FOLDER = "chat-1/job-a"
 

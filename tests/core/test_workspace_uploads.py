@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.workspace import (
+from core.io.workspace import (
     WorkspaceError,
     file_size_under,
     put_file,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 from tests.support.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

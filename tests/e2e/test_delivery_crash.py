@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from core.db import Database
-from core.devserver import DevServer
-from core.jobs.models import JobSpec
-from core.settings import Settings
-from core.tables import ReportLedger
+from core.domain.jobs.models import JobSpec
+from core.io.db import Database
+from core.io.devserver import DevServer
+from core.io.settings import Settings
+from core.io.tables import ReportLedger
 from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import start_without_card

@@ -16,9 +16,9 @@ from temporalio.client import Client
 
 from bot.console import CONSOLE_CHAT_ID, answer_line
 from bot.types import Incoming
-from core.devserver import DevServer
-from core.ids import workspace_name
-from core.jobs.models import JobState
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator, InjectedDocument, SentMessage
 from tests.support.jobs import assert_no_job_started, wait_status
 from tests.support.stack import Stack, own_deployment

@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from bot.console import run_console
 from bot.operator import LLM_OUTAGE_NOTICE
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator
 from tests.support.chat_checks import INTERNALS, assert_no_internals
 from tests.support.llm_server import FAULT_MODES, Mode, ScriptedLLM

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from temporalio.client import Client
 
-from core.devserver import DevServer
-from core.ids import workspace_name
+from core.domain.ids import workspace_name
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.stack import Stack, own_deployment
 from tests.support.web_pages import SECRET, LocalWeb

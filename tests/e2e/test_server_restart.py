@@ -9,9 +9,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.devserver import DevServer, find_temporal_cli
-from core.ids import workspace_name
-from core.jobs.models import JobState, ScheduleSpec
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState, ScheduleSpec
+from core.io.devserver import DevServer, find_temporal_cli
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, free_port, make_settings, running_stack
 

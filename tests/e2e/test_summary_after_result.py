@@ -20,10 +20,10 @@ import pytest
 from temporalio.client import Client
 
 from bot.console import run_console
-from core.db import Database
-from core.devserver import DevServer
-from core.jobs.messages import SUMMARY_HEAD
-from core.tables import ReportLedger
+from core.domain.jobs.messages import SUMMARY_HEAD
+from core.io.db import Database
+from core.io.devserver import DevServer
+from core.io.tables import ReportLedger
 from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.chat_checks import INTERNALS, assert_no_internals

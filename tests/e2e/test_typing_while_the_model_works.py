@@ -11,7 +11,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bot.telegram_app import TYPING_EVERY_SECONDS
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.stack import ALLOWED_USER, own_deployment

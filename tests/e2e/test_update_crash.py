@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from core.devserver import DevServer
-from core.settings import Settings
-from core.tables import ReportLedger
+from core.io.devserver import DevServer
+from core.io.settings import Settings
+from core.io.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import wait_closed
 from tests.support.namespaces import new_namespace

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from temporalio.client import Client
 
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 from tests.heartbeat.harness import Harness, llm_configured, running_harness
 from tests.support.llm_server import ScriptedLLM
 

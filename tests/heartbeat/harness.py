@@ -21,14 +21,14 @@ from activities.telegram.sender import build_sender
 from bot.heartbeat.admin import HeartbeatAdmin
 from bot.operator import Operator
 from bot.types import Incoming, Reply
-from core.heartbeat.config import HeartbeatOverrides
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.store import HeartbeatStore, overrides_of
-from core.heartbeat.target import HeartbeatTarget
-from core.heartbeat.triggers import register_trigger_workflow
-from core.jobs.models import JobSpec, JobState
-from core.settings import Settings
-from core.temporal import ALL_QUEUES, OPERATOR_QUEUE
+from core.domain.heartbeat.config import HeartbeatOverrides
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.triggers import register_trigger_workflow
+from core.domain.jobs.models import JobSpec, JobState
+from core.domain.temporal_names import ALL_QUEUES, OPERATOR_QUEUE
+from core.io.heartbeat.store import HeartbeatStore, overrides_of
+from core.io.settings import Settings
 from hbo.runtime import Runtime, open_runtime
 from hbo.workers import build_workers
 from tests.heartbeat.slow_trigger import SlowTriggerWorkflow

@@ -8,7 +8,7 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from core.heartbeat.models import HeartbeatTrigger
+    from core.domain.heartbeat.models import HeartbeatTrigger
 
 
 @workflow.defn(name="SlowTriggerWorkflow")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from core.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint, first_of_each, normalise
+from core.domain.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint, first_of_each, normalise
 
 
 def test_normalising_folds_case_compat_forms_and_whitespace_only() -> None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from core.heartbeat.ack import markup_to_text, scrub_echo, strip_ack
+from core.domain.heartbeat.ack import markup_to_text, scrub_echo, strip_ack
 
 TOKEN = "HEARTBEAT_OK"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.models import JobState
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import JobState
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
 from tests.support.visibility import wait_visible

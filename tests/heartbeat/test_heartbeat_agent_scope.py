@@ -9,10 +9,10 @@ import json
 
 from activities.heartbeat.agent import HeartbeatScope, agent_toolset
 from activities.heartbeat.deps import HeartbeatDeps
-from core.heartbeat.target import HeartbeatTarget
-from core.ids import workspace_name
-from core.jobs.models import JobState
-from core.llm.tools import Toolset
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState
+from core.io.llm.tools import Toolset
 from tests.heartbeat.harness import Harness
 from tests.support.visibility import wait_visible
 

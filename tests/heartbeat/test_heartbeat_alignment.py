@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.client import ScheduleIntervalSpec, ScheduleSpec, ScheduleUpdate
 
-from core.heartbeat.schedule_spec import aligned_fire_times, spread_offset
-from core.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.schedule_spec import aligned_fire_times, spread_offset
+from core.domain.heartbeat.target import HeartbeatTarget
 from tests.heartbeat.harness import Harness
 
 QUARTER = timedelta(minutes=15)

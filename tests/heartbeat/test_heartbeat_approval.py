@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 from bot.types import Incoming
-from core.ids import workspace_name
-from core.jobs.models import JobState, JobStatus
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState, JobStatus
 from tests.heartbeat.harness import Harness
 from tests.support.jobs import fast_retries, start_without_card, wait_status
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call

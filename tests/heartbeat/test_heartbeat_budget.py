@@ -11,12 +11,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.heartbeat.agent import AgentActivities
 from activities.heartbeat.deps import HeartbeatDeps
-from core.db import Database
-from core.heartbeat.config import HeartbeatConfig
-from core.heartbeat.models import AgentRequest
-from core.heartbeat.target import HeartbeatTarget
-from core.llm.client import Llm
-from core.registry import WorkerRegistry
+from core.domain.heartbeat.config import HeartbeatConfig
+from core.domain.heartbeat.models import AgentRequest
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.registry import WorkerRegistry
+from core.io.db import Database
+from core.io.llm.client import Llm
 from tests.support.stack import make_settings
 
 

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from core.jobs.models import JobState, NotifyPolicy
-from core.store import ReportLedgerStore
-from core.temporal import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+from core.domain.jobs.models import JobState, NotifyPolicy
+from core.domain.temporal_names import SA_JOB_STATUS, SA_REPORT_CHAT_ID
+from core.io.store import ReportLedgerStore
 from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.jobs import fast_retries, start_without_card
 from tests.support.visibility import wait_visible

@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.types import Incoming
-from core.heartbeat.target import HeartbeatTarget
-from core.render import html_to_plain
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.render import html_to_plain
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text
 from tests.support.stack import ALLOWED_USER

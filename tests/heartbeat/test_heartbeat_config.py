@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.heartbeat.config import (
+from core.domain.heartbeat.config import (
     HeartbeatOverrides,
     SettingError,
     apply_setting,
@@ -13,7 +13,7 @@ from core.heartbeat.config import (
     remove_setting,
     resolve,
 )
-from core.settings import Settings
+from core.io.settings import Settings
 
 
 def settings(**values: str) -> Settings:

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.db import Database
-from core.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint, normalise
-from core.heartbeat.store import HeartbeatStore
-from core.heartbeat.target import HeartbeatTarget
-from core.tables import HeartbeatDeliveryRow
+from core.domain.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint, normalise
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.io.db import Database
+from core.io.heartbeat.store import HeartbeatStore
+from core.io.tables import HeartbeatDeliveryRow
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM, text, tool_calls
 from workflows.heartbeat.workflow import _Run

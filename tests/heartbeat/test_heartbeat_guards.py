@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.heartbeat.guards import busy_reason, pending_intake_question, validation_state
+from core.domain.heartbeat.guards import busy_reason, pending_intake_question, validation_state
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.heartbeat.prompt import (
+from core.domain.heartbeat.prompt import (
     PreambleContext,
     RunDigest,
     build_preamble,
     checklist_items,
     choose_prompt,
-    default_checklist_template,
 )
+from core.io.heartbeat.defaults import default_checklist_template
 
 CHECKLIST = "# Heartbeat\n\n- Check that the nightly backup job completed\n"
 

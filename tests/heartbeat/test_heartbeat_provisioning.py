@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bot.console import CONSOLE_CHAT_ID
-from core.heartbeat.target import HeartbeatTarget
-from core.render import html_to_plain
-from core.settings import Settings
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.render import html_to_plain
+from core.io.settings import Settings
 from hbo.workers import heartbeat_private_chats, sync_heartbeats
 from tests.heartbeat.harness import Harness
 

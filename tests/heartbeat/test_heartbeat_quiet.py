@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.heartbeat.quiet import in_window, local_minute, quiet_decision
+from core.domain.heartbeat.quiet import in_window, local_minute, quiet_decision
 
 
 def hm(h: int, m: int = 0) -> int:

@@ -3,7 +3,7 @@ suppressed result breaks the chain."""
 
 from __future__ import annotations
 
-from core.heartbeat.repetition import (
+from core.domain.heartbeat.repetition import (
     REPETITION_ALERT,
     is_repeating,
     repetition_preamble,

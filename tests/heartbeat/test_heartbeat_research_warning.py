@@ -3,7 +3,7 @@ tells it (the job's own push was missed), the warning comes with it."""
 
 from __future__ import annotations
 
-from core.jobs.models import JobState
+from core.domain.jobs.models import JobState
 from tests.heartbeat.harness import Harness
 from tests.support.jobs import start_without_card
 from tests.support.visibility import wait_visible

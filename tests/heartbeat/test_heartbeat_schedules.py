@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
-from core.devserver import find_temporal_cli
-from core.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.io.devserver import find_temporal_cli
 from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.llm_server import ScriptedLLM, ScriptedReply
 

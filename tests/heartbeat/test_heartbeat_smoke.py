@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.target import HeartbeatTarget
-from core.temporal import OPERATOR_QUEUE
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.llm_server import ScriptedLLM
 from workflows.heartbeat.workflow import IDLE_REASON

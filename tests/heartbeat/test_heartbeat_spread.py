@@ -8,10 +8,10 @@ import collections
 import uuid
 from datetime import timedelta
 
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.schedule_spec import spread_offset
-from core.heartbeat.target import HeartbeatTarget
-from core.temporal import OPERATOR_QUEUE
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.schedule_spec import spread_offset
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness
 from tests.support.llm_server import ScriptedLLM
 from workflows.heartbeat.workflow import IDLE_REASON

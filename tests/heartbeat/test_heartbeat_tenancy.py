@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from core.heartbeat.store import overrides_of
-from core.heartbeat.target import HeartbeatTarget
-from core.render import html_to_plain
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.render import html_to_plain
+from core.io.heartbeat.store import overrides_of
 from tests.heartbeat.harness import Harness
 from tests.heartbeat.test_heartbeat_commands import hbo
 from tests.support.llm_server import ScriptedLLM, text, tool_call

@@ -9,7 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from core.devserver import DevServer
+from core.io.devserver import DevServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +31,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import workflows.heartbeat.workflow as heartbeat
-from core.heartbeat.models import HeartbeatPlan, HeartbeatRunSummary
-from core.heartbeat.target import HeartbeatTarget
+from core.domain.heartbeat.models import HeartbeatPlan, HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
 
 target_address, queue, attempt_timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 # Unsandboxed, so that the workflow sees the shorter timeout.

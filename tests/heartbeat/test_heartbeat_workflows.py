@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.models import JobState
-from core.temporal import OPERATOR_QUEUE
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import JobState
+from core.domain.temporal_names import OPERATOR_QUEUE
 from tests.heartbeat.harness import Harness
 from tests.support.visibility import wait_visible
 

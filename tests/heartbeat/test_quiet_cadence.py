@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from core.tables import HeartbeatTargetRow
+from core.io.tables import HeartbeatTargetRow
 from tests.heartbeat.harness import Harness
 from tests.heartbeat.test_heartbeat_gates import window_around_now
 from tests.support.llm_server import ScriptedLLM, text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.heartbeat.quiet import in_window, quiet_decision
+from core.domain.heartbeat.quiet import in_window, quiet_decision
 
 
 def hm(h: int, m: int = 0) -> int:

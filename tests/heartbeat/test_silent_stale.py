@@ -4,7 +4,7 @@ policy is flagged: tests/heartbeat/test_heartbeat_changes.py)."""
 
 from __future__ import annotations
 
-from core.jobs.models import JobState, NotifyPolicy
+from core.domain.jobs.models import JobState, NotifyPolicy
 from tests.heartbeat.harness import Harness
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from core.devserver import DevServer
-from core.ids import workspace_name
-from core.jobs.models import JobState
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState
+from core.io.devserver import DevServer
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.namespaces import new_namespace

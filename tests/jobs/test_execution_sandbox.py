@@ -38,12 +38,12 @@ from activities.sandbox import (
     hand_over,
     prepare_data_dir,
 )
-from core.devserver import DevServer
-from core.jobs.models import JobState, StepInput, StepOutput
-from core.process import supervise
-from core.settings import SECRET_ENV_NAMES, Settings
-from core.temporal import EXECUTION_QUEUE
-from core.workspace import workspace_dir
+from core.domain.jobs.models import JobState, StepInput, StepOutput
+from core.domain.temporal_names import EXECUTION_QUEUE
+from core.io.devserver import DevServer
+from core.io.process import supervise
+from core.io.settings import SECRET_ENV_NAMES, Settings
+from core.io.workspace import workspace_dir
 from hbo.isolated import run_isolated
 from hbo.isolated_worker import cmd_isolated_worker, isolated_settings
 from hbo.workers import split_queues

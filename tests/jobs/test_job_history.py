@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from core.jobs.models import JobState
+from core.domain.jobs.models import JobState
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
 from tests.support.stack import ALLOWED_USER, Stack

@@ -16,12 +16,12 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bot.types import Incoming
-from core.devserver import DevServer
-from core.ids import workspace_name
-from core.jobs.history import read_timeline
-from core.jobs.models import JobOrigin, JobState
-from core.jobs.timeline import StepOutcome, StepRun
-from core.render import console_text
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobOrigin, JobState
+from core.domain.jobs.timeline import StepOutcome, StepRun
+from core.domain.render import console_text
+from core.io.devserver import DevServer
+from core.io.jobs.history import read_timeline
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import fast_retries, wait_status
 from tests.support.namespaces import new_namespace

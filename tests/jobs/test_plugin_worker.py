@@ -7,7 +7,7 @@ from pathlib import Path
 
 from activities.telegram.sender import build_sender
 from bot.types import Incoming
-from core.registry import discover_workers
+from core.io.plugins import discover_workers
 from hbo.runtime import open_runtime
 from hbo.workers import all_queues, run_workers
 from tests.support.botapi import BotApiEmulator

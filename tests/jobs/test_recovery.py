@@ -14,9 +14,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from core.ids import workspace_name
-from core.jobs.client import JobActionError
-from core.jobs.models import JobState, StepInput, StepOutput
+from core.domain.ids import workspace_name
+from core.domain.jobs.models import JobState, StepInput, StepOutput
+from core.io.jobs.client import JobActionError
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import fast_retries, wait_closed, wait_status
 from tests.support.stack import Stack
@@ -149,7 +149,9 @@ async def test_reroute_moves_a_failed_step_to_another_worker(stack: Stack, clien
     assert result.state is JobState.completed and "rerouted-ok" in result.outputs[0].output
     desc = await handle.describe()
     assert (
-        desc.typed_search_attributes.get(__import__("core.temporal", fromlist=["x"]).SA_WORKER_NAME)
+        desc.typed_search_attributes.get(
+            __import__("core.domain.temporal_names", fromlist=["x"]).SA_WORKER_NAME
+        )
         == "execution"
     )
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from bot.types import Incoming
-from core.devserver import DevServer, find_temporal_cli
-from core.jobs.models import ScheduleSpec
-from core.jobs.schedules import ScheduleError, parse_schedule
-from core.spread import spread_offset
+from core.domain.jobs.models import ScheduleSpec
+from core.domain.spread import spread_offset
+from core.io.devserver import DevServer, find_temporal_cli
+from core.io.jobs.schedules import ScheduleError, parse_schedule
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import Stack
 

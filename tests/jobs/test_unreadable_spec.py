@@ -8,9 +8,9 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from core.errors import Refusal
-from core.jobs.client import JobClient, JobNotFoundError, JobSpecUnreadable
-from core.registry import WorkerRegistry
+from core.domain.errors import Refusal
+from core.domain.registry import WorkerRegistry
+from core.io.jobs.client import JobClient, JobNotFoundError, JobSpecUnreadable
 
 
 async def test_an_unreadable_spec_is_a_refusal_that_says_so(client: Client) -> None:

@@ -18,8 +18,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.telegram.console import ConsoleSender
-from core.devserver import DevServer
-from core.temporal import OPERATOR_QUEUE
+from core.domain.temporal_names import OPERATOR_QUEUE
+from core.io.devserver import DevServer
 from hbo.runtime import Runtime
 from hbo.workers import build_workers
 from tests.plugins.wall_clock_workflow import WallClockWorkflow

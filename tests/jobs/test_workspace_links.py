@@ -30,14 +30,15 @@ from temporalio.client import Client
 from activities.heartbeat.deps import HeartbeatDeps
 from activities.heartbeat.run import HeartbeatActivities
 from activities.sandbox import Sandbox
-from core.db import Database
-from core.devserver import DevServer
-from core.errors import Refusal
-from core.heartbeat.config import HeartbeatConfig
-from core.heartbeat.models import HeartbeatPlan
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.models import JobSpec, JobState, NotifyPolicy
-from core.llm.chat_tools import (
+from core.domain.errors import Refusal
+from core.domain.heartbeat.config import HeartbeatConfig
+from core.domain.heartbeat.models import HeartbeatPlan
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.models import JobSpec, JobState, NotifyPolicy
+from core.domain.registry import WorkerRegistry
+from core.io.db import Database
+from core.io.devserver import DevServer
+from core.io.llm.chat_tools import (
     ChatScope,
     ListJobsArgs,
     ReadFileArgs,
@@ -45,7 +46,6 @@ from core.llm.chat_tools import (
     read_workspace_file,
     write_workspace_file,
 )
-from core.registry import WorkerRegistry
 from tests.jobs.test_execution_sandbox import _python, bwrap_or_skip
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import fast_retries, wait_status

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.ids import workspace_name
-from core.workspace import Workspace, WorkspaceError, workspace_dir
+from core.domain.ids import workspace_name
+from core.io.workspace import Workspace, WorkspaceError, workspace_dir
 
 
 @pytest.fixture

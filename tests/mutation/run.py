@@ -56,18 +56,18 @@ class Module:
 
 
 MODULES = [
-    Module("ledger", "core/store.py", ("xǁReportLedgerStoreǁ*",)),
-    Module("approval", "core/jobs/approval.py"),
+    Module("ledger", "core/io/store.py", ("xǁReportLedgerStoreǁ*",)),
+    Module("approval", "core/domain/jobs/approval.py"),
     Module("ssrf", "activities/research_fetch.py"),
-    Module("workspace", "core/workspace.py"),
+    Module("workspace", "core/io/workspace.py"),
     Module(
         "secrets-env",
-        "core/process.py",
+        "core/io/process.py",
         ("x_secret_free_env", "x_scrub_environ_block", "x__scrubbed"),
     ),
     Module(
         "redaction",
-        "core/logs.py",
+        "core/io/logs.py",
         (
             "x__redact",
             "xǁRedactSecretsǁ*",
@@ -77,10 +77,10 @@ MODULES = [
         ),
     ),
     Module("sandbox", "activities/sandbox.py"),
-    Module("quiet", "core/heartbeat/quiet.py"),
-    Module("ack", "core/heartbeat/ack.py"),
-    Module("duplicates", "core/heartbeat/duplicates.py"),
-    Module("ids", "core/ids.py"),
+    Module("quiet", "core/domain/heartbeat/quiet.py"),
+    Module("ack", "core/domain/heartbeat/ack.py"),
+    Module("duplicates", "core/domain/heartbeat/duplicates.py"),
+    Module("ids", "core/domain/ids.py"),
 ]
 
 KILLED = {"killed", "timeout", "caught by type check"}

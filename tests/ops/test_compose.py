@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.devserver import find_temporal_cli
+from core.io.devserver import find_temporal_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.temporal.yml"

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.devserver import DevServer, find_temporal_cli
-from core.health import (
+from core.io.devserver import DevServer, find_temporal_cli
+from core.io.health import (
     OpsPortError,
     OpsServer,
     Readiness,
@@ -23,7 +23,7 @@ from core.health import (
     temporal_check,
     workers_check,
 )
-from core.metrics import sdk_runtime
+from core.io.metrics import sdk_runtime
 from tests.support.botapi import BotApiEmulator
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, free_port, make_settings

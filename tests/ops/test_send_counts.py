@@ -11,7 +11,7 @@ from telegram import Bot
 from activities.telegram.delivery import TelegramDelivery
 from activities.telegram.errors import TelegramFailure
 from activities.telegram.pacing import ChatPacer
-from core.messages import ChatMessage
+from core.domain.messages import ChatMessage
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN
 

@@ -9,10 +9,10 @@ import sqlite3
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.jobs.models import StepInput, StepOutput
-from core.registry import WorkerDefinition
-from core.settings import Settings
-from core.workspace import workspace_dir
+from core.domain.jobs.models import StepInput, StepOutput
+from core.domain.registry import WorkerDefinition
+from core.io.settings import Settings
+from core.io.workspace import workspace_dir
 
 
 class SqlActivities:

@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowFailureError
 
 from bot.operator import Operator
-from core.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
+from core.domain.jobs.models import JobSpec, JobState, JobStatus, NotifyPolicy, RetrySpec
 from tests.support.visibility import wait_visible
 
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from core.llm.client import forget
+from core.io.llm.client import forget
 
 
 @dataclass

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.temporal import ensure_search_attributes
+from core.io.temporal import ensure_search_attributes
 
 
 async def new_namespace(target: str, admin_client: Client, prefix: str) -> Client:

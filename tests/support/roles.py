@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.settings import Settings
+from core.io.settings import Settings
 from tests.support.stack import TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ from temporalio.client import Client
 from activities.telegram.sender import build_sender
 from bot.operator import Operator
 from bot.telegram_app import build_application, run_telegram
-from core.health import Readiness
-from core.settings import Settings
-from core.temporal import ALL_QUEUES
+from core.domain.temporal_names import ALL_QUEUES
+from core.io.health import Readiness
+from core.io.settings import Settings
 from hbo.runtime import Runtime, open_runtime
 from hbo.workers import run_workers
 from tests.support.botapi import BotApiEmulator

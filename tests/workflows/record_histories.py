@@ -25,11 +25,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bot.types import Incoming
-from core.devserver import DevServer, find_temporal_cli
-from core.heartbeat.models import HeartbeatRunSummary
-from core.heartbeat.target import HeartbeatTarget
-from core.jobs.approval import schedule_approval_id
-from core.jobs.models import (
+from core.domain.heartbeat.models import HeartbeatRunSummary
+from core.domain.heartbeat.target import HeartbeatTarget
+from core.domain.jobs.approval import schedule_approval_id
+from core.domain.jobs.models import (
     Approval,
     ApprovalDecision,
     JobSpec,
@@ -37,7 +36,8 @@ from core.jobs.models import (
     ScheduleApproval,
     ScheduleSpec,
 )
-from core.temporal import OPERATOR_QUEUE
+from core.domain.temporal_names import OPERATOR_QUEUE
+from core.io.devserver import DevServer, find_temporal_cli
 from tests.heartbeat.harness import Harness, llm_configured, running_harness
 from tests.support.jobs import fast_retries, wait_status
 from tests.support.llm_server import ScriptedLLM, text

@@ -1,4 +1,5 @@
-"""Each activity a workflow calls is declared once (core/activity_stubs.py), implemented with the
+"""Each activity a workflow calls is declared once (core/domain/activity_stubs.py), implemented with
+the
 same name and signature, and registered on the task queue the workflow sends it to.
 
 Workflows name activities by stub, so mypy checks each call's argument and result against the
@@ -32,10 +33,10 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 
 from activities.telegram.console import ConsoleSender
-from core import activity_stubs
-from core.devserver import DevServer
-from core.jobs.models import StepInput, StepOutput
-from core.registry import WorkerRegistry
+from core.domain import activity_stubs
+from core.domain.jobs.models import StepInput, StepOutput
+from core.domain.registry import WorkerRegistry
+from core.io.devserver import DevServer
 from hbo.runtime import open_runtime
 from hbo.workers import all_queues, build_workers
 from tests.support.namespaces import new_namespace

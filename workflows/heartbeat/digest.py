@@ -14,10 +14,10 @@ from temporalio.common import RetryPolicy
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
-    from core.activity_stubs import heartbeat_job_digest
-    from core.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
-    from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.domain.activity_stubs import heartbeat_job_digest
+    from core.domain.heartbeat.models import HeartbeatRunSummary, HeartbeatTrigger
+    from core.domain.messages import ChatMessage
+    from core.domain.temporal_names import OPERATOR_QUEUE
 
 
 @workflow.defn(name="JobDigestWorkflow")

@@ -35,7 +35,7 @@ R = TypeVar("R")
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
 
-    from core.activity_stubs import (
+    from core.domain.activity_stubs import (
         heartbeat_find_duplicates,
         heartbeat_follow_up,
         heartbeat_gather_changes,
@@ -47,10 +47,10 @@ with workflow.unsafe.imports_passed_through():
         heartbeat_run_agent,
         heartbeat_validate_chat,
     )
-    from core.heartbeat.ack import scrub_echo, strip_ack
-    from core.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
-    from core.heartbeat.messages import no_llm_notice, result_message
-    from core.heartbeat.models import (
+    from core.domain.heartbeat.ack import scrub_echo, strip_ack
+    from core.domain.heartbeat.duplicates import DUPLICATE_WINDOW, first_of_each
+    from core.domain.heartbeat.messages import no_llm_notice, result_message
+    from core.domain.heartbeat.models import (
         AgentRequest,
         AgentResult,
         ChangeSet,
@@ -66,11 +66,11 @@ with workflow.unsafe.imports_passed_through():
         RunFigures,
         RunRecord,
     )
-    from core.heartbeat.prompt import PreambleContext, PromptResolution, build_preamble
-    from core.heartbeat.quiet import quiet_decision
-    from core.heartbeat.target import HeartbeatTarget
-    from core.messages import ChatMessage
-    from core.temporal import OPERATOR_QUEUE
+    from core.domain.heartbeat.prompt import PreambleContext, PromptResolution, build_preamble
+    from core.domain.heartbeat.quiet import quiet_decision
+    from core.domain.heartbeat.target import HeartbeatTarget
+    from core.domain.messages import ChatMessage
+    from core.domain.temporal_names import OPERATOR_QUEUE
 
 LOCAL_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)

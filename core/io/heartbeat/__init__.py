@@ -1,0 +1,2 @@
+"""The heartbeat's storage, each target's Temporal Schedule and the checklist template
+shipped with the package."""
