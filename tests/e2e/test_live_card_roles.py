@@ -24,10 +24,10 @@ from bench._fidelity.scenario import (
     sandbox_python,
     task_command,
 )
-from core.devserver import DevServer
-from core.ids import chat_folder
-from core.jobs.models import JobState
-from core.settings import Settings
+from core.io.devserver import DevServer
+from core.domain.ids import chat_folder
+from core.domain.jobs.models import JobState
+from core.io.settings import Settings
 from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator
 from tests.support.jobs import wait_status
