@@ -24,9 +24,9 @@ from bench._fidelity.scenario import (
     sandbox_python,
     task_command,
 )
-from core.io.devserver import DevServer
 from core.domain.ids import chat_folder
 from core.domain.jobs.models import JobState
+from core.io.devserver import DevServer
 from core.io.settings import Settings
 from hbo.runtime import open_runtime
 from tests.support.botapi import BotApiEmulator
