@@ -650,8 +650,14 @@ class Scenario:
 
     def _results_edited_in(self) -> list[Any]:
         """Cards edited into a result (a fast job's one message), each once. A card following
-        its job (it keeps its `plan:` line) reports nothing new."""
-        seen: set[tuple[int, int, str]] = set()
+        its job (it keeps its `plan:` line) reports nothing new, and neither does a summary
+        edited into a result that was already sent."""
+        # An edit of a message already delivered with the same heading (a result that had the
+        # model's summary edited into it) is the same message, not a second report.
+        seen: set[tuple[int, int, str]] = {
+            (m.chat_id, m.message_id, (m.plain_text or "").split("\n", 1)[0])
+            for m in list(self.emu.sent)
+        }
         out = []
         for m in list(self.emu.edits):
             text = m.plain_text or ""
