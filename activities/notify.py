@@ -29,8 +29,9 @@ from core.domain.messages import (
     SummaryNote,
 )
 from core.domain.render import split_message
+from core.io.ledger import ClaimOutcome, ReportLedgerStore, SummaryClaim
 from core.io.metrics import RESULT_DELIVERY
-from core.io.store import AuditLog, ClaimOutcome, ReportLedgerStore, SummaryClaim, utcnow
+from core.io.store import AuditLog, utcnow
 
 __all__ = ["NotifyActivities", "NotifyResult", "activity_owner", "temporal_errors"]
 

@@ -29,7 +29,7 @@ from core.domain.stats import (
     window_start,
 )
 from core.domain.temporal_names import SA_JOB_STATUS
-from core.io.store import ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from activities.telegram.telegram_sender import TelegramSender
 from bench._server import temporal_dev_server
 from core.domain.messages import ChatMessage
 from core.io.db import Database
-from core.io.store import AuditLog, ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
+from core.io.store import AuditLog
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings
 

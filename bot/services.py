@@ -25,8 +25,9 @@ from core.domain.registry import WorkerDefinition, WorkerRegistry
 from core.domain.temporal_names import SA_REPORT_CHAT_ID
 from core.io.jobs.client import JobClient, JobNotFoundError, no_job_in_chat
 from core.io.jobs.schedules import ScheduleClient
+from core.io.ledger import ReportLedgerStore
 from core.io.settings import Settings
-from core.io.store import AuditLog, ChatStore, ReportLedgerStore
+from core.io.store import AuditLog, ChatStore
 
 log = logging.getLogger(__name__)
 

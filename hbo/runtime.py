@@ -13,9 +13,10 @@ from temporalio.client import Client
 from bot.operator import Operator, OperatorDeps
 from core.domain.registry import WorkerRegistry
 from core.io.db import Database
+from core.io.ledger import ReportLedgerStore
 from core.io.plugins import discover_workers
 from core.io.settings import Settings
-from core.io.store import AuditLog, ChatStore, ReportLedgerStore
+from core.io.store import AuditLog, ChatStore
 from core.io.temporal import connect, ensure_search_attributes
 
 log = logging.getLogger("hbo")

@@ -42,7 +42,7 @@ from core.domain.jobs.models import (
 from core.domain.jobs.queries import RUNNING, chat_jobs_query, closed_after, job_state
 from core.domain.temporal_names import SA_JOB_STATUS
 from core.io.jobs.client import query_status
-from core.io.store import ClaimOutcome, ReportLedgerStore
+from core.io.ledger import ClaimOutcome, ReportLedgerStore
 from core.io.temporal import TemporalNotFound, not_found_as
 
 FIRST_LOOKBACK = timedelta(days=7)  # a target's first run looks this far back for closed jobs

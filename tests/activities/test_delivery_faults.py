@@ -29,7 +29,8 @@ from activities.telegram.telegram_sender import TelegramSender
 from core.domain.messages import ChatMessage
 from core.domain.render import esc, html_to_plain
 from core.io.db import Database
-from core.io.store import AuditLog, ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
+from core.io.store import AuditLog
 from tests.support.botapi import BotApiEmulator, parse_html, utf16_len
 from tests.support.stack import TEST_TOKEN, make_settings
 from workflows.job import NOTIFY_RETRY

@@ -20,7 +20,8 @@ from activities.telegram.pacing import ChatPacer
 from activities.telegram.telegram_sender import TelegramSender
 from core.domain.messages import ChatMessage, JobNotification
 from core.io.db import Database
-from core.io.store import AuditLog, ClaimOutcome, ReportLedgerStore, utcnow
+from core.io.ledger import ClaimOutcome, ReportLedgerStore
+from core.io.store import AuditLog, utcnow
 from core.io.tables import ReportLedger
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings

@@ -19,7 +19,8 @@ from activities.telegram.parts import OVERFLOW_FILENAME
 from activities.telegram.telegram_sender import TelegramSender
 from core.domain.messages import ChatMessage, JobNotification
 from core.io.db import Database
-from core.io.store import AuditLog, ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
+from core.io.store import AuditLog
 from tests.activities.test_delivery_faults import big_output
 from tests.support.botapi import BotApiEmulator
 from tests.support.stack import TEST_TOKEN, make_settings

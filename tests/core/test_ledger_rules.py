@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.io.db import Database
-from core.io.store import ClaimOutcome, ReportLedgerStore
+from core.io.ledger import ClaimOutcome, ReportLedgerStore
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PUSH = "job-led001/run/1"

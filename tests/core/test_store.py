@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import inspect
 
 from core.io.db import Database
-from core.io.store import AuditLog, ChatStore, ClaimOutcome, ReportLedgerStore, SummaryClaim
+from core.io.ledger import ClaimOutcome, ReportLedgerStore, SummaryClaim
+from core.io.store import AuditLog, ChatStore
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

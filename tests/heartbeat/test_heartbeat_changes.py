@@ -11,7 +11,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.domain.jobs.models import JobState, NotifyPolicy
 from core.domain.temporal_names import SA_JOB_STATUS, SA_REPORT_CHAT_ID
-from core.io.store import ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
 from tests.heartbeat.harness import WATCHING, Harness
 from tests.support.jobs import fast_retries, start_without_card
 from tests.support.visibility import wait_visible

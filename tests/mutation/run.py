@@ -56,7 +56,7 @@ class Module:
 
 
 MODULES = [
-    Module("ledger", "core/io/store.py", ("xǁReportLedgerStoreǁ*",)),
+    Module("ledger", "core/io/ledger.py", ("xǁReportLedgerStoreǁ*",)),
     Module("approval", "core/domain/jobs/approval.py"),
     Module("ssrf", "activities/research_fetch.py"),
     Module("workspace", "core/io/workspace.py"),

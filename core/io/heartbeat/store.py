@@ -12,7 +12,7 @@ from core.domain.heartbeat.duplicates import DUPLICATE_WINDOW, fingerprint
 from core.domain.heartbeat.models import RecordResult, RunRecord
 from core.domain.heartbeat.target import HeartbeatTarget
 from core.io.db import Database
-from core.io.store import _insert, utcnow
+from core.io.store import insert_statement, utcnow
 from core.io.tables import (
     SHARED_TEMPLATES,
     HeartbeatDeliveryRow,
@@ -52,7 +52,7 @@ class HeartbeatStore:
         """The target's row, and whether this call created it (idempotent)."""
         now = now or utcnow()
         stmt = (
-            _insert(self.db, HeartbeatTargetRow)
+            insert_statement(self.db, HeartbeatTargetRow)
             .values(
                 id=target.schedule_id,
                 chat_id=target.chat_id,
@@ -220,7 +220,7 @@ class HeartbeatStore:
         left the window."""
         async with self.db.session() as session:
             for text in texts:
-                stmt = _insert(self.db, HeartbeatDeliveryRow).values(
+                stmt = insert_statement(self.db, HeartbeatDeliveryRow).values(
                     target_id=target.schedule_id,
                     fingerprint=fingerprint(text),
                     delivered_at=now,
@@ -246,7 +246,7 @@ class HeartbeatStore:
     # owner shared. A chat sees its own and the shared ones (its own first), never another's.
     async def put_template(self, template_id: str, body: str, *, chat_id: int) -> None:
         now = utcnow()
-        stmt = _insert(self.db, HeartbeatTemplateRow).values(
+        stmt = insert_statement(self.db, HeartbeatTemplateRow).values(
             chat_id=chat_id, id=template_id, body=body, updated_at=now
         )
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]

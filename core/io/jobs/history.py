@@ -36,7 +36,7 @@ from core.domain.jobs.timeline import (
 )
 from core.domain.temporal_names import SA_JOB_STATUS
 from core.io.jobs.client import JobNotFoundError
-from core.io.store import ReportLedgerStore
+from core.io.ledger import ReportLedgerStore
 from core.io.temporal import not_found_as
 
 log = logging.getLogger(__name__)
