@@ -375,13 +375,16 @@ def _close_entry(dir_fd: int, name: str) -> list[str]:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             return []
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        # O_PATH: this process may hold the file open elsewhere (its own SQLite database), and
+        # closing an ordinary descriptor of a file drops every POSIX lock the process holds on
+        # it — SQLite's included. A path descriptor is not a reader: closing it drops nothing.
+        flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
         with _opened(name, flags, dir_fd=dir_fd) as fd:
             opened = os.fstat(fd)
             mode = stat.S_IMODE(opened.st_mode)
             if opened.st_uid != os.geteuid() or not mode & 0o077:
                 return []
-            os.fchmod(fd, mode & ~0o077)
+            os.chmod(f"/proc/self/fd/{fd}", mode & ~0o077)  # fchmod refuses a path descriptor
             return [f"{name} {oct(mode)} -> {oct(mode & ~0o077)}"]
     except OSError:
         return []

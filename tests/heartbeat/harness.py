@@ -26,7 +26,7 @@ from core.domain.heartbeat.models import HeartbeatRunSummary
 from core.domain.heartbeat.target import HeartbeatTarget
 from core.domain.heartbeat.triggers import register_trigger_workflow
 from core.domain.jobs.models import JobSpec, JobState
-from core.domain.temporal_names import ALL_QUEUES, OPERATOR_QUEUE
+from core.domain.temporal_names import ALL_QUEUES, OPERATOR_QUEUE, SA_JOB_STATUS
 from core.io.heartbeat.store import HeartbeatStore, overrides_of
 from core.io.settings import Settings
 from hbo.runtime import Runtime, open_runtime
@@ -126,6 +126,11 @@ class Harness:
             f"WorkflowId = '{job_id}' AND JobStatus IN ({', '.join(repr(s.value) for s in states)})"
         )
         await wait_visible(self.client, query, timeout=timeout)
+
+    async def job_state(self, job_id: str) -> JobState:
+        """The job's state as its search attribute says now."""
+        desc = await self.client.get_workflow_handle(job_id).describe()
+        return JobState(desc.typed_search_attributes.get(SA_JOB_STATUS))
 
     async def say(self, chat_id: int, text: str, chat_type: str = "private") -> list[Reply]:
         return await self.operator.handle(

@@ -9,6 +9,7 @@ from core.domain.heartbeat.models import HeartbeatRunSummary
 from core.domain.heartbeat.target import HeartbeatTarget
 from core.domain.jobs.models import JobState
 from tests.heartbeat.harness import Harness
+from tests.support.jobs import wait_closed
 from tests.support.llm_server import ScriptedLLM, ScriptedReply, text, tool_call
 from tests.support.visibility import wait_visible
 
@@ -154,6 +155,10 @@ async def test_trigger_response_starts_a_follow_up_job(hb: Harness, llm: Scripte
     memo = await desc.memo()
     assert "The backup is 3 hours late." in memo["goal"]
     await hb.wait_job(job_id, JobState.completed, JobState.failed, JobState.needs_attention)
+    if await hb.job_state(job_id) is JobState.completed:
+        # A completed job asks the same scripted model for its summary after its result: wait
+        # until the job has ended, so that call cannot take the answer scripted for the run.
+        await wait_closed(hb.client, job_id)
     llm.push(text("HEARTBEAT_OK"))
     nothing = await hb.run(target)
     assert "follow-up" not in nothing.reason  # no result, no follow-up
