@@ -18,7 +18,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.telegram.errors import Final, RateLimited, TelegramFailure
-from activities.telegram.resume import DeliveredParts, delivered_in_activity, send_resuming
+from activities.telegram.resume import (
+    DeliveredParts,
+    after_first_call,
+    delivered_in_activity,
+    send_resuming,
+)
 from activities.telegram.sender import Sender
 from core.domain.messages import (
     CardEdit,
@@ -245,8 +250,17 @@ class NotifyActivities:
             if (await self._edit_card(edit)).sent:
                 return [card.message_id]
         elif card is not None:
-            # Before the send, so a retry after a rate limit redoes only idempotent work.
-            await self._edit_card(card)
+            # The card's edit comes before the send, and counts as the first delivered call:
+            # a retry (a 5xx that hid the send's delivery, a rate limit on it) resumes after
+            # it instead of editing the card again (Telegram: "message is not modified").
+            await parts.resume(delivered)
+            try:
+                if delivered.count == 0:
+                    await self._edit_card(card)
+                    delivered.sent(1)
+                return await self._deliver(message, delivered=after_first_call(delivered))
+            finally:
+                await parts.flush()
         return await self._deliver(message, parts, delivered)
 
 

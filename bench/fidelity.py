@@ -13,7 +13,8 @@ against Temporal's own histories (bench/_fidelity/judge.py).
 Writes DIR/report.md, DIR/timeline.png, DIR/kills.csv (every kill: time, role, pid, process,
 the ledger claims live just before it) and DIR/sends.csv (every send and edit: time, chat,
 method, status, whether an error answer hid a delivery, the message an edit names, whether it
-was answered "message is not modified", whether it was a live card's refresh), and ends with
+was answered "message is not modified", whether it was a live card's refresh, the first line of
+its text), and ends with
 one line:
 
     fidelity: jobs N, kills K, lost L, duplicated D (designed: kill A, 5xx B), misrouted M, ...

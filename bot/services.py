@@ -87,8 +87,24 @@ class ChatServices:
             reply = views.approval_reply(spec)
             if given:
                 reply.text = f"{reply.text}\n{uploads.card_line(given)}"
-            return [reply]
-        return [views.job_card_reply(spec, worker, why)]
+        else:
+            reply = views.job_card_reply(spec, worker, why)
+        shown = None if given else await self._card_shown_before(spec.job_id)
+        if shown is not None:
+            # The same message handled again (a bot killed after posting the card, before the
+            # job had started and Telegram had the update confirmed): the chat shows the card
+            # already, so the job starts with it and the person gets no second one.
+            await self.reply_posted(reply, [shown])
+            return []
+        return [reply]
+
+    async def _card_shown_before(self, job_id: str) -> int | None:
+        """The message showing this job's card (or approval request) when an earlier handling
+        of the same message posted it; None when none did (or its id is not known)."""
+        entry = await self.deps.ledger.entry(job_id)
+        if entry is None or entry.last_reported_status is None:
+            return None
+        return entry.message_id
 
     async def reply_posted(
         self, reply: Reply, message_ids: list[int], fetch: Fetcher | None = None
@@ -115,11 +131,12 @@ class ChatServices:
                 spec = spec.model_copy(update={"approval_message_id": shown})
         else:
             told = JobState.running.value
-            if message_ids:
-                spec = spec.model_copy(update={"card_message_id": message_ids[-1]})
+            shown = message_ids[-1] if message_ids else None
+            if shown is not None:
+                spec = spec.model_copy(update={"card_message_id": shown})
         # A message handled again (redelivered) may find its job already further on.
         await self.deps.ledger.mark_reported(
-            spec.job_id, spec.report_chat_id, told, first_only=True
+            spec.job_id, spec.report_chat_id, told, first_only=True, message_id=shown
         )
         await self.jobs.start(spec)
         log.info(

@@ -37,6 +37,18 @@ class DeliveredParts:
             self.on_change(count)
 
 
+def after_first_call(delivered: DeliveredParts) -> DeliveredParts:
+    """The calls of a message that follow one call counted in `delivered` before them (a job
+    card's edit before its result's send): the message resumes after the calls delivered, and
+    each new count is told to `delivered` one higher. A count kept by an earlier version that
+    did not count the first call reads one lower (a part sent twice, never one lost)."""
+
+    def sent(count: int) -> None:
+        delivered.sent(count + 1)
+
+    return DeliveredParts(count=max(0, delivered.count - 1), ids=delivered.ids, on_change=sent)
+
+
 def delivered_in_activity() -> DeliveredParts:
     """The running activity's progress: the count an earlier attempt heartbeated, and each new
     count heartbeated, so the next attempt (after a crash too) resumes after it."""

@@ -391,6 +391,7 @@ def write_records(out: Path, kills: Sequence[Kill], attempts: Sequence[SendAttem
                 "message_id",
                 "not_modified",
                 "live_card",
+                "heading",
             ]
         )
         for a in attempts:
@@ -404,5 +405,6 @@ def write_records(out: Path, kills: Sequence[Kill], attempts: Sequence[SendAttem
                     "" if a.message_id is None else a.message_id,
                     int(a.not_modified),
                     int(a.live),
+                    a.text.split("\n", 1)[0][:120],
                 ]
             )

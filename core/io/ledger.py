@@ -144,16 +144,18 @@ class ReportLedgerStore:
         now: datetime | None = None,
         *,
         first_only: bool = False,
+        message_id: int | None = None,
     ) -> None:
-        """Record a status as told by other means (the operator's own reply with the job card).
-        `first_only`: only when nothing was told yet (a card posted again for a job that has
-        since reported more must not wind its entry back)."""
+        """Record a status as told by other means (the operator's own reply with the job card,
+        shown as `message_id`). `first_only`: only when nothing was told yet (a card posted
+        again for a job that has since reported more must not wind its entry back)."""
         now = now or utcnow()
         stmt = insert_statement(self.db, ReportLedger).values(
             job_id=job_id,
             chat_id=chat_id,
             last_reported_status=status,
             reported_at=now,
+            message_id=message_id,
             updated_at=now,
         )
         if first_only:

@@ -17,7 +17,7 @@ from activities.notify import NotifyActivities
 from activities.telegram.pacing import ChatPacer
 from activities.telegram.parts import OVERFLOW_FILENAME
 from activities.telegram.telegram_sender import TelegramSender
-from core.domain.messages import ChatMessage, JobNotification
+from core.domain.messages import CardEdit, ChatMessage, JobNotification
 from core.io.db import Database
 from core.io.ledger import ReportLedgerStore
 from core.io.store import AuditLog
@@ -85,3 +85,39 @@ async def test_a_retry_sends_only_the_calls_that_were_not_delivered(
     assert to_chat[1].document_filename == OVERFLOW_FILENAME
     entry = await ReportLedgerStore(db).entry("job-parts1")
     assert entry is not None and entry.last_reported_status == "completed"
+
+
+async def test_a_retry_after_a_hidden_5xx_on_the_result_does_not_edit_the_card_again(
+    db: Database, tmp_path: Path
+) -> None:
+    """The card's edit before the result's send counts as a delivered call: the retry after a
+    502 that hid the send's delivery sends the result again (the 5xx left no way to know) but
+    does not redo the edit (Telegram would answer "message is not modified")."""
+    async with BotApiEmulator(token=TEST_TOKEN) as emulator:
+        settings = make_settings(tmp_path, "unused:0", TELEGRAM_BASE_URL=emulator.base_url)
+        sender = TelegramSender(settings, pacer=ChatPacer())
+        notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
+        [card_id] = await sender.send(ChatMessage(chat_id=CHAT, text="🆕 job-parts1 · started"))
+        note = JobNotification(
+            job_id="job-parts1",
+            status="failed",
+            message=ChatMessage(chat_id=CHAT, text="❌ job-parts1 · failed\nFailed: boom"),
+            card=CardEdit(
+                job_id="job-parts1",
+                chat_id=CHAT,
+                message_id=card_id,
+                text="❌ job-parts1 · failed\nplan: shell",
+            ),
+        )
+        emulator.fail_next("sendMessage", 502, applied=True)
+        with pytest.raises(ApplicationError, match="Bad Gateway"):
+            await attempt(1, []).run(notify.job_update, note)
+        result = await attempt(2, []).run(notify.job_update, note)
+        await sender.close()
+
+    assert result.sent
+    edits = [c for c in emulator.calls if c.method == "editMessageText"]
+    assert [c.status for c in edits] == [200], [c.short() for c in edits]
+    assert not emulator.not_modified(CHAT)
+    results = [m for m in emulator.sent if m.chat_id == CHAT and "· failed" in (m.text or "")]
+    assert len(results) == 2  # the hidden delivery, then the retry's (a designed repeat)
