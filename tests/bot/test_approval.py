@@ -86,7 +86,7 @@ class Gate:
         self.botapi.inject_message(f"could you do this ({marker})", user_id=chat, chat_id=chat)
         want = command if shown is None else shown
         return await self.botapi.wait_for(
-            lambda m: m.chat_id == chat and want in (m.plain_text or ""), timeout=20
+            lambda m: m.chat_id == chat and want in (m.plain_text or ""), timeout=60
         )
 
     async def press(self, chat: int, data: str, user: int | None = None) -> str | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import importlib
 import json
 import typing
@@ -118,12 +119,25 @@ class CallSite:
     module: Any
 
 
-def call_sites() -> list[CallSite]:
+def _parse(source: str) -> ast.Module:
+    """CPython 3.11's AST constructor can fail spuriously ("recursion depth mismatch") when it
+    runs deep in a stack that once overflowed; the same parse succeeds when tried again."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@functools.cache
+def call_sites() -> tuple[CallSite, ...]:
     sites = []
     for path in sorted((ROOT / "workflows").rglob("*.py")):
         relative = path.relative_to(ROOT)
         module = importlib.import_module(".".join(relative.with_suffix("").parts))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -136,7 +150,7 @@ def call_sites() -> list[CallSite]:
                     f"{relative}:{node.lineno}", ACTIVITY_CALLS[called], node.args[0], queue, module
                 )
             )
-    return sites
+    return tuple(sites)
 
 
 def stub_called(site: CallSite) -> Callable[..., Any] | None:
