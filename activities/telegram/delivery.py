@@ -35,6 +35,11 @@ INLINE_RETRY_AFTER_SECONDS = 30.0
 INLINE_WAIT_BUDGET = 60.0
 
 
+def _shown_key(body: str, buttons: list[Button]) -> str:
+    """An edit's whole content: its text and its buttons."""
+    return "\x00".join([body, *(f"{b.label}\x01{b.data}" for b in buttons)])
+
+
 def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
@@ -137,10 +142,16 @@ class TelegramDelivery:
         return ids
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: list[Button]) -> bool:
-        """Edit a card in place; "message is not modified" counts as done."""
+        """Edit a card in place; "message is not modified" counts as done. An edit this process
+        already made (a retry of an activity whose first attempt landed while it waited for the
+        chat, a card edited to the state it shows) is not sent again: Telegram would refuse it
+        as "not modified", and it would spend the chat's turn and a group's minute."""
         body = split_message(text)[0]
+        content = _shown_key(body, buttons)
 
-        async def call() -> None:
+        async def call() -> bool:
+            if self.pacer.shows(chat_id, message_id, content):
+                return False
             await self.bot.edit_message_text(
                 body,
                 chat_id=chat_id,
@@ -149,15 +160,23 @@ class TelegramDelivery:
                 reply_markup=keyboard(buttons),
                 disable_web_page_preview=True,
             )
+            return True
 
+        if self.pacer.shows(chat_id, message_id, content):
+            return True
         try:
             await self._call(chat_id, "editMessageText", call)
         except BadRequest as exc:
             if "message is not modified" in exc.message.lower():
+                self.pacer.showing(chat_id, message_id, content)
                 return True
+            self.pacer.showing(chat_id, message_id, None)
             raise telegram_error(exc, self.secret) from None
         except Exception as exc:
+            # A 5xx may have hidden the edit's delivery: what the message shows is not known.
+            self.pacer.showing(chat_id, message_id, None)
             raise telegram_error(exc, self.secret) from None
+        self.pacer.showing(chat_id, message_id, content)
         return True
 
     async def send_photo(self, message: PhotoMessage) -> int:

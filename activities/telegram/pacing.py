@@ -28,6 +28,10 @@ IDLE_CHATS_KEPT = 4096
 # theirs; in a private chat it goes only while nothing else waits for the chat's turn.
 GROUP_PER_MINUTE = 20
 GROUP_RESERVED = 8
+# What this process last made a message show is remembered this long (an activity's retries
+# come within minutes), for at most this many messages a chat.
+SHOWN_SECONDS = 300.0
+SHOWN_PER_CHAT = 64
 
 
 @dataclass
@@ -36,6 +40,9 @@ class _ChatState:
     next_at: float = 0.0  # nothing goes to the chat before this (a 429's retry_after)
     last_used: float = 0.0
     sent: deque[float] = field(default_factory=deque)  # calls made in the last minute
+    # message id → (content, when) this process last made it show (an edit answered 200 or
+    # "message is not modified")
+    shown: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
 class ChatPacer:
@@ -80,6 +87,25 @@ class ChatPacer:
         while state.sent and now - state.sent[0] >= 60:
             state.sent.popleft()
         return chat_id > 0 or len(state.sent) < GROUP_PER_MINUTE - GROUP_RESERVED
+
+    def shows(self, chat_id: int, message_id: int, content: str) -> bool:
+        """Whether this process recently made the message show exactly `content`: an edit to
+        it would change nothing (Telegram: "message is not modified"). Asked in the chat's turn,
+        so an edit queued behind the same edit (a retry of an attempt that was still waiting)
+        finds it landed."""
+        state = self._chats.get(chat_id)
+        known = state.shown.get(message_id) if state else None
+        return known is not None and known[0] == content and self.clock() - known[1] < SHOWN_SECONDS
+
+    def showing(self, chat_id: int, message_id: int, content: str | None) -> None:
+        """The message now shows `content` (None: unknown, after an answer that may hide it)."""
+        shown = self._state(chat_id).shown
+        shown.pop(message_id, None)
+        if content is None:
+            return
+        shown[message_id] = (content, self.clock())
+        while len(shown) > SHOWN_PER_CHAT:
+            del shown[next(iter(shown))]
 
     async def wait_blocked(self, chat_id: int) -> None:
         """Wait until the chat's `retry_after` (if any) has passed."""
