@@ -28,6 +28,8 @@ What counts (all times are wall-clock seconds):
 - *quiet violations*: a heartbeat message in a target inside that target's quiet window (job
   results are not held back by quiet hours: a person gets the result they asked for).
 - *leaks*: a heartbeat message that shows the ack token or markup left over around it.
+- *not succeeded*: a job whose command succeeds on its first run (kinds `ok`, `long`, `live`)
+  that ended other than completed: the day's jobs did not do what they were asked.
 - *unchanged*: reports of a state the job never entered or its policy does not want, and
   heartbeat alerts identical to one already delivered to the same target.
 - *latency*: final state (its search-attribute upsert in the history) → first report of it,
@@ -54,7 +56,14 @@ from temporalio.client import Client
 from temporalio.converter import default as default_converter
 
 from bench._fidelity.edits import EditVerdict, ResultPoint, judge_edits
-from bench._fidelity.records import HEARTBEAT_HEADER, Delivery, Kill, SendAttempt
+from bench._fidelity.records import (
+    HEARTBEAT_HEADER,
+    MEANT_TO_SUCCEED,
+    Delivery,
+    Kill,
+    SendAttempt,
+    job_kind,
+)
 from core.domain.jobs.models import JobSpec, JobState, NotifyPolicy, parse_ledger_status
 
 JOB_ID = r"job-[A-Za-z0-9][A-Za-z0-9:._-]*[A-Za-z0-9]"
@@ -187,6 +196,7 @@ class Verdict:
     leaks: int = 0
     unchanged: int = 0
     unfinished: int = 0
+    not_succeeded: int = 0  # jobs whose step succeeds on its first run that did not complete
     start_cards_missing: int = 0
     rescued_by_heartbeat: int = 0
     expected: int = 0
@@ -210,6 +220,7 @@ class Verdict:
     leak_items: list[str] = field(default_factory=list)
     unchanged_items: list[str] = field(default_factory=list)
     unfinished_items: list[str] = field(default_factory=list)
+    not_succeeded_items: list[str] = field(default_factory=list)
 
     @property
     def designed(self) -> int:
@@ -234,6 +245,7 @@ class Verdict:
     def ok(self) -> bool:
         """The hard rules: nothing lost or misrouted, no silent or quiet violation, no leak,
         every repeat designed (its cause on record), every job finished (so it was judged),
+        every job meant to succeed completed,
         no edit that changed nothing without a cause, no live card edit into a full group
         minute."""
         return (
@@ -244,6 +256,7 @@ class Verdict:
             and self.leaks == 0
             and self.duplicated == self.designed
             and self.unfinished == 0
+            and self.not_succeeded == 0
             and self.edits.ok
         )
 
@@ -258,7 +271,8 @@ class Verdict:
             f"spurious-retries {self.spurious_retries}, "
             f"not-modified {self.edits.undesigned_not_modified} "
             f"(designed {self.edits.not_modified_designed}), "
-            f"live-edits-over-budget {self.edits.live_over_budget}"
+            f"live-edits-over-budget {self.edits.live_over_budget}, "
+            f"not-succeeded {self.not_succeeded}"
         )
 
 
@@ -401,6 +415,12 @@ def judge(
             v.unfinished += 1
             last = truth.states[-1][0].value
             note(v.unfinished_items, f"{truth.job_id} still open, last state {last}")
+        elif truth.final is not JobState.completed and job_kind(truth.goal) in MEANT_TO_SUCCEED:
+            v.not_succeeded += 1
+            note(
+                v.not_succeeded_items,
+                f"{truth.job_id} ({job_kind(truth.goal)}) ended {truth.final.value}",
+            )
         if truth.notify is NotifyPolicy.state_changes and not reports.get(
             (truth.job_id, JobState.running)
         ):

@@ -3,6 +3,7 @@ with its outcome, and every kill the harness sent. Plain data, filled by the sce
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 HEARTBEAT_HEADER = "🫀 Heartbeat"
@@ -10,6 +11,16 @@ EDIT_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup"})
 NOT_MODIFIED = "message is not modified"
 # The line a live job card carries while its step runs (core.domain.jobs.cards.live_card_text).
 LIVE_CARD_MARK = "⏱ running for"
+# A fidelity job's command ends with its task script, its kind and its number.
+KIND_RE = re.compile(r"fidtask\.py\S* (\w+) (\d+)")
+# Kinds whose step exits 0 on its first run: the job must end completed (a harness whose jobs
+# all failed — a command the sandbox refused — would otherwise pass unnoticed).
+MEANT_TO_SUCCEED = frozenset({"ok", "long", "live"})
+
+
+def job_kind(goal: str) -> str:
+    match = KIND_RE.search(goal)
+    return match.group(1) if match else ""
 
 
 @dataclass(frozen=True)

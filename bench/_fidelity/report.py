@@ -223,6 +223,7 @@ def markdown(
         f"| quiet-hour violations (heartbeat inside the window) | {verdict.quiet} | must be 0 |",
         f"| ack-token / markup leaks | {verdict.leaks} | must be 0 |",
         f"| jobs still running when judged | {verdict.unfinished} | must be 0 |",
+        f"| jobs meant to succeed that did not complete | {verdict.not_succeeded} | must be 0 |",
         f"| messages for unchanged state (repeats, unwanted states) | {verdict.unchanged} | "
         "reported |",
         f"| start cards missing (state_changes jobs) | {verdict.start_cards_missing} | reported |",
@@ -281,6 +282,11 @@ def markdown(
     lines += _items("Leaks", verdict.leak_items, verdict.leaks)
     lines += _items("Unchanged state", verdict.unchanged_items, verdict.unchanged)
     lines += _items("Unfinished", verdict.unfinished_items, verdict.unfinished)
+    lines += _items(
+        "Meant to succeed, did not complete (a broken rule)",
+        verdict.not_succeeded_items,
+        verdict.not_succeeded,
+    )
     lines += _items(
         '"Message is not modified" with no cause on record (a broken rule)',
         verdict.edits.not_modified_items,

@@ -40,6 +40,7 @@ from bench._fidelity.judge import (
     SendAttempt,
     state_reports,
 )
+from bench._fidelity.records import job_kind
 from core.domain.ids import chat_folder
 from core.domain.jobs.models import JobState, JobStatus, NotifyPolicy
 from core.domain.jobs.planner import Planner
@@ -101,7 +102,6 @@ else:
     time.sleep(int(n) % 7 / 10)
     print(f"job {n}: ok")
 '''.replace("@LIVE_TICKS@", str(LIVE_TICKS))
-KIND_RE = re.compile(r"fidtask\.py\S* (\w+) (\d+)")
 
 
 @dataclass(frozen=True)
@@ -416,8 +416,7 @@ class Scenario:
                 goal = str((await desc.memo()).get("goal", ""))
             except Exception:
                 return ""
-            match = KIND_RE.search(goal)
-            self._kinds[job_id] = match.group(1) if match else ""
+            self._kinds[job_id] = job_kind(goal)
         return self._kinds[job_id]
 
     async def _react_to(

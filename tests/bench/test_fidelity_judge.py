@@ -254,3 +254,17 @@ def test_latency_leaves_out_retry_after_waits() -> None:
     verdict = judge(truths, sent, waits=waits)
     # 3.5 s in all, of which 1.5 s (2.5 → 4.0, overlapping waits counted once) was retry_after.
     assert verdict.latencies_ms == [2000.0]
+
+
+def test_a_job_meant_to_succeed_that_did_not_breaks_the_rules() -> None:
+    command = "python -I -S -c \"exec(open('../fidtask.py').read())\""
+    truths = [
+        JobTruth(**{**job("job-ok1", JobState.failed).__dict__, "goal": f"{command} ok 1"}),
+        JobTruth(**{**job("job-ok2").__dict__, "goal": f"{command} live 2"}),
+        JobTruth(**{**job("job-fw3", JobState.failed).__dict__, "goal": f"{command} fail_wait 3"}),
+    ]
+    sent = [push("job-ok1", "failed"), push("job-ok2", "completed"), push("job-fw3", "failed")]
+    verdict = judge(truths, sent)
+    assert verdict.not_succeeded == 1
+    assert verdict.not_succeeded_items == ["job-ok1 (ok) ended failed"]
+    assert not verdict.ok
