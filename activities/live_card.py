@@ -21,8 +21,10 @@ from temporalio import activity
 from temporalio.api.workflow.v1 import PendingActivityInfo
 
 from activities.telegram.errors import Final, TelegramFailure
+from activities.telegram.pacing import GROUP_PER_MINUTE, GROUP_RESERVED
 from activities.telegram.sender import Sender
 from core.domain.jobs.cards import LiveCard, live_card_text
+from core.io.group_minute import GroupMinute
 from core.io.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,12 @@ RETRY_SECONDS = 2.0
 
 
 class LiveCardActivities:
-    def __init__(self, sender: Sender, settings: Settings) -> None:
+    def __init__(
+        self, sender: Sender, settings: Settings, group_minute: GroupMinute | None = None
+    ) -> None:
         self.sender = sender
         self.settings = settings
+        self.group_minute = group_minute
 
     @property
     def interval(self) -> float:
@@ -58,7 +63,7 @@ class LiveCardActivities:
             if text == last:  # nothing new to show: an edit would change nothing
                 wait = self.interval
                 continue
-            if not self._room(card.chat_id):
+            if not await self._room(card.chat_id):
                 wait = RETRY_SECONDS
                 continue
             if not await self._edit(card, text):
@@ -85,9 +90,21 @@ class LiveCardActivities:
         # process started, which a retry restarts.
         return live_card_text(card.text, elapsed, output if isinstance(output, int) else None, tail)
 
-    def _room(self, chat_id: int) -> bool:
+    async def _room(self, chat_id: int) -> bool:
+        """This process's pacer first (a 429, a call waiting for the chat, its own minute); in a
+        group, then the minute as every process of the bot counted it (the bot's replies go
+        from another process), with the same reserve left for results and replies."""
         room: Callable[[int], bool] | None = getattr(self.sender, "edit_room", None)
-        return room is None or room(chat_id)
+        if room is not None and not room(chat_id):
+            return False
+        if chat_id > 0 or self.group_minute is None:
+            return True
+        try:
+            used = await self.group_minute.count(chat_id)
+        except Exception as exc:  # the count unknown: a refresh can wait for the next round
+            log.info("group minute not read: %s", type(exc).__name__)
+            return False
+        return used < GROUP_PER_MINUTE - GROUP_RESERVED
 
     async def _edit(self, card: LiveCard, text: str) -> bool:
         try:

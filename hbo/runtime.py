@@ -4,15 +4,18 @@ worker registry, opened (migrated, search attributes registered) and closed toge
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from activities.telegram.pacing import CHAT_PACER
 from bot.operator import Operator, OperatorDeps
 from core.domain.registry import WorkerRegistry
 from core.io.db import Database
+from core.io.group_minute import GroupMinute
 from core.io.ledger import ReportLedgerStore
 from core.io.plugins import discover_workers
 from core.io.settings import Settings
@@ -30,6 +33,10 @@ class Runtime:
     client: Client
     db: Database
     registry: WorkerRegistry
+
+    @functools.cached_property
+    def group_minute(self) -> GroupMinute:
+        return GroupMinute(self.db)
 
     @property
     def ledger(self) -> ReportLedgerStore:
@@ -65,7 +72,11 @@ async def open_runtime(settings: Settings, client: Client | None = None) -> Asyn
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
+    runtime = Runtime(settings, client, db, discover_workers(settings.worker_plugins))
+    # Every call this process puts into a group is counted where all processes see it.
+    CHAT_PACER.group_recorder = runtime.group_minute.record_soon
     try:
-        yield Runtime(settings, client, db, discover_workers(settings.worker_plugins))
+        yield runtime
     finally:
+        CHAT_PACER.group_recorder = None
         await db.close()

@@ -112,7 +112,7 @@ def queue_contents(
             notify.edit_card,
             notify.add_summary,
             notify.send_photo,
-            LiveCardActivities(sender, runtime.settings).live_card,
+            LiveCardActivities(sender, runtime.settings, runtime.group_minute).live_card,
         ]
         workflows[NOTIFY_QUEUE] = []
         heartbeat = HeartbeatDeps(

@@ -49,6 +49,8 @@ class ChatPacer:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._chats: dict[int, _ChatState] = {}
+        # Told of each call into a group (`core.io.group_minute`), so other processes count it.
+        self.group_recorder: Callable[[int], None] | None = None
 
     def _state(self, chat_id: int) -> _ChatState:
         state = self._chats.get(chat_id)
@@ -75,6 +77,8 @@ class ChatPacer:
             finally:
                 state.last_used = self.clock()
                 state.sent.append(state.last_used)
+                if chat_id < 0 and self.group_recorder is not None:
+                    self.group_recorder(chat_id)
 
     def edit_room(self, chat_id: int) -> bool:
         """Whether a low-priority edit (a live card) may go to the chat now: never while the

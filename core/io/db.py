@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 # The newest migration's revision (core/io/migrations/versions/): a new migration bumps it, and a
 # test checks it against Alembic's own head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 # The folder that holds the `core` package: the upgrade child imports it from there.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -80,6 +89,20 @@ class ReportLedger(Base):
     # (an attempt under way; found by another attempt after a crash), `added` or `skipped`.
     summary: Mapped[str | None] = mapped_column(String(300), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GroupCall(Base):
+    """A Bot API call that put a message or an edit into a group, by any of this bot's processes:
+    the group's minute (Telegram allows 20) counted across processes, so a live card's refresh
+    (low priority) can leave the room to the bot's replies and the workers' results. Rows older
+    than a few minutes are deleted as new ones come."""
+
+    __tablename__ = "group_calls"
+    __table_args__ = (Index("ix_group_calls_chat_id_at", "chat_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):
