@@ -255,12 +255,21 @@ class NotifyActivities:
             # it instead of editing the card again (Telegram: "message is not modified").
             await parts.resume(delivered)
             try:
+                refused: ApplicationError | None = None
                 if delivered.count == 0:
-                    await self._edit_card(card)
+                    try:
+                        await self._edit_card(card)
+                    except ApplicationError as err:  # a 5xx, a long 429: not the result's wait
+                        refused = err
                     delivered.sent(1)
-                return await self._deliver(message, delivered=after_first_call(delivered))
+                ids = await self._deliver(message, delivered=after_first_call(delivered))
             finally:
                 await parts.flush()
+            if refused is not None:
+                # The result went first; the card's edit is tried once more after it.
+                with contextlib.suppress(ApplicationError):
+                    await self._edit_card(card)
+            return ids
         return await self._deliver(message, parts, delivered)
 
 

@@ -121,3 +121,34 @@ async def test_a_retry_after_a_hidden_5xx_on_the_result_does_not_edit_the_card_a
     assert not emulator.not_modified(CHAT)
     results = [m for m in emulator.sent if m.chat_id == CHAT and "· failed" in (m.text or "")]
     assert len(results) == 2  # the hidden delivery, then the retry's (a designed repeat)
+
+
+async def test_a_card_edit_refused_by_a_5xx_does_not_hold_the_result_back(
+    db: Database, tmp_path: Path
+) -> None:
+    """The card's edit before the result meets a 502: the result goes at once in the same
+    attempt (it used to fail the attempt, and the result waited for the activity's retries of
+    the edit), and the card is edited after it."""
+    async with BotApiEmulator(token=TEST_TOKEN) as emulator:
+        settings = make_settings(tmp_path, "unused:0", TELEGRAM_BASE_URL=emulator.base_url)
+        sender = TelegramSender(settings, pacer=ChatPacer())
+        notify = NotifyActivities(sender, ReportLedgerStore(db), AuditLog(db))
+        [card_id] = await sender.send(ChatMessage(chat_id=CHAT, text="🆕 job-parts1 · started"))
+        note = JobNotification(
+            job_id="job-parts1",
+            status="failed",
+            message=ChatMessage(chat_id=CHAT, text="❌ job-parts1 · failed\nFailed: boom"),
+            card=CardEdit(
+                job_id="job-parts1",
+                chat_id=CHAT,
+                message_id=card_id,
+                text="❌ job-parts1 · failed\nplan: shell",
+            ),
+        )
+        emulator.fail_next("editMessageText", 502)
+        result = await attempt(1, []).run(notify.job_update, note)
+        await sender.close()
+
+    assert result.sent
+    calls = [(c.method, c.status) for c in emulator.calls if c.method != "getMe"]
+    assert calls[-3:] == [("editMessageText", 502), ("sendMessage", 200), ("editMessageText", 200)]
