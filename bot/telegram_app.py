@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 
 from cachetools import TTLCache
 from telegram import Bot, BotCommand, CallbackQuery, Document, Message, PhotoSize, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -161,6 +161,8 @@ async def typing_shown(
 REPLY_ATTEMPTS = 6
 # An edited message never re-runs anything; a chat is told so at most once in this period.
 EDIT_NOTICE_INTERVAL_SECONDS = 24 * 3600
+# How long this process remembers removing a message's old buttons (presses come within minutes).
+BUTTONS_DROPPED_SECONDS = 3600
 EDIT_NOTICE = (
     "✏️ Edited messages are ignored, so nothing was run again. "
     "To run a changed command, send it as a new message."
@@ -248,6 +250,12 @@ class UpdateHandlers:
             maxsize=10_000, ttl=EDIT_NOTICE_INTERVAL_SECONDS
         )
         self.started_at = datetime.now(UTC)
+        # Messages whose old buttons this process removed: a second press on the same message
+        # (a double tap, a press sent again) carries the buttons it was pressed on, but they
+        # are gone, and an edit would change nothing.
+        self._buttons_dropped: TTLCache[tuple[int, int], bool] = TTLCache(
+            maxsize=10_000, ttl=BUTTONS_DROPPED_SECONDS
+        )
 
     def _delivery(self) -> TelegramDelivery:
         return TelegramDelivery(self.app.bot, self.settings.workspaces_dir, secret=self._token)
@@ -337,7 +345,7 @@ class UpdateHandlers:
                 answered = True
                 await _answer(query, reply.toast)
                 if reply.stale:
-                    await _drop_buttons(query)
+                    await _drop_buttons(query, self._buttons_dropped)
             if not isinstance(query.message, Message):
                 return []
             return await deliver(sender, reply_message(incoming, reply))
@@ -359,16 +367,28 @@ class UpdateHandlers:
                 log.warning("could not tell the chat about the error: %s", type(exc).__name__)
 
 
-async def _drop_buttons(query: CallbackQuery) -> None:
+async def _drop_buttons(
+    query: CallbackQuery, dropped: MutableMapping[tuple[int, int], bool]
+) -> None:
     """An old message's buttons go once a press finds its job moved on (only when it still
-    shows some: an edit that changes nothing is refused by Telegram)."""
+    shows some, and not again after this process removed them: an edit that changes nothing
+    is refused by Telegram)."""
     message = query.message
     if not isinstance(message, Message) or not message.reply_markup:
         return
+    key = (message.chat_id, message.message_id)
+    if key in dropped:
+        return
     try:
         await message.edit_reply_markup(reply_markup=None)
+    except BadRequest as exc:
+        if "message is not modified" in exc.message.lower():
+            dropped[key] = True
+        log.info("old buttons not removed: %s", type(exc).__name__)
     except TelegramError as exc:  # too old or deleted: the toast said it already
         log.info("old buttons not removed: %s", type(exc).__name__)
+    else:
+        dropped[key] = True
 
 
 async def _answer(query: CallbackQuery, toast: str | None) -> None:
