@@ -13,6 +13,7 @@ from typing import TypeVar
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
+from temporalio import activity
 
 from activities.telegram.errors import TelegramFailure
 from activities.telegram.pacing import CHAT_PACER, ChatPacer
@@ -35,9 +36,16 @@ INLINE_RETRY_AFTER_SECONDS = 30.0
 INLINE_WAIT_BUDGET = 60.0
 
 
-def _shown_key(body: str, buttons: list[Button]) -> str:
-    """An edit's whole content: its text and its buttons."""
-    return "\x00".join([body, *(f"{b.label}\x01{b.data}" for b in buttons)])
+def _shown_key(body: str, buttons: list[Button]) -> str | None:
+    """An edit's whole content (its text and its buttons) and the activity that makes it: only a
+    retry of the same activity is taken for a repeat. Another activity's same content may
+    follow another process's different edit (a card back to "running" after "needs attention",
+    edited by another notify worker), which this process cannot see."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    owner = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+    return "\x00".join([owner, body, *(f"{b.label}\x01{b.data}" for b in buttons)])
 
 
 def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
@@ -148,6 +156,8 @@ class TelegramDelivery:
         as "not modified", and it would spend the chat's turn and a group's minute."""
         body = split_message(text)[0]
         content = _shown_key(body, buttons)
+        if content is None:  # not a notify activity's edit: nothing to remember it by
+            return await self._edit(chat_id, message_id, body, buttons)
 
         async def call() -> bool:
             if self.pacer.shows(chat_id, message_id, content):
@@ -177,6 +187,27 @@ class TelegramDelivery:
             self.pacer.showing(chat_id, message_id, None)
             raise telegram_error(exc, self.secret) from None
         self.pacer.showing(chat_id, message_id, content)
+        return True
+
+    async def _edit(self, chat_id: int, message_id: int, body: str, buttons: list[Button]) -> bool:
+        async def call() -> None:
+            await self.bot.edit_message_text(
+                body,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                disable_web_page_preview=True,
+            )
+
+        try:
+            await self._call(chat_id, "editMessageText", call)
+        except BadRequest as exc:
+            if "message is not modified" in exc.message.lower():
+                return True
+            raise telegram_error(exc, self.secret) from None
+        except Exception as exc:
+            raise telegram_error(exc, self.secret) from None
         return True
 
     async def send_photo(self, message: PhotoMessage) -> int:
