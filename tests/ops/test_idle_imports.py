@@ -1,6 +1,7 @@
 """What `hbo up` keeps in memory when it serves no metrics (`make run`): not the HTTP server
-behind `/metrics` (aiohttp), and not the command-line extras httpx imports when they happen to
-be installed (rich, click, pygments: the dev tools bring them)."""
+behind `/metrics` (aiohttp), not the LLM circuit breaker's library (purgatory) before a model is
+called, and not the command-line extras httpx imports when they happen to be installed (rich,
+click, pygments: the dev tools bring them)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ async def main():
         pass
 
 asyncio.run(main())
-print(sorted({m.split(".")[0] for m in sys.modules} & {"aiohttp", "rich", "click", "pygments"}))
+unneeded = {"aiohttp", "purgatory", "rich", "click", "pygments"}
+print(sorted({m.split(".")[0] for m in sys.modules} & unneeded))
 """
 
 
