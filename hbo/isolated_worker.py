@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 from core.domain.registry import WorkerRegistry
 from core.io.logs import setup_logging
 from core.io.plugins import discover_workers, load_workers
-from core.io.process import scrub_environ_block, set_not_dumpable
+from core.io.process import release_free_heap_until, scrub_environ_block, set_not_dumpable
 from core.io.settings import SECRET_ENV_NAMES, Settings
 from core.io.temporal import connect
 from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped
@@ -107,7 +107,10 @@ async def cmd_isolated_worker(
         ]
         running.append(make_worker(client, queue, [], activities))
     log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
+    releasing = asyncio.create_task(release_free_heap_until(stop))
     failures = await poll_until_stopped(running, stop)
+    stop.set()
+    await releasing
     for failure in failures:
         log.error("an isolated worker stopped: %r", failure)
     return 1 if failures else 0
