@@ -60,14 +60,18 @@ async def best_effort(
     task_queue: str,
     retry: RetryPolicy,
     failed: str,
+    heartbeat_timeout: timedelta | None = None,
 ) -> bool:
-    """Run `activity`; when it fails for good, log `failed` and go on (False)."""
+    """Run `activity`; when it fails for good, log `failed` and go on (False). An activity that
+    heartbeats (`heartbeat_timeout`) is retried that soon after its worker dies, not only after
+    the 30 s start-to-close timeout."""
     try:
         await workflow.execute_activity(
             activity,
             arg,
             task_queue=task_queue,
             start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=heartbeat_timeout,
             schedule_to_close_timeout=timedelta(minutes=10),
             retry_policy=retry,
         )

@@ -585,13 +585,17 @@ class JobWorkflow:
 
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
-        """False when the card could not be edited (then no further edits are tried)."""
+        """False when the card could not be edited (then no further edits are tried). The
+        activity heartbeats: the final result waits for an edit in flight, and without a
+        heartbeat timeout an edit on a killed worker held it back for the whole 30 s
+        start-to-close timeout."""
         return await calls.best_effort(
             notify_edit_card,
             edit,
             task_queue=NOTIFY_QUEUE,
             retry=NOTIFY_RETRY,
             failed=f"job {edit.job_id}: card edit failed",
+            heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
         )
 
     async def _live_card(self, index: int) -> None:
