@@ -30,10 +30,13 @@ UNDELIVERABLE = ("ChatUnreachable", "BadMessage")
 Arg = TypeVar("Arg")
 
 
-def delivery_retry(maximum_attempts: int, *also_final: str) -> RetryPolicy:
-    """Backoff from 1 s doubling to 30 s; `also_final` are further error types not to retry."""
+def delivery_retry(
+    maximum_attempts: int, *also_final: str, first_retry: timedelta = timedelta(seconds=1)
+) -> RetryPolicy:
+    """Backoff from `first_retry` doubling to 30 s; `also_final` are further error types not
+    to retry."""
     return RetryPolicy(
-        initial_interval=timedelta(seconds=1),
+        initial_interval=first_retry,
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=30),
         maximum_attempts=maximum_attempts,
