@@ -168,7 +168,7 @@ async def run(config: Config, command: str = "") -> Outcome:
     report, picture = config.out / "report.md", config.out / "timeline.png"
     timeline(picture, verdict, facts, events, faults, deliveries, truths, verdict.lost_jobs)
     markdown(report, picture, verdict, facts, events, faults, kills)
-    write_records(config.out, kills, attempts)
+    write_records(config.out, kills, attempts, verdict.result_points)
     return Outcome(verdict, report, picture)
 
 

@@ -39,6 +39,11 @@ log = logging.getLogger("hbo")
 # with the SDK's default (100) a herd of due heartbeats sat inside one worker for seconds each
 # (TMPRL1104); with a few, the rest wait on the server, where waiting costs no task time.
 WORKFLOW_TASK_SLOTS = 4
+# A workflow task waits this long on the sticky queue of the worker that ran the workflow last
+# before any worker may take it (SDK default: 10 s). When that worker was killed, every task of
+# its workflows waited out the whole default — a job's result held back after its card's edit or
+# an earlier message came back — while a restarted or second worker sat idle.
+STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
 def make_worker(
@@ -60,6 +65,7 @@ def make_worker(
         graceful_shutdown_timeout=timedelta(seconds=3),
         max_task_queue_activities_per_second=activities_per_second,
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+        sticky_queue_schedule_to_start_timeout=STICKY_SCHEDULE_TO_START,
     )
 
 
