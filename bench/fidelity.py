@@ -4,7 +4,7 @@
 
 Deploys like production on one machine (a Temporal dev server on a data file; the app database
 on PostgreSQL when 127.0.0.1:5432 answers, else SQLite; `hbo worker --queue execution` ×2,
-`--queue research`, `--queue reporting`, `--queue operator` and `hbo bot` as separate OS
+`--queue research`, `--queue reporting`, `--queue operator` ×2 and `hbo bot` as separate OS
 processes; the bot on a Bot API emulator), runs a compressed scripted day (bench/_fidelity/
 scenario.py) while injecting 429/502 on every send and edit, SIGKILLing processes and restarting
 the dev server, waits (bounded) for quiescence, and judges every message the emulator received

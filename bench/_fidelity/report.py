@@ -416,7 +416,7 @@ def write_records(
                     a.text.split("\n", 1)[0][:120],
                 ]
             )
-    operator_kills = sorted(k.at for k in kills if k.role == "operator")
+    operator_kills = sorted(k.at for k in kills if k.kind == "operator")
     with (out / "latencies.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(
