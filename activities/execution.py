@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.sandbox import RunAs, choose_sandbox, hand_over, plain_mode_notice
+from activities.step_progress import LongStepNotice
 from core.domain.jobs.models import StepInput, StepOutput
 from core.domain.registry import WorkerDefinition
 from core.domain.temporal_names import EXECUTION_QUEUE
@@ -237,27 +238,14 @@ async def run_command(
 
 
 class _LiveReport:
-    """Heartbeats the step's progress; once the step has run `after` seconds and its job shows a
-    card, tells the workflow once (signal `step_running_long`), which then keeps the card live.
-    A fast command sends no signal: its job's history stays as it was."""
+    """Heartbeats the step's progress and asks for a live card once it runs long."""
 
     def __init__(self, step: StepInput, after: float) -> None:
-        self.step, self.after = step, after
-        self.told = not step.live_card
-        self._task: asyncio.Task[None] | None = None
+        self.notice = LongStepNotice(step, after)
 
     def beat(self, progress: ExecutionProgress) -> None:
         activity.heartbeat(progress.model_dump())
-        if not self.told and progress.elapsed_seconds >= self.after:
-            self.told = True
-            self._task = asyncio.create_task(self._tell())
-
-    async def _tell(self) -> None:
-        try:
-            handle = activity.client().get_workflow_handle(self.step.job_id)
-            await handle.signal("step_running_long", self.step.step_index)
-        except Exception as exc:  # the card stays as it is; the step goes on
-            activity.logger.info("job %s: live card not asked for: %s", self.step.job_id, exc)
+        self.notice.check(progress.elapsed_seconds)
 
 
 class ExecutionActivities:

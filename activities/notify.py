@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.keepalive import keep_alive
 from activities.telegram.errors import Final, RateLimited, TelegramFailure
 from activities.telegram.resume import (
     DeliveredParts,
@@ -129,8 +130,10 @@ class NotifyActivities:
     @activity.defn(name="notify.edit_card")
     async def edit_card(self, edit: CardEdit) -> NotifyResult:
         """Edit a job card in place. A card that is gone (deleted, too old) is not an error worth
-        retrying: the job's own messages still arrive."""
-        return await self._edit_card(edit)
+        retrying: the job's own messages still arrive. Kept alive like a job message: a result
+        waits for its card's edit in flight, so a dead worker must be noticed in seconds."""
+        async with keep_alive(KEEPALIVE_SECONDS):
+            return await self._edit_card(edit)
 
     async def _edit_card(self, edit: CardEdit) -> NotifyResult:
         try:
@@ -192,10 +195,13 @@ class NotifyActivities:
         notification), or a silent follow-up where an edit cannot carry it. The ledger records
         it; an attempt that finds its own earlier attempt stopped midway edits again (an edit
         repeated changes nothing) but skips a follow-up it cannot tell was sent."""
-        async with _keepalive(DeliveredParts()):
-            return await self._summary_claimed(note)
+        # One count for the whole activity, heartbeated by one keepalive (the follow-up's send
+        # resumes from it), never a second beat of 0 beside it.
+        delivered = delivered_in_activity()
+        async with _keepalive(delivered):
+            return await self._summary_claimed(note, delivered)
 
-    async def _summary_claimed(self, note: SummaryNote) -> NotifyResult:
+    async def _summary_claimed(self, note: SummaryNote, delivered: DeliveredParts) -> NotifyResult:
         owner = activity_owner()
         claim = await self.ledger.claim_summary(note.job_id, note.chat_id, owner)
         if claim is SummaryClaim.settled:
@@ -205,7 +211,9 @@ class NotifyActivities:
             await self.ledger.settle_summary(note.job_id, "skipped")
             return NotifyResult(sent=False, reason="summary skipped after a crash")
         try:
-            ids = await self._add_summary(note, edits, resumed=claim is SummaryClaim.resumed)
+            ids = await self._add_summary(
+                note, edits, resumed=claim is SummaryClaim.resumed, delivered=delivered
+            )
         except ApplicationError as err:
             if err.non_retryable:
                 await self.ledger.settle_summary(note.job_id, "skipped")
@@ -218,7 +226,9 @@ class NotifyActivities:
         await self.ledger.settle_summary(note.job_id, "added")
         return NotifyResult(sent=True, message_ids=ids)
 
-    async def _add_summary(self, note: SummaryNote, edits: bool, resumed: bool) -> list[int] | None:
+    async def _add_summary(
+        self, note: SummaryNote, edits: bool, resumed: bool, delivered: DeliveredParts
+    ) -> list[int] | None:
         """The ids that show the summary; None when it is skipped (a follow-up an earlier
         attempt may have sent already)."""
         if edits:
@@ -237,7 +247,7 @@ class NotifyActivities:
         message = ChatMessage(
             chat_id=note.chat_id, topic_id=note.topic_id, text=note.follow_up, silent=True
         )
-        return await self._deliver(message)
+        return await self._deliver(message, delivered=delivered)
 
     async def _tell(
         self, note: JobNotification, parts: _PartsRecord, delivered: DeliveredParts
@@ -314,17 +324,6 @@ def _fits_one_message(message: ChatMessage) -> bool:
     )
 
 
-@contextlib.asynccontextmanager
-async def _keepalive(delivered: DeliveredParts) -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(KEEPALIVE_SECONDS)
-            activity.heartbeat(delivered.count)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def _keepalive(delivered: DeliveredParts) -> contextlib.AbstractAsyncContextManager[None]:
+    """The heartbeat carries the message's delivered count: a retry resumes after it."""
+    return keep_alive(KEEPALIVE_SECONDS, lambda: (delivered.count,))

@@ -10,14 +10,13 @@ fails, nor waits, for the LLM's sake)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 
+from activities.keepalive import keep_alive
 from core.domain.jobs.models import StepInput, StepOutput, SummaryRequest
 from core.domain.jobs.report import deterministic_summary, summary_worth_asking
 from core.domain.registry import StepRole, WorkerDefinition
@@ -98,7 +97,7 @@ class ReportingActivities:
         except WorkspaceError as exc:
             log.info("job %s: no report to summarize (%s)", request.job_id, exc)
             return ""
-        async with _keepalive():
+        async with keep_alive(KEEPALIVE_SECONDS):
             return await llm_summary(self.settings, request.job_id, report)
 
 
@@ -117,19 +116,3 @@ WORKER = WorkerDefinition(
 
 def _activities(reporting: ReportingActivities) -> list[Callable[..., Any]]:
     return [reporting.summarize, reporting.model_summary]
-
-
-@contextlib.asynccontextmanager
-async def _keepalive() -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(KEEPALIVE_SECONDS)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -25,6 +25,7 @@ from activities.research_fetch import (
     fetch_public,
     research_client,
 )
+from activities.step_progress import ticking
 from core.domain.jobs.models import StepInput, StepOutput
 from core.domain.registry import WorkerDefinition
 from core.domain.temporal_names import RESEARCH_QUEUE
@@ -244,14 +245,27 @@ class ResearchActivities:
         given = [str(name) for name in step.params.get("files") or []]
         named = PATH_RE.findall(goal_without_urls)
         files = list(dict.fromkeys([*named, *given]))[:MAX_SOURCES]
-        sources = [read_file_source(workspace, ref) for ref in files]
-        if urls:
-            activity.heartbeat({"phase": f"fetching {len(urls)} URL(s)"})
-            async with research_client(URL_TIMEOUT_SECONDS) as client:
-                for url in urls:
-                    activity.heartbeat({"phase": f"fetching {url}"})
-                    sources.append(await fetch_url(client, url, self.guard))
-        notes = await llm_notes(self.settings, goal, sources) or deterministic_notes(goal, sources)
+        # What /job and the live card show while research waits on a page or a model.
+        done: list[str] = []
+        phase = ["reading the workspace"]
+
+        def details() -> dict[str, str]:
+            return {"phase": phase[0], "tail": "\n".join([*done[-5:], f"… {phase[0]}"])}
+
+        after = self.settings.live_card_after_seconds
+        async with ticking(step, after, details):
+            sources = [read_file_source(workspace, ref) for ref in files]
+            if urls:
+                async with research_client(URL_TIMEOUT_SECONDS) as client:
+                    for url in urls:
+                        phase[0] = f"fetching {url}"
+                        source = await fetch_url(client, url, self.guard)
+                        sources.append(source)
+                        done.append(f"{'✓' if source.ok else '✗'} {url}")
+            phase[0] = "writing the notes"
+            notes = await llm_notes(self.settings, goal, sources) or deterministic_notes(
+                goal, sources
+            )
         workspace.write_text("notes.md", render_markdown(notes))
         workspace.write_text("notes.json", notes.model_dump_json(indent=2))
         read_ok = sum(1 for s in notes.sources if s.ok)
@@ -274,6 +288,9 @@ WORKER = WorkerDefinition(
     activities=lambda settings: [ResearchActivities(settings).gather],
     capabilities=("research", "notes", "urls", "files"),
     input_param="goal",
+    # It beats every second while it waits on a page or a model: a lost worker is noticed in
+    # seconds, not at the step's timeout.
+    heartbeat_timeout_seconds=10,
     fetches_urls=True,
     keywords=("research", "find", "look up", "investigate", "summarize", "read", "compare"),
 )

@@ -4,7 +4,7 @@
 
 Deploys like production on one machine (a Temporal dev server on a data file; the app database
 on PostgreSQL when 127.0.0.1:5432 answers, else SQLite; `hbo worker --queue execution` ×2,
-`--queue research`, `--queue reporting`, `--queue operator` and `hbo bot` as separate OS
+`--queue research`, `--queue reporting`, `--queue operator` ×2 and `hbo bot` as separate OS
 processes; the bot on a Bot API emulator), runs a compressed scripted day (bench/_fidelity/
 scenario.py) while injecting 429/502 on every send and edit, SIGKILLing processes and restarting
 the dev server, waits (bounded) for quiescence, and judges every message the emulator received
@@ -168,7 +168,7 @@ async def run(config: Config, command: str = "") -> Outcome:
     report, picture = config.out / "report.md", config.out / "timeline.png"
     timeline(picture, verdict, facts, events, faults, deliveries, truths, verdict.lost_jobs)
     markdown(report, picture, verdict, facts, events, faults, kills)
-    write_records(config.out, kills, attempts)
+    write_records(config.out, kills, attempts, verdict.result_points)
     return Outcome(verdict, report, picture)
 
 

@@ -45,8 +45,9 @@ from temporalio.worker import Worker
 from bench._baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from bench._server import temporal_dev_server
 from core.io.devserver import DevServer
-from core.io.health import OpsServer, Readiness
+from core.io.health import Readiness
 from core.io.metrics import sdk_runtime
+from core.io.ops_server import OpsServer
 from tests.support.botapi import BotApiEmulator, SentMessage
 from tests.support.jobs import start_without_card
 from tests.support.llm_server import Mode, ScriptedLLM, text

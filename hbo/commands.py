@@ -10,6 +10,7 @@ from typing import Any
 from activities.telegram.sender import build_sender
 from core.domain.temporal_names import ALL_QUEUES
 from core.io.devserver import DevServer, from_settings
+from core.io.process import release_free_heap_until
 from core.io.settings import Settings
 from hbo.chat import run_chat
 from hbo.isolated import run_isolated
@@ -47,6 +48,7 @@ async def cmd_up(settings: Settings) -> int:
             parts: list[Coroutine[Any, Any, None]] = [
                 run_workers(runtime, local, stop, build_sender(settings), ops.readiness),
                 run_chat(runtime, stop, ops.readiness),
+                release_free_heap_until(stop),
             ]
             if isolated:
                 parts.append(
@@ -81,7 +83,8 @@ async def cmd_worker(settings: Settings, queues: Sequence[str] | None) -> int:
             return 2
         local, isolated = split_queues(queues or known)
         parts: list[Coroutine[Any, Any, None]] = [
-            run_workers(runtime, local, stop, build_sender(settings), ops.readiness)
+            run_workers(runtime, local, stop, build_sender(settings), ops.readiness),
+            release_free_heap_until(stop),
         ]
         if isolated:
             parts.append(

@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 from core.domain.registry import WorkerRegistry
 from core.io.logs import setup_logging
 from core.io.plugins import discover_workers, load_workers
-from core.io.process import scrub_environ_block, set_not_dumpable
+from core.io.process import release_free_heap_until, scrub_environ_block, set_not_dumpable
 from core.io.settings import SECRET_ENV_NAMES, Settings
 from core.io.temporal import connect
 from hbo.lifecycle import install_signal_handlers, leave, poll_until_stopped
@@ -39,6 +39,11 @@ log = logging.getLogger("hbo")
 # with the SDK's default (100) a herd of due heartbeats sat inside one worker for seconds each
 # (TMPRL1104); with a few, the rest wait on the server, where waiting costs no task time.
 WORKFLOW_TASK_SLOTS = 4
+# A workflow task waits this long on the sticky queue of the worker that ran the workflow last
+# before any worker may take it (SDK default: 10 s). When that worker was killed, every task of
+# its workflows waited out the whole default — a job's result held back after its card's edit or
+# an earlier message came back — while a restarted or second worker sat idle.
+STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
 def make_worker(
@@ -60,6 +65,7 @@ def make_worker(
         graceful_shutdown_timeout=timedelta(seconds=3),
         max_task_queue_activities_per_second=activities_per_second,
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+        sticky_queue_schedule_to_start_timeout=STICKY_SCHEDULE_TO_START,
     )
 
 
@@ -107,7 +113,10 @@ async def cmd_isolated_worker(
         ]
         running.append(make_worker(client, queue, [], activities))
     log.info("workers polling (isolated, pid %s): %s", os.getpid(), ", ".join(queues))
+    releasing = asyncio.create_task(release_free_heap_until(stop))
     failures = await poll_until_stopped(running, stop)
+    stop.set()
+    await releasing
     for failure in failures:
         log.error("an isolated worker stopped: %r", failure)
     return 1 if failures else 0

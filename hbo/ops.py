@@ -7,9 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.io.health import (
-    OpsServer,
     Readiness,
     bot_poll_check,
     database_check,
@@ -20,6 +20,9 @@ from core.io.health import (
 from core.io.metrics import free_loopback_port, install_sdk_metrics
 from core.io.settings import Settings
 from hbo.runtime import Runtime
+
+if TYPE_CHECKING:
+    from core.io.ops_server import OpsServer
 
 log = logging.getLogger("hbo")
 
@@ -68,6 +71,9 @@ class Ops:
             bound = self.settings.telegram_poll_timeout + BOT_POLL_SLACK_SECONDS
             checks["bot"] = bot_poll_check(self.readiness, bound)
         ports = [p for p in (self.sdk_port, self.child_sdk_port) if p is not None]
+        # Imported only here: its HTTP server is memory that `make run` (no metrics) never uses.
+        from core.io.ops_server import OpsServer
+
         self.server = OpsServer(
             self.settings.metrics_host, self.settings.metrics_port, self.readiness, ports
         )

@@ -5,6 +5,7 @@ process's client, database and sender), and running them until stopped."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -162,13 +163,18 @@ async def run_workers(
     workers = build_workers(runtime, queues, sender)
     if readiness is not None:
         readiness.workers = workers
-    if OPERATOR_QUEUE in queues:
-        await sync_heartbeats(runtime)
+    # Beside the polling, not before it: a restarted operator takes up the job messages a
+    # killed one left at once, not after one schedule call per heartbeat target.
+    sync = asyncio.create_task(sync_heartbeats(runtime)) if OPERATOR_QUEUE in queues else None
     if workers:
         log.info("workers polling: %s", ", ".join(w.task_queue for w in workers))
     try:
         failures = await poll_until_stopped(workers, stop)
     finally:
+        if sync is not None:
+            sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync
         await sender.close()
     if failures:
         raise failures[0]

@@ -30,10 +30,13 @@ UNDELIVERABLE = ("ChatUnreachable", "BadMessage")
 Arg = TypeVar("Arg")
 
 
-def delivery_retry(maximum_attempts: int, *also_final: str) -> RetryPolicy:
-    """Backoff from 1 s doubling to 30 s; `also_final` are further error types not to retry."""
+def delivery_retry(
+    maximum_attempts: int, *also_final: str, first_retry: timedelta = timedelta(seconds=1)
+) -> RetryPolicy:
+    """Backoff from `first_retry` doubling to 30 s; `also_final` are further error types not
+    to retry."""
     return RetryPolicy(
-        initial_interval=timedelta(seconds=1),
+        initial_interval=first_retry,
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=30),
         maximum_attempts=maximum_attempts,
@@ -60,14 +63,18 @@ async def best_effort(
     task_queue: str,
     retry: RetryPolicy,
     failed: str,
+    heartbeat_timeout: timedelta | None = None,
 ) -> bool:
-    """Run `activity`; when it fails for good, log `failed` and go on (False)."""
+    """Run `activity`; when it fails for good, log `failed` and go on (False). An activity that
+    heartbeats (`heartbeat_timeout`) is retried that soon after its worker dies, not only after
+    the 30 s start-to-close timeout."""
     try:
         await workflow.execute_activity(
             activity,
             arg,
             task_queue=task_queue,
             start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=heartbeat_timeout,
             schedule_to_close_timeout=timedelta(minutes=10),
             retry_policy=retry,
         )

@@ -71,7 +71,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 NON_RETRYABLE = ["BadCommand", "WorkspaceError", "ValidationError", "UnknownWorker"]
-NOTIFY_RETRY = calls.delivery_retry(20)
+# A job message's send that failed (a 5xx, a worker that died mid-send) is tried again after a
+# quarter second, then backing off: from one second, two failures in a row cost a result 3 s and
+# three 7 s, which was the tail of the latency from a job's end to its message.
+NOTIFY_RETRY = calls.delivery_retry(20, first_retry=timedelta(milliseconds=250))
 
 
 # The job card in the chat is edited at most once per interval (the final state goes at once).
@@ -585,13 +588,17 @@ class JobWorkflow:
 
     # --- the job card ----------------------------------------------------------------------
     async def _edit_card(self, edit: CardEdit) -> bool:
-        """False when the card could not be edited (then no further edits are tried)."""
+        """False when the card could not be edited (then no further edits are tried). The
+        activity heartbeats: the final result waits for an edit in flight, and without a
+        heartbeat timeout an edit on a killed worker held it back for the whole 30 s
+        start-to-close timeout."""
         return await calls.best_effort(
             notify_edit_card,
             edit,
             task_queue=NOTIFY_QUEUE,
             retry=NOTIFY_RETRY,
             failed=f"job {edit.job_id}: card edit failed",
+            heartbeat_timeout=NOTIFY_HEARTBEAT_TIMEOUT,
         )
 
     async def _live_card(self, index: int) -> None:

@@ -115,25 +115,22 @@ class ChangeActivities:
             last = reported.get(job.job_id)
             base, episode, _ = parse_ledger_status(last) if last else (None, 0, "")
             resumed = job.state == JobState.running.value and last is not None
+            change: JobChange | None = None
             if base == job.state == JobState.needs_attention.value:
                 # Told before; a failure after a retry is a new episode, told once of its own.
                 change = await self._attention_again(job, last, episode, now, grace, stale_after)
-                if change is not None:
-                    changes.append(change)
             elif base != job.state and not resumed:
                 change, defer = await self._state_change(job, now, grace)
                 if defer:
                     deferred.append(job.close_time or now)
-                elif change is not None:
-                    changes.append(change)
             elif (
                 job.running
                 and job.state == JobState.running.value
                 and last != job.state + STALE_SUFFIX
             ):
-                stale = await self._stale(job, now, stale_after)
-                if stale is not None:
-                    changes.append(stale)
+                change = await self._stale(job, now, stale_after)
+            if change is not None:
+                changes.append(change.model_copy(update={"told_before": last}))
         # The next run re-reads from the oldest change left to the push, never past it.
         checked_until = min([now, *(d for d in deferred)])
         return ChangeSet(
@@ -285,14 +282,19 @@ class ChangeActivities:
         """Claim each change in the ledger (owner: this activity, whatever its attempt). A
         finished job's result goes out as the job's own message; the other changes as one
         digest to the target's chat; each is confirmed once sent. A failed send releases its
-        claims so a retry (or the push) tells it; a change someone else is telling right now
-        is left for the next run."""
+        claims so a retry (or the push) tells it; a change someone else is telling right now,
+        or one the ledger has moved past since it was found (this is a late retry: the push
+        told more meanwhile), is left for the next run to look at again."""
         target, owner = request.target, activity_owner()
         result = ReportResult()
         claimed: list[JobChange] = []
         for change in request.changes:
             claim = await self.ledger.claim(
-                change.job_id, target.chat_id, change.ledger_status, owner
+                change.job_id,
+                target.chat_id,
+                change.ledger_status,
+                owner,
+                told_before=change.told_before,
             )
             if claim.outcome is ClaimOutcome.reported:
                 result.already.append(change.job_id)

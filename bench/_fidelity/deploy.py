@@ -22,6 +22,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench._fidelity.records import role_kind
 from core.io.db import Database
 from core.io.devserver import DevServer, find_temporal_cli
 from core.io.process import die_with_parent, stop_process_group
@@ -32,13 +33,16 @@ log = logging.getLogger("fidelity")
 
 PG_ADMIN = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-# (role name, `hbo` arguments): two execution workers, one per other queue, the bot.
+# (role name, `hbo` arguments): two execution workers, two operator workers (the senders: a
+# send on a killed one is taken over by the other within the notify heartbeat timeout, not after
+# a restart), one per other queue, the bot.
 ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("execution-1", ("worker", "--queue", "execution")),
     ("execution-2", ("worker", "--queue", "execution")),
     ("research", ("worker", "--queue", "research")),
     ("reporting", ("worker", "--queue", "reporting")),
-    ("operator", ("worker", "--queue", "operator")),
+    ("operator-1", ("worker", "--queue", "operator")),
+    ("operator-2", ("worker", "--queue", "operator")),
     ("bot", ("bot",)),
 )
 
@@ -126,7 +130,7 @@ class Deployment:
         logs.mkdir(parents=True, exist_ok=True)
         for name, args in ROLES:
             env = dict(self.env)
-            if name == "operator":
+            if role_kind(name) == "operator":
                 env.update(operator_env)
             if name == "reporting" and reporting_env:
                 env.update(reporting_env)

@@ -227,7 +227,7 @@ def _cause(same: list[SendAttempt], repeat: SendAttempt, kills: Sequence[Kill]) 
         if first.hid_delivery:
             return f"{first.status} after the same edit took effect at {_clock(first.at)}"
         lo, hi = first.at - SLACK_SECONDS, repeat.at + SLACK_SECONDS
-        kill = next((k for k in kills if lo <= k.at <= hi and k.role in EDITORS), None)
+        kill = next((k for k in kills if lo <= k.at <= hi and k.kind in EDITORS), None)
         if kill is not None:
             return f"kill of {kill.role} (pid {kill.pid}) at {_clock(kill.at)} after the same edit"
         return None

@@ -499,7 +499,7 @@ class _Causes:
         end = (confirm if confirm is not None else repeat.at) + SLACK_SECONDS
         senders = SENDERS.get(state, DEFAULT_SENDERS)
         for kill in self.kills:
-            if start <= kill.at <= end and kill.role in senders:
+            if start <= kill.at <= end and kill.kind in senders:
                 held = next((h for h in kill.held if h.startswith(f"{job_id} ")), None)
                 text = (
                     f"kill of {kill.role} (pid {kill.pid}) at {_clock(kill.at, ms=True)}, "
@@ -525,7 +525,7 @@ class _Causes:
         lo, hi = retry.scheduled_at - SLACK_SECONDS, retry.retried_at + SLACK_SECONDS
         if any(lo <= at <= hi for at in server_restarts):
             return True
-        return any(lo <= k.at <= hi and k.role in DEFAULT_SENDERS for k in self.kills)
+        return any(lo <= k.at <= hi and k.kind in DEFAULT_SENDERS for k in self.kills)
 
 
 def _clock(at: float, *, ms: bool = False) -> str:

@@ -55,6 +55,16 @@ class Kill:
     held: tuple[str, ...] = ()  # "job-x running" per live claim
     aimed: bool = False  # waited for a claimed, unconfirmed ledger row
 
+    @property
+    def kind(self) -> str:
+        """The role's kind: "operator" for operator-1 and operator-2 (two processes, one queue)."""
+        return role_kind(self.role)
+
+
+def role_kind(role: str) -> str:
+    head, _, number = role.rpartition("-")
+    return head if head and number.isdigit() else role
+
 
 @dataclass(frozen=True)
 class SendAttempt:

@@ -20,6 +20,7 @@ from bench._fidelity.edits import (
     EDIT_BEFORE_RESULT_SECONDS,
     GROUP_PER_MINUTE,
     EditVerdict,
+    ResultPoint,
 )
 from bench._fidelity.judge import Delivery, JobTruth, Kill, SendAttempt, Verdict
 
@@ -376,8 +377,15 @@ def _kills(kills: Sequence[Kill]) -> list[str]:
     return [*lines, ""]
 
 
-def write_records(out: Path, kills: Sequence[Kill], attempts: Sequence[SendAttempt]) -> None:
-    """kills.csv and sends.csv beside the report: the raw records the judge used."""
+def write_records(
+    out: Path,
+    kills: Sequence[Kill],
+    attempts: Sequence[SendAttempt],
+    results: Sequence[ResultPoint] = (),
+) -> None:
+    """kills.csv and sends.csv beside the report: the raw records the judge used; and
+    latencies.csv: each job's first report of its final state, its latency, and the last kill
+    of the operator (the one process that runs notify activities) before it was told."""
     with (out / "kills.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["at_utc", "role", "pid", "process", "aimed", "held"])
@@ -412,5 +420,22 @@ def write_records(out: Path, kills: Sequence[Kill], attempts: Sequence[SendAttem
                     int(a.not_modified),
                     int(a.live),
                     a.text.split("\n", 1)[0][:120],
+                ]
+            )
+    operator_kills = sorted(k.at for k in kills if k.kind == "operator")
+    with (out / "latencies.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["told_at_utc", "job_id", "chat_id", "latency_ms", "operator_kill_s_before_told"]
+        )
+        for r in sorted(results, key=lambda r: r.at):
+            before = [at for at in operator_kills if at <= r.at]
+            writer.writerow(
+                [
+                    _stamp(r.at),
+                    r.job_id,
+                    r.chat_id,
+                    f"{r.ms:.0f}",
+                    f"{r.at - before[-1]:.1f}" if before else "",
                 ]
             )

@@ -40,7 +40,7 @@ from bench._fidelity.judge import (
     SendAttempt,
     state_reports,
 )
-from bench._fidelity.records import job_kind
+from bench._fidelity.records import job_kind, role_kind
 from core.domain.ids import chat_folder
 from core.domain.jobs.models import JobState, JobStatus, NotifyPolicy
 from core.domain.jobs.planner import Planner
@@ -501,7 +501,7 @@ class Scenario:
                 await self.deploy.restart_server()
 
     async def _aimed_kill(self, window: float = 20.0) -> None:
-        """Kill the operator worker while a report_ledger row is claimed but not confirmed (the
+        """Kill an operator worker while a report_ledger row is claimed but not confirmed (the
         moment between a claim and its confirm); if none is seen in `window`, kill anyway."""
         deadline = time.monotonic() + window
         detail = "no claim seen"
@@ -522,9 +522,10 @@ class Scenario:
                 detail = f"{row[0]} claimed {row[1]}"
                 break
             await asyncio.sleep(0.02)
-        await self.deploy.kill(
-            "operator", kind="aimed-kill", detail=detail, held=await self._claims()
-        )
+        # The ledger names a claim's workflow, not its process: one of the two operator
+        # workers is killed, and the judge reads a kill of either as a kill of a sender.
+        name = self.rng.choice([n for n in self.deploy.roles if role_kind(n) == "operator"])
+        await self.deploy.kill(name, kind="aimed-kill", detail=detail, held=await self._claims())
 
     async def _claims(self) -> tuple[str, ...]:
         """The ledger claims live right now ("job-x needs_attention"): what a sender held."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, or_, select, true, update
 
 from core.io.db import Database
 from core.io.metrics import LEDGER_CLAIMS
@@ -20,7 +20,9 @@ from core.io.tables import ReportLedger
 class ClaimOutcome(StrEnum):
     claimed = "claimed"  # the caller holds the claim now: send, then confirm (or release)
     reported = "reported"  # the ledger shows this status told: nothing to send
-    held = "held"  # another reporter holds a live claim: wait for its lease, then ask again
+    # another reporter holds a live claim (wait for its lease, then ask again), or the caller's
+    # `told_before` is out of date (no lease: look again now)
+    held = "held"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class Claim:
     def claimed(self) -> bool:
         return self.outcome is ClaimOutcome.claimed
 
+
+class _Unread:
+    """No status was read before the claim: the caller claims whatever the ledger shows."""
+
+
+UNREAD = _Unread()
 
 SUMMARY_SENDING = "sending"
 
@@ -57,9 +65,27 @@ class ReportLedgerStore:
         self.lease = lease
 
     async def claim(
-        self, job_id: str, chat_id: int, status: str, owner: str, now: datetime | None = None
+        self,
+        job_id: str,
+        chat_id: int,
+        status: str,
+        owner: str,
+        now: datetime | None = None,
+        *,
+        told_before: str | _Unread | None = UNREAD,
     ) -> Claim:
+        """`told_before`: the status the caller saw told when it decided to tell `status` (the
+        heartbeat, which decides in one activity and tells in another, maybe minutes later).
+        The claim is taken only if the ledger still shows it; otherwise the decision is stale
+        (the push told more since) and the answer is `held` with no lease: look again. Without
+        it a late retry told an old state after the newer one — and wound the ledger back, so
+        the next heartbeat told the newer state a second time."""
         now = now or utcnow()
+        fresh = (
+            true()
+            if isinstance(told_before, _Unread)
+            else ReportLedger.last_reported_status.is_not_distinct_from(told_before)
+        )
         create = (
             insert_statement(self.db, ReportLedger)
             .values(job_id=job_id, chat_id=chat_id, updated_at=now)
@@ -78,6 +104,7 @@ class ReportLedgerStore:
                     ReportLedger.claim_until < now,
                     ReportLedger.claim_owner == owner,
                 ),
+                fresh,
             )
             .values(
                 claim_status=status,

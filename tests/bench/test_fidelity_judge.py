@@ -268,3 +268,13 @@ def test_a_job_meant_to_succeed_that_did_not_breaks_the_rules() -> None:
     assert verdict.not_succeeded == 1
     assert verdict.not_succeeded_items == ["job-ok1 (ok) ended failed"]
     assert not verdict.ok
+
+
+def test_a_kill_of_either_operator_process_is_a_kill_of_a_sender() -> None:
+    """The harness runs two operator workers (operator-1, operator-2): a repeat caused by a kill
+    of either is designed; a kill of a numbered role of another kind is not."""
+    for role, designed in (("operator-2", True), ("operator-1", True), ("execution-2", False)):
+        truths, sent = _needs_attention_told_twice("job-kil2")
+        confirms = [Confirm("job-kil2", "needs_attention", T0 + 6.1)]
+        verdict = judge(truths, sent, kills=[Kill(T0 + 3.4, role, 7)], confirms=confirms)
+        assert verdict.ok is designed, (role, verdict)

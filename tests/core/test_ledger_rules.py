@@ -56,3 +56,26 @@ async def test_delivered_parts_belong_to_their_own_message(database: Database) -
     await ledger.record_parts_sent("job-led003", f"{HEARTBEAT}|completed", 1)
     assert await ledger.parts_sent("job-led003", f"{HEARTBEAT}|completed") == 1
     assert await ledger.parts_sent("job-led003", first) == 0
+
+
+async def test_a_claim_decided_on_an_old_reading_is_not_taken(database: Database) -> None:
+    """The heartbeat claims with the status it saw told (`told_before`): once the ledger has
+    moved on, the claim is refused as held (with no lease to wait for) — never taken to tell
+    an older state — and a claim whose reading is still true is taken."""
+    ledger = ReportLedgerStore(database)
+    stale = await ledger.claim("job-led004", 1, "running", HEARTBEAT, now=T0, told_before=None)
+    assert stale.claimed  # nothing told, as read
+    await ledger.release("job-led004", HEARTBEAT)
+    assert (await ledger.claim("job-led004", 1, "running", PUSH, now=T0)).claimed
+    await ledger.confirm("job-led004", "running", PUSH, now=T0)
+    assert (await ledger.claim("job-led004", 1, "completed", PUSH, now=T0)).claimed
+    await ledger.confirm("job-led004", "completed", PUSH, now=T0)
+    late = await ledger.claim("job-led004", 1, "running", HEARTBEAT, now=T0, told_before=None)
+    assert late.outcome is ClaimOutcome.held and late.held_until is None, late
+    entry = await ledger.entry("job-led004")
+    assert entry is not None and entry.last_reported_status == "completed"
+    assert entry.claim_owner is None
+    fresh = await ledger.claim(
+        "job-led004", 1, "completed:stale", HEARTBEAT, now=T0, told_before="completed"
+    )
+    assert fresh.claimed

@@ -140,3 +140,43 @@ async def test_research_writes_notes_in_the_job_workspace(
     notes = (workspace / "notes.md").read_text()
     assert "could not fetch" in notes and "No LLM is configured" in notes
     assert (workspace / "notes.json").is_file() and (workspace / "report.md").is_file()
+
+
+async def test_a_long_research_shows_its_progress_on_its_card(
+    private_networks_allowed: Deployment, web: LocalWeb
+) -> None:
+    """A research step that waits on a slow page goes live like a long command: its card shows
+    the elapsed time, what it read and what it waits for, then ends with the final state."""
+    botapi, settings = private_networks_allowed.botapi, private_networks_allowed.stack.settings
+    chat = CHAT
+    saved = settings.live_card_after_seconds, settings.live_card_interval_seconds
+    settings.live_card_after_seconds, settings.live_card_interval_seconds = 1.0, 1.0
+    fast, slow = web.url("/page", "localhost"), web.url("/slow?seconds=6", "localhost")
+    try:
+        done = await run_research(botapi, f"compare {fast} with {slow}", chat=chat)
+    finally:
+        settings.live_card_after_seconds, settings.live_card_interval_seconds = saved
+    job_id = job_id_of(done)
+    card = next(
+        m
+        for m in botapi.messages_to(chat)
+        if job_id in (m.plain_text or "") and "started" in (m.plain_text or "")
+    )
+    final = await botapi.wait_for_edit(
+        lambda e: (
+            e.chat_id == chat
+            and e.message_id == card.message_id
+            and "completed" in (e.plain_text or "")
+        ),
+        timeout=30,
+    )
+    edits = [e for e in botapi.edits if e.chat_id == chat and e.message_id == card.message_id]
+    live = [e.plain_text or "" for e in edits if "running for" in (e.plain_text or "")]
+    assert live, [e.plain_text for e in edits]
+    waiting = [text for text in live if f"fetching {slow}" in text]
+    assert waiting, live  # what it waits for
+    assert any(f"✓ {fast}" in text for text in waiting), live  # and what it already read
+    assert len(set(live)) == len(live)  # each edit shows something new
+    assert botapi.not_modified(chat) == []
+    assert edits[-1].plain_text == final.plain_text and "running for" not in final.plain_text
+    assert done.message_id > card.message_id  # the result is a message of its own

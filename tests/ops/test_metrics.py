@@ -16,7 +16,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from core.io.devserver import DevServer, find_temporal_cli
 from core.io.health import (
     OpsPortError,
-    OpsServer,
     Readiness,
     bot_poll_check,
     database_check,
@@ -24,6 +23,7 @@ from core.io.health import (
     workers_check,
 )
 from core.io.metrics import sdk_runtime
+from core.io.ops_server import OpsServer
 from tests.support.botapi import BotApiEmulator
 from tests.support.namespaces import new_namespace
 from tests.support.stack import ALLOWED_USER, TEST_TOKEN, Stack, free_port, make_settings

@@ -3,6 +3,7 @@ and a record of every request it answered (so a test can prove nothing reached i
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ class Hit:
 @dataclass
 class LocalWeb:
     """`/secret` answers a page holding SECRET; `/redirect?to=<url>` answers 302 to that URL;
-    `/loop/<n>` redirects to `/loop/<n+1>` for ever; `/page` answers a public-looking page."""
+    `/loop/<n>` redirects to `/loop/<n+1>` for ever; `/page` answers a public-looking page;
+    `/slow?seconds=<s>` answers that page after `s` seconds."""
 
     ssl_context: ssl.SSLContext | None = None  # set: the server speaks HTTPS
     hits: list[Hit] = field(default_factory=list)
@@ -40,6 +42,7 @@ class LocalWeb:
         app.router.add_get("/page", self._page)
         app.router.add_get("/redirect", self._redirect)
         app.router.add_get("/loop/{n}", self._loop)
+        app.router.add_get("/slow", self._slow)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
@@ -63,6 +66,11 @@ class LocalWeb:
     async def _page(self, request: web.Request) -> web.Response:
         self._record(request)
         return web.Response(text="a public page about kittens", content_type="text/plain")
+
+    async def _slow(self, request: web.Request) -> web.Response:
+        self._record(request)
+        await asyncio.sleep(float(request.query.get("seconds", "5")))
+        return web.Response(text="a slow page about kittens", content_type="text/plain")
 
     async def _redirect(self, request: web.Request) -> web.Response:
         self._record(request)

@@ -79,6 +79,9 @@ class JobChange(BaseModel):
     # A finished job's own result message (output, report, document): told as the job would
     # have told it, never reduced to a state line.
     message: ChatMessage | None = None
+    # The ledger's last told status when the change was found (None: nothing told): the report
+    # claims only if the ledger still shows it, so a late retry never tells an older state.
+    told_before: str | None = None
 
     def line(self) -> str:
         """One plain-text line for the agent's preamble."""

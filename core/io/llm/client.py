@@ -27,16 +27,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
-
 from core.io.metrics import LLM_CALLS, LLM_TOKENS
 from core.io.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a client is built: a process without an LLM
-    # configured (`make run` out of the box) never pays its ~40 MB.
+    # configured (`make run` out of the box) never pays its ~40 MB; the breaker's library, on the
+    # first call (a few MB).
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletion
+    from purgatory import AsyncCircuitBreakerFactory
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,8 @@ def request_errors() -> tuple[type[Exception], ...]:
 
 @cache
 def _breakers() -> AsyncCircuitBreakerFactory:
+    from purgatory import AsyncCircuitBreakerFactory
+
     return AsyncCircuitBreakerFactory(exclude=list(request_errors()))
 
 
@@ -158,6 +159,8 @@ class Llm:
 
     async def complete(self, **request: Any) -> ChatCompletion:
         """`chat.completions.create(**request)`, or `LlmUnavailable` saying why not."""
+        from purgatory.domain.model import OpenedState
+
         breaker = await _breakers().get_breaker(
             f"{self.endpoint}#{_generation.get(self.endpoint, 0)}",
             threshold=self.settings.llm_breaker_failures,
