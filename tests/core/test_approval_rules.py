@@ -17,7 +17,10 @@ from core.domain.jobs.approval import (
     approval_document,
     decide_approval,
     decision_refusal,
+    describe_origin,
     step_argv,
+    step_command,
+    step_urls,
 )
 from core.domain.jobs.cards import card_text
 from core.domain.jobs.messages import approval_request_message, approval_request_text
@@ -240,3 +243,96 @@ def test_a_url_a_model_chose_waits_unless_the_person_wrote_it_or_its_host_is_all
 def test_research_without_urls_needs_no_approval() -> None:
     spec = _planner().research_job("summarize notes.txt", chat_id=5, origin=JobOrigin.llm_intake)
     assert spec.approval is Approval.not_needed
+
+
+# --- what the person is shown: who asked, and every step whole --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "by", "want"),
+    [
+        (JobOrigin.llm_intake, 7, "the language model, from a message by user 7"),
+        (JobOrigin.llm_intake, None, "the language model, from a message by nobody in the chat"),
+        (JobOrigin.heartbeat_agent, 7, "the heartbeat agent (a language model, on its schedule)"),
+        (
+            JobOrigin.trigger_response,
+            None,
+            "a heartbeat follow-up (written from a language model's result)",
+        ),
+        (JobOrigin.person, 7, "user 7"),
+        (JobOrigin.person, None, "nobody in the chat"),
+    ],
+)
+def test_the_request_says_who_asked(origin: JobOrigin, by: int | None, want: str) -> None:
+    assert describe_origin(origin, by) == want
+
+
+def research(**params: Any) -> StepSpec:
+    return StepSpec(
+        worker="research", task_queue="q", activity="a", fetches_urls=True, params=params
+    )
+
+
+def test_a_fetching_step_reads_its_own_goal_else_the_jobs() -> None:
+    own = research(goal="read https://own.example/a")
+    assert step_urls(own, "read https://job.example/b") == ["https://own.example/a"]
+    assert step_urls(research(), "read https://job.example/b") == ["https://job.example/b"]
+    # The job's goal alone decides a step without one: a model-chosen URL there waits.
+    assert (
+        decide_approval(
+            [research()], JobOrigin.llm_intake, REGISTRY, goal="read https://job.example/b"
+        )
+        is Approval.required
+    )
+    assert decide_approval([research()], JobOrigin.llm_intake, REGISTRY) is Approval.not_needed
+
+
+def test_the_document_shows_shell_lines_unparsable_commands_and_urls() -> None:
+    spec = _planner().plan(
+        goal="read https://job.example/b",
+        steps=[
+            ("execution", {"command": "df -h | sort", "shell": True}),
+            ("execution", {"command": "echo 'x"}),
+            ("research", {}),
+            ("execution", {"command": 42}),  # not a command line: nothing runs it
+        ],
+        chat_id=5,
+        origin=JobOrigin.llm_intake,
+    )
+    assert step_command(spec.steps[3]) is None
+    assert approval_document(spec) == (
+        "step 1: runs /bin/sh -c with this command line:\n"
+        '"df -h | sort"\n'
+        "step 2: a command line that does not parse (it fails):\n"
+        '"echo \'x"\n'
+        "step 3: fetches these URLs:\n"
+        '"https://job.example/b"\n'
+    )
+    nothing = _planner().plan(
+        goal="notes", steps=[("reporting", {})], chat_id=5, origin=JobOrigin.llm_intake
+    )
+    assert approval_document(nothing) == ""
+
+
+def test_a_refusal_names_every_unknown_field_and_its_subject() -> None:
+    forged = ApprovalDecision.model_validate({"user_id": 7, "chat_id": 5, "b": 1, "a": 2})
+    assert decision_refusal("job-x", forged, 5, None, "") == (
+        "a decision carries only user_id and chat_id (not a, b)"
+    )
+    gate = DecisionGate()
+    with pytest.raises(ValueError, match=r"^only the chat job-x belongs to can decide$"):
+        gate.check("job-x", ApprovalDecision(user_id=7, chat_id=9), 5)
+
+
+def test_the_gate_refuses_after_a_decision_or_its_deadline() -> None:
+    who = ApprovalDecision(user_id=7, chat_id=5)
+    decided = DecisionGate()
+    assert decided.take("job-x", False, who, "09:00 UTC") is None
+    with pytest.raises(ValueError, match=r"^job-x was already denied by user 7 at 09:00 UTC"):
+        decided.check("job-x", who, 5)
+    closed = DecisionGate()
+    closed.closed = "its approval expired"
+    expected = "job-x is no longer waiting: its approval expired"
+    assert closed.refusal("job-x", who, 5) == expected
+    assert closed.take("job-x", True, who, "09:01 UTC") == expected
+    assert closed.decided is None

@@ -166,3 +166,75 @@ def test_markup_reading_never_fails() -> None:
         sample = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 25)))
         outcome = strip_ack(sample, TOKEN)
         assert outcome.suppressed == (outcome.text == "")
+
+
+# --- exactly what goes with the token, and whether it was there ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "shown", "had"),
+    [
+        ("x HEARTBEAT_OK x", "x HEARTBEAT_OK x", False),  # mid-sentence: not the ack
+        ("a_HEARTBEAT_OK", "a_HEARTBEAT_OK", False),
+        ("x___HEARTBEAT_OK", "x___HEARTBEAT_OK", False),
+        ("HEARTBEAT_OKAY disk", "HEARTBEAT_OKAY disk", False),
+        ("Disk full", "Disk full", False),
+        ("HEARTBEAT_OK x HEARTBEAT_OK", "x", True),
+        ("HEARTBEAT_OK__ x", "x", True),
+        ("x __HEARTBEAT_OK", "x", True),
+        ("1 _HEARTBEAT_OK", "1", True),
+        ("A, HEARTBEAT_OK", "A,", True),
+        ("`HEARTBEAT_OK` backup late", "backup late", True),
+        ("~~HEARTBEAT_OK~~ backup late", "backup late", True),
+        ("「HEARTBEAT_OK」 disk", "disk", True),
+        ("¡HEARTBEAT_OK! disk", "disk", True),
+        ("✅\nHEARTBEAT_OK disk", "✅ disk", True),
+        ("✅✅ HEARTBEAT_OK disk", "✅✅ disk", True),
+        ("disk HEARTBEAT_OK ✅✅", "disk ✅✅", True),
+        ("HEARTBEAT_OK\tdisk  full", "disk full", True),
+    ],
+)
+def test_what_goes_with_the_token(result: str, shown: str, had: bool) -> None:
+    outcome = strip_ack(result, TOKEN)
+    assert (outcome.suppressed, outcome.text, outcome.had_token) == (False, shown, had)
+
+
+def test_a_suppressed_result_says_whether_the_token_was_there() -> None:
+    assert strip_ack("**HEARTBEAT_OK**", TOKEN).had_token
+    assert not strip_ack("✅", TOKEN).had_token
+    # No token configured: nothing is the ack, whatever the result says.
+    outcome = strip_ack("HEARTBEAT_OK", "")
+    assert (outcome.suppressed, outcome.text, outcome.had_token) == (False, "HEARTBEAT_OK", False)
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        (
+            "<b>HEARTBEAT_OK</b>\nDisk <i>full</i> on <code>/var</code>",
+            "HEARTBEAT_OK\nDisk full on /var",
+        ),
+        ('see <a href="https://x.example/a">the graph</a>', "see the graph (https://x.example/a)"),
+        ('see <a href="http://x.example/a">it</a>', "see it (http://x.example/a)"),
+        ('see <a href="javascript:alert(1)">it</a> now', "see it now"),
+        ("see <a>it</a> now", "see it now"),
+        ("a </a> b", "a  b"),
+        ("Disks:<li/>sda full", "Disks:\n- sda full"),
+        ('<a href="https://x.example"/>x', "x"),
+        ("<!-- aside -->Load is </ high> now", "Load is </ high> now"),
+        ("<b>a</b>  \n\n\n\n b \t\nc", "a\n\n b\nc"),
+    ],
+)
+def test_markup_becomes_this_text(markup: str, text: str) -> None:
+    assert markup_to_text(markup) == text
+
+
+def test_an_echo_is_removed_from_forty_characters_or_a_line_of_twenty_five() -> None:
+    block = "short line one\nshort line two\nshort 3333"  # every line shorter than 25
+    assert len(block) == 40
+    assert scrub_echo(f"{block}\nDisk full", block).strip() == "Disk full"
+    line = "x" * 25
+    assert scrub_echo(f"{line}\nDisk full", line).strip() == "Disk full"
+    # Shorter echoes are the person's own words as likely as the prompt's: they stay.
+    assert scrub_echo(f"{block[:39]}\nDisk full", block[:39]) == f"{block[:39]}\nDisk full"
+    assert scrub_echo(f"{line[:24]}\nDisk full", line[:24]) == f"{line[:24]}\nDisk full"

@@ -171,6 +171,24 @@ def report(scores: list[Score], goal: float, show_diffs: bool) -> bool:
     return ok
 
 
+def selected_tests_collect() -> bool:
+    """Whether pytest finds every test `[tool.mutmut]` selects. A renamed test makes mutmut
+    stop with an error that hides which name is stale, so ask pytest first and show its words."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    selection = config.get("pytest_add_cli_args_test_selection", [])
+    extra = config.get("pytest_add_cli_args", [])
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", *extra, *selection],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        print((done.stdout + done.stderr)[-4000:])
+        print("the tests selected under [tool.mutmut] in pyproject.toml do not all exist")
+    return done.returncode == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="module names (default: all)")
@@ -186,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {unknown}; known: {', '.join(by_name)}")
     chosen = [by_name[name] for name in args.modules] or MODULES
     if not args.report:
+        if not selected_tests_collect():
+            return 2
         if not args.keep:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         globs = [g for m in chosen for g in m.globs()]
