@@ -33,7 +33,9 @@ What counts (all times are wall-clock seconds):
 - *unchanged*: reports of a state the job never entered or its policy does not want, and
   heartbeat alerts identical to one already delivered to the same target.
 - *latency*: final state (its search-attribute upsert in the history) → first report of it,
-  minus the time the chat spent waiting out `retry_after`s in between.
+  minus the time the chat spent waiting out `retry_after`s in between. Its p99 is also given
+  without the results in flight across a dev-server restart (final state before the server was
+  up again, told after it stopped): while Temporal is down no sender can tell anything.
 - *card edits* (bench/_fidelity/edits.py): edits per chat, "message is not modified" answers
   judged by cause, each group's fullest minute, no live card refresh into a full one, and the
   worst latency of a result that came right after an edit in its chat.
@@ -207,6 +209,9 @@ class Verdict:
     spurious_retries: int = 0
     confirms_missing: int = 0  # repeats whose confirm the harness did not see
     latency_points: list[tuple[float, float]] = field(default_factory=list)  # (final_at, ms)
+    # Results in flight across a dev-server restart (final state before it was up again, told
+    # after it stopped): no sender can tell them while Temporal is down.
+    outage_ms: list[float] = field(default_factory=list)
     result_points: list[ResultPoint] = field(default_factory=list)  # each first final report
     edits: EditVerdict = field(default_factory=EditVerdict)  # card edits (bench/_fidelity/edits)
     lost_jobs: set[str] = field(default_factory=set)
@@ -242,6 +247,17 @@ class Verdict:
         return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
     @property
+    def p99_beside_outage(self) -> float:
+        """p99 of the results not in flight across a dev-server restart: what a dead sender, a
+        5xx or a 429 costs, apart from Temporal itself being down."""
+        ordered = sorted(self.latencies_ms)
+        for ms in self.outage_ms:
+            ordered.remove(ms)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+    @property
     def ok(self) -> bool:
         """The hard rules: nothing lost or misrouted, no silent or quiet violation, no leak,
         every repeat designed (its cause on record), every job finished (so it was judged),
@@ -267,7 +283,9 @@ class Verdict:
             f"5xx {self.by_5xx}), "
             f"misrouted {self.misrouted}, silent-violations {self.silent}, "
             f"quiet-violations {self.quiet}, leaks {self.leaks}, "
-            f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms, "
+            f"p50 {self.p50:.0f} ms, p99 {self.p99:.0f} ms "
+            f"(beside the server restart {self.p99_beside_outage:.0f} ms; "
+            f"{len(self.outage_ms)} in flight across it), "
             f"spurious-retries {self.spurious_retries}, "
             f"not-modified {self.edits.undesigned_not_modified} "
             f"(designed {self.edits.not_modified_designed}), "
@@ -327,6 +345,8 @@ def judge(
 ) -> Verdict:
     jobs = {t.job_id: t for t in truths}
     causes = _Causes(kills, attempts, confirms)
+    # server_restarts holds each restart's stop and up times, in order.
+    outages = list(zip(server_restarts[0::2], server_restarts[1::2], strict=False))
     sent = sorted(deliveries, key=lambda d: d.at)
     waits_by_chat: dict[int, list[RateWait]] = defaultdict(list)
     for wait in waits:
@@ -440,6 +460,8 @@ def judge(
                 waited = _waited(waits_by_chat.get(truth.chat_id, []), truth.final_at, first.at)
                 ms = max(0.0, first.at - truth.final_at - waited) * 1000
                 v.latency_points.append((truth.final_at, ms))
+                if any(truth.final_at <= up and first.at >= stop for stop, up in outages):
+                    v.outage_ms.append(ms)
                 v.result_points.append(
                     ResultPoint(truth.job_id, first.chat_id, first.message_id, first.at, ms)
                 )

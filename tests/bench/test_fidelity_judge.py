@@ -278,3 +278,20 @@ def test_a_kill_of_either_operator_process_is_a_kill_of_a_sender() -> None:
         confirms = [Confirm("job-kil2", "needs_attention", T0 + 6.1)]
         verdict = judge(truths, sent, kills=[Kill(T0 + 3.4, role, 7)], confirms=confirms)
         assert verdict.ok is designed, (role, verdict)
+
+
+def test_results_in_flight_across_a_server_restart_are_set_apart_in_the_p99() -> None:
+    """A result whose final state came before the dev server was up again and that was told
+    after it stopped waited for Temporal itself: it counts in the p99 of all, not in the p99
+    beside the restart. A result told before the stop, or final after the server was up, is
+    every other result."""
+    truths = [job(f"job-lat{n:02d}") for n in range(4)]
+    sent = [push("job-lat00", "completed", T0 + 2.5)]  # told before the stop: 500 ms
+    sent.append(push("job-lat01", "completed", T0 + 20))  # in flight across it: 18 s
+    sent.append(push("job-lat02", "completed", T0 + 2.4))  # 400 ms
+    sent.append(push("job-lat03", "completed", T0 + 2.2))  # 200 ms
+    verdict = judge(truths, sent, server_restarts=[T0 + 2.6, T0 + 15])
+    assert verdict.outage_ms == [18000.0]
+    assert verdict.p99 == 18000.0
+    assert verdict.p99_beside_outage == 500.0
+    assert "(beside the server restart 500 ms; 1 in flight across it)" in verdict.line()
