@@ -18,8 +18,10 @@ from core.io.process import scrub_environ_block
 
 SECRET = "sk-environ-block-secret-4f2a"
 CHILD = """
-import json, os, sys
+import ctypes, json, os, sys
 from core.io.process import scrub_environ_block
+if os.environ.get("HBO_TEST_COMM"):  # PR_SET_NAME: the name /proc/self/stat shows in (...)
+    ctypes.CDLL("libc.so.6").prctl(15, os.environ["HBO_TEST_COMM"].encode(), 0, 0, 0)
 done = scrub_environ_block(sys.argv[1:])
 with open("/proc/self/environ", "rb") as f:
     block = f.read()
@@ -32,6 +34,9 @@ print(json.dumps({
 
 
 def _child(names: list[str], extra_env: dict[str, str]) -> dict[str, object]:
+    # In this process too, with a name it does not have: nothing is found, nothing written.
+    # (This call is also what tells mutmut that the test reaches the function.)
+    assert scrub_environ_block(["HBO_TEST_NAME_THAT_IS_NOT_SET_9c1d"]) == []
     # The package root the test imported `core` from: the repository, or mutmut's mutants/.
     root = Path(process_module.__file__).resolve().parents[2]
     env = {**os.environ, **extra_env, "PYTHONPATH": str(root)}
@@ -53,8 +58,6 @@ def _entries(block: str) -> dict[str, str]:
 
 
 def test_a_named_secret_is_starred_in_the_block_and_kept_in_os_environ() -> None:
-    # In this process too, with a name it does not have: nothing is found, nothing written.
-    assert scrub_environ_block(["HBO_TEST_NAME_THAT_IS_NOT_SET_9c1d"]) == []
     result = _child(
         ["HBO_TEST_SECRET", "HBO_TEST_EMPTY", "HBO_TEST_ABSENT"],
         {
@@ -90,3 +93,19 @@ def test_several_secrets_are_scrubbed_and_named_in_block_order() -> None:
     entries = _entries(str(result["block"]))
     assert entries["HBO_TEST_A"] == "*" * len("first-secret")
     assert entries["HBO_TEST_B"] == "*" * len("second-secret")
+
+
+def test_a_process_name_with_parentheses_does_not_mislead_the_scrub() -> None:
+    # /proc/self/stat is "pid (name) state ...": the name may hold ") " itself.
+    result = _child(
+        ["HBO_TEST_SECRET"],
+        {"HBO_TEST_SECRET": SECRET, "HBO_TEST_COMM": "a) 1 2 (b) 3"},
+    )
+    assert result["done"] == ["HBO_TEST_SECRET"]
+    assert _entries(str(result["block"]))["HBO_TEST_SECRET"] == "*" * len(SECRET)
+
+
+def test_a_value_holding_an_equals_sign_is_scrubbed_whole() -> None:
+    result = _child(["HBO_TEST_SECRET"], {"HBO_TEST_SECRET": "user=admin=pw"})
+    assert result["done"] == ["HBO_TEST_SECRET"]
+    assert _entries(str(result["block"]))["HBO_TEST_SECRET"] == "*" * len("user=admin=pw")
