@@ -382,3 +382,35 @@ def test_the_plain_mode_notice_is_told_once_per_chat(tmp_path: Path) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert plain_mode_notice(Sandbox("/x/bwrap"), tmp_path, "chat-3", "job-d") == ""
     assert not (folder / "chat-3").exists()
+
+
+def test_as_root_plain_and_refused_commands_still_run_as_the_set_user(
+    probes: FakeProbe, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 0)
+    probes.answer = "bwrap: No permission"
+    for data in reachable_folder():
+        plain = choose_sandbox(make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX="none"))
+        assert plain.run_as == NOBODY
+        refused = choose_sandbox(
+            make_settings(
+                data, "127.0.0.1:1", EXECUTION_SANDBOX="bwrap", EXECUTION_SANDBOX_BWRAP="/x/bwrap"
+            )
+        )
+        assert refused.mode == "refused" and refused.run_as == NOBODY
+        probes.answer = None
+        with caplog.at_level(logging.INFO, logger="activities.sandbox"):
+            chosen = choose_sandbox(
+                make_settings(data, "127.0.0.1:1", EXECUTION_SANDBOX_BWRAP="/y")
+            )
+        assert chosen.run_as == NOBODY
+        assert (
+            "EXECUTION_SANDBOX=auto: commands run under bubblewrap (/y), as uid 65534, no network"
+            in caplog.text
+        )
+
+
+def test_probe_output_that_is_not_utf8_is_still_told() -> None:
+    for folder in reachable_folder():
+        fake = _fake_bwrap(folder, 1, "bad \\377 byte")
+        assert probe(str(fake)) == "bad \ufffd byte"
