@@ -297,9 +297,33 @@ async def fanout_phase(
             flush=True,
         )
         await wait_results(botapi, outcome, timeout)
+        if not outcome.complete:
+            await explain_missing(
+                runtime.client, botapi, outcome, dict(zip(chats, ids, strict=True))
+            )
     finally:
         await delete_schedules(runtime.client, ids)
     return outcome
+
+
+async def explain_missing(
+    client: Client, botapi: BotApiEmulator, outcome: Outcome, schedules: dict[int, str]
+) -> None:
+    """For a few chats without their result: what the schedule started and where the run is."""
+    seen = results(botapi, outcome.chats)
+    missing = [chat for chat, times in seen.items() if not times]
+    print(f"  missing results in {len(missing)} chats; the first few:", flush=True)
+    for chat in missing[:3]:
+        desc = await client.get_schedule_handle(schedules[chat]).describe()
+        runs = [getattr(a.action, "workflow_id", "?") for a in desc.info.recent_actions]
+        print(f"    chat {chat}: {schedules[chat]} started {runs or 'nothing'}", flush=True)
+        for workflow_id in runs[-1:]:
+            info = await client.get_workflow_handle(workflow_id).describe()
+            pending = [
+                (p.activity_type.name, p.attempt, p.last_failure.message)
+                for p in info.raw_description.pending_activities
+            ]
+            print(f"      {workflow_id}: {info.status}, pending {pending}", flush=True)
 
 
 def line(outcome: Outcome, rate: int, base: Outcome | None = None) -> str:
