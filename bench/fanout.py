@@ -386,7 +386,7 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
                     for index, count in enumerate(args.processes):
                         chats = every_chat[n * (index + 1) : n * (index + 2)]
                         async with operator_processes(client, settings, count, logs, str(index)):
-                            if index == 0:
+                            if index == 0 and not args.no_bare:
                                 bare = await bare_phase(
                                     client, botapi, every_chat[:n], 1.0, args.timeout
                                 )
@@ -396,14 +396,15 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
                             outcome = await fanout_phase(
                                 runtime, botapi, chats, name, args.timeout, args.create_seconds
                             )
+                            base = outcomes[0] if not args.no_bare else None
                             outcomes.append(outcome)
-                            print(line(outcome, rate, outcomes[0]), flush=True)
+                            print(line(outcome, rate, base), flush=True)
                             print(f"  load average: {load_average()}", flush=True)
                 finally:
                     await bare_worker.shutdown()
                     await asyncio.gather(bare_task, return_exceptions=True)
                     kill_role(execution, 15)
-            fans = outcomes[1:]
+            fans = [o for o in outcomes if o.name.startswith("fan-out")]
             if len(fans) == 2 and all(f.last == f.last for f in fans):
                 print(
                     f"{fans[1].name} vs {fans[0].name}: last result {fans[1].last:.1f} s vs "
@@ -441,6 +442,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.4,
         help="creation time budgeted per schedule when picking the due minute (a loaded "
         "2-core machine creates about 3 a second through /every)",
+    )
+    parser.add_argument(
+        "--no-bare", action="store_true", help="leave out the bare notify.send baseline"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     return parser.parse_args(argv)
