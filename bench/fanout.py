@@ -356,7 +356,7 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
     outcomes: list[Outcome] = []
     try:
         async with (
-            temporal_dev_server() as (server, client),
+            temporal_dev_server(log_file=logs / "temporal.log") as (server, client),
             BotApiEmulator(token=TEST_TOKEN) as botapi,
         ):
             phases = 1 + len(args.processes)
