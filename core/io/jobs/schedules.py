@@ -142,6 +142,25 @@ def describe_schedule(schedule: ScheduleSpec) -> str:
     return f"every {_duration(schedule.every_seconds or 0)}"
 
 
+# A run the server could not start on time (a busy server, many schedules due at once) starts
+# late instead of being skipped without a word, up to one period late: a run is never both late
+# and followed by a second run caught up for the same missed period.
+MIN_CATCHUP = timedelta(minutes=1)
+MAX_CATCHUP = timedelta(hours=1)
+
+
+def catchup_window(schedule: ScheduleSpec, now: datetime | None = None) -> timedelta:
+    """How late a run may start: the schedule's period (for cron, the gap between its next two
+    fire times), kept between one minute and one hour."""
+    if schedule.cron:
+        times = croniter(schedule.cron, now or datetime.now(UTC))
+        first, second = times.get_next(datetime), times.get_next(datetime)
+        period = second - first
+    else:
+        period = timedelta(seconds=schedule.every_seconds or 0)
+    return max(MIN_CATCHUP, min(period, MAX_CATCHUP))
+
+
 def _temporal_spec(schedule: ScheduleSpec, schedule_id: str) -> TemporalScheduleSpec:
     if schedule.cron:
         return TemporalScheduleSpec(
@@ -217,7 +236,7 @@ class ScheduleClient:
                     action=_start_action(template),
                     spec=_temporal_spec(schedule, schedule_id),
                     policy=SchedulePolicy(
-                        overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)
+                        overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup_window(schedule)
                     ),
                     state=_initial_state(schedule, paused, approval_deadline),
                 ),
@@ -326,6 +345,7 @@ class ScheduleClient:
                 action.args = [spec]
             if schedule is not None:
                 sched.spec = _temporal_spec(schedule, schedule_id)
+                sched.policy.catchup_window = catchup_window(schedule)
                 sched.state.note = f"recurring job: {describe_schedule(schedule)}"
             return ScheduleUpdate(schedule=sched)
 
