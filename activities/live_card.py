@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.api.workflow.v1 import PendingActivityInfo
 
+from activities.keepalive import keep_alive
 from activities.telegram.errors import Final, TelegramFailure
 from activities.telegram.pacing import GROUP_PER_MINUTE, GROUP_RESERVED
 from activities.telegram.sender import Sender
@@ -55,20 +56,24 @@ class LiveCardActivities:
         last = ""
         edits = 0
         wait = 0.0
-        while True:  # until cancelled (the step ended): the cancellation ends the activity
-            await _beating(wait)
-            text = await self._render(card)
-            if text is None:  # the step is no longer running: the workflow takes over
-                return edits
-            if text == last:  # nothing new to show: an edit would change nothing
-                wait = self.interval
-                continue
-            if not await self._room(card.chat_id):
-                wait = RETRY_SECONDS
-                continue
-            if not await self._edit(card, text):
-                return edits
-            last, edits, wait = text, edits + 1, self.interval
+        # Beats all along, also while `describe()` or an edit waits on a busy server or chat: a
+        # beat only between rounds let a slow describe pass the heartbeat timeout, and a live
+        # worker's refresher was retried elsewhere.
+        async with keep_alive(BEAT_SECONDS):
+            while True:  # until cancelled (the step ended): the cancellation ends the activity
+                await asyncio.sleep(wait)
+                text = await self._render(card)
+                if text is None:  # the step is no longer running: the workflow takes over
+                    return edits
+                if text == last:  # nothing new to show: an edit would change nothing
+                    wait = self.interval
+                    continue
+                if not await self._room(card.chat_id):
+                    wait = RETRY_SECONDS
+                    continue
+                if not await self._edit(card, text):
+                    return edits
+                last, edits, wait = text, edits + 1, self.interval
 
     async def _render(self, card: LiveCard) -> str | None:
         client = activity.client()
@@ -124,13 +129,3 @@ def _running_step(pending: Any) -> PendingActivityInfo | None:
         if info.last_started_time.seconds:
             return info
     return None
-
-
-async def _beating(seconds: float) -> None:
-    """Sleep `seconds` while heartbeating (cancellation arrives with a heartbeat's answer)."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + seconds
-    activity.heartbeat()
-    while (left := until - loop.time()) > 0:
-        await asyncio.sleep(min(left, BEAT_SECONDS))
-        activity.heartbeat()
