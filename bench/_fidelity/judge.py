@@ -29,7 +29,9 @@ What counts (all times are wall-clock seconds):
   results are not held back by quiet hours: a person gets the result they asked for).
 - *leaks*: a heartbeat message that shows the ack token or markup left over around it.
 - *not succeeded*: a job whose command succeeds on its first run (kinds `ok`, `long`, `live`)
-  that ended other than completed: the day's jobs did not do what they were asked.
+  that ended other than completed: the day's jobs did not do what they were asked. Unless its
+  step ran out of attempts on a timeout while kills took that step's workers (retries are
+  bounded): then it is listed with those kills, as designed.
 - *unchanged*: reports of a state the job never entered or its policy does not want, and
   heartbeat alerts identical to one already delivered to the same target.
 - *latency*: final state (its search-attribute upsert in the history) → first report of it,
@@ -114,6 +116,9 @@ class JobTruth:
     scheduled: bool = False  # a recurring job's run (started by its schedule)
     requested: bool = False  # asked for by a person in the chat
     retries: tuple[Retry, ...] = ()  # notify activities retried after a timeout
+    # Work steps that ran out of attempts on a timeout (their last worker lost):
+    # (activity, scheduled at, timed out at).
+    lost_steps: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def place(self) -> tuple[int, int | None]:
@@ -226,6 +231,9 @@ class Verdict:
     unchanged_items: list[str] = field(default_factory=list)
     unfinished_items: list[str] = field(default_factory=list)
     not_succeeded_items: list[str] = field(default_factory=list)
+    # Jobs meant to succeed whose step ran out of attempts while kills took its workers: the
+    # chaos made them fail, as designed (retries are bounded); each listed with its kills.
+    lost_to_kills_items: list[str] = field(default_factory=list)
 
     @property
     def designed(self) -> int:
@@ -436,11 +444,13 @@ def judge(
             last = truth.states[-1][0].value
             note(v.unfinished_items, f"{truth.job_id} still open, last state {last}")
         elif truth.final is not JobState.completed and job_kind(truth.goal) in MEANT_TO_SUCCEED:
-            v.not_succeeded += 1
-            note(
-                v.not_succeeded_items,
-                f"{truth.job_id} ({job_kind(truth.goal)}) ended {truth.final.value}",
-            )
+            what = f"{truth.job_id} ({job_kind(truth.goal)}) ended {truth.final.value}"
+            killed = causes.step_kills(truth)
+            if killed:
+                note(v.lost_to_kills_items, f"{what}: {killed}")
+            else:
+                v.not_succeeded += 1
+                note(v.not_succeeded_items, what)
         if truth.notify is NotifyPolicy.state_changes and not reports.get(
             (truth.job_id, JobState.running)
         ):
@@ -541,6 +551,18 @@ class _Causes:
                 return Cause("5xx", text, confirmed)
         return None
 
+    def step_kills(self, truth: JobTruth) -> str:
+        """The kills of a lost step's workers (its role: the activity's prefix) while it ran,
+        when the step ran out of attempts on a timeout; "" when there were none."""
+        for activity_name, scheduled_at, timed_out_at in truth.lost_steps:
+            kind = activity_name.split(".", 1)[0]
+            lo, hi = scheduled_at - SLACK_SECONDS, timed_out_at + SLACK_SECONDS
+            hits = [k for k in self.kills if lo <= k.at <= hi and k.kind == kind]
+            if hits:
+                times = ", ".join(_clock(k.at) for k in hits)
+                return f"{activity_name} ran out of attempts; kills of {kind} at {times}"
+        return ""
+
     def worker_died(self, retry: Retry, server_restarts: Sequence[float]) -> bool:
         """A kill of a role that runs notify activities, or a dev-server restart, between the
         activity's schedule and its retry."""
@@ -569,6 +591,8 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
     final_at: float | None = None
     scheduled: dict[int, tuple[str, float]] = {}
     retries: list[Retry] = []
+    steps: dict[int, tuple[str, float]] = {}
+    lost_steps: list[tuple[str, float, float]] = []
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -594,6 +618,13 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
             attrs = event.activity_task_scheduled_event_attributes
             if attrs.activity_type.name.startswith("notify."):
                 scheduled[event.event_id] = (attrs.activity_type.name, _seconds(event.event_time))
+            elif attrs.activity_type.name.startswith(("execution.", "research.")):
+                steps[event.event_id] = (attrs.activity_type.name, _seconds(event.event_time))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            timed_out = event.activity_task_timed_out_event_attributes
+            if timed_out.scheduled_event_id in steps:
+                name, at = steps[timed_out.scheduled_event_id]
+                lost_steps.append((name, at, _seconds(event.event_time)))
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             failure = attrs.last_failure
@@ -636,6 +667,7 @@ async def job_truth(client: Client, workflow_id: str, run_id: str | None = None)
         scheduled=spec.schedule_id is not None,
         requested=spec.requested_by is not None,
         retries=tuple(retries),
+        lost_steps=tuple(lost_steps),
     )
 
 

@@ -225,6 +225,8 @@ def markdown(
         f"| ack-token / markup leaks | {verdict.leaks} | must be 0 |",
         f"| jobs still running when judged | {verdict.unfinished} | must be 0 |",
         f"| jobs meant to succeed that did not complete | {verdict.not_succeeded} | must be 0 |",
+        "| of the jobs meant to succeed, failed as designed (their step ran out of attempts "
+        f"while kills took its workers) | {len(verdict.lost_to_kills_items)} | listed |",
         f"| messages for unchanged state (repeats, unwanted states) | {verdict.unchanged} | "
         "reported |",
         f"| start cards missing (state_changes jobs) | {verdict.start_cards_missing} | reported |",
@@ -289,6 +291,11 @@ def markdown(
         "Meant to succeed, did not complete (a broken rule)",
         verdict.not_succeeded_items,
         verdict.not_succeeded,
+    )
+    lines += _items(
+        "Meant to succeed, failed as designed (its step's workers killed until out of attempts)",
+        verdict.lost_to_kills_items,
+        len(verdict.lost_to_kills_items),
     )
     lines += _items(
         '"Message is not modified" with no cause on record (a broken rule)',

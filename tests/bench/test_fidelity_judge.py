@@ -295,3 +295,22 @@ def test_results_in_flight_across_a_server_restart_are_set_apart_in_the_p99() ->
     assert verdict.p99 == 18000.0
     assert verdict.p99_beside_outage == 500.0
     assert "(beside the server restart 500 ms; 1 in flight across it)" in verdict.line()
+
+
+def test_a_job_whose_step_lost_its_workers_to_kills_failed_as_designed() -> None:
+    """Retries are bounded: a job meant to succeed whose step ran out of attempts on a timeout
+    while kills took that step's workers failed as designed, listed with the kills. The same
+    loss with no kill of that step's role (a kill of another role only) breaks the rule."""
+    command = "python -I -S -c \"exec(open('../fidtask.py').read())\""
+    lost = (("execution.run", T0 + 0.5, T0 + 40.0),)
+    base = job("job-lst1", JobState.failed).__dict__
+    truths = [JobTruth(**{**base, "goal": f"{command} live 1", "lost_steps": lost})]
+    sent = [push("job-lst1", "failed")]
+    killed = [Kill(T0 + 5, "execution-1", 11), Kill(T0 + 20, "execution-2", 12)]
+    verdict = judge(truths, sent, kills=killed)
+    assert verdict.not_succeeded == 0 and verdict.ok, verdict
+    [item] = verdict.lost_to_kills_items
+    assert item.startswith("job-lst1 (live) ended failed: execution.run ran out of attempts")
+    assert "12:00:05" in item and "12:00:20" in item
+    elsewhere = judge(truths, sent, kills=[Kill(T0 + 5, "research", 13)])
+    assert elsewhere.not_succeeded == 1 and not elsewhere.ok
