@@ -138,6 +138,7 @@ def judge_edits(
 
     # Per chat, and "not modified" by cause.
     earlier: dict[tuple[int | None, int | None, str, str], list[SendAttempt]] = defaultdict(list)
+    landed_on: dict[tuple[int | None, int | None], list[SendAttempt]] = defaultdict(list)
     for call in calls:
         if not call.is_edit:
             continue
@@ -149,7 +150,9 @@ def judge_edits(
         if call.not_modified:
             chat.not_modified += 1
             v.not_modified += 1
-            cause = _cause(earlier[key], call, kills)
+            cause = _cause(earlier[key], call, kills) or _stale_press(
+                landed_on[(call.chat_id, call.message_id)], call, kills
+            )
             what = f"chat {call.chat_id} message {call.message_id} at {_clock(call.at)}"
             if cause is None:
                 landed = next((e for e in reversed(earlier[key]) if e.took_effect), None)
@@ -164,6 +167,8 @@ def judge_edits(
                 v.not_modified_designed += 1
                 note(v.designed_items, f"{what}: {cause}")
         earlier[key].append(call)
+        if call.took_effect:
+            landed_on[(call.chat_id, call.message_id)].append(call)
 
     # Each group's fullest minute; edits sent into a full one.
     landed: dict[int, list[float]] = defaultdict(list)
@@ -218,6 +223,10 @@ def judge_edits(
     return v
 
 
+# A restarted bot is polling again within a few seconds; a press it held is handled then.
+PRESS_REDELIVERY_SECONDS = 15.0
+
+
 def _cause(same: list[SendAttempt], repeat: SendAttempt, kills: Sequence[Kill]) -> str | None:
     """Why a sender made an edit that had already taken effect: it was told a 5xx, or it was
     killed before it heard the answer."""
@@ -232,6 +241,26 @@ def _cause(same: list[SendAttempt], repeat: SendAttempt, kills: Sequence[Kill]) 
             return f"kill of {kill.role} (pid {kill.pid}) at {_clock(kill.at)} after the same edit"
         return None
     return None
+
+
+def _stale_press(
+    landed: list[SendAttempt], repeat: SendAttempt, kills: Sequence[Kill]
+) -> str | None:
+    """A bot killed while it held a press handles it again after its restart, and the press
+    carries the message as it was when pressed (Telegram's update does not change): removing
+    buttons another process's edit has removed since is answered "not modified". Designed when
+    the removal follows a kill of the bot by at most PRESS_REDELIVERY_SECONDS and an edit of that
+    message took effect before it."""
+    if repeat.method != "editMessageReplyMarkup" or not landed:
+        return None
+    lo = repeat.at - PRESS_REDELIVERY_SECONDS
+    kill = next((k for k in kills if lo <= k.at <= repeat.at and k.kind == "bot"), None)
+    if kill is None:
+        return None
+    return (
+        f"kill of bot (pid {kill.pid}) at {_clock(kill.at)}: a press it held, handled again "
+        f"with the buttons it was pressed on, after an edit at {_clock(landed[-1].at)}"
+    )
 
 
 def _clock(at: float) -> str:

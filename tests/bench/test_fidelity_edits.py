@@ -173,3 +173,27 @@ def test_edits_per_chat_count_every_call() -> None:
     ]
     chat = judge_edits(attempts).chats[CHAT]
     assert (chat.calls, chat.applied, chat.live, chat.not_modified) == (5, 3, 1, 1)
+
+
+def test_a_press_handled_again_after_a_bot_kill_is_a_designed_not_modified() -> None:
+    """The bot, killed while it held a press, handles it again after its restart with the
+    message as it was when pressed: its removal of buttons that a worker's edit removed since
+    is answered "not modified". Designed only with a kill of the bot shortly before, and an
+    edit of that message that took effect."""
+    card_final = edit(T0, text="⏹ job-x · cancelled")
+    removal = SendAttempt(
+        T0 + 4.5,
+        CHAT,
+        "editMessageReplyMarkup",
+        400,
+        text="",
+        message_id=7,
+        description=NOT_MODIFIED,
+    )
+    attempts = [card_final, removal]
+    verdict = judge([], [], attempts=attempts, kills=[Kill(T0 + 2, "bot", 77)])
+    assert verdict.ok, verdict.edits
+    [item] = verdict.edits.designed_items
+    assert "kill of bot (pid 77)" in item and "a press it held" in item
+    assert not judge([], [], attempts=attempts, kills=[Kill(T0 + 2, "research")]).ok
+    assert not judge([], [], attempts=[removal], kills=[Kill(T0 + 2, "bot")]).ok  # nothing landed
