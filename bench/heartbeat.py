@@ -81,7 +81,7 @@ from core.domain.temporal_names import (
 from core.io.heartbeat.defaults import default_checklist_template
 from core.io.heartbeat.store import HeartbeatStore
 from core.io.jobs.client import job_memo
-from core.io.store import _insert
+from core.io.store import insert_statement
 from core.io.tables import HeartbeatTargetRow, ReportLedger
 from hbo.isolated_worker import WORKFLOW_TASK_SLOTS
 from hbo.runtime import open_runtime
@@ -368,7 +368,7 @@ async def run_bench(
         ]
         for start in range(0, len(ledger_rows), 2000):
             await session.execute(
-                _insert(runtime.db, ReportLedger), ledger_rows[start : start + 2000]
+                insert_statement(runtime.db, ReportLedger), ledger_rows[start : start + 2000]
             )
         target_rows = [
             {
@@ -384,7 +384,7 @@ async def run_bench(
             }
             for chat in chats
         ]
-        await session.execute(_insert(runtime.db, HeartbeatTargetRow), target_rows)
+        await session.execute(insert_statement(runtime.db, HeartbeatTargetRow), target_rows)
     template = default_checklist_template()
     for chat in chats:
         folder = runtime.settings.workspaces_dir / HeartbeatTarget(chat_id=chat).workspace_folder
