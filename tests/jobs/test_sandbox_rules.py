@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from activities.sandbox import (
     ETC_PATHS,
     INSTALL_HINT,
     PLAIN_MODE_NOTICE,
+    PROBE_TIMEOUT_SECONDS,
     RunAs,
     Sandbox,
     choose_sandbox,
@@ -133,17 +135,20 @@ def test_bwrap_that_starts_is_chosen_with_the_settings_network(
     tmp_path: Path, probes: FakeProbe, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(
-        tmp_path, "127.0.0.1:1", EXECUTION_SANDBOX_BWRAP="/x/bwrap", EXECUTION_SANDBOX_NETWORK="1"
+        tmp_path / "new" / "data",  # not there yet
+        "127.0.0.1:1",
+        EXECUTION_SANDBOX_BWRAP="/x/bwrap",
+        EXECUTION_SANDBOX_NETWORK="1",
     )
     with caplog.at_level(logging.INFO, logger="activities.sandbox"):
         chosen = choose_sandbox(settings)
     assert chosen == Sandbox("/x/bwrap", True, None, setting="auto")
     assert probes.calls == [("/x/bwrap", None, settings.workspaces_dir)]
-    assert settings.workspaces_dir.is_dir()  # made before it is bound
-    assert (
+    assert settings.workspaces_dir.is_dir()  # made, with its parents, before it is bound
+    assert [r.getMessage() for r in caplog.records] == [
         "EXECUTION_SANDBOX=auto: commands run under bubblewrap (/x/bwrap), as uid 1000 (the "
         "operator's own user), with the network"
-    ) in caplog.text
+    ]
     assert choose_sandbox(settings) is chosen and len(probes.calls) == 1  # probed once
 
 
@@ -166,11 +171,11 @@ def test_none_is_plain_without_probing(
     with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
         chosen = choose_sandbox(settings)
     assert chosen == Sandbox(setting="none") and probes.calls == []
-    assert (
+    assert [r.getMessage() for r in caplog.records] == [
         "EXECUTION_SANDBOX=none: commands run plainly, as uid 1000 (the operator's own user), "
         "without the sandbox: they can read what that user can and use the network (README: "
         "What a command can see)"
-    ) in caplog.text
+    ]
 
 
 def test_bwrap_asked_for_refuses_with_the_probes_reason(
@@ -293,6 +298,40 @@ def test_probe_runs_as_the_commands_user_without_groups() -> None:
         assert (folder / "uid").read_text().split() == ["65534"]
         assert (folder / "gid").read_text().split() == ["65534"]
         assert (folder / "groups").read_text().split() == ["65534"]
+
+
+def test_probe_reads_no_input_is_bounded_in_time_and_drops_every_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the user: no terminal input to wait on, a hung bwrap cannot hold start-up, a
+    failure is an answer (not an exception), and as another user no group of the operator's."""
+    calls: list[dict[str, object]] = []
+
+    def fake_run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(kwargs)
+        return subprocess.CompletedProcess(args, 0, b"", b"")
+
+    monkeypatch.setattr(sandbox_module.subprocess, "run", fake_run)
+    assert probe("/x/bwrap", NOBODY) is None
+    assert probe("/x/bwrap") is None
+    common = {
+        "stdin": subprocess.DEVNULL,
+        "capture_output": True,
+        "timeout": PROBE_TIMEOUT_SECONDS,
+        "check": False,
+    }
+    assert calls == [
+        {**common, "user": 65534, "group": 65534, "extra_groups": []},
+        {**common, "user": None, "group": None, "extra_groups": None},
+    ]
+
+
+def test_a_probe_that_hangs_is_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hung(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        raise subprocess.TimeoutExpired(args[:1], PROBE_TIMEOUT_SECONDS)
+
+    monkeypatch.setattr(sandbox_module.subprocess, "run", hung)
+    assert probe("/x/bwrap") == "Command '['/x/bwrap']' timed out after 10.0 seconds"
 
 
 def test_probe_says_why_bwrap_failed() -> None:
