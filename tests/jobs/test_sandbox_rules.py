@@ -423,6 +423,21 @@ def test_the_plain_mode_notice_is_told_once_per_chat(tmp_path: Path) -> None:
     assert not (folder / "chat-3").exists()
 
 
+def test_a_notice_that_cannot_be_recorded_is_still_told_and_the_operator_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    plain = Sandbox(setting="auto", run_as=NOBODY)
+    with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
+        told = plain_mode_notice(plain, not_a_folder, "chat-1", "job-a")
+    assert told == PLAIN_MODE_NOTICE.format(setting="auto", user="uid 65534")
+    folder = not_a_folder / sandbox_module.NOTICES_FOLDER
+    assert [r.getMessage() for r in caplog.records] == [
+        f"plain-mode notice not recorded for chat-1: [Errno 20] Not a directory: '{folder}'"
+    ]
+
+
 def test_as_root_plain_and_refused_commands_still_run_as_the_set_user(
     probes: FakeProbe, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
