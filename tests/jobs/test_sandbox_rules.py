@@ -42,13 +42,19 @@ def fresh_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """System folders of a fake root: a folder, a symlink to one, one that is missing."""
-    usr = tmp_path / "usr"
+    """System folders of a fake root: a folder, a symlink to one, another folder (a system
+    without merged /usr), one that is missing."""
+    usr, lib = tmp_path / "usr", tmp_path / "lib"
     usr.mkdir()
+    lib.mkdir()
     (tmp_path / "bin").symlink_to("usr/bin")
-    paths = (str(usr), str(tmp_path / "bin"), str(tmp_path / "missing"))
+    paths = (str(usr), str(tmp_path / "bin"), str(lib), str(tmp_path / "missing"))
     monkeypatch.setattr(sandbox_module, "SYSTEM_PATHS", paths)
-    return ["--ro-bind", str(usr), str(usr), "--symlink", "usr/bin", str(tmp_path / "bin")]
+    return [
+        *("--ro-bind", str(usr), str(usr)),
+        *("--symlink", "usr/bin", str(tmp_path / "bin")),
+        *("--ro-bind", str(lib), str(lib)),
+    ]
 
 
 TAIL = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp"]
