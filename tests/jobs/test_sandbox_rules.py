@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from activities.sandbox import (
     ETC_PATHS,
     INSTALL_HINT,
     PLAIN_MODE_NOTICE,
+    PROBE_TIMEOUT_SECONDS,
     RunAs,
     Sandbox,
     choose_sandbox,
@@ -40,13 +42,19 @@ def fresh_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """System folders of a fake root: a folder, a symlink to one, one that is missing."""
-    usr = tmp_path / "usr"
+    """System folders of a fake root: a folder, a symlink to one, another folder (a system
+    without merged /usr), one that is missing."""
+    usr, lib = tmp_path / "usr", tmp_path / "lib"
     usr.mkdir()
+    lib.mkdir()
     (tmp_path / "bin").symlink_to("usr/bin")
-    paths = (str(usr), str(tmp_path / "bin"), str(tmp_path / "missing"))
+    paths = (str(usr), str(tmp_path / "bin"), str(lib), str(tmp_path / "missing"))
     monkeypatch.setattr(sandbox_module, "SYSTEM_PATHS", paths)
-    return ["--ro-bind", str(usr), str(usr), "--symlink", "usr/bin", str(tmp_path / "bin")]
+    return [
+        *("--ro-bind", str(usr), str(usr)),
+        *("--symlink", "usr/bin", str(tmp_path / "bin")),
+        *("--ro-bind", str(lib), str(lib)),
+    ]
 
 
 TAIL = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp"]
@@ -133,17 +141,20 @@ def test_bwrap_that_starts_is_chosen_with_the_settings_network(
     tmp_path: Path, probes: FakeProbe, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(
-        tmp_path, "127.0.0.1:1", EXECUTION_SANDBOX_BWRAP="/x/bwrap", EXECUTION_SANDBOX_NETWORK="1"
+        tmp_path / "new" / "data",  # not there yet
+        "127.0.0.1:1",
+        EXECUTION_SANDBOX_BWRAP="/x/bwrap",
+        EXECUTION_SANDBOX_NETWORK="1",
     )
     with caplog.at_level(logging.INFO, logger="activities.sandbox"):
         chosen = choose_sandbox(settings)
     assert chosen == Sandbox("/x/bwrap", True, None, setting="auto")
     assert probes.calls == [("/x/bwrap", None, settings.workspaces_dir)]
-    assert settings.workspaces_dir.is_dir()  # made before it is bound
-    assert (
+    assert settings.workspaces_dir.is_dir()  # made, with its parents, before it is bound
+    assert [r.getMessage() for r in caplog.records] == [
         "EXECUTION_SANDBOX=auto: commands run under bubblewrap (/x/bwrap), as uid 1000 (the "
         "operator's own user), with the network"
-    ) in caplog.text
+    ]
     assert choose_sandbox(settings) is chosen and len(probes.calls) == 1  # probed once
 
 
@@ -166,11 +177,11 @@ def test_none_is_plain_without_probing(
     with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
         chosen = choose_sandbox(settings)
     assert chosen == Sandbox(setting="none") and probes.calls == []
-    assert (
+    assert [r.getMessage() for r in caplog.records] == [
         "EXECUTION_SANDBOX=none: commands run plainly, as uid 1000 (the operator's own user), "
         "without the sandbox: they can read what that user can and use the network (README: "
         "What a command can see)"
-    ) in caplog.text
+    ]
 
 
 def test_bwrap_asked_for_refuses_with_the_probes_reason(
@@ -295,6 +306,40 @@ def test_probe_runs_as_the_commands_user_without_groups() -> None:
         assert (folder / "groups").read_text().split() == ["65534"]
 
 
+def test_probe_reads_no_input_is_bounded_in_time_and_drops_every_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the user: no terminal input to wait on, a hung bwrap cannot hold start-up, a
+    failure is an answer (not an exception), and as another user no group of the operator's."""
+    calls: list[dict[str, object]] = []
+
+    def fake_run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(kwargs)
+        return subprocess.CompletedProcess(args, 0, b"", b"")
+
+    monkeypatch.setattr(sandbox_module.subprocess, "run", fake_run)
+    assert probe("/x/bwrap", NOBODY) is None
+    assert probe("/x/bwrap") is None
+    common = {
+        "stdin": subprocess.DEVNULL,
+        "capture_output": True,
+        "timeout": PROBE_TIMEOUT_SECONDS,
+        "check": False,
+    }
+    assert calls == [
+        {**common, "user": 65534, "group": 65534, "extra_groups": []},
+        {**common, "user": None, "group": None, "extra_groups": None},
+    ]
+
+
+def test_a_probe_that_hangs_is_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hung(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        raise subprocess.TimeoutExpired(args[:1], PROBE_TIMEOUT_SECONDS)
+
+    monkeypatch.setattr(sandbox_module.subprocess, "run", hung)
+    assert probe("/x/bwrap") == "Command '['/x/bwrap']' timed out after 10.0 seconds"
+
+
 def test_probe_says_why_bwrap_failed() -> None:
     for folder in reachable_folder():
         assert probe(str(_fake_bwrap(folder, 1, "bwrap: no namespaces"))) == "bwrap: no namespaces"
@@ -382,6 +427,21 @@ def test_the_plain_mode_notice_is_told_once_per_chat(tmp_path: Path) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert plain_mode_notice(Sandbox("/x/bwrap"), tmp_path, "chat-3", "job-d") == ""
     assert not (folder / "chat-3").exists()
+
+
+def test_a_notice_that_cannot_be_recorded_is_still_told_and_the_operator_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    plain = Sandbox(setting="auto", run_as=NOBODY)
+    with caplog.at_level(logging.WARNING, logger="activities.sandbox"):
+        told = plain_mode_notice(plain, not_a_folder, "chat-1", "job-a")
+    assert told == PLAIN_MODE_NOTICE.format(setting="auto", user="uid 65534")
+    folder = not_a_folder / sandbox_module.NOTICES_FOLDER
+    assert [r.getMessage() for r in caplog.records] == [
+        f"plain-mode notice not recorded for chat-1: [Errno 20] Not a directory: '{folder}'"
+    ]
 
 
 def test_as_root_plain_and_refused_commands_still_run_as_the_set_user(
