@@ -190,3 +190,40 @@ async def test_a_long_job_card_shows_its_progress_live_and_ends_with_the_final_s
     assert last.plain_text == final.plain_text and "running for" not in (final.plain_text or "")
     assert result.message_id > card.message_id  # the result is a new message (the phone rings)
     print("\n--- live card edits ---\n" + "\n---\n".join(live[:3]))
+
+
+async def test_a_40_second_job_at_the_default_pace_shows_its_progress_and_no_unchanged_edit(
+    stack: Stack, botapi: BotApiEmulator, client: Client
+) -> None:
+    """At the shipped settings (live after 8 s, an edit at most every 10 s), a 40-second job's
+    card shows its progress at least twice, each edit new, and Telegram never answers "not
+    modified"; the result is a message of its own."""
+    chat = 1003
+    assert stack.settings.live_card_after_seconds == 8
+    assert stack.settings.live_card_interval_seconds == 10
+    botapi.inject_message(
+        "/exec sh -c 'for i in $(seq 1 20); do echo beat-$i; sleep 2; done'",
+        user_id=chat,
+        chat_id=chat,
+    )
+    card = await botapi.wait_for(
+        lambda m: m.chat_id == chat and "started" in m.plain_text and "beat-" in m.text
+    )
+    job_id = (card.plain_text or "").split()[1]
+    await wait_status(client, job_id, JobState.completed, timeout=120)
+    result = await botapi.wait_for(
+        lambda m: (
+            m.chat_id == chat
+            and m.message_id != card.message_id
+            and job_id in (m.plain_text or "")
+            and "completed" in (m.plain_text or "")
+        ),
+        timeout=30,
+    )
+    edits = [e for e in botapi.edits if e.chat_id == chat and e.message_id == card.message_id]
+    live = [e.plain_text or "" for e in edits if "running for" in (e.plain_text or "")]
+    assert len(live) >= 2, [e.plain_text for e in edits]
+    assert all("beat-" in text for text in live)
+    assert len(set(live)) == len(live)
+    assert botapi.not_modified(chat) == []
+    assert result.message_id > card.message_id
