@@ -18,16 +18,20 @@ def _no_details() -> Sequence[Any]:
 
 @contextlib.asynccontextmanager
 async def keep_alive(
-    every: float, details: Callable[[], Sequence[Any]] = _no_details
+    every: float,
+    details: Callable[[], Sequence[Any]] = _no_details,
+    after_beat: Callable[[], None] | None = None,
 ) -> AsyncIterator[None]:
-    """Heartbeat at once and then every `every` seconds until the block ends. `details()` is
-    read at each beat: what a retry resumes from (`activity.info().heartbeat_details`), so it
-    must always say the latest progress (a beat without it would tell the next attempt that
-    nothing was done)."""
+    """Heartbeat at once and then every `every` seconds until the block ends, running
+    `after_beat` after each beat. `details()` is read at each beat: what a retry resumes from
+    (`activity.info().heartbeat_details`), so it must always say the latest progress (a beat
+    without it would tell the next attempt that nothing was done)."""
 
     async def beat() -> None:
         while True:
             activity.heartbeat(*details())
+            if after_beat is not None:
+                after_beat()
             await asyncio.sleep(every)
 
     task = asyncio.create_task(beat())

@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.keepalive import keep_alive
 from core.domain.jobs.models import StepInput
 
 # How often a step that has no progress of its own (research waiting on a page or a model)
@@ -49,17 +50,9 @@ async def ticking(
     model has no output of its own to beat with), and ask for a live card once it runs long."""
     notice = LongStepNotice(step, after)
     started = time.monotonic()
-
-    async def tick() -> None:
-        while True:
-            activity.heartbeat(details())
-            notice.check(time.monotonic() - started)
-            await asyncio.sleep(TICK_SECONDS)
-
-    task = asyncio.create_task(tick())
-    try:
+    async with keep_alive(
+        TICK_SECONDS,
+        lambda: (details(),),
+        after_beat=lambda: notice.check(time.monotonic() - started),
+    ):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -162,14 +162,7 @@ class TelegramDelivery:
         async def call() -> bool:
             if self.pacer.shows(chat_id, message_id, content):
                 return False
-            await self.bot.edit_message_text(
-                body,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(buttons),
-                disable_web_page_preview=True,
-            )
+            await self._edit_text(chat_id, message_id, body, buttons)
             return True
 
         if self.pacer.shows(chat_id, message_id, content):
@@ -189,16 +182,21 @@ class TelegramDelivery:
         self.pacer.showing(chat_id, message_id, content)
         return True
 
+    async def _edit_text(
+        self, chat_id: int, message_id: int, body: str, buttons: list[Button]
+    ) -> None:
+        await self.bot.edit_message_text(
+            body,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(buttons),
+            disable_web_page_preview=True,
+        )
+
     async def _edit(self, chat_id: int, message_id: int, body: str, buttons: list[Button]) -> bool:
         async def call() -> None:
-            await self.bot.edit_message_text(
-                body,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(buttons),
-                disable_web_page_preview=True,
-            )
+            await self._edit_text(chat_id, message_id, body, buttons)
 
         try:
             await self._call(chat_id, "editMessageText", call)
